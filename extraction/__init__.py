@@ -1,0 +1,51 @@
+"""Weightscope's extraction library: open a Keras model from any source, list its named weights.
+
+Never imports Streamlit; imports TensorFlow/Keras only when a live model is really needed.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    CorruptFile,
+    LayerNotFound,
+    ModelNeedsLiveKeras,
+    SourceNotFound,
+    UnsafeModel,
+    UnsupportedFormat,
+    WeightscopeError,
+)
+from .kinds import LAYER_KINDS, WEIGHT_ROLES, LayerKind, WeightRole, kind_of, role_of
+from .records import LayerWeights, ModelWeights, SourceFormat, Weight
+from .stats import Stats, compute_stats
+
+__all__ = [
+    "LAYER_KINDS",
+    "WEIGHT_ROLES",
+    "CorruptFile",
+    "LayerKind",
+    "LayerNotFound",
+    "LayerWeights",
+    "ModelNeedsLiveKeras",
+    "ModelWeights",
+    "SourceFormat",
+    "SourceNotFound",
+    "Stats",
+    "UnsafeModel",
+    "UnsupportedFormat",
+    "Weight",
+    "WeightRole",
+    "WeightscopeError",
+    "compute_stats",
+    "kind_of",
+    "open_model",
+    "role_of",
+]
+
+
+def __getattr__(name: str) -> object:
+    # open_model lives in api.py; imported lazily so `import extraction` stays light.
+    if name == "open_model":
+        from .api import open_model
+
+        return open_model
+    raise AttributeError(name)

@@ -1,0 +1,34 @@
+"""The errors extraction raises for bad input; the CLI and the app turn each into one line."""
+
+from __future__ import annotations
+
+
+class WeightscopeError(Exception):
+    """Base of every error caused by the input rather than by a bug."""
+
+
+class SourceNotFound(WeightscopeError):
+    """The path, demo name or model-folder entry does not exist."""
+
+
+class UnsupportedFormat(WeightscopeError):
+    """The bytes are not a model format Weightscope can read."""
+
+
+class CorruptFile(WeightscopeError):
+    """The file claims a known format but its contents are broken."""
+
+
+class UnsafeModel(WeightscopeError):
+    """Reading the file would run code or allocate without bound, so it is refused."""
+
+
+class LayerNotFound(WeightscopeError, KeyError):
+    """A layer path that the model does not have."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ModelNeedsLiveKeras(WeightscopeError):
+    """A feature needs a runnable model but this source can only be read."""

@@ -1,0 +1,184 @@
+"""The records every reader yields: a model is layers, a layer is named weights.
+
+Arrays are read lazily: a ``Weight`` holds a loader, and the array is read (and its statistics
+computed) the first time something asks, then kept. Records are shared between threads (the app
+serves many sessions from one opened model), so the caches are guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import LayerNotFound
+from .kinds import LayerKind, WeightRole
+from .stats import Stats, compute_stats
+
+SourceFormat = Literal[
+    "live",  # a keras.Model object in this process
+    "demo",  # a built-in demo model
+    "keras_zip",  # a .keras file (any Keras version)
+    "h5_model",  # a legacy HDF5 full model
+    "h5_weights",  # an HDF5 weights-only file (.weights.h5 or Keras 2 save_weights)
+    "saved_model",  # a TensorFlow SavedModel folder
+    "checkpoint",  # a bare TensorFlow checkpoint (.index + .data-*)
+]
+
+Array = np.ndarray[Any, Any]
+
+
+@dataclass(frozen=True, eq=False)
+class Weight:
+    """One named weight array of a layer."""
+
+    name: str
+    """Name within its layer: ``kernel``, ``bias``, ``forward_lstm/kernel``; ``vars/0`` when the
+    file only knows the index."""
+    role: WeightRole
+    """What the array is for, decided from its name."""
+    shape: tuple[int, ...]
+    """The array's shape, known without reading it."""
+    dtype: str
+    """The array's dtype as numpy spells it (``float32``, ``bfloat16`` ...)."""
+    trainable: bool
+    """False for statistics such as BatchNorm's moving mean and variance."""
+    loader: Callable[[], Array] = field(repr=False)
+    """Reads the array; called at most once."""
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def size(self) -> int:
+        """Number of values, from the shape alone."""
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the array takes in memory, from shape and dtype alone."""
+        try:
+            itemsize = np.dtype(self.dtype).itemsize
+        except TypeError:
+            itemsize = 4
+        return self.size * itemsize
+
+    def array(self) -> Array:
+        """The values, read on first use and kept; read-only so no view can alter them."""
+        with self._lock:
+            if "array" not in self._cache:
+                value = np.asarray(self.loader())
+                if value.flags.writeable:
+                    value.setflags(write=False)
+                self._cache["array"] = value
+            return self._cache["array"]  # type: ignore[no-any-return]
+
+    def stats(self) -> Stats:
+        """Statistics of the values, computed on first use and kept."""
+        cached = self._cache.get("stats")
+        if cached is None:
+            cached = compute_stats(self.array())
+            self._cache["stats"] = cached
+        return cached  # type: ignore[no-any-return]
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the array has been read already (for tests of laziness)."""
+        return "array" in self._cache
+
+
+@dataclass(frozen=True, eq=False)
+class LayerWeights:
+    """One layer of a model and its own weights."""
+
+    name: str
+    """The layer's own name."""
+    path: str
+    """Names from the outermost model down, joined by ``/`` (``encoder/block/dense``)."""
+    class_name: str
+    """The Keras class, such as ``Conv2D``; a custom class keeps its registered name."""
+    kind: LayerKind
+    """What views make sense for it."""
+    config: Mapping[str, Any]
+    """The layer's config as the source records it; empty when the source does not say."""
+    weights: tuple[Weight, ...]
+    """Its weights, in the order Keras lists them; empty for layers without weights."""
+
+    @property
+    def params(self) -> int:
+        """Number of values in all its weights."""
+        return sum(w.size for w in self.weights)
+
+    def weight(self, name: str) -> Weight:
+        """The weight called ``name``.
+
+        Raises:
+            LayerNotFound: no weight has that name; the message lists those that exist.
+        """
+        for w in self.weights:
+            if w.name == name:
+                return w
+        have = ", ".join(w.name for w in self.weights) or "none"
+        raise LayerNotFound(f"layer {self.path!r} has no weight {name!r}; it has: {have}")
+
+    def by_role(self, role: WeightRole) -> list[Weight]:
+        """Its weights with the given role, in order."""
+        return [w for w in self.weights if w.role == role]
+
+
+@dataclass(frozen=True, eq=False)
+class ModelWeights:
+    """Everything Weightscope knows about one opened model."""
+
+    source: str
+    """Where it came from: a path, ``demo:NAME``, ``<upload>``, or ``<live model>``."""
+    format: SourceFormat
+    """How it was read."""
+    name: str
+    """The model's name, as the source records it."""
+    layers: tuple[LayerWeights, ...]
+    """Every layer, nested models flattened into paths, in model order."""
+    notes: tuple[str, ...] = ()
+    """Things a user should know about how this was read (a fallback taken, a name guessed)."""
+    live_model: Any = field(default=None, repr=False)
+    """The ``keras.Model`` when one was loaded; None when the file was only read."""
+
+    @property
+    def params(self) -> int:
+        """Number of weight values in the model, each shared weight counted once."""
+        return sum(layer.params for layer in self.layers)
+
+    def layer(self, path: str) -> LayerWeights:
+        """The layer at ``path``.
+
+        Raises:
+            LayerNotFound: no such layer; the message names a few that exist.
+        """
+        for layer in self.layers:
+            if layer.path == path:
+                return layer
+        have = [layer.path for layer in self.layers]
+        sample = ", ".join(have[:8]) + (" ..." if len(have) > 8 else "")
+        raise LayerNotFound(f"no layer {path!r} in model {self.name!r}; layers are: {sample}")
+
+    def weighted_layers(self) -> list[LayerWeights]:
+        """The layers that have at least one weight."""
+        return [layer for layer in self.layers if layer.weights]
+
+    def iter_weights(self) -> Iterator[tuple[LayerWeights, Weight]]:
+        """Every (layer, weight) pair, in order."""
+        for layer in self.layers:
+            for w in layer.weights:
+                yield layer, w
+
+    def export_key(self, layer: LayerWeights, weight: Weight) -> str:
+        """The key of one array in an export: ``<layer path>/<weight name>``."""
+        return f"{layer.path}/{weight.name}"
+
+
+def eager(array: Array) -> Callable[[], Array]:
+    """A loader for an array that is already in memory."""
+    return lambda: array
