@@ -5,6 +5,13 @@ Never imports Streamlit; imports TensorFlow/Keras only when a live model is real
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
+# TensorFlow logs C++ notices on import (see _native.py); these settings quiet the rest.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
 from .errors import (
     CorruptFile,
     LayerNotFound,
@@ -40,6 +47,10 @@ __all__ = [
     "open_model",
     "role_of",
 ]
+
+
+if TYPE_CHECKING:
+    from .api import open_model
 
 
 def __getattr__(name: str) -> object:

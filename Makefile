@@ -1,0 +1,46 @@
+# Weightscope: `make run` starts the app on the demo model, `make test` runs every test.
+# Both create the virtual environment in .venv first (Python 3.10-3.12 with venv).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: setup setup-dev browser run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "install Chromium (Debian: sudo apt-get install chromium) for the browser tests"; fi; }
+
+run: setup
+	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
+
+test: setup-dev browser
+	$(BIN)/python -m pytest -q
+
+lint: setup-dev
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+bench: setup-dev
+	$(BIN)/python -m benchmarks.bench_vgg16
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,163 @@
+"""``python -m extraction``: inspect a model's weights or export them to ``.npz``.
+
+Exit codes: 0 on success; 2 with one ``error: ...`` line on stderr for bad input (unreadable,
+not a model, refused as unsafe) or a bad command line; never a traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from .errors import WeightscopeError
+from .records import ModelWeights
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        from .api import open_model
+
+        model = open_model(args.source)
+        if args.command == "inspect":
+            if args.json:
+                json.dump(inspect_json(model), sys.stdout, indent=2)
+                sys.stdout.write("\n")
+            else:
+                print_table(model, sys.stdout)
+        else:
+            count = export_npz(model, Path(args.out))
+            print(f"wrote {count} arrays to {args.out}", file=sys.stderr)
+    except WeightscopeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m extraction",
+        description="List or export every weight of a Keras model, named by what it is.",
+        epilog="SOURCE is a .keras, .h5 or .weights.h5 file, a SavedModel folder (or a zip of "
+        "one), a TensorFlow checkpoint, or demo:NAME for a built-in demo (demo:digits_cnn, "
+        "demo:digits_mlp). Exit status: 0 ok, 2 bad input.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    inspect = sub.add_parser("inspect", help="print the layers, their weights and statistics")
+    inspect.add_argument("source", metavar="SOURCE")
+    inspect.add_argument("--json", action="store_true", help="print JSON for other tools")
+    export = sub.add_parser("export", help="write every weight array once to an .npz file")
+    export.add_argument("source", metavar="SOURCE")
+    export.add_argument("--out", required=True, metavar="FILE.npz", help="the file to write")
+    return parser
+
+
+def inspect_json(model: ModelWeights) -> dict[str, Any]:
+    """The ``inspect --json`` object (the CLI contract in DESIGN.md)."""
+    return {
+        "source": model.source,
+        "format": model.format,
+        "name": model.name,
+        "notes": list(model.notes),
+        "layers": [
+            {
+                "name": layer.name,
+                "path": layer.path,
+                "class_name": layer.class_name,
+                "kind": layer.kind,
+                "params": layer.params,
+                "weights": [
+                    {
+                        "name": w.name,
+                        "role": w.role,
+                        "shape": list(w.shape),
+                        "dtype": w.dtype,
+                        "trainable": w.trainable,
+                        "stats": w.stats().as_dict(),
+                    }
+                    for w in layer.weights
+                ],
+            }
+            for layer in model.layers
+        ],
+    }
+
+
+def print_table(model: ModelWeights, out: TextIO) -> None:
+    """A table for people: layer, class, weight shapes, params, mean, std."""
+    rows = [("layer", "class", "weights", "params", "mean", "std")]
+    for layer in model.layers:
+        shapes = ", ".join(f"{w.name} {_shape(w.shape)}" for w in layer.weights) or "-"
+        means = [w.stats().mean for w in layer.weights]
+        stds = [w.stats().std for w in layer.weights]
+        rows.append(
+            (
+                layer.path,
+                layer.class_name,
+                shapes,
+                f"{layer.params:,}",
+                _numbers(means),
+                _numbers(stds),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out.write(f"{model.name} ({model.format}, {model.params:,} parameters) from {model.source}\n")
+    for i, row in enumerate(rows):
+        cells = [c.ljust(widths[j]) if j < 3 else c.rjust(widths[j]) for j, c in enumerate(row)]
+        out.write("  ".join(cells).rstrip() + "\n")
+        if i == 0:
+            out.write("  ".join("-" * w for w in widths) + "\n")
+    for note in model.notes:
+        out.write(f"note: {note}\n")
+
+
+def export_npz(model: ModelWeights, out: Path) -> int:
+    """Write every weight once, keyed ``<layer path>/<weight name>``; returns the count.
+
+    bfloat16 arrays, which ``.npy`` cannot describe, are written as float32. The file is
+    written under a temporary name and renamed, so a failed export leaves no half file.
+    """
+    arrays: dict[str, np.ndarray[Any, Any]] = {}
+    for layer, weight in model.iter_weights():
+        array = weight.array()
+        if array.dtype.kind == "V" or array.dtype.name == "bfloat16":
+            array = array.astype(np.float32)
+        arrays[model.export_key(layer, weight)] = array
+    if out.suffix != ".npz":
+        out = out.with_name(out.name + ".npz") if not out.suffix else out
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        with tmp.open("wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub overload
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return len(arrays)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _numbers(values: list[float | None]) -> str:
+    return " ".join("-" if v is None else f"{v:+.3g}" for v in values) or "-"

@@ -1,0 +1,161 @@
+"""Records from a live ``keras.Model``: every layer, through nested models, weights by name.
+
+Naming (the file readers follow the same rules, so a model read live or from its file looks the
+same):
+- A layer's path joins the names of the models that contain it, root excluded:
+  ``block/inner_dense``. Nested models are walked into, not listed themselves.
+- A weight's name is its variable's name, prefixed by the sub-layer that owns it
+  (``query/kernel`` in MultiHeadAttention, ``forward_lstm/kernel`` in Bidirectional), except that
+  an RNN cell and the layer wrapped by TimeDistributed add no prefix (an LSTM has ``kernel``,
+  ``recurrent_kernel``, ``bias``).
+- A variable reached twice (a shared layer, tied weights) is listed once, where first seen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..kinds import kind_of, role_of
+from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight
+
+_RNN_CLASSES = {"LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
+
+
+def read_live(
+    model: Any,
+    *,
+    source: str = "<live model>",
+    fmt: SourceFormat = "live",
+    notes: tuple[str, ...] = (),
+) -> ModelWeights:
+    """The records of a live Keras model (Sequential, Functional or subclassed).
+
+    Arrays stay lazy: each is copied out of its variable when a view first asks for it.
+    """
+    import keras
+
+    seen: set[int] = set()
+    layers: list[LayerWeights] = []
+    extra_notes = list(notes)
+    if not model.built:
+        extra_notes.append("the model is not built yet, so it has no weights to show")
+    _walk_model(model, "", seen, layers, keras)
+    return ModelWeights(
+        source=source,
+        format=fmt,
+        name=model.name,
+        layers=tuple(layers),
+        notes=tuple(extra_notes),
+        live_model=model,
+    )
+
+
+def _walk_model(
+    model: Any, prefix: str, seen: set[int], out: list[LayerWeights], keras: Any
+) -> None:
+    for layer in model.layers:
+        path = f"{prefix}{layer.name}"
+        if isinstance(layer, keras.Model):
+            _walk_model(layer, f"{path}/", seen, out, keras)
+            continue
+        out.append(_layer_record(layer, path, seen))
+    # Variables a (subclassed) model creates itself, outside any of its layers.
+    own = [v for v in _own_variables(model) if id(v) not in seen]
+    if own:
+        name = prefix.rstrip("/") or model.name
+        weights = _weights([(v.name, v) for v in own], seen)
+        out.append(
+            LayerWeights(name.rsplit("/", 1)[-1], name, type(model).__name__, "other", {}, weights)
+        )
+
+
+def _layer_record(layer: Any, path: str, seen: set[int]) -> LayerWeights:
+    class_name = type(layer).__name__
+    wrapped = getattr(layer, "layer", None)
+    kind = kind_of(class_name, type(wrapped).__name__ if wrapped is not None else None)
+    named = _named_variables(layer)
+    return LayerWeights(
+        name=layer.name,
+        path=path,
+        class_name=class_name,
+        kind=kind,
+        config=_config(layer),
+        weights=_weights(named, seen),
+    )
+
+
+def _named_variables(layer: Any) -> list[tuple[str, Any]]:
+    """(name, variable) for every variable of ``layer``, in ``layer.weights`` order."""
+    by_id: dict[int, str] = {}
+    for v in _own_variables(layer):
+        by_id.setdefault(id(v), v.name)
+    class_name = type(layer).__name__
+    for sub in getattr(layer, "_layers", []):
+        sub_class = type(sub).__name__
+        drop = (class_name in _RNN_CLASSES and sub_class.endswith("Cell")) or (
+            class_name == "TimeDistributed"
+        )
+        for sub_name, v in _named_variables(sub):
+            by_id.setdefault(id(v), sub_name if drop else f"{sub.name}/{sub_name}")
+    named: list[tuple[str, Any]] = []
+    for v in layer.weights:
+        named.append((by_id.get(id(v), v.name), v))
+    return named
+
+
+def _own_variables(layer: Any) -> list[Any]:
+    own = list(getattr(layer, "_trainable_variables", [])) + list(
+        getattr(layer, "_non_trainable_variables", [])
+    )
+    return own
+
+
+def _weights(named: list[tuple[str, Any]], seen: set[int]) -> tuple[Weight, ...]:
+    weights: list[Weight] = []
+    used: set[str] = set()
+    for name, v in named:
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        unique = name
+        n = 1
+        while unique in used:
+            unique = f"{name}_{n}"
+            n += 1
+        used.add(unique)
+        weights.append(
+            Weight(
+                name=unique,
+                role=role_of(name),
+                shape=tuple(int(d) for d in v.shape),
+                dtype=_dtype_name(v),
+                trainable=bool(v.trainable),
+                loader=_loader(v),
+            )
+        )
+    return tuple(weights)
+
+
+def _dtype_name(v: Any) -> str:
+    dtype = v.dtype
+    name = dtype if isinstance(dtype, str) else getattr(dtype, "name", str(dtype))
+    return str(name)
+
+
+def _loader(variable: Any) -> Any:
+    def load() -> Array:
+        import keras
+
+        return np.array(keras.ops.convert_to_numpy(variable))
+
+    return load
+
+
+def _config(layer: Any) -> dict[str, Any]:
+    try:
+        config = layer.get_config()
+    except Exception:  # custom layers may not implement get_config  # noqa: BLE001
+        return {}
+    return dict(config) if isinstance(config, dict) else {}
