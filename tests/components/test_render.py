@@ -1,0 +1,45 @@
+"""Every component's ``render`` puts its element on a real Streamlit page without an exception."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+SCRIPT = """
+import numpy as np
+from components import filters, heatmaps, histograms, overview, tables
+from extraction.records import LayerWeights, ModelWeights, Weight, eager
+
+rng = np.random.default_rng(0)
+kernel = rng.standard_normal((3, 3, 3, 8)).astype("f4")
+bias = np.zeros(8, dtype="f4")
+dense = rng.standard_normal((20, 12)).astype("f4")
+layers = (
+    LayerWeights("conv", "conv", "Conv2D", "conv2d", {}, (
+        Weight("kernel", "kernel", kernel.shape, "float32", True, eager(kernel)),
+        Weight("bias", "bias", bias.shape, "float32", True, eager(bias)),
+    )),
+    LayerWeights("flat", "flat", "Flatten", "other", {}, ()),
+    LayerWeights("lstm", "lstm", "LSTM", "lstm", {}, (
+        Weight("kernel", "kernel", dense.shape, "float32", True, eager(dense)),
+    )),
+)
+model = ModelWeights("<test>", "live", "m", layers)
+filters.render(kernel, kind="conv2d", key="grid", channel_mode="rgb", scale="per_filter")
+bounds, names = heatmaps.rnn_gates("LSTM", dense.shape[1])
+heatmaps.render(dense, key="heat", gate_boundaries=bounds, gate_names=names, title="lstm")
+histograms.render(bias, key="bias", title="bias", stats=layers[0].weights[1].stats())
+histograms.render(dense, key="dense-hist", title="dense", stats=layers[2].weights[0].stats())
+tables.render(tables.layer_table(model), key="layers")
+tables.render(tables.weight_stats_table(layers[0]), key="weights")
+overview.render(model, key="overview")
+"""
+
+
+def test_every_render_runs_on_a_page() -> None:
+    at = AppTest.from_string(SCRIPT, default_timeout=60).run()
+    assert not at.exception, at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 4  # filter grid, heatmap, one histogram, overview
+    assert any("All 8 values equal 0" in info.value for info in at.info)
+    assert len(at.dataframe) >= 4  # two stats panels and two tables
+    assert any("1 cell = 1 weight" in c.value for c in at.caption)
