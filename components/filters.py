@@ -117,7 +117,9 @@ def mosaic_figure(mosaic: Mosaic) -> go.Figure:
                 font={"size": 10},
             )
     fig.update_xaxes(visible=False, range=[-0.5, width - 0.5], constrain="domain")
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    # Reversed range with room under the last row for its labels.
+    bottom = height - 0.5 + mosaic.label_space
+    fig.update_yaxes(visible=False, range=[bottom, -0.5], scaleanchor="x", constrain="domain")
     fig.update_layout(
         title={"text": mosaic.title, "subtitle": {"text": mosaic.note}},
         height=int(np.clip(120 + 700 * height / max(width, 1), 280, 950)),

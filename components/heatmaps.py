@@ -147,8 +147,8 @@ def heatmap_figure(
             )
     rows, cols = reduced.shape
     note = caption(reduced) if n_rows and n_cols else f"empty matrix ({rows} x {cols})"
-    fig.update_xaxes(title_text=col_label, type="category")
-    fig.update_yaxes(title_text=row_label, type="category", autorange="reversed")
+    fig.update_xaxes(title_text=col_label, type="category", nticks=12, tickangle=0)
+    fig.update_yaxes(title_text=row_label, type="category", autorange="reversed", nticks=16)
     fig.update_layout(
         title={"text": title or "weights", "subtitle": {"text": note}},
         height=int(np.clip(160 + 3 * n_rows, 320, 800)),

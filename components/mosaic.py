@@ -69,6 +69,8 @@ class Mosaic:
     """L2 norm of each tile's whole filter."""
     tile_shape: tuple[int, int]
     """Pixels per tile (after any reduction)."""
+    label_space: int
+    """Rows of gap below each tile row, where its ``#k`` labels go (also below the last)."""
     tile_block: tuple[int, int]
     """Weights per pixel: ``(1, 1)`` unless the page was reduced to fit the budget."""
     n_filters: int
@@ -204,6 +206,7 @@ def filter_mosaic(
         indices=tuple(int(i) for i in picked),
         norms=tuple(float(v) for v in norms[picked]),
         tile_shape=(int(tiles.shape[1]), int(tiles.shape[2])),
+        label_space=_label_space(int(tiles.shape[1])),
         tile_block=block,
         n_filters=n,
         page=page,
@@ -233,6 +236,10 @@ def _select_channels(bank: Array, kind: str, mode: ChannelMode, channel: int) ->
     if not 0 <= channel < channels:
         raise ValueError(f"channel must be in 0..{channels - 1}; received channel={channel}")
     return bank[..., channel : channel + 1]
+
+
+def _label_space(rows: int) -> int:
+    return max(1, math.ceil(rows * 0.25))
 
 
 def _grid(n: int, rows: int, cols: int, gap: int) -> int:
@@ -266,7 +273,7 @@ def _layout(
     tiles: Array, display: Array, indices: Array, norms: Array, block: tuple[int, int]
 ) -> tuple[Array, Array, tuple[tuple[int, int], ...]]:
     m, rows, cols, c = tiles.shape
-    gap_x, gap_y = 1, max(1, math.ceil(rows * 0.25))
+    gap_x, gap_y = 1, _label_space(rows)
     per_row = _grid(m, rows, cols, gap_y)
     grid_rows = max(1, math.ceil(m / per_row))
     height = grid_rows * rows + (grid_rows - 1) * gap_y

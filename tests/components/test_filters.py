@@ -114,6 +114,9 @@ def test_figure_data_colour_range_and_scale_bar() -> None:
     mosaic = filter_mosaic(kernel, kind="conv2d")
     assert np.asarray(heat.z).shape == mosaic.image.shape
     assert [a.text for a in shared.layout.annotations] == [f"#{k}" for k in range(10)]
+    # y is reversed (filter rows top-down) and leaves room under the last row's labels.
+    bottom, top = shared.layout.yaxis.range
+    assert top == -0.5 and bottom == mosaic.image.shape[0] - 0.5 + mosaic.label_space
     per = filter_grid_figure(kernel, kind="conv2d", scale="per_filter")
     assert per.data[0].showscale is False
     assert "own max" in per.layout.title.subtitle.text
