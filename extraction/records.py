@@ -85,6 +85,11 @@ class Weight:
         return cached  # type: ignore[no-any-return]
 
     @property
+    def has_stats(self) -> bool:
+        """Whether the statistics have been computed already."""
+        return "stats" in self._cache
+
+    @property
     def is_loaded(self) -> bool:
         """Whether the array has been read already (for tests of laziness)."""
         return "array" in self._cache

@@ -1,0 +1,37 @@
+"""Weightscope: see every weight of a Keras model. This file only wires the page together."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import header, layer_view, links, model_panels, sidebar
+from components.session import current, current_ref
+
+st.set_page_config(page_title="Weightscope", page_icon=":material/grid_on:", layout="wide")
+
+links.apply_deep_link()
+with st.sidebar:
+    st.title("Weightscope")
+    sidebar.choose_source(current_ref())
+ref, model = current()
+header.render(ref, model)
+if not model.layers:
+    st.warning("This model has no layers to show.")
+    st.stop()
+with st.sidebar:
+    layer = sidebar.choose_layer(model, links.take_linked_layer(model))
+links.sync_url(ref, layer.path)
+
+# Only the open tab is computed: the table and overview read every array of the model.
+layer_tab, table_tab, overview_tab = st.tabs(
+    ["Layer", "All layers", "Model overview"], key="main_tab", on_change="rerun"
+)
+if layer_tab.open:
+    with layer_tab:
+        layer_view.render(ref, model, layer)
+if table_tab.open:
+    with table_tab:
+        model_panels.render_table(ref, model)
+if overview_tab.open:
+    with overview_tab:
+        model_panels.render_overview(ref, model)

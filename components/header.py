@@ -1,0 +1,38 @@
+"""The page header: which model is open, how it was read, and what to know about it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from extraction.records import ModelWeights
+
+from .sources import ModelRef
+
+_FORMATS = {
+    "live": "a live Keras model",
+    "demo": "a built-in demo",
+    "keras_zip": "a .keras file",
+    "h5_model": "an HDF5 model file",
+    "h5_weights": "an HDF5 weights file",
+    "saved_model": "a TensorFlow SavedModel",
+    "checkpoint": "a TensorFlow checkpoint",
+}
+
+
+def summary_line(model: ModelWeights) -> str:
+    """``4 layers with weights of 7 · 38,282 parameters in 8 arrays · read from a .keras file``."""
+    weighted = model.weighted_layers()
+    arrays = sum(len(layer.weights) for layer in weighted)
+    return (
+        f"{len(weighted)} layers with weights of {len(model.layers)} · "
+        f"{model.params:,} parameters in {arrays} arrays · read from "
+        f"{_FORMATS.get(model.format, model.format)}"
+    )
+
+
+def render(ref: ModelRef, model: ModelWeights) -> None:
+    """Title, one summary line, and the model's notes as info boxes."""
+    st.header(f"{model.name}", anchor=False)
+    st.caption(f"{ref.label} · {summary_line(model)}")
+    for note in model.notes:
+        st.info(note, icon=":material/info:")

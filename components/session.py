@@ -1,0 +1,117 @@
+"""Opening models for the page: cached across sessions, errors as boxes, nothing lost.
+
+Opened models are shared by every session (``st.cache_resource``): ten people looking at VGG16
+hold it in memory once. A source that fails to open leaves the previously open model in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import streamlit as st
+
+from extraction import open_model
+from extraction.applications import build_application
+from extraction.demos import DEMOS, demo_path, ensure_demo
+from extraction.errors import SourceNotFound, WeightscopeError
+from extraction.folder import model_dir, resolve
+from extraction.readers.live import read_live
+from extraction.records import ModelWeights
+
+from .sources import DEFAULT, ModelRef
+
+CURRENT = "current_model"
+"""Session-state key of the ModelRef that is open now."""
+FAILED = "failed_models"
+"""Session-state key of the sources that failed to open, with their messages."""
+
+
+@st.cache_resource(max_entries=12, show_spinner=False)
+def _open_cached(ref: ModelRef, _data: bytes | None = None) -> ModelWeights:
+    if ref.kind == "demo":
+        return open_model(f"demo:{ref.name}")
+    if ref.kind == "folder":
+        folder = model_dir()
+        if folder is None:
+            raise SourceNotFound("the model folder is no longer configured")
+        return open_model(resolve(folder, ref.name))
+    if ref.kind == "application":
+        model, trained = build_application(ref.name, download=ref.token == "download")
+        note = (
+            "ImageNet weights from Keras's cache"
+            if trained
+            else "untrained: random initial weights (no cached ImageNet weights; Keras keeps "
+            "them in ~/.keras/models once downloaded)"
+        )
+        return replace(read_live(model, source=f"keras.applications.{ref.name}"), notes=(note,))
+    if _data is None:
+        raise SourceNotFound(f"the upload {ref.name!r} is no longer in memory; upload it again")
+    return open_model(_data, name=ref.name)
+
+
+def open_ref(ref: ModelRef, data: bytes | None = None) -> ModelWeights:
+    """Open ``ref`` (cached); a demo's first training shows a progress bar."""
+    if ref.kind == "demo" and not demo_path(ref.name).is_file():
+        bar = st.progress(0.0, text=f"Training the {ref.name} demo (first run only)...")
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(min(fraction, 1.0), text=f"Training {ref.name}: {message}")
+
+        ensure_demo(ref.name, progress=progress)
+        bar.empty()
+    with st.spinner(f"Opening {ref.label}..."):
+        return _open_cached(ref, data)
+
+
+def switch_to(ref: ModelRef, data: bytes | None = None) -> bool:
+    """Open ``ref`` and make it current; on failure show one error box and keep the old one.
+
+    A failure is remembered for the session, so a bad upload still sitting in the uploader is
+    not opened again on every rerun.
+    """
+    failed: dict[ModelRef, str] = st.session_state.setdefault(FAILED, {})
+    if ref not in failed:
+        try:
+            open_ref(ref, data)
+        except WeightscopeError as exc:
+            failed[ref] = str(exc)
+    if ref in failed:
+        st.error(f"Could not open {ref.label}: {failed[ref]}", icon=":material/error:")
+        return False
+    st.session_state[CURRENT] = ref
+    return True
+
+
+def current_ref() -> ModelRef:
+    """The reference of the open model, without opening it."""
+    ref: ModelRef = st.session_state.get(CURRENT, DEFAULT)
+    return ref
+
+
+def current() -> tuple[ModelRef, ModelWeights]:
+    """The open model; the default demo when nothing was opened yet or it vanished."""
+    ref = current_ref()
+    try:
+        return ref, open_ref(ref)
+    except WeightscopeError as exc:
+        if ref != DEFAULT:
+            st.error(f"{ref.label} is no longer available ({exc}); showing the demo instead.")
+        st.session_state[CURRENT] = DEFAULT
+        return DEFAULT, open_ref(DEFAULT)
+
+
+def demo_names() -> list[str]:
+    """Built-in demos, the default first."""
+    return sorted(DEMOS, key=lambda n: (n != DEFAULT.name, n))
+
+
+def model_summary(model: ModelWeights) -> dict[str, Any]:
+    """Numbers the page header shows."""
+    weighted = model.weighted_layers()
+    return {
+        "layers": len(model.layers),
+        "weighted": len(weighted),
+        "params": model.params,
+        "arrays": sum(len(layer.weights) for layer in weighted),
+    }

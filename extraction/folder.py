@@ -1,0 +1,73 @@
+"""The model folder (``$WEIGHTSCOPE_MODEL_DIR``): list its models, resolve names safely.
+
+A name from a deep link is untrusted: it must stay inside the folder. Absolute paths, ``..``
+and symbolic links that point outside are refused, whatever the name looks like.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import SourceNotFound, UnsafeModel
+
+MODEL_DIR_ENV = "WEIGHTSCOPE_MODEL_DIR"
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5", ".zip", ".index")
+_MAX_ENTRIES = 500
+
+
+def model_dir() -> Path | None:
+    """The configured model folder, or None when the variable is unset or not a folder."""
+    value = os.environ.get(MODEL_DIR_ENV)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_dir() else None
+
+
+def list_models(folder: Path) -> list[str]:
+    """Names (relative to ``folder``, ``/``-separated) of the model files and SavedModel folders
+    in it and one level below, sorted; entries that resolve outside the folder are skipped."""
+    root = folder.resolve()
+    found: list[str] = []
+    for entry in sorted(folder.iterdir()):
+        candidates = [entry]
+        if entry.is_dir() and not _is_saved_model(entry):
+            candidates = sorted(entry.iterdir())
+        for path in candidates:
+            if not path.resolve().is_relative_to(root):
+                continue
+            if _is_saved_model(path) or (path.is_file() and _looks_like_model(path)):
+                found.append(path.relative_to(folder).as_posix())
+            if len(found) >= _MAX_ENTRIES:
+                return found
+    return found
+
+
+def resolve(folder: Path, name: str) -> Path:
+    """The path of model ``name`` inside ``folder``.
+
+    Raises:
+        UnsafeModel: the name would leave the folder (absolute, ``..``, a link pointing out).
+        SourceNotFound: nothing of that name in the folder.
+    """
+    if not name or name.startswith(("/", "\\")) or Path(name).is_absolute() or "\x00" in name:
+        raise UnsafeModel(f"model name {name!r} is not a plain name inside the model folder")
+    if ".." in Path(name).parts or "\\" in name:
+        raise UnsafeModel(f"model name {name!r} would leave the model folder; '..' is refused")
+    root = folder.resolve()
+    path = (folder / name).resolve()
+    if not path.is_relative_to(root):
+        raise UnsafeModel(f"model name {name!r} points outside the model folder")
+    if not path.exists():
+        raise SourceNotFound(f"no model {name!r} in the model folder")
+    return path
+
+
+def _is_saved_model(path: Path) -> bool:
+    return path.is_dir() and (path / "saved_model.pb").is_file()
+
+
+def _looks_like_model(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(MODEL_SUFFIXES) and not name.startswith(".")
