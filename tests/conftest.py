@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +28,42 @@ def realworld() -> Path:
     if not REALWORLD.is_dir():
         pytest.skip(f"the real-world corpus is not at {REALWORLD}")
     return REALWORLD
+
+
+@pytest.fixture()
+def zoo_model() -> Any:
+    """A fresh model holding every layer kind, a nested Sequential and a shared layer."""
+    return build_zoo()
+
+
+def build_zoo() -> Any:
+    """One model holding every layer kind, a nested Sequential and a shared layer."""
+    import keras
+    from keras import layers
+
+    image = keras.Input((8, 8, 3), name="image")
+    x = layers.Conv2D(4, 3, padding="same", name="conv")(image)
+    x = layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    x = layers.SeparableConv2D(4, 3, padding="same", name="sep")(x)
+    x = layers.Conv2DTranspose(2, 3, padding="same", name="deconv")(x)
+    x = layers.BatchNormalization(name="bn")(x)
+    x = layers.Reshape((8, 16), name="to_seq")(x)
+    x = layers.Conv1D(4, 3, padding="same", name="conv1d")(x)
+    x = layers.Bidirectional(layers.LSTM(3, return_sequences=True), name="bilstm")(x)
+    x = layers.TimeDistributed(layers.Dense(4), name="td")(x)
+    x = layers.MultiHeadAttention(2, 2, name="mha")(x, x)
+    x = layers.LayerNormalization(name="ln")(x)
+    x = layers.GRU(4, return_sequences=True, name="gru")(x)
+    x = layers.SimpleRNN(4, name="rnn")(x)
+    shared = layers.Dense(4, name="shared")
+    x = shared(shared(x))
+    block = keras.Sequential(
+        [keras.Input((4,)), layers.Dense(4, use_bias=False, name="inner")], name="block"
+    )
+    x = block(x)
+    tokens = keras.Input((5,), name="tokens")
+    e = layers.Flatten()(layers.Embedding(10, 2, name="emb")(tokens))
+    voxels = keras.Input((3, 3, 3, 1), name="voxels")
+    v = layers.Flatten()(layers.Conv3D(2, 2, name="conv3d")(voxels))
+    out = layers.Dense(2, name="out")(layers.Concatenate()([x, e, v]))
+    return keras.Model([image, tokens, voxels], out, name="zoo")

@@ -10,7 +10,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from keras import layers
 
 from extraction import open_model
 from extraction.cli import export_npz
@@ -21,38 +20,10 @@ def _digest(array: np.ndarray) -> tuple[tuple[int, ...], str]:  # type: ignore[t
     return tuple(array.shape), hashlib.sha1(data).hexdigest()
 
 
-def _zoo() -> keras.Model:
-    """One model holding every layer kind, a nested Sequential and a shared layer."""
-    image = keras.Input((8, 8, 3), name="image")
-    x = layers.Conv2D(4, 3, padding="same", name="conv")(image)
-    x = layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
-    x = layers.SeparableConv2D(4, 3, padding="same", name="sep")(x)
-    x = layers.Conv2DTranspose(2, 3, padding="same", name="deconv")(x)
-    x = layers.BatchNormalization(name="bn")(x)
-    x = layers.Reshape((8, 16), name="to_seq")(x)
-    x = layers.Conv1D(4, 3, padding="same", name="conv1d")(x)
-    x = layers.Bidirectional(layers.LSTM(3, return_sequences=True), name="bilstm")(x)
-    x = layers.TimeDistributed(layers.Dense(4), name="td")(x)
-    x = layers.MultiHeadAttention(2, 2, name="mha")(x, x)
-    x = layers.LayerNormalization(name="ln")(x)
-    x = layers.GRU(4, return_sequences=True, name="gru")(x)
-    x = layers.SimpleRNN(4, name="rnn")(x)
-    shared = layers.Dense(4, name="shared")
-    x = shared(shared(x))
-    block = keras.Sequential(
-        [keras.Input((4,)), layers.Dense(4, use_bias=False, name="inner")], name="block"
-    )
-    x = block(x)
-    tokens = keras.Input((5,), name="tokens")
-    e = layers.Flatten()(layers.Embedding(10, 2, name="emb")(tokens))
-    voxels = keras.Input((3, 3, 3, 1), name="voxels")
-    v = layers.Flatten()(layers.Conv3D(2, 2, name="conv3d")(voxels))
-    out = layers.Dense(2, name="out")(layers.Concatenate()([x, e, v]))
-    return keras.Model([image, tokens, voxels], out, name="zoo")
-
-
-def test_export_of_a_live_model_holds_every_weight_once(tmp_path: Path) -> None:
-    model = _zoo()
+def test_export_of_a_live_model_holds_every_weight_once(
+    tmp_path: Path, zoo_model: keras.Model
+) -> None:
+    model = zoo_model
     out = tmp_path / "zoo.npz"
     count = export_npz(open_model(model), out)
     assert count == len(model.weights)
@@ -63,8 +34,8 @@ def test_export_of_a_live_model_holds_every_weight_once(tmp_path: Path) -> None:
     assert exported == expected
 
 
-def test_export_through_keras_load_of_a_saved_file(tmp_path: Path) -> None:
-    model = _zoo()
+def test_export_through_keras_load_of_a_saved_file(tmp_path: Path, zoo_model: keras.Model) -> None:
+    model = zoo_model
     for name in ("zoo.keras", "zoo.h5"):
         path = tmp_path / name
         model.save(path)
