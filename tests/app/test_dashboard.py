@@ -161,3 +161,17 @@ def test_all_layers_table_and_overview_tabs() -> None:
     assert_clean(at)
     (box,) = charts(at)
     assert box["data"][0]["type"] == "box"
+
+
+def test_keras_application_without_cached_weights_is_labelled_untrained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no ImageNet weights cached here
+    at = app({"model": "app:MobileNetV2", "layer": "Conv1"})
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any("untrained" in i.value for i in at.info)
+    assert at.radio(key="source_kind").value == "application"
+    assert at.session_state["layer"] == "Conv1"
+    (grid,) = charts(at)
+    assert "filters 1-32 of 32" in grid["layout"]["title"]["text"]
