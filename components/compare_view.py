@@ -1,0 +1,178 @@
+"""The Compare panel: how far each layer moved between two models, and one weight's difference
+beside both originals.
+
+Builders are pure (tested); ``render`` puts them on the page. The two originals share one
+symmetric colour range, so equal colours mean equal values; the difference has its own.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+import plotly.graph_objects as go
+
+from extraction.compare import STATUS_TEXT, Comparison, compare_models, difference
+from extraction.records import ModelWeights
+from extraction.reduce import to_2d
+
+from . import filters, heatmaps
+from .mosaic import CONV_KINDS
+
+Array = np.ndarray[Any, Any]
+DiffMode = Literal["mean", "channel"]
+
+
+def change_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """One row per weight: layer, weight, shapes, status, ``||W0||``, ``||dW||``, relative."""
+    rows = []
+    for c in comparison.changes:
+        rows.append(
+            {
+                "layer": c.layer,
+                "weight": c.weight,
+                "status": STATUS_TEXT[c.status],
+                "shape": str(c.shape_before or c.shape_after),
+                "other shape": str(c.shape_after) if c.status == "shape_differs" else "",
+                "||W0||": c.norm_before,
+                "||W1 - W0||": c.change,
+                "relative change": c.relative,
+            }
+        )
+    return rows
+
+
+def change_bar_figure(comparison: Comparison) -> go.Figure:
+    """A horizontal bar per layer: its pooled relative change. ``inf`` (from all zeros) and NaN
+    get no bar, and their label says why."""
+    pairs = comparison.layer_changes()
+    names = [p for p, _ in pairs]
+    values = [v if math.isfinite(v) else None for _, v in pairs]
+    text = [_bar_text(v) for _, v in pairs]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            text=text,
+            textposition="outside",
+            hovertemplate="%{y}: ||W1 - W0|| / ||W0|| = %{x:.4g}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="relative change ||W1 - W0|| / ||W0||", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_layout(
+        title={
+            "text": f"How far each layer moved: {comparison.before} -> {comparison.after}",
+            "subtitle": {"text": "0 = unchanged; 1 = the change is as large as the weight"},
+        },
+        height=int(np.clip(140 + 28 * len(names), 260, 900)),
+        margin={"t": 80, "r": 60},
+    )
+    return fig
+
+
+def _bar_text(value: float) -> str:
+    if math.isnan(value):
+        return "NaN/Inf inside"
+    if math.isinf(value):
+        return "moved from all zeros"
+    return f"{value:.3g}"
+
+
+def difference_figures(
+    w0: Array,
+    w1: Array,
+    *,
+    kind: str,
+    role: str,
+    class_name: str,
+    name: str = "",
+    channel_mode: DiffMode = "mean",
+    titles: tuple[str, str] = ("before", "after"),
+) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """Before, after and ``after - before`` of one weight, as filter grids or heatmaps.
+
+    Conv kernels (and depthwise kernels) are filter grids, with input channels averaged
+    (``mean``) or channel 0 (``channel``); anything else is its 2-D heatmap. Inputs are not
+    modified.
+
+    Raises:
+        ValueError: the shapes differ.
+    """
+    a = np.asarray(w0, dtype=np.float64)
+    b = np.asarray(w1, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"cannot subtract shapes {a.shape} and {b.shape}")
+    diff = b - a
+    grid_kind = "depthwise_conv2d" if role == "depthwise_kernel" else kind
+    is_grid = kind in CONV_KINDS and role in ("kernel", "depthwise_kernel") and a.ndim >= 3
+    figs = []
+    for values, title in ((a, titles[0]), (b, titles[1]), (diff, "difference (after - before)")):
+        if is_grid:
+            fig = filters.filter_grid_figure(
+                values, kind=grid_kind, channel_mode=channel_mode, scale="shared", page_size=64
+            )
+            fig.update_layout(title={"text": title})
+        else:
+            matrix, rows, cols = to_2d(values, role, class_name, name=name)
+            fig = heatmaps.heatmap_figure(matrix, row_label=rows or "row", col_label=cols)
+            fig.update_layout(title={"text": title})
+        figs.append(fig)
+    shared = max(_zmax(figs[0]), _zmax(figs[1]))
+    for fig in figs[:2]:
+        fig.update_traces(zmin=-shared, zmax=shared, selector={"type": "heatmap"})
+    return figs[0], figs[1], figs[2]
+
+
+def _zmax(fig: go.Figure) -> float:
+    trace = fig.data[0]
+    return float(getattr(trace, "zmax", None) or 1.0)
+
+
+def render(before: ModelWeights, after: ModelWeights, path: str, *, key: str) -> None:
+    """The comparison table, the per-layer bar chart and the chosen layer's difference."""
+    import streamlit as st
+
+    comparison = compare_models(before, after)
+    unmatched = comparison.unmatched()
+    if not comparison.matched():
+        st.error(
+            f"No weight of {before.name!r} matches one of {after.name!r} by layer path, "
+            "name and shape: these are not the same architecture."
+        )
+    else:
+        st.plotly_chart(change_bar_figure(comparison), width="stretch", key=f"{key}-bars")
+    if unmatched:
+        st.warning(
+            f"{len(unmatched)} weight(s) could not be compared (missing on one side or another "
+            "shape); they are listed in the table."
+        )
+    st.dataframe(change_rows(comparison), hide_index=True, key=f"{key}-table")
+    layer = next((lay for lay in before.layers if lay.path == path), None)
+    names = [c.weight for c in comparison.matched() if c.layer == path]
+    if layer is None or not names:
+        st.info(f"Layer {path!r} has no weight present with the same shape in both models.")
+        return
+    name = st.selectbox("Weight to compare", names, key=f"{key}-weight")
+    w0 = layer.weight(name)
+    w1 = after.layer(path).weight(name)
+    diff = difference(before, after, path, name)
+    figs = difference_figures(
+        w0.array(),
+        w1.array(),
+        kind=layer.kind,
+        role=w0.role,
+        class_name=layer.class_name,
+        name=name,
+        titles=(f"{before.name}", f"{after.name}"),
+    )
+    cols = st.columns(3)
+    for i, (col, fig) in enumerate(zip(cols, figs, strict=True)):
+        with col:
+            st.plotly_chart(fig, width="stretch", key=f"{key}-fig{i}")
+    st.caption(
+        f"The two originals share one colour scale; the difference has its own. "
+        f"Largest |change| {float(np.max(np.abs(diff), initial=0.0)):.4g}."
+    )
