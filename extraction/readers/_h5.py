@@ -1,0 +1,202 @@
+"""HDF5 access shared by the readers: open in place, bound every allocation, read lazily.
+
+Decided edge cases:
+- A ``model.weights.h5`` stored uncompressed (ZIP_STORED, what Keras writes) inside a zip is
+  opened in place through a file object limited to the member's bytes: nothing is copied. A
+  compressed member is inflated to a private temporary folder (0700) that is removed when the
+  records are garbage-collected.
+- A dataset whose declared size is absurd is refused before anything allocates it: more than
+  ``MAX_ARRAY_BYTES`` in any case, and for data stored without compression, more than the file
+  could hold (HDF5 would otherwise hand back a fill-value array of the declared size).
+- bfloat16, which Keras stores as raw 16-bit values with a ``dtype`` attribute, reads as
+  ``ml_dtypes.bfloat16``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import threading
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CorruptFile, UnsafeModel
+from ..kinds import role_of
+from ..records import Array, Weight
+from ._layer_vars import is_trainable
+
+MAX_ARRAY_BYTES = 8 * 1024**3
+"""No single weight array larger than this is ever read."""
+_SLACK = 1024**2
+
+
+class MemberFile(io.RawIOBase):
+    """Read-only, seekable view of the bytes ``[start, start + size)`` of a file."""
+
+    def __init__(self, path: Path, start: int, size: int) -> None:
+        super().__init__()
+        self._f = path.open("rb")
+        self._start = start
+        self._size = size
+        self._pos = 0
+        self._lock = threading.Lock()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = max(0, min(len(view), self._size - self._pos))
+        with self._lock:
+            self._f.seek(self._start + self._pos)
+            got = self._f.readinto(view[:n]) or 0
+        self._pos += got
+        return got
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def stored_member_span(path: Path, info: zipfile.ZipInfo) -> tuple[int, int] | None:
+    """(offset of the data, size) of an uncompressed, unencrypted zip member; else None."""
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+        return None
+    with path.open("rb") as f:
+        f.seek(info.header_offset)
+        header = f.read(30)
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise CorruptFile(f"{path.name}: the zip entry of {info.filename!r} is damaged")
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    return info.header_offset + 30 + name_len + extra_len, info.file_size
+
+
+def open_h5(source: Path | io.RawIOBase, label: str) -> Any:
+    """Open HDF5 read-only from a path or a seekable file object.
+
+    Raises:
+        CorruptFile: not readable HDF5.
+    """
+    import h5py
+
+    try:
+        if isinstance(source, Path):
+            return h5py.File(source, "r")
+        return h5py.File(io.BufferedReader(source, buffer_size=1 << 16), "r")
+    except (OSError, ValueError) as exc:
+        raise CorruptFile(f"{label} is not readable HDF5 ({exc})") from exc
+
+
+def is_dataset(obj: Any) -> bool:
+    import h5py
+
+    return isinstance(obj, h5py.Dataset)
+
+
+def is_group(obj: Any) -> bool:
+    import h5py
+
+    return isinstance(obj, h5py.Group)
+
+
+def has_datasets(group: Any) -> bool:
+    """Whether any dataset lives anywhere below ``group``."""
+    found: list[bool] = []
+
+    def visit(_name: str, obj: Any) -> Any:
+        if is_dataset(obj):
+            found.append(True)
+            return True
+        return None
+
+    group.visititems(visit)
+    return bool(found)
+
+
+def dataset_weight(name: str, dataset: Any, budget: int, label: str) -> Weight:
+    """A lazy ``Weight`` for one HDF5 dataset, after checking its declared size.
+
+    ``budget`` is the number of bytes the file can hold (its size).
+
+    Raises:
+        UnsafeModel: the declared size is larger than any real weight could be.
+    """
+    shape = tuple(int(d) for d in dataset.shape)
+    bf16 = _attr_str(dataset.attrs.get("dtype")) == "bfloat16"
+    dtype = "bfloat16" if bf16 else str(dataset.dtype)
+    if dataset.dtype.hasobject or dataset.dtype.kind in ("O", "V") and not bf16:
+        raise UnsafeModel(
+            f"{label}: dataset {dataset.name!r} holds {dataset.dtype} values, not numbers; "
+            "expected a numeric weight array"
+        )
+    declared = math.prod(shape) * dataset.dtype.itemsize
+    compressed = dataset.compression is not None or bool(dataset.chunks and dataset.filters())
+    if declared > MAX_ARRAY_BYTES or (not compressed and declared > budget + _SLACK):
+        raise UnsafeModel(
+            f"{label}: dataset {dataset.name!r} declares {declared} bytes (shape {shape}) but "
+            f"the file has {budget}; refused, expected arrays that fit in the file"
+        )
+    return Weight(
+        name=name,
+        role=role_of(name),
+        shape=shape,
+        dtype=dtype,
+        trainable=is_trainable(name),
+        loader=_loader(dataset, bf16),
+    )
+
+
+def _loader(dataset: Any, bf16: bool) -> Callable[[], Array]:
+    def load() -> Array:
+        value = np.asarray(dataset[()])
+        if bf16:
+            import ml_dtypes
+
+            value = value.view(ml_dtypes.bfloat16) if value.itemsize == 2 else value
+        return value
+
+    return load
+
+
+def _attr_str(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def attr_text(obj: Any, key: str) -> str | None:
+    """An HDF5 attribute as text (h5py returns bytes or str depending on the writer)."""
+    return _attr_str(obj.attrs.get(key))
+
+
+def attr_list(obj: Any, key: str) -> list[str]:
+    """An HDF5 attribute holding a list of names, also when Keras split it into ``key0``..."""
+    value = obj.attrs.get(key)
+    if value is None and f"{key}0" in obj.attrs:
+        parts: list[Any] = []
+        i = 0
+        while f"{key}{i}" in obj.attrs:
+            parts.extend(obj.attrs[f"{key}{i}"])
+            i += 1
+        value = parts
+    if value is None:
+        return []
+    return [_attr_str(v) or str(v) for v in np.asarray(value).ravel().tolist()]

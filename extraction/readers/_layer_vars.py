@@ -1,0 +1,229 @@
+"""What Keras calls each variable of a layer when a file only stores them by position.
+
+Keras's ``.keras`` format (all versions) stores a layer's own variables as ``vars/0``,
+``vars/1`` ... in the order the layer created them (trainable first, then non-trainable), and
+the variables of its sub-layers under further groups named after the attribute that holds the
+sub-layer (``cell``, ``forward_layer``, ``query_dense``, ``layer``). This module maps both back to
+the names a live model shows.
+
+Decided edge cases:
+- A class not in the table, or a stored count that disagrees with the table (a quantized Dense,
+  a LoRA-enabled layer), keeps the positional names ``vars/0`` ...; the caller adds a note.
+- DepthwiseConv's kernel is ``kernel`` in Keras 3 and ``depthwise_kernel`` in Keras 2: the
+  Keras version that wrote the file decides.
+- An RNN's ``cell`` and TimeDistributed's ``layer`` add no prefix, as in the live reader.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+RNN_CLASSES = frozenset(
+    {"LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNLSTM"}
+)
+MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
+NON_TRAINABLE = frozenset({"moving_mean", "moving_variance", "mean", "variance", "count"})
+# Attributes that hold state which is not a weight (random seeds).
+SKIPPED_ATTRS = frozenset({"seed_generator", "_seed_generator", "seed_generators"})
+_MHA_SUBLAYERS = {
+    "query_dense": "query",
+    "key_dense": "key",
+    "value_dense": "value",
+    "output_dense": "attention_output",
+}
+_CONV = (
+    "Conv1D Conv2D Conv3D Conv1DTranspose Conv2DTranspose Conv3DTranspose Convolution1D "
+    "Convolution2D Convolution3D Convolution2DTranspose Convolution3DTranspose"
+).split()
+KNOWN_CLASSES = (
+    _CONV
+    + "Dense EinsumDense DepthwiseConv1D DepthwiseConv2D SeparableConv1D SeparableConv2D".split()
+    + "BatchNormalization SyncBatchNormalization LayerNormalization GroupNormalization".split()
+    + "Embedding LSTM GRU SimpleRNN LSTMCell GRUCell SimpleRNNCell Bidirectional".split()
+    + "TimeDistributed MultiHeadAttention PReLU InputLayer Sequential Functional".split()
+    + "ConvLSTM1D ConvLSTM2D ConvLSTM3D Attention AdditiveAttention Normalization".split()
+    + "Flatten Reshape Concatenate Add Multiply Subtract Average Maximum Dropout ReLU".split()
+    + "Activation Softmax LeakyReLU ELU MaxPooling1D MaxPooling2D MaxPooling3D".split()
+    + "AveragePooling1D AveragePooling2D AveragePooling3D GlobalAveragePooling1D".split()
+    + "GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D UpSampling2D".split()
+    + "ZeroPadding2D Cropping2D Permute RepeatVector Rescaling Resizing SpatialDropout2D".split()
+    + "GaussianNoise Masking UnitNormalization".split()
+)
+
+
+def to_snake_case(name: str) -> str:
+    """Keras's own ``to_snake_case``: the group name of a layer inside a ``.keras`` file."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+CLASS_BY_SNAKE = {to_snake_case(c): c for c in KNOWN_CLASSES}
+
+
+def own_variable_names(
+    class_name: str, config: Mapping[str, Any], count: int, keras_major: int = 3
+) -> list[str] | None:
+    """Names of a layer's ``count`` own variables in stored order, or None when unknown.
+
+    Without a config (a weights-only file) the flags are unknown: the one variant of
+    ``use_bias``/``center``/``scale`` whose count matches is taken; two matches give None.
+    """
+    if config:
+        return _names(class_name, config, count, keras_major)
+    variants = [{}, {"use_bias": False}, {"center": False}, {"scale": False}]
+    variants.append({"center": False, "scale": False})
+    found = {tuple(n) for v in variants if (n := _names(class_name, v, count, keras_major))}
+    return list(found.pop()) if len(found) == 1 else None
+
+
+def class_from_name(stored: str | None) -> str:
+    """A Keras class from a snake-case layer or group name (``lstm_cell_2`` -> LSTMCell)."""
+    if not stored:
+        return ""
+    return CLASS_BY_SNAKE.get(stored) or CLASS_BY_SNAKE.get(re.sub(r"_\d+$", "", stored), "")
+
+
+def _names(
+    class_name: str, config: Mapping[str, Any], count: int, keras_major: int
+) -> list[str] | None:
+    c = class_name.rsplit(">", 1)[-1]
+    flag = config.get
+    bias = ["bias"] if flag("use_bias", True) else []
+    names: list[str] | None
+    if c in _CONV or c == "Dense":
+        names = ["kernel", *bias]
+    elif c == "EinsumDense":
+        names = ["kernel", "bias"] if flag("bias_axes") else ["kernel"]
+    elif c in ("DepthwiseConv1D", "DepthwiseConv2D"):
+        names = ["kernel" if keras_major >= 3 else "depthwise_kernel", *bias]
+    elif c in ("SeparableConv1D", "SeparableConv2D", "SeparableConvolution2D"):
+        names = ["depthwise_kernel", "pointwise_kernel", *bias]
+    elif c in ("BatchNormalization", "SyncBatchNormalization"):
+        names = ["gamma"] if flag("scale", True) else []
+        names += ["beta"] if flag("center", True) else []
+        names += ["moving_mean", "moving_variance"]
+    elif c in ("LayerNormalization", "GroupNormalization"):
+        names = ["gamma"] if flag("scale", True) else []
+        names += ["beta"] if flag("center", True) and not flag("rms_scaling") else []
+    elif c == "Embedding":
+        names = ["embeddings"]
+    elif c.endswith("Cell") or c in ("CuDNNLSTM", "CuDNNGRU"):
+        names = ["kernel", "recurrent_kernel", *bias]
+    elif c == "PReLU":
+        names = ["alpha"]
+    elif c in ("Attention", "AdditiveAttention"):
+        names = ["scale"] if flag("use_scale") else []
+        names += ["concat_score_weight"] if flag("score_mode") == "concat" else []
+    elif c == "Normalization":
+        names = ["mean", "variance", "count"][:count]
+    elif c in MODEL_CLASSES or c == "InputLayer" or c in RNN_CLASSES:
+        names = []
+    else:
+        return None
+    return names if len(names) == count else None
+
+
+@dataclass(frozen=True)
+class SubLayer:
+    """How a sub-layer attribute of a layer shows in weight names."""
+
+    prefix: str
+    """Prefix of its weights' names (``query``, ``forward_lstm``); empty when it adds none."""
+    class_name: str
+    """Its Keras class, when known (empty otherwise)."""
+    config: Mapping[str, Any]
+    """Its config, when known."""
+
+
+def sub_layer(
+    class_name: str, config: Mapping[str, Any], attr: str, stored_name: str | None
+) -> SubLayer:
+    """The sub-layer held in attribute ``attr`` of a layer of ``class_name``.
+
+    ``stored_name`` is the sub-layer's name when the file records it (Keras >= 3.10 does).
+    """
+    c = class_name.rsplit(">", 1)[-1]
+    bare = attr.lstrip("_")
+    if attr == "cell" and (c in RNN_CLASSES or not config):
+        cell = config.get("cell")
+        if isinstance(cell, dict) and isinstance(cell.get("class_name"), str):
+            return SubLayer("", cell["class_name"], cell.get("config") or {})
+        return SubLayer("", class_from_name(stored_name) or _cell_class(c), config)
+    if c == "TimeDistributed" and attr == "layer":
+        inner_class, inner_config = _wrapped(config.get("layer"))
+        return SubLayer("", inner_class or class_from_name(stored_name), inner_config)
+    if c == "Bidirectional" and bare in ("forward_layer", "backward_layer"):
+        inner_class, inner_config = _wrapped(config.get("layer"))
+        direction = bare.split("_", 1)[0]
+        if direction == "backward" and isinstance(config.get("backward_layer"), dict):
+            inner_class, inner_config = _wrapped(config["backward_layer"])
+        inner_name = str(inner_config.get("name", "layer"))
+        prefix = stored_name or f"{direction}_{inner_name.removeprefix(direction + '_')}"
+        return SubLayer(
+            prefix, inner_class or class_from_name(prefix.split("_", 1)[-1]), inner_config
+        )
+    if c in ("MultiHeadAttention", "GroupQueryAttention") and bare in _MHA_SUBLAYERS:
+        sub_config = {"bias_axes": "x" if config.get("use_bias", True) else None}
+        return SubLayer(stored_name or _MHA_SUBLAYERS[bare], "EinsumDense", sub_config)
+    return SubLayer(stored_name or bare, class_from_name(stored_name), {})
+
+
+def sub_layer_rank(class_name: str, attr: str) -> tuple[int, str]:
+    """Sort key that puts sub-layers in the order a live layer lists their weights."""
+    order = ["forward_layer", "backward_layer", *_MHA_SUBLAYERS]
+    bare = attr.lstrip("_")
+    return (order.index(bare), "") if bare in order else (len(order), bare)
+
+
+def _cell_class(rnn_class: str) -> str:
+    if rnn_class.startswith("ConvLSTM"):
+        return "ConvLSTMCell"
+    return {"CuDNNLSTM": "LSTMCell"}.get(rnn_class, rnn_class + "Cell")
+
+
+def _wrapped(node: Any) -> tuple[str, Mapping[str, Any]]:
+    if isinstance(node, dict):
+        inner = node.get("config")
+        return str(node.get("class_name", "")), inner if isinstance(inner, dict) else {}
+    return "", {}
+
+
+def wrapped_class(class_name: str, config: Mapping[str, Any]) -> str | None:
+    """The class a TimeDistributed/Bidirectional wraps, for ``kind_of``."""
+    if class_name in ("TimeDistributed", "Bidirectional"):
+        return _wrapped(config.get("layer"))[0] or None
+    return None
+
+
+def is_trainable(weight_name: str) -> bool:
+    """Whether Keras trains a variable of this name (BatchNorm statistics it does not)."""
+    return weight_name.split(":", 1)[0].rsplit("/", 1)[-1] not in NON_TRAINABLE
+
+
+def guess_class(weight_names: list[str], shapes: list[tuple[int, ...]]) -> str:
+    """A likely Keras class from weight names and shapes, for files that record no config."""
+    last = [n.rsplit("/", 1)[-1] for n in weight_names]
+    by_name = dict(zip(last, shapes, strict=False))
+    if "pointwise_kernel" in by_name:
+        return "SeparableConv2D"
+    if "depthwise_kernel" in by_name:
+        return "DepthwiseConv2D"
+    if "recurrent_kernel" in by_name:
+        kernel = by_name["recurrent_kernel"]
+        gates = kernel[-1] // max(kernel[0], 1) if len(kernel) == 2 else 0
+        return {4: "LSTM", 3: "GRU", 1: "SimpleRNN"}.get(gates, "RNN")
+    if "moving_mean" in by_name:
+        return "BatchNormalization"
+    if "gamma" in by_name or "beta" in by_name:
+        return "LayerNormalization"
+    if "embeddings" in by_name:
+        return "Embedding"
+    if "kernel" in by_name and len(last) <= 2:
+        return {2: "Dense", 3: "Conv1D", 4: "Conv2D", 5: "Conv3D"}.get(
+            len(by_name["kernel"]), "Layer"
+        )
+    return "Layer"

@@ -1,0 +1,180 @@
+"""Read a ``.keras`` zip (Keras 2.13+ and Keras 3) without Keras: config.json + weights.
+
+Supported layouts: ``model.weights.h5`` with the ``layers/`` container (Keras 2.15+, Keras 3)
+or the ``_layer_checkpoint_dependencies/`` container (Keras 2.13-2.14); ``model.weights.npz``
+(Keras 3's alternative weights format) when it holds plain arrays only.
+
+Decided edge cases:
+- ``model.weights.npz`` as Keras writes it stores each layer's variables as a pickled Python
+  dict. Unpickling runs code, so such a file is refused (UnsafeModel) after reading only the
+  ``.npy`` headers; nothing is unpickled. Every member named like a weights file is checked,
+  including a second member with the same name (zip allows duplicates).
+- A stored (uncompressed) weights member is opened in place; a compressed one is inflated,
+  bounded by ``MAX_INFLATED_BYTES``, to a private temporary folder.
+- config.json above 64 MB is refused; a missing or non-JSON config, or a zip without weights,
+  is a CorruptFile.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+import weakref
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import CorruptFile, UnsafeModel
+from ..records import ModelWeights
+from ._config import keras_major, model_tree, parse_json
+from ._h5 import MemberFile, open_h5, stored_member_span
+from ._keras_layout import Layout, read_layout
+from ._npz import npz_dtype as npy_dtype
+from ._npz import npz_layers
+
+MAX_INFLATED_BYTES = 16 * 1024**3
+"""A compressed weights member that inflates to more than this is refused."""
+_PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+
+def read_keras_zip(path: Path) -> ModelWeights:
+    """The records of a ``.keras`` file; arrays are read when first asked for.
+
+    Raises:
+        CorruptFile: not a readable Keras zip.
+        UnsafeModel: a pickle inside, an oversized config or an inflating member.
+    """
+    label = path.name
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CorruptFile(f"{label} is a broken zip archive ({exc})") from exc
+    with zf:
+        infos = zf.infolist()
+        _refuse_pickles(zf, infos, label)
+        config = _read_json(zf, "config.json", label)
+        meta = _read_json(zf, "metadata.json", label) if "metadata.json" in zf.namelist() else {}
+        h5_info = _last(infos, "model.weights.h5")
+        npz_info = _last(infos, "model.weights.npz")
+    tree = model_tree(config)
+    major = keras_major(meta.get("keras_version") if isinstance(meta, dict) else None)
+    name = tree.name if tree else str(_dig(config, "config", "name") or path.stem)
+    notes: list[str] = []
+    if tree is None:
+        notes.append("config.json lists no layers (a subclassed model): names come from the file")
+    if h5_info is not None:
+        layout, closer = _read_h5_member(path, h5_info, tree, major)
+        records = ModelWeights(
+            str(path), "keras_zip", name, tuple(layout.layers), (*notes, *layout.notes)
+        )
+        weakref.finalize(records, closer)
+        return records
+    if npz_info is not None:
+        layers, npz_notes = npz_layers(path, npz_info, tree)
+        return ModelWeights(str(path), "keras_zip", name, layers, (*notes, *npz_notes))
+    raise CorruptFile(
+        f"{label} has no model.weights.h5 or model.weights.npz; expected a .keras file "
+        "saved by Keras 2.13 or later"
+    )
+
+
+def _read_h5_member(path: Path, info: zipfile.ZipInfo, tree: Any, major: int) -> Any:
+    label = f"{path.name}:{info.filename}"
+    span = stored_member_span(path, info)
+    tmp: str | None = None
+    if span is not None:
+        source: Path | io.RawIOBase = MemberFile(path, *span)
+    else:
+        if info.file_size > MAX_INFLATED_BYTES:
+            raise UnsafeModel(
+                f"{label} would inflate to {info.file_size} bytes, more than the "
+                f"{MAX_INFLATED_BYTES} allowed"
+            )
+        tmp = tempfile.mkdtemp(prefix="weightscope-keras-")
+        source = Path(tmp) / "model.weights.h5"
+        _inflate(path, info, source)
+    h5 = open_h5(source, label)
+    layout = Layout(major, label, info.file_size)
+    try:
+        read_layout(h5, tree, layout)
+    except BaseException:
+        h5.close()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    def close() -> None:
+        try:
+            h5.close()
+        finally:
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    return layout, close
+
+
+def _inflate(path: Path, info: zipfile.ZipInfo, target: Path) -> None:
+    """Copy a member out, stopping at its declared size (a lying header cannot exceed it)."""
+    with zipfile.ZipFile(path) as zf, zf.open(info) as src, target.open("wb") as dst:
+        written = 0
+        while chunk := src.read(1 << 20):
+            written += len(chunk)
+            if written > info.file_size:
+                raise UnsafeModel(f"{path.name}: {info.filename} inflates beyond its size")
+            dst.write(chunk)
+
+
+def _refuse_pickles(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], label: str) -> None:
+    """Refuse any ``.npz``/``.npy``/``.pkl`` member holding a pickle; read headers only."""
+    for info in infos:
+        lower = info.filename.lower()
+        if not lower.endswith((".npz", ".npy", ".pkl", ".pickle")):
+            continue
+        with zf.open(info) as f:
+            head = f.read(2)
+        if head in _PICKLE_MAGIC or lower.endswith((".pkl", ".pickle")):
+            raise UnsafeModel(
+                f"{label}: {info.filename} holds a Python pickle, which is never loaded "
+                "because unpickling runs code; expected weights in model.weights.h5"
+            )
+        if lower.endswith(".npz"):
+            _refuse_npz_objects(zf, info, label)
+
+
+def _refuse_npz_objects(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> None:
+    try:
+        inner = zipfile.ZipFile(zf.open(info))
+    except zipfile.BadZipFile as exc:
+        raise CorruptFile(f"{label}: {info.filename} is not a valid .npz ({exc})") from exc
+    with inner:
+        for member in inner.infolist():
+            with inner.open(member) as f:
+                dtype = npy_dtype(f)
+            if dtype.hasobject:
+                raise UnsafeModel(
+                    f"{label}: {info.filename} ({member.filename}) holds a Python pickle, "
+                    "which is never loaded because unpickling runs code; expected plain arrays"
+                )
+
+
+def _read_json(zf: zipfile.ZipFile, name: str, label: str) -> Any:
+    try:
+        info = zf.getinfo(name)
+    except KeyError as exc:
+        raise CorruptFile(f"{label} has no {name}; expected a .keras model file") from exc
+    if info.file_size > 64 * 1024 * 1024:
+        raise UnsafeModel(f"{label}: {name} is {info.file_size} bytes, more than 64 MB allowed")
+    with zf.open(info) as f:
+        return parse_json(f.read(64 * 1024 * 1024 + 1), f"{label}:{name}")
+
+
+def _last(infos: list[zipfile.ZipInfo], name: str) -> zipfile.ZipInfo | None:
+    found = [i for i in infos if i.filename == name]
+    return found[-1] if found else None
+
+
+def _dig(obj: Any, *keys: str) -> Any:
+    for key in keys:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
