@@ -8,7 +8,8 @@ Decided edge cases:
 - Very old Sequential configs are a bare list of layers; they are read the same.
 - A nested model is a layer whose class is Sequential/Functional/Model, or whose config holds a
   ``layers`` list; it is walked into, never listed itself.
-- A custom class keeps the name the config gives (``class_name``), even when unregistered here.
+- A custom class keeps the name the config gives, even when unregistered here; a registered
+  name's package (``my_pkg>MyLayer``) is dropped, as a live model's class name has none.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def model_tree(model_config: Any) -> LayerNode | None:
 
 
 def _node(entry: Mapping[str, Any]) -> LayerNode:
-    class_name = str(entry.get("class_name", ""))
+    # "package>Name" (a registered custom class) shows as the live model shows it: "Name".
+    class_name = str(entry.get("class_name", "")).rsplit(">", 1)[-1]
     config = entry.get("config")
     layers: Any = None
     if isinstance(config, list):  # Keras 1-2.1 Sequential
