@@ -132,7 +132,8 @@ def _zmax(fig: go.Figure) -> float:
 
 
 def render(before: ModelWeights, after: ModelWeights, path: str, *, key: str) -> None:
-    """The comparison table, the per-layer bar chart and the chosen layer's difference."""
+    """The comparison table, the per-layer bar chart and one layer's difference (``path`` first,
+    when both models have it)."""
     import streamlit as st
 
     comparison = compare_models(before, after)
@@ -150,11 +151,14 @@ def render(before: ModelWeights, after: ModelWeights, path: str, *, key: str) ->
             "shape); they are listed in the table."
         )
     st.dataframe(change_rows(comparison), hide_index=True, key=f"{key}-table")
-    layer = next((lay for lay in before.layers if lay.path == path), None)
-    names = [c.weight for c in comparison.matched() if c.layer == path]
-    if layer is None or not names:
-        st.info(f"Layer {path!r} has no weight present with the same shape in both models.")
+    paths = list(dict.fromkeys(c.layer for c in comparison.matched()))
+    if not paths:
         return
+    if st.session_state.get(f"{key}-layer") not in paths:
+        st.session_state[f"{key}-layer"] = path if path in paths else paths[0]
+    path = st.selectbox("Layer to compare", paths, key=f"{key}-layer")
+    layer = before.layer(path)
+    names = [c.weight for c in comparison.matched() if c.layer == path]
     name = st.selectbox("Weight to compare", names, key=f"{key}-weight")
     w0 = layer.weight(name)
     w1 = after.layer(path).weight(name)

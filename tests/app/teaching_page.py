@@ -1,0 +1,18 @@
+"""A tiny page for AppTest: the teaching tabs on the digits CNN demo, opened live."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.sources import DEFAULT
+from components.teaching import render_tabs
+from extraction import ModelWeights, open_model
+
+
+@st.cache_resource
+def demo() -> ModelWeights:
+    return open_model(f"demo:{DEFAULT.name}", live=True)
+
+
+model = demo()
+render_tabs(DEFAULT, model, model.layer(st.session_state.get("test_layer", "conv1")))
