@@ -114,7 +114,8 @@ def difference_figures(
             fig = filters.filter_grid_figure(
                 values, kind=grid_kind, channel_mode=channel_mode, scale="shared", page_size=64
             )
-            fig.update_layout(title={"text": title})
+            fig.update_layout(title={"text": title}, height=380)
+            fig.update_traces(colorbar={"len": 0.6, "thickness": 12}, selector={"type": "heatmap"})
         else:
             matrix, rows, cols = to_2d(values, role, class_name, name=name)
             fig = heatmaps.heatmap_figure(matrix, row_label=rows or "row", col_label=cols)
@@ -123,6 +124,8 @@ def difference_figures(
     shared = max(_zmax(figs[0]), _zmax(figs[1]))
     for fig in figs[:2]:
         fig.update_traces(zmin=-shared, zmax=shared, selector={"type": "heatmap"})
+        fig.update_layout(title={"subtitle": {"text": "one colour scale for both models"}})
+    figs[2].update_layout(title={"subtitle": {"text": "its own colour scale"}})
     return figs[0], figs[1], figs[2]
 
 

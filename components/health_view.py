@@ -73,8 +73,8 @@ def spectrum_figure(spec: Spectrum, title: str = "") -> go.Figure:
             "text": title or "spectrum",
             "subtitle": {"text": f"stable rank {spec.stable_rank:.2f}; {alpha}"},
         },
-        height=380,
-        margin={"t": 90},
+        height=400,
+        margin={"t": 120},
         legend={"orientation": "h", "y": -0.25},
     )
     return fig

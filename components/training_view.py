@@ -82,7 +82,10 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
         matrix, rows, cols = to_2d(values, kernel.role, layer.class_name)
         view = heatmaps.heatmap_figure(matrix, row_label=rows, col_label=cols)
     view.update_traces(zmin=-limit, zmax=limit, selector={"type": "heatmap"})
-    view.update_layout(title={"text": title})
+    view.update_layout(
+        title={"text": title, "subtitle": {"text": "one colour scale for the whole run"}},
+        height=480,
+    )
     hist = histograms.histogram_figure(
         values, bins=40, title=f"{path} kernel values, epoch {epoch}"
     )
