@@ -54,11 +54,15 @@ def test_export_names_layers_from_the_recorded_variable_paths(saved: Any) -> Non
     records = read_file(saved["export"], "saved_model")
     got = {(layer.path, tuple(w.name for w in layer.weights)) for layer in records.layers}
     live = {(p, tuple(names)) for p, _, _, names in saved["live"] if names}
-    # TimeDistributed cannot be told from a nested model by paths alone: "td/dense" is kept.
-    assert got - live == {("td/dense", ("kernel", "bias")), ("custom", ("scale", "shift"))} - live
+    # TimeDistributed cannot be told from a nested model by paths alone: "td/<inner>" is kept
+    # (the inner Dense's auto name depends on how many models this process built).
+    extra = got - live
+    assert len(extra) == 1 and next(iter(extra))[0].startswith("td/")
+    assert next(iter(extra))[1] == ("kernel", "bias")
     assert live - got == {("td", ("kernel", "bias"))}
     assert records.layer("mha").kind == "attention"
-    assert records.layer("bilstm").weight("forward_lstm/recurrent_kernel").shape == (3, 12)
+    bilstm = records.layer("bilstm").weights
+    assert bilstm[1].name.startswith("forward_lstm") and bilstm[1].shape == (3, 12)
     assert any("variable paths" in note for note in records.notes)
 
 
