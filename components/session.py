@@ -6,7 +6,6 @@ hold it in memory once. A source that fails to open leaves the previously open m
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import streamlit as st
@@ -44,7 +43,7 @@ def _open_cached(ref: ModelRef, _data: bytes | None = None) -> ModelWeights:
             else "untrained: random initial weights (no cached ImageNet weights; Keras keeps "
             "them in ~/.keras/models once downloaded)"
         )
-        return replace(read_live(model, source=f"keras.applications.{ref.name}"), notes=(note,))
+        return read_live(model, source=f"keras.applications.{ref.name}").derive(notes=(note,))
     if _data is None:
         raise SourceNotFound(f"the upload {ref.name!r} is no longer in memory; upload it again")
     return open_model(_data, name=ref.name)

@@ -42,12 +42,10 @@ def open_model(source: Any, *, live: bool = False, name: str | None = None) -> M
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _open_bytes(bytes(source), live=live, name=name or "upload")
     if isinstance(source, str) and source.startswith(DEMO_PREFIX):
-        from dataclasses import replace
-
         from .demos import ensure_demo
 
         records = _open_path(ensure_demo(source[len(DEMO_PREFIX) :]), live=live)
-        return replace(records, source=source, format="demo")
+        return records.derive(source=source, format="demo")
     if isinstance(source, (str, os.PathLike)):
         return _open_path(Path(source), live=live)
     if _is_keras_model(source):
@@ -102,9 +100,7 @@ def _file_reader() -> Any:
 
 
 def _with_note(records: ModelWeights, note: str) -> ModelWeights:
-    from dataclasses import replace
-
-    return replace(records, notes=(*records.notes, note))
+    return records.derive(notes=(*records.notes, note))
 
 
 def _load_with_keras(path: Path, fmt: SourceFormat) -> ModelWeights:
@@ -158,9 +154,7 @@ def _open_bytes(data: bytes, *, live: bool, name: str) -> ModelWeights:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    from dataclasses import replace
-
-    records = replace(records, source=safe_name)
+    records = records.derive(source=safe_name)
     weakref.finalize(records, shutil.rmtree, str(folder), True)
     return records
 

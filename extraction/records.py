@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -150,6 +150,16 @@ class ModelWeights:
     """Things a user should know about how this was read (a fallback taken, a name guessed)."""
     live_model: Any = field(default=None, repr=False)
     """The ``keras.Model`` when one was loaded; None when the file was only read."""
+    _origin: Any = field(default=None, repr=False)
+    """The records these were derived from (see ``derive``)."""
+
+    def derive(self, **changes: Any) -> ModelWeights:
+        """A copy with some fields changed that keeps these records alive.
+
+        Readers tie what lazy loading needs (an open HDF5 file, a temporary folder) to the
+        records they return; a derived copy must not let those go while it is in use.
+        """
+        return replace(self, _origin=self, **changes)
 
     @property
     def params(self) -> int:

@@ -53,6 +53,9 @@ def _free_port() -> int:
 def start_server(env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``streamlit run app.py`` on a free loopback port; wait until healthy."""
     port = _free_port()
+    log_dir = ROOT / "artifacts"
+    log_dir.mkdir(exist_ok=True)
+    log = (log_dir / f"server-{port}.log").open("wb")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -71,8 +74,8 @@ def start_server(env: dict[str, str] | None = None) -> tuple[subprocess.Popen[by
         ],
         cwd=ROOT,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
