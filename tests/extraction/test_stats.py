@@ -79,3 +79,29 @@ def test_input_is_not_modified() -> None:
     before = a.copy()
     compute_stats(a)
     np.testing.assert_array_equal(a, before)
+
+
+@pytest.mark.parametrize("offset, spread", [(0.0, 0.01), (1.0, 1e-3), (-50.0, 2.0)])
+def test_float32_sums_are_accurate_against_float64(offset: float, spread: float) -> None:
+    rng = np.random.default_rng(2)
+    a = (offset + spread * rng.standard_normal(3_000_000)).astype(np.float32)
+    s = compute_stats(a)
+    ref = a.astype(np.float64)
+    assert s.mean == pytest.approx(ref.mean(), rel=1e-6, abs=1e-9)
+    assert s.std == pytest.approx(ref.std(), rel=1e-5)
+    assert s.l2 == pytest.approx(np.sqrt(np.dot(ref, ref)), rel=1e-6)
+
+
+def test_threads_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    a = np.random.default_rng(3).normal(size=1_000_003).astype(np.float32)
+    a[::1000] = 0.0
+    a[7] = np.nan
+    serial = compute_stats(a)
+    monkeypatch.setattr(stats_module, "_PARALLEL_MIN", 1000)
+    monkeypatch.setattr(stats_module, "_THREADS", 3)
+    parallel = compute_stats(a)
+    assert parallel.nan_count == serial.nan_count == 1
+    assert parallel.zero_fraction == serial.zero_fraction
+    assert (parallel.min, parallel.max) == (serial.min, serial.max)
+    assert parallel.mean == pytest.approx(serial.mean, abs=1e-9)  # std is 1
+    assert parallel.std == pytest.approx(serial.std, rel=1e-7)
