@@ -56,7 +56,7 @@ def test_gate_lines_for_lstm_gru_and_bidirectional() -> None:
     assert gates_for(lstm, lstm.weight("kernel"), 12) == ([3, 6, 9], ["i", "f", "c", "o"])
     gru = _layer(layers.GRU(3, name="l"), (5, 2))
     assert gates_for(gru, gru.weight("recurrent_kernel"), 9)[0] == [3, 6]
-    bi = _layer(layers.Bidirectional(layers.LSTM(2), name="l"), (5, 2))
+    bi = _layer(layers.Bidirectional(layers.LSTM(2, name="lstm"), name="l"), (5, 2))
     assert gates_for(bi, bi.weight("forward_lstm/kernel"), 8)[0] == [2, 4, 6]
     dense = _layer(layers.Dense(4, name="l"), (3,))
     assert gates_for(dense, dense.weight("kernel"), 4) == ([], [])
