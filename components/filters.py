@@ -170,39 +170,16 @@ def filter_grid_png(kernel: Array, *, kind: str, dpi: int = 110, **options: Any)
     return buffer.getvalue()
 
 
-def render(
-    kernel: Array,
-    *,
-    kind: str,
-    key: str,
-    channel_mode: ChannelMode = "channel",
-    channel: int = 0,
-    scale: Scale = "shared",
-    order: Order = "index",
-    page: int = 0,
-    page_size: int = 64,
-    depth: int = 0,
-) -> None:
-    """Put one page of the filter grid on the page, with a caption; widgets are the caller's.
+def render(fig: go.Figure, *, key: str, mosaic_pages: tuple[int, int], n_filters: int) -> None:
+    """Put a filter-grid figure on the page with a caption on how to read it.
 
-    ``key`` names the chart element (``f"{key}-chart"``) so reruns keep its zoom state.
+    ``mosaic_pages`` is ``(page, pages)`` counted from 1.
     """
     import streamlit as st
 
-    mosaic = filter_mosaic(
-        kernel,
-        kind=kind,
-        channel_mode=channel_mode,
-        channel=channel,
-        scale=scale,
-        order=order,
-        page=page,
-        page_size=page_size,
-        depth=depth,
-    )
-    st.plotly_chart(mosaic_figure(mosaic), width="stretch", key=f"{key}-chart")
+    st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
+    page, pages = mosaic_pages
     st.caption(
-        f"Page {mosaic.page + 1} of {mosaic.pages} ({mosaic.n_filters} filters). "
-        f"{mosaic.note[0].upper()}{mosaic.note[1:]}. Hover a pixel for its filter, position, "
-        "value and the filter's L2 norm."
+        f"{n_filters} filters, page {page} of {pages}. {fig.layout.title.subtitle.text}. Hover "
+        "a pixel for its filter, position, value and the filter's L2 norm."
     )

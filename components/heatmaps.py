@@ -206,29 +206,10 @@ def heatmap_png(
     return buffer.getvalue()
 
 
-def render(
-    matrix: Array,
-    *,
-    key: str,
-    reduce_mode: ReduceMode = "mean",
-    row_label: str = "input unit",
-    col_label: str = "output unit",
-    gate_boundaries: Sequence[int] | None = None,
-    gate_names: Sequence[str] | None = None,
-    title: str = "",
-) -> None:
-    """Put the heatmap on the page with a caption saying what one cell stands for."""
+def render(fig: go.Figure, *, key: str) -> None:
+    """Put a heatmap figure on the page with a caption saying what one cell stands for."""
     import streamlit as st
 
-    fig = heatmap_figure(
-        matrix,
-        reduce_mode=reduce_mode,
-        row_label=row_label,
-        col_label=col_label,
-        gate_boundaries=gate_boundaries,
-        gate_names=gate_names,
-        title=title,
-    )
     st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
     st.caption(
         f"{fig.layout.title.subtitle.text}. Diverging colours centred on 0 (blue negative, "

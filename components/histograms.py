@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from extraction.stats import Stats
-
 Array = np.ndarray[Any, Any]
 DEFAULT_BINS = 50
 
@@ -169,31 +167,11 @@ def histogram_png(
     return buffer.getvalue()
 
 
-def render(
-    values: Array,
-    *,
-    key: str,
-    bins: int = DEFAULT_BINS,
-    title: str = "",
-    stats: Stats | None = None,
-    log_count: bool = False,
-) -> None:
-    """Show the histogram (or the sentence for constant values) with the statistics beside it."""
+def render(fig: go.Figure | None, *, key: str, sentence: str | None = None) -> None:
+    """Put a histogram on the page, or the sentence that stands in for constant values."""
     import streamlit as st
 
-    sentence = describe_constant(values)
-    chart, side = st.columns([3, 1]) if stats is not None else (st.container(), None)
-    with chart:
-        if sentence is not None:
-            st.info(sentence)
-        else:
-            fig = histogram_figure(values, bins=bins, title=title, log_count=log_count)
-            st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
-    if side is not None and stats is not None:
-        with side:
-            shown = {k: v for k, v in stats.as_dict().items() if v is not None}
-            st.dataframe(
-                {"statistic": list(shown), "value": [f"{v:.6g}" for v in shown.values()]},
-                hide_index=True,
-                key=f"{key}-stats",
-            )
+    if sentence is not None or fig is None:
+        st.info(sentence or "No values to show.")
+        return
+    st.plotly_chart(fig, width="stretch", key=f"{key}-chart")

@@ -160,12 +160,7 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
         depth=depth,
     )
     fig = _cached_filters(base, _hashable(options), weight, kind)
-    st.plotly_chart(fig, width="stretch", key="grid-chart")
-    st.caption(
-        f"{n_filters} filters, page {options['page'] + 1} of {pages}. "
-        f"{fig.layout.title.subtitle.text}. Hover a pixel for filter, position, value "
-        "and the filter's L2 norm."
-    )
+    filters.render(fig, key="grid", mosaic_pages=(options["page"] + 1, pages), n_filters=n_filters)
     return lambda: filters.filter_grid_png(weight.array(), kind=kind, **options)
 
 
@@ -189,11 +184,7 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
         or "mean"
     )
     fig, kwargs = _cached_heatmap(base, reduce_mode, weight, layer)
-    st.plotly_chart(fig, width="stretch", key="heat-chart")
-    st.caption(
-        f"{fig.layout.title.subtitle.text}. Diverging colours centred on 0 (blue "
-        "negative, red positive); hover a cell for the weights it pools."
-    )
+    heatmaps.render(fig, key="heat")
     return lambda: heatmaps.heatmap_png(_matrix(layer, weight), **kwargs)
 
 
@@ -225,11 +216,10 @@ def _histogram_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
         log_count = st.toggle("Log count", key="hist_log")
     sentence = histograms.describe_constant(weight.array())
     with c1:
+        fig = None if sentence else _cached_histogram(base, bins, log_count, weight, layer.path)
+        histograms.render(fig, key="hist", sentence=sentence)
         if sentence is not None:
-            st.info(sentence)
             return None
-        fig = _cached_histogram(base, bins, log_count, weight, layer.path)
-        st.plotly_chart(fig, width="stretch", key="hist-chart")
     title = f"{layer.path} / {weight.name}"
     return lambda: histograms.histogram_png(weight.array(), bins=bins, title=title)
 

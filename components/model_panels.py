@@ -37,13 +37,7 @@ def render_overview(ref: ModelRef, model: ModelWeights) -> None:
         or "linear"
     )
     _compute_stats(model)
-    fig = _overview(_key(ref), scale, model)
-    st.plotly_chart(fig, width="stretch", key="overview-chart")
-    st.caption(
-        "Each box is one layer's weights: box = quartiles, whiskers = min and max, dashed = "
-        "mean. A flat box at 0 is a dead layer; whiskers far beyond the rest are exploding "
-        "weights."
-    )
+    overview.render(_overview(_key(ref), scale, model), key="overview")
 
 
 def _compute_stats(model: ModelWeights) -> None:

@@ -148,20 +148,13 @@ def overview_figure(
     return fig
 
 
-def render(
-    model: ModelWeights,
-    *,
-    key: str,
-    scale: OverviewScale = "linear",
-    max_points_per_layer: int = 100_000,
-) -> None:
+def render(fig: go.Figure, *, key: str, max_points_per_layer: int = 100_000) -> None:
     """Put the overview on the page with a caption on how to read it."""
     import streamlit as st
 
-    fig = overview_figure(model, max_points_per_layer, scale)
     st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
     st.caption(
-        "Each box is one layer's trainable weights. A flat box at 0 is a dead layer; whiskers "
-        f"far from the rest are exploding weights. Quartiles from up to {max_points_per_layer:,} "
-        "values per layer; whiskers are exact."
+        "Each box is one layer's trainable weights: box = quartiles, whiskers = min and max, "
+        "dashed = mean. A flat box at 0 is a dead layer; whiskers far beyond the rest are "
+        f"exploding weights. Quartiles from up to {max_points_per_layer:,} values per layer."
     )

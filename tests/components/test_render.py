@@ -24,14 +24,18 @@ layers = (
     )),
 )
 model = ModelWeights("<test>", "live", "m", layers)
-filters.render(kernel, kind="conv2d", key="grid", channel_mode="rgb", scale="per_filter")
+grid = filters.filter_grid_figure(kernel, kind="conv2d", channel_mode="rgb", scale="per_filter")
+filters.render(grid, key="grid", mosaic_pages=(1, 1), n_filters=8)
 bounds, names = heatmaps.rnn_gates("LSTM", dense.shape[1])
-heatmaps.render(dense, key="heat", gate_boundaries=bounds, gate_names=names, title="lstm")
-histograms.render(bias, key="bias", title="bias", stats=layers[0].weights[1].stats())
-histograms.render(dense, key="dense-hist", title="dense", stats=layers[2].weights[0].stats())
+heatmaps.render(
+    heatmaps.heatmap_figure(dense, gate_boundaries=bounds, gate_names=names, title="lstm"),
+    key="heat",
+)
+histograms.render(None, key="bias", sentence=histograms.describe_constant(bias))
+histograms.render(histograms.histogram_figure(dense, title="dense"), key="dense-hist")
 tables.render(tables.layer_table(model), key="layers")
 tables.render(tables.weight_stats_table(layers[0]), key="weights")
-overview.render(model, key="overview")
+overview.render(overview.overview_figure(model), key="overview")
 """
 
 
@@ -41,5 +45,5 @@ def test_every_render_runs_on_a_page() -> None:
     charts = at.get("plotly_chart")
     assert len(charts) == 4  # filter grid, heatmap, one histogram, overview
     assert any("All 8 values equal 0" in info.value for info in at.info)
-    assert len(at.dataframe) >= 4  # two stats panels and two tables
+    assert len(at.dataframe) >= 2  # two tables
     assert any("1 cell = 1 weight" in c.value for c in at.caption)
