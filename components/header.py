@@ -6,6 +6,7 @@ import streamlit as st
 
 from extraction.records import ModelWeights
 
+from .messages import plain
 from .sources import ModelRef
 
 _FORMATS = {
@@ -35,4 +36,4 @@ def render(ref: ModelRef, model: ModelWeights) -> None:
     st.header(f"{model.name}", anchor=False)
     st.caption(f"{ref.label} · {summary_line(model)}")
     for note in model.notes:
-        st.info(note, icon=":material/info:")
+        st.info(plain(note), icon=":material/info:")

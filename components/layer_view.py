@@ -36,18 +36,18 @@ PAGE_SIZES = (16, 32, 64, 128)
 def views_for(layer: LayerWeights, weight: Weight) -> list[View]:
     """The views that make sense for ``weight``, best first.
 
-    Conv kernels (and depthwise kernels) are filter grids; any weight of 2 or more axes can be a
-    heatmap; any weight with values can be a histogram; a scalar or empty weight is a value.
+    Conv kernels (and depthwise kernels) are filter grids, except 1x1 kernels, whose heatmap
+    comes first; any weight of 2 or more axes can be a heatmap; any weight with values can be
+    a histogram; a scalar or empty weight is a value.
     """
     views: list[View] = []
-    if (
-        layer.kind in CONV_KINDS
-        and weight.role in ("kernel", "depthwise_kernel")
-        and len(weight.shape) >= 3
-    ):
-        views.append("filters")
     if len(weight.shape) >= 2 and weight.size > 0:
         views.append("heatmap")
+    conv = layer.kind in CONV_KINDS and weight.role in ("kernel", "depthwise_kernel")
+    if conv and len(weight.shape) >= 3:
+        # A 1x1 kernel's tiles are single pixels: its heatmap (in x out) says more.
+        spatial = weight.shape[:-2]
+        views.insert(1 if all(d == 1 for d in spatial) else 0, "filters")
     if weight.size > 1:
         views.append("histogram")
     if not views:

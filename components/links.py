@@ -7,6 +7,7 @@ import streamlit as st
 from extraction.errors import WeightscopeError
 from extraction.records import ModelWeights
 
+from .messages import error_line
 from .session import switch_to
 from .sources import ModelRef, parse_link
 
@@ -29,7 +30,7 @@ def apply_deep_link() -> None:
         try:
             ref = parse_link(model)
         except WeightscopeError as exc:
-            st.error(f"The link names a model that cannot be opened: {exc}")
+            st.error(error_line("The link names a model that cannot be opened", exc))
             return
         if not switch_to(ref):
             return
@@ -47,7 +48,7 @@ def take_linked_layer(model: ModelWeights) -> str | None:
     try:
         return model.layer(path).path
     except WeightscopeError as exc:
-        st.error(f"The link names a layer that does not exist: {exc}")
+        st.error(error_line("The link names a layer that does not exist", exc))
         return None
 
 

@@ -18,6 +18,7 @@ from extraction.folder import model_dir, resolve
 from extraction.readers.live import read_live
 from extraction.records import ModelWeights
 
+from .messages import error_line, plain
 from .sources import DEFAULT, ModelRef
 
 CURRENT = "current_model"
@@ -74,9 +75,9 @@ def switch_to(ref: ModelRef, data: bytes | None = None) -> bool:
         try:
             open_ref(ref, data)
         except WeightscopeError as exc:
-            failed[ref] = str(exc)
+            failed[ref] = error_line(f"Could not open {plain(ref.label)}", exc, ref.name)
     if ref in failed:
-        st.error(f"Could not open {ref.label}: {failed[ref]}", icon=":material/error:")
+        st.error(failed[ref], icon=":material/error:")
         return False
     st.session_state[CURRENT] = ref
     return True
@@ -95,7 +96,7 @@ def current() -> tuple[ModelRef, ModelWeights]:
         return ref, open_ref(ref)
     except WeightscopeError as exc:
         if ref != DEFAULT:
-            st.error(f"{ref.label} is no longer available ({exc}); showing the demo instead.")
+            st.error(f"{plain(ref.label)} is no longer available ({plain(exc)}); showing the demo.")
         st.session_state[CURRENT] = DEFAULT
         return DEFAULT, open_ref(DEFAULT)
 

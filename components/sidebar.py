@@ -10,6 +10,7 @@ from extraction.errors import WeightscopeError
 from extraction.folder import MODEL_DIR_ENV, list_models, model_dir
 from extraction.records import LayerWeights, ModelWeights
 
+from .messages import plain
 from .session import demo_names, switch_to
 from .sources import ModelRef, SourceKind, folder_ref
 
@@ -85,7 +86,7 @@ def _pick_from_folder(folder: str) -> ModelRef | None:
     try:
         return folder_ref(name)
     except WeightscopeError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return None
 
 

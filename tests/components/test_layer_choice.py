@@ -27,6 +27,7 @@ def _layer(layer: keras.layers.Layer, shape: tuple[int, ...]):  # type: ignore[n
     [
         (layers.Conv2D(4, 3, name="l"), (6, 6, 3), "kernel", ["filters", "heatmap", "histogram"]),
         (layers.Conv2D(4, 3, name="l"), (6, 6, 3), "bias", ["histogram"]),
+        (layers.Conv2D(4, 1, name="l"), (6, 6, 3), "kernel", ["heatmap", "filters", "histogram"]),
         (
             layers.SeparableConv2D(4, 3, name="l"),
             (6, 6, 3),
@@ -97,3 +98,12 @@ def test_parse_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert ref.kind == "folder" and ref.token
     with pytest.raises(UnsafeModel):
         parse_link("../mine.keras")
+
+
+def test_messages_show_file_text_as_written() -> None:
+    from components.messages import error_line, plain
+
+    assert plain("__root__.npy") == "\\_\\_root\\_\\_\\.npy"
+    exc = UnsafeModel("evil.keras: holds a [link](http://x)")
+    line = error_line("Could not open evil.keras", exc, "evil.keras")
+    assert line.startswith("Could not open evil.keras: holds a \\[link\\]")

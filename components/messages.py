@@ -1,0 +1,21 @@
+"""Messages from files and users, shown safely: Streamlit renders alert text as Markdown, so a
+file name like ``__root__.npy`` would turn bold and a crafted one could inject links."""
+
+from __future__ import annotations
+
+import re
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def plain(text: object) -> str:
+    """``text`` with every Markdown special character escaped, so it shows as written."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def error_line(what: str, exc: BaseException, name: str = "") -> str:
+    """``what: message``, without repeating ``name`` when the message already starts with it."""
+    message = str(exc)
+    if name and message.startswith(f"{name}: "):
+        message = message[len(name) + 2 :]
+    return f"{what}: {plain(message)}"
