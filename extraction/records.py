@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import LayerNotFound
+from .errors import CorruptFile, LayerNotFound, WeightscopeError
 from .kinds import LayerKind, WeightRole
 from .stats import Stats, compute_stats
 
@@ -67,10 +67,21 @@ class Weight:
         return self.size * itemsize
 
     def array(self) -> Array:
-        """The values, read on first use and kept; read-only so no view can alter them."""
+        """The values, read on first use and kept; read-only so no view can alter them.
+
+        Raises:
+            CorruptFile: the file's bytes for this array cannot be read (damaged data found
+                only now, since arrays are read lazily).
+        """
         with self._lock:
             if "array" not in self._cache:
-                value = np.asarray(self.loader())
+                try:
+                    value = np.asarray(self.loader())
+                except WeightscopeError:
+                    raise
+                except Exception as exc:  # any reader's failure on damaged bytes  # noqa: BLE001
+                    text = " ".join(str(exc).split())[:300] or type(exc).__name__
+                    raise CorruptFile(f"weight {self.name!r} cannot be read ({text})") from exc
                 if value.flags.writeable:
                     value.setflags(write=False)
                 self._cache["array"] = value

@@ -7,7 +7,13 @@ Decided edge cases:
   records are garbage-collected.
 - A dataset whose declared size is absurd is refused before anything allocates it: more than
   ``MAX_ARRAY_BYTES`` in any case, and for data stored without compression, more than the file
-  could hold (HDF5 would otherwise hand back a fill-value array of the declared size).
+  could hold (HDF5 would otherwise hand back a fill-value array of the declared size), and for
+  compressed data, more than ``MAX_FILL_RATIO`` times the bytes its chunks take in the file
+  (unwritten chunks read as the fill value: a few kB could declare gigabytes).
+- HDF5 can make a dataset read bytes from elsewhere on the machine: external storage (raw bytes
+  of any file), external links and virtual datasets (other HDF5 files). A stranger's file could
+  then show the server's files as weights, so any of these is refused (UnsafeModel) when the file
+  is opened, before a dataset is read.
 - bfloat16, which Keras stores as raw 16-bit values with a ``dtype`` attribute, reads as
   ``ml_dtypes.bfloat16``.
 """
@@ -33,6 +39,10 @@ from ._layer_vars import is_trainable
 MAX_ARRAY_BYTES = 8 * 1024**3
 """No single weight array larger than this is ever read."""
 _SLACK = 1024**2
+MAX_FILL_RATIO = 1100
+"""A compressed dataset may declare at most this many times its stored bytes (deflate's own
+limit is about 1030); above ``_SMALL_ARRAY`` bytes only."""
+_SMALL_ARRAY = 64 * 1024**2
 
 
 class MemberFile(io.RawIOBase):
@@ -97,10 +107,51 @@ def open_h5(source: Path | io.RawIOBase, label: str) -> Any:
 
     try:
         if isinstance(source, Path):
-            return h5py.File(source, "r")
-        return h5py.File(io.BufferedReader(source, buffer_size=1 << 16), "r")
-    except (OSError, ValueError) as exc:
-        raise CorruptFile(f"{label} is not readable HDF5 ({exc})") from exc
+            h5 = h5py.File(source, "r")
+        else:
+            h5 = h5py.File(io.BufferedReader(source, buffer_size=1 << 16), "r")
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CorruptFile(f"{label} is not readable HDF5 ({one_line(exc)})") from exc
+    try:
+        refuse_foreign_links(h5, label)
+    except BaseException:
+        h5.close()
+        raise
+    return h5
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line, cut to a readable length."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
+
+
+def refuse_foreign_links(h5: Any, label: str) -> None:
+    """Refuse a file holding a link to another file (HDF5 would open it when followed).
+
+    Raises:
+        UnsafeModel: an external link anywhere in the file.
+        CorruptFile: the link table cannot be walked.
+    """
+    import h5py
+
+    found: list[str] = []
+
+    def visit(name: str, link: Any) -> Any:
+        if isinstance(link, h5py.ExternalLink):
+            found.append(f"{name!r} -> {link.filename}:{link.path}")
+            return True
+        return None
+
+    try:
+        h5.visititems_links(visit)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise CorruptFile(f"{label}: the HDF5 link table is damaged ({one_line(exc)})") from exc
+    if found:
+        raise UnsafeModel(
+            f"{label}: {found[0]} is an external link into another file, which is never "
+            "followed; expected weights stored in the file itself"
+        )
 
 
 def is_dataset(obj: Any) -> bool:
@@ -145,12 +196,27 @@ def dataset_weight(name: str, dataset: Any, budget: int, label: str) -> Weight:
             f"{label}: dataset {dataset.name!r} holds {dataset.dtype} values, not numbers; "
             "expected a numeric weight array"
         )
+    if dataset.external:
+        raise UnsafeModel(
+            f"{label}: dataset {dataset.name!r} has external storage (its values are read from "
+            f"{dataset.external[0][0]!r}), which is never read; expected weights in the file"
+        )
+    if dataset.is_virtual:
+        raise UnsafeModel(
+            f"{label}: dataset {dataset.name!r} is a virtual dataset mapped from other files, "
+            "which are never read; expected weights stored in the file itself"
+        )
     declared = math.prod(shape) * dataset.dtype.itemsize
     compressed = dataset.compression is not None or bool(dataset.chunks and dataset.filters())
-    if declared > MAX_ARRAY_BYTES or (not compressed and declared > budget + _SLACK):
+    stored = dataset.id.get_storage_size()
+    if (
+        declared > MAX_ARRAY_BYTES
+        or (not compressed and declared > budget + _SLACK)
+        or (compressed and declared > _SMALL_ARRAY and declared > MAX_FILL_RATIO * stored)
+    ):
         raise UnsafeModel(
             f"{label}: dataset {dataset.name!r} declares {declared} bytes (shape {shape}) but "
-            f"the file has {budget}; refused, expected arrays that fit in the file"
+            f"stores {stored} in a file of {budget}; refused, expected arrays that fit in the file"
         )
     return Weight(
         name=name,

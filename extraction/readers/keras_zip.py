@@ -22,13 +22,14 @@ import shutil
 import tempfile
 import weakref
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel
 from ..records import ModelWeights
 from ._config import keras_major, model_tree, parse_json
-from ._h5 import MemberFile, open_h5, stored_member_span
+from ._h5 import MemberFile, one_line, open_h5, stored_member_span
 from ._keras_layout import Layout, read_layout
 from ._npz import npz_dtype as npy_dtype
 from ._npz import npz_layers
@@ -36,6 +37,9 @@ from ._npz import npz_layers
 MAX_INFLATED_BYTES = 16 * 1024**3
 """A compressed weights member that inflates to more than this is refused."""
 _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
+"""What reading a damaged zip member raises (bad CRC or deflate stream, cut short, an
+unsupported compression method)."""
 
 
 def read_keras_zip(path: Path) -> ModelWeights:
@@ -93,8 +97,16 @@ def _read_h5_member(path: Path, info: zipfile.ZipInfo, tree: Any, major: int) ->
             )
         tmp = tempfile.mkdtemp(prefix="weightscope-keras-")
         source = Path(tmp) / "model.weights.h5"
-        _inflate(path, info, source)
-    h5 = open_h5(source, label)
+    try:
+        if tmp:
+            _inflate(path, info, Path(tmp) / "model.weights.h5")
+        h5 = open_h5(source, label)
+    except BaseException:
+        if isinstance(source, MemberFile):
+            source.close()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     layout = Layout(major, label, info.file_size)
     try:
         read_layout(h5, tree, layout)
@@ -115,14 +127,23 @@ def _read_h5_member(path: Path, info: zipfile.ZipInfo, tree: Any, major: int) ->
 
 
 def _inflate(path: Path, info: zipfile.ZipInfo, target: Path) -> None:
-    """Copy a member out, stopping at its declared size (a lying header cannot exceed it)."""
-    with zipfile.ZipFile(path) as zf, zf.open(info) as src, target.open("wb") as dst:
-        written = 0
-        while chunk := src.read(1 << 20):
-            written += len(chunk)
-            if written > info.file_size:
-                raise UnsafeModel(f"{path.name}: {info.filename} inflates beyond its size")
-            dst.write(chunk)
+    """Copy a member out, stopping at its declared size (a lying header cannot exceed it).
+
+    Raises:
+        CorruptFile: the member's data is damaged (bad deflate stream, CRC, cut short).
+    """
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open(info) as src, target.open("wb") as dst:
+            written = 0
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > info.file_size:
+                    raise UnsafeModel(f"{path.name}: {info.filename} inflates beyond its size")
+                dst.write(chunk)
+    except ZIP_ERRORS as exc:
+        raise CorruptFile(
+            f"{path.name}: {info.filename} is damaged ({one_line(exc)}); expected an intact zip"
+        ) from exc
 
 
 def _refuse_pickles(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], label: str) -> None:
@@ -165,8 +186,12 @@ def _read_json(zf: zipfile.ZipFile, name: str, label: str) -> Any:
         raise CorruptFile(f"{label} has no {name}; expected a .keras model file") from exc
     if info.file_size > 64 * 1024 * 1024:
         raise UnsafeModel(f"{label}: {name} is {info.file_size} bytes, more than 64 MB allowed")
-    with zf.open(info) as f:
-        return parse_json(f.read(64 * 1024 * 1024 + 1), f"{label}:{name}")
+    try:
+        with zf.open(info) as f:
+            raw = f.read(64 * 1024 * 1024 + 1)
+    except ZIP_ERRORS as exc:
+        raise CorruptFile(f"{label}: {name} is damaged ({one_line(exc)})") from exc
+    return parse_json(raw, f"{label}:{name}")
 
 
 def _last(infos: list[zipfile.ZipInfo], name: str) -> zipfile.ZipInfo | None:

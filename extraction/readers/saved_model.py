@@ -32,9 +32,11 @@ from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..kinds import kind_of, role_of
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight
 from ._config import LayerNode, leaves, model_tree
+from ._h5 import one_line
 from ._keras_layout import _unique
 from ._layer_vars import guess_class, is_trainable, wrapped_class
 from ._saved_graph import Graph, keras_metadata, saved_variable_names
+from .keras_zip import ZIP_ERRORS
 
 MAX_ARRAY_BYTES = 8 * 1024**3
 MAX_UNZIPPED_BYTES = 16 * 1024**3
@@ -256,16 +258,24 @@ def _guess(weights: list[Weight]) -> str:
 
 
 def _unzip(path: Path, out: Path) -> Path:
-    with zipfile.ZipFile(path) as zf:
-        infos = zf.infolist()
-        total = sum(i.file_size for i in infos)
-        if total > MAX_UNZIPPED_BYTES:
-            raise UnsafeModel(f"{path.name} would inflate to {total} bytes; refused")
-        for info in infos:
-            target = (out / info.filename).resolve()
-            if not target.is_relative_to(out.resolve()):
-                raise UnsafeModel(f"{path.name}: member {info.filename!r} points outside the zip")
-        zf.extractall(out)
+    from ..safety import check_zip
+
+    check_zip(path)  # zip bombs (members inflating hundreds of times), pickles
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > MAX_UNZIPPED_BYTES:
+                raise UnsafeModel(f"{path.name} would inflate to {total} bytes; refused")
+            for info in infos:
+                target = (out / info.filename).resolve()
+                if not target.is_relative_to(out.resolve()):
+                    raise UnsafeModel(
+                        f"{path.name}: member {info.filename!r} points outside the zip"
+                    )
+            zf.extractall(out)
+    except ZIP_ERRORS as exc:
+        raise CorruptFile(f"{path.name} is a damaged zip ({one_line(exc)})") from exc
     roots = sorted(p.parent for p in out.rglob("saved_model.pb"))
     if not roots:
         raise CorruptFile(f"{path.name}: a zip without saved_model.pb")
