@@ -54,6 +54,60 @@ def parse_json(raw: bytes | str, label: str) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptFile(f"{label}: the model config is not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise CorruptFile(f"{label}: the model config nests too deeply to be a model") from exc
+
+
+def check_model_config(config: Any, label: str) -> None:
+    """Refuse JSON that is not a Keras model config.
+
+    A model config is an object with a string ``class_name``; its ``config`` is an object (or,
+    for Keras 1-2.1 Sequentials, a list of layers); ``layers``, where present, is a list of
+    objects, each checked the same way. Layers nest at most ``MAX_DEPTH`` deep.
+
+    Raises:
+        CorruptFile: anything else, naming what was found.
+    """
+    stack: list[tuple[Any, str, int]] = [(config, "the config", 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise CorruptFile(f"{label}: layers nest more than {MAX_DEPTH} levels deep")
+        if not isinstance(node, dict):
+            raise CorruptFile(
+                f"{label}: {where} is a JSON {_json_type(node)}; expected an object with "
+                "class_name and config, as Keras writes"
+            )
+        if not isinstance(node.get("class_name"), str):
+            raise CorruptFile(
+                f"{label}: {where} has class_name={node.get('class_name')!r}; expected the name "
+                "of a Keras class"
+            )
+        inner = node.get("config", {})
+        layers: Any = inner if isinstance(inner, list) else None
+        if isinstance(inner, dict):
+            layers = inner.get("layers")
+        elif not isinstance(inner, list):
+            raise CorruptFile(
+                f"{label}: {where}'s config is a JSON {_json_type(inner)}; expected an object"
+            )
+        if layers is None:
+            continue
+        if not isinstance(layers, list):
+            raise CorruptFile(
+                f"{label}: {where}'s layers is a JSON {_json_type(layers)}; expected a list"
+            )
+        name = inner.get("name") if isinstance(inner, dict) else None
+        stack.extend((layer, f"a layer of {name or where}", depth + 1) for layer in layers)
+
+
+MAX_DEPTH = 100
+"""Models nested deeper than this are not real models."""
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
 
 
 def model_tree(model_config: Any) -> LayerNode | None:

@@ -196,6 +196,11 @@ def dataset_weight(name: str, dataset: Any, budget: int, label: str) -> Weight:
             f"{label}: dataset {dataset.name!r} holds {dataset.dtype} values, not numbers; "
             "expected a numeric weight array"
         )
+    if dataset.dtype.kind not in "biufcOV":
+        raise CorruptFile(
+            f"{label}: dataset {dataset.name!r} holds {dataset.dtype} values (text), not "
+            "numbers; expected a numeric weight array"
+        )
     if dataset.external:
         raise UnsafeModel(
             f"{label}: dataset {dataset.name!r} has external storage (its values are read from "

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..errors import CorruptFile
 from ..kinds import kind_of
 from ..records import LayerWeights, Weight
 from ._config import LayerNode
@@ -72,7 +73,9 @@ def read_layout(root: Any, tree: LayerNode | None, out: Layout) -> None:
 
 def _container(group: Any) -> tuple[Any, bool]:
     for name in CONTAINERS:
-        if name in group and is_group(group[name]):
+        if name in group:
+            if not is_group(group[name]):
+                raise CorruptFile(f"{group[name].name} is not a group; expected layer groups")
             return group[name], name == "_layer_checkpoint_dependencies"
     return None, False
 
@@ -194,7 +197,9 @@ def _collect(
 ) -> list[Weight]:
     weights: list[Weight] = []
     own = group.get("vars")
-    if own is not None and is_group(own):
+    if own is not None and not is_group(own):
+        raise CorruptFile(f"{out.label}: {own.name} is not a group; expected variable datasets")
+    if own is not None:
         keys = _var_keys(own)
         names = own_variable_names(class_name, config, len(keys), out.keras_major)
         if names is None and keys:
@@ -215,6 +220,9 @@ def _collect(
 
 def _var_keys(own: Any) -> list[str]:
     keys = [k for k in own if is_dataset(own[k])]
+    if len(keys) != len(own):
+        odd = next(k for k in own if k not in keys)
+        raise CorruptFile(f"{own[odd].name} is not a dataset; a vars group holds only arrays")
     return sorted(keys, key=lambda k: (0, int(k), "") if k.isdigit() else (1, 0, k))
 
 

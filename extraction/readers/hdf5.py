@@ -27,8 +27,8 @@ from typing import Any
 from ..errors import CorruptFile, UnsupportedFormat
 from ..kinds import kind_of
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight
-from ._config import LayerNode, keras_major, leaves, model_tree, parse_json
-from ._h5 import attr_list, attr_text, dataset_weight, is_dataset, open_h5
+from ._config import LayerNode, check_model_config, keras_major, leaves, model_tree, parse_json
+from ._h5 import attr_list, attr_text, dataset_weight, is_dataset, is_group, open_h5
 from ._keras_layout import CONTAINERS, Layout, _unique, read_layout
 from ._layer_vars import RNN_CLASSES, guess_class, wrapped_class
 
@@ -54,8 +54,18 @@ def read_hdf5(path: Path, fmt: SourceFormat) -> ModelWeights:
 def _read(h5: Any, path: Path, fmt: SourceFormat) -> ModelWeights:
     import weakref
 
+    if "model_config" in h5.attrs and attr_text(h5, "model_config") is None:
+        raise CorruptFile(f"{path.name}: the model_config attribute is not text; expected JSON")
     raw_config = attr_text(h5, "model_config")
-    tree = model_tree(parse_json(raw_config, path.name)) if raw_config else None
+    config = parse_json(raw_config, path.name) if raw_config else None
+    if raw_config:
+        check_model_config(config, f"{path.name}:model_config")
+    tree = model_tree(config) if raw_config else None
+    if tree is not None and "model_weights" not in h5:
+        raise CorruptFile(
+            f"{path.name} has a model_config but no model_weights group; expected a Keras .h5 "
+            "model saved whole"
+        )
     root = h5["model_weights"] if "model_weights" in h5 else h5
     major = keras_major(attr_text(root, "keras_version") or attr_text(h5, "keras_version"))
     layout = Layout(major, path.name, path.stat().st_size)
@@ -86,6 +96,12 @@ def _read_legacy(root: Any, tree: LayerNode | None, out: Layout) -> None:
         out.notes.append("the file holds no model config: layer classes are guessed")
     for layer_name in order:
         group = root.get(layer_name)
+        if group is None and layer_name in names:
+            raise CorruptFile(
+                f"{out.label}: layer_names lists {layer_name!r} but the file has no such group"
+            )
+        if group is not None and not is_group(group):
+            raise CorruptFile(f"{out.label}: {group.name} is not a group of layer weights")
         node = nodes.get(layer_name)
         pairs = _arrays(group, out, seen) if group is not None else []
         if node is not None and node.children is not None:

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel
 from ..records import ModelWeights
-from ._config import keras_major, model_tree, parse_json
+from ._config import check_model_config, keras_major, model_tree, parse_json
 from ._h5 import MemberFile, one_line, open_h5, stored_member_span
 from ._keras_layout import Layout, read_layout
 from ._npz import npz_dtype as npy_dtype
@@ -61,8 +61,11 @@ def read_keras_zip(path: Path) -> ModelWeights:
         meta = _read_json(zf, "metadata.json", label) if "metadata.json" in zf.namelist() else {}
         h5_info = _last(infos, "model.weights.h5")
         npz_info = _last(infos, "model.weights.npz")
+    check_model_config(config, f"{label}:config.json")
+    if not isinstance(meta, dict):
+        raise CorruptFile(f"{label}: metadata.json is not a JSON object; expected Keras metadata")
     tree = model_tree(config)
-    major = keras_major(meta.get("keras_version") if isinstance(meta, dict) else None)
+    major = keras_major(meta.get("keras_version"))
     name = tree.name if tree else str(_dig(config, "config", "name") or path.stem)
     notes: list[str] = []
     if tree is None:
