@@ -1,4 +1,5 @@
-"""The teaching and debugging tabs (Explain, Health, Compare, Train) for the selected layer.
+"""The teaching and debugging tabs (Explain, Health, Compare, Train, Activations) for the
+selected layer.
 
 ``app.py`` calls ``render_tabs(ref, model, layer)`` once; only the open tab computes.
 """
@@ -10,7 +11,7 @@ import streamlit as st
 from extraction.errors import WeightscopeError
 from extraction.records import LayerWeights, ModelWeights
 
-from . import compare_view, explain, health_view, training_view
+from . import activations_view, compare_view, explain, health_view, training_view
 from .session import demo_names, open_ref
 from .sources import ModelRef
 
@@ -23,9 +24,9 @@ _OTHER = {
 
 
 def render_tabs(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
-    """Draw the Explain, Health, Compare and Train tabs."""
-    explain_tab, health_tab, compare_tab, train_tab = st.tabs(
-        ["Explain", "Health", "Compare", "Train"], key=TAB_KEY, on_change="rerun"
+    """Draw the Explain, Health, Compare, Train and Activations tabs."""
+    explain_tab, health_tab, compare_tab, train_tab, act_tab = st.tabs(
+        ["Explain", "Health", "Compare", "Train", "Activations"], key=TAB_KEY, on_change="rerun"
     )
     if explain_tab.open:
         with explain_tab:
@@ -39,6 +40,9 @@ def render_tabs(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None
     if train_tab.open:
         with train_tab:
             training_view.render(key="train")
+    if act_tab.open:
+        with act_tab:
+            activations_view.render(ref, model, layer, key="act")
 
 
 def _compare(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:

@@ -43,6 +43,12 @@ class Demo:
     """Returns a fresh, compiled ``keras.Model``."""
     data: Callable[[int], tuple[Any, Any, Any, Any]]
     """Returns ``(x_train, y_train, x_test, y_test)`` for a seed."""
+    classes: tuple[str, ...] = ()
+    """Names of the classes by index; empty when the index is the name (digits)."""
+
+    def label(self, index: int) -> str:
+        """The name of class ``index`` (the index itself when there are no names)."""
+        return self.classes[index] if 0 <= index < len(self.classes) else str(index)
 
 
 def _digits(seed: int, *, images: bool) -> tuple[Any, Any, Any, Any]:
