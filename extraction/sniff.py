@@ -86,8 +86,12 @@ def _sniff_zip(path: Path) -> SourceFormat:
 def _sniff_hdf5(path: Path) -> SourceFormat:
     import h5py
 
+    # h5py maps HDF5's error stack onto several types; damaged files raise all of them.
     try:
         with h5py.File(path, "r") as f:
             return "h5_model" if "model_config" in f.attrs else "h5_weights"
-    except OSError as exc:
-        raise CorruptFile(f"{path.name} has an HDF5 signature but cannot be read ({exc})") from exc
+    except (OSError, RuntimeError, SystemError, KeyError, ValueError) as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise CorruptFile(
+            f"{path.name} has an HDF5 signature but cannot be read ({message})"
+        ) from exc

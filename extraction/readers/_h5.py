@@ -39,6 +39,10 @@ from ._layer_vars import is_trainable
 MAX_ARRAY_BYTES = 8 * 1024**3
 """No single weight array larger than this is ever read."""
 _SLACK = 1024**2
+H5_ERRORS = (OSError, RuntimeError, SystemError, KeyError, ValueError, TypeError, IndexError)
+"""What h5py raises on damaged structure: its errors map HDF5's error stack onto OSError,
+RuntimeError, KeyError and ValueError, and a few corruptions surface as SystemError from its
+lock; TypeError and IndexError come from attributes of unexpected types or shapes."""
 MAX_FILL_RATIO = 1100
 """A compressed dataset may declare at most this many times its stored bytes (deflate's own
 limit is about 1030); above ``_SMALL_ARRAY`` bytes only."""
@@ -50,6 +54,7 @@ class MemberFile(io.RawIOBase):
 
     def __init__(self, path: Path, start: int, size: int) -> None:
         super().__init__()
+        self.path, self.start, self.size = path, start, size
         self._f = path.open("rb")
         self._start = start
         self._size = size
@@ -105,12 +110,16 @@ def open_h5(source: Path | io.RawIOBase, label: str) -> Any:
     """
     import h5py
 
+    if isinstance(source, Path):
+        check_global_heaps(source, 0, source.stat().st_size, label)
+    elif isinstance(source, MemberFile):
+        check_global_heaps(source.path, source.start, source.size, label)
     try:
         if isinstance(source, Path):
             h5 = h5py.File(source, "r")
         else:
             h5 = h5py.File(io.BufferedReader(source, buffer_size=1 << 16), "r")
-    except (OSError, ValueError, RuntimeError) as exc:
+    except H5_ERRORS as exc:
         raise CorruptFile(f"{label} is not readable HDF5 ({one_line(exc)})") from exc
     try:
         refuse_foreign_links(h5, label)
@@ -118,6 +127,48 @@ def open_h5(source: Path | io.RawIOBase, label: str) -> Any:
         h5.close()
         raise
     return h5
+
+
+def check_global_heaps(path: Path, start: int, size: int, label: str) -> None:
+    """Refuse a global heap collection that would send HDF5 into an endless loop.
+
+    HDF5 (as bundled with h5py 3.14) walks a collection's objects by their sizes; a free-space
+    object of size 0 makes it read the same spot forever while holding h5py's global lock, so
+    no thread of the process could use HDF5 again. Variable-length strings (the layer and weight
+    names of every Keras .h5) live in these collections. Each ``GCOL`` signature in the bytes is
+    walked the way HDF5 walks it, before HDF5 sees the file.
+
+    Raises:
+        CorruptFile: a collection with an object that does not advance.
+    """
+    import mmap
+
+    if size < 16:
+        return
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        end_of_data = min(start + size, len(buf))
+        pos = buf.find(b"GCOL", start, end_of_data)
+        while pos != -1:
+            if pos + 16 <= end_of_data and buf[pos + 4] == 1:
+                declared = int.from_bytes(buf[pos + 8 : pos + 16], "little")
+                _walk_collection(buf, pos, min(pos + declared, end_of_data), label)
+            pos = buf.find(b"GCOL", pos + 4, end_of_data)
+
+
+def _walk_collection(buf: Any, pos: int, end: int, label: str) -> None:
+    p = pos + 16
+    steps = 0
+    while p + 16 <= end:
+        index = int.from_bytes(buf[p : p + 2], "little")
+        object_size = int.from_bytes(buf[p + 8 : p + 16], "little")
+        need = 16 + (object_size + 7) // 8 * 8 if index else object_size
+        steps += 1
+        if need == 0 or steps > 1_000_000:
+            raise CorruptFile(
+                f"{label}: the HDF5 global heap at byte {pos} is damaged (an object of size 0 "
+                f"at byte {p}); refused before HDF5 would loop on it"
+            )
+        p += need
 
 
 def one_line(exc: BaseException) -> str:
@@ -145,7 +196,7 @@ def refuse_foreign_links(h5: Any, label: str) -> None:
 
     try:
         h5.visititems_links(visit)
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+    except H5_ERRORS as exc:
         raise CorruptFile(f"{label}: the HDF5 link table is damaged ({one_line(exc)})") from exc
     if found:
         raise UnsafeModel(

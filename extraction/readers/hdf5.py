@@ -28,7 +28,16 @@ from ..errors import CorruptFile, UnsupportedFormat
 from ..kinds import kind_of
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight
 from ._config import LayerNode, check_model_config, keras_major, leaves, model_tree, parse_json
-from ._h5 import attr_list, attr_text, dataset_weight, is_dataset, is_group, open_h5
+from ._h5 import (
+    H5_ERRORS,
+    attr_list,
+    attr_text,
+    dataset_weight,
+    is_dataset,
+    is_group,
+    one_line,
+    open_h5,
+)
 from ._keras_layout import CONTAINERS, Layout, _unique, read_layout
 from ._layer_vars import RNN_CLASSES, guess_class, wrapped_class
 
@@ -46,6 +55,9 @@ def read_hdf5(path: Path, fmt: SourceFormat) -> ModelWeights:
     h5 = open_h5(path, path.name)
     try:
         return _read(h5, path, fmt)
+    except H5_ERRORS as exc:
+        h5.close()
+        raise CorruptFile(f"{path.name}: the HDF5 structure is damaged ({one_line(exc)})") from exc
     except BaseException:
         h5.close()
         raise

@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import CorruptFile, UnsafeModel
 from ..records import ModelWeights
 from ._config import check_model_config, keras_major, model_tree, parse_json
-from ._h5 import MemberFile, one_line, open_h5, stored_member_span
+from ._h5 import H5_ERRORS, MemberFile, one_line, open_h5, stored_member_span
 from ._keras_layout import Layout, read_layout
 from ._npz import npz_dtype as npy_dtype
 from ._npz import npz_layers
@@ -112,7 +112,10 @@ def _read_h5_member(path: Path, info: zipfile.ZipInfo, tree: Any, major: int) ->
         raise
     layout = Layout(major, label, info.file_size)
     try:
-        read_layout(h5, tree, layout)
+        try:
+            read_layout(h5, tree, layout)
+        except H5_ERRORS as exc:
+            raise CorruptFile(f"{label}: the HDF5 structure is damaged ({one_line(exc)})") from exc
     except BaseException:
         h5.close()
         if tmp:

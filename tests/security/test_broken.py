@@ -22,7 +22,7 @@ import pytest
 from _security import assert_cli_refuses, run_cli
 
 from extraction import open_model
-from extraction.errors import WeightscopeError
+from extraction.errors import CorruptFile, WeightscopeError
 
 Builder = Callable[[dict[str, Path], Path], Path]
 RNG_SEED = 6
@@ -246,3 +246,41 @@ def test_uploaded_bytes_raise_the_same(
         model = open_model(path.read_bytes(), name=path.name)
         for _, weight in model.iter_weights():
             weight.stats()
+
+
+def test_global_heap_that_would_hang_hdf5_is_refused(
+    tiny_files: dict[str, Path], tmp_path: Path, private_tmp: Path
+) -> None:
+    """A free-space object of size 0 in a global heap makes HDF5 loop forever (found by fuzzing)."""
+    data = bytearray(tiny_files["h5"].read_bytes())
+    end = data.rfind(b"out/kernel") + len(b"out/kernel")
+    start = (end + 7) // 8 * 8  # the free space after the last name: its header zeroed
+    data[start : start + 16] = bytes(16)
+    path = tmp_path / "heap.h5"
+    path.write_bytes(data)
+    with pytest.raises(WeightscopeError, match="global heap"):
+        open_model(path)
+    assert_cli_refuses(run_cli("inspect", str(path), tmpdir=private_tmp, timeout=60), "heap")
+
+
+def test_damage_found_only_when_an_array_is_read_is_corrupt_file(
+    tiny_files: dict[str, Path], tmp_path: Path, private_tmp: Path
+) -> None:
+    """Arrays are read lazily: a damaged compressed chunk surfaces at ``array()``."""
+    path = tmp_path / "chunk.weights.h5"
+    shutil.copy(tiny_files["weights_h5"], path)
+    with h5py.File(path, "r+") as f:
+        del f["layers/dense/vars/0"]
+        ds = f["layers/dense/vars"].create_dataset(
+            "0", data=np.ones((48, 4), "f4"), chunks=(48, 4), compression="gzip"
+        )
+        chunk = ds.id.get_chunk_info(0)
+        offset, size = chunk.byte_offset, chunk.size
+    data = bytearray(path.read_bytes())
+    data[offset : offset + size] = b"\xff" * size
+    path.write_bytes(data)
+    model = open_model(path)  # shapes only: nothing read yet
+    kernel = next(w for _, w in model.iter_weights() if w.shape == (48, 4))
+    with pytest.raises(CorruptFile, match="cannot be read"):
+        kernel.array()
+    assert_cli_refuses(run_cli("inspect", str(path), tmpdir=private_tmp, timeout=60))
