@@ -1,4 +1,5 @@
-"""Built-in demo models, trained offline on data that ships inside scikit-learn.
+"""Built-in demo models, trained offline on data that ships inside scikit-learn (the 8x8
+digits, and patches of the two sample photos for an RGB model).
 
 Each demo is trained once from a fixed seed and cached as a ``.keras`` file under the user's
 cache folder (``$WEIGHTSCOPE_CACHE_DIR``, else ``$XDG_CACHE_HOME/weightscope``, else
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .demo_photos import PHOTOS, photo_cnn, photo_patches
 from .errors import SourceNotFound
 
 Progress = Callable[[float, str], None]
@@ -126,6 +128,14 @@ DEMOS: dict[str, Demo] = {
         30,
         _digits_mlp,
         lambda seed: _digits(seed, images=False),
+    ),
+    "photo_patches": Demo(
+        "photo_patches",
+        "Small CNN telling 16x16 patches of scikit-learn's two sample photos apart (RGB)",
+        10,
+        lambda: _compile(photo_cnn()),
+        photo_patches,
+        classes=PHOTOS,
     ),
 }
 DEFAULT_DEMO = "digits_cnn"
