@@ -37,10 +37,21 @@ def change_rows(comparison: Comparison) -> list[dict[str, Any]]:
                 "other shape": str(c.shape_after) if c.status == "shape_differs" else "",
                 "||W0||": c.norm_before,
                 "||W1 - W0||": c.change,
-                "relative change": c.relative,
+                "relative change": _relative_text(c.relative),
             }
         )
     return rows
+
+
+def _relative_text(value: float | None) -> str:
+    """The relative change for people: ``inf`` is a weight that started all zero."""
+    if value is None:
+        return ""
+    if math.isinf(value):
+        return "from all zeros"
+    if math.isnan(value):
+        return "NaN in a weight"
+    return f"{value:.4g}"
 
 
 def change_bar_figure(comparison: Comparison) -> go.Figure:
@@ -141,11 +152,15 @@ def render(before: ModelWeights, after: ModelWeights, path: str, *, key: str) ->
 
     comparison = compare_models(before, after)
     unmatched = comparison.unmatched()
-    if not comparison.matched():
+    matched = comparison.matched()
+    if len(matched) < len(unmatched):
         st.error(
-            f"No weight of {before.name!r} matches one of {after.name!r} by layer path, "
-            "name and shape: these are not the same architecture."
+            f"Only {len(matched)} of {len(matched) + len(unmatched)} weights of {before.name!r} "
+            f"and {after.name!r} match by layer path, name and shape: these are not the same "
+            "architecture, so a change per layer would mislead. The table lists what differs."
         )
+        st.dataframe(change_rows(comparison), hide_index=True, key=f"{key}-table")
+        return
     else:
         st.plotly_chart(change_bar_figure(comparison), width="stretch", key=f"{key}-bars")
     if unmatched:

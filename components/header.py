@@ -7,6 +7,7 @@ import streamlit as st
 from extraction.records import ModelWeights
 
 from .messages import plain
+from .session import take_notices
 from .sources import ModelRef
 
 _FORMATS = {
@@ -32,8 +33,12 @@ def summary_line(model: ModelWeights) -> str:
 
 
 def render(ref: ModelRef, model: ModelWeights) -> None:
-    """Title, one summary line, and the model's notes as info boxes."""
-    st.header(f"{model.name}", anchor=False)
-    st.caption(f"{ref.label} · {summary_line(model)}")
+    """Errors from this run, the title, one summary line, and the model's notes."""
+    for line in take_notices():
+        st.error(line, icon=":material/error:")
+    title = ref.name if ref.kind in ("folder", "upload") else model.name
+    st.header(title, anchor=False)
+    inner = f"model {model.name!r} · " if title != model.name else ""
+    st.caption(f"{plain(ref.label)} · {inner}{summary_line(model)}")
     for note in model.notes:
         st.info(plain(note), icon=":material/info:")

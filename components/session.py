@@ -23,6 +23,8 @@ from .sources import DEFAULT, ModelRef
 
 CURRENT = "current_model"
 """Session-state key of the ModelRef that is open now."""
+NOTICES = "notices"
+"""Session-state key of error lines the page header shows once (the sidebar is too narrow)."""
 FAILED = "failed_models"
 """Session-state key of the sources that failed to open, with their messages."""
 
@@ -76,8 +78,15 @@ def switch_to(ref: ModelRef, data: bytes | None = None) -> bool:
             open_ref(ref, data)
         except WeightscopeError as exc:
             failed[ref] = error_line(f"Could not open {plain(ref.label)}", exc, ref.name)
+        except Exception as exc:  # a bug must not take the page down  # noqa: BLE001
+            failed[ref] = error_line(
+                f"Could not open {plain(ref.label)} (internal error {type(exc).__name__})", exc
+            )
     if ref in failed:
-        st.error(failed[ref], icon=":material/error:")
+        kept = current_ref()
+        st.session_state.setdefault(NOTICES, []).append(
+            f"{failed[ref]}. Still showing {plain(kept.label)}."
+        )
         return False
     st.session_state[CURRENT] = ref
     return True
@@ -94,11 +103,17 @@ def current() -> tuple[ModelRef, ModelWeights]:
     ref = current_ref()
     try:
         return ref, open_ref(ref)
-    except WeightscopeError as exc:
+    except Exception as exc:  # a vanished file or a bug: fall back, never a dead page  # noqa: BLE001
         if ref != DEFAULT:
             st.error(f"{plain(ref.label)} is no longer available ({plain(exc)}); showing the demo.")
         st.session_state[CURRENT] = DEFAULT
         return DEFAULT, open_ref(DEFAULT)
+
+
+def take_notices() -> list[str]:
+    """Error lines to show at the top of the page, once."""
+    notices: list[str] = st.session_state.pop(NOTICES, [])
+    return notices
 
 
 def demo_names() -> list[str]:

@@ -126,13 +126,22 @@ def _load_with_keras(path: Path, fmt: SourceFormat) -> ModelWeights:
         with quiet_native_stderr():
             model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad files  # noqa: BLE001
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = _first_sentence(str(exc)) or type(exc).__name__
         if "Lambda" in message or "safe_mode" in message:
             raise UnsafeModel(
-                f"{path.name}: refused, it needs unsafe deserialization ({message[:300]})"
+                f"{path.name}: refused, it needs unsafe deserialization ({message})"
             ) from exc
-        raise CorruptFile(f"Keras could not load {path.name}: {message[:300]}") from exc
+        raise CorruptFile(f"Keras could not load {path.name}: {message}") from exc
     return read_live(model, source=str(path), fmt=fmt)
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    """The first line of an exception message, cut before Keras's config dumps."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    for marker in (" Full object config", " Config:", ". "):
+        if marker in line:
+            line = line.split(marker, 1)[0].rstrip(".") + "."
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def _open_bytes(data: bytes, *, live: bool, name: str) -> ModelWeights:
