@@ -177,9 +177,12 @@ def render(fig: go.Figure, *, key: str, mosaic_pages: tuple[int, int], n_filters
     """
     import streamlit as st
 
+    from .messages import sentence
+
     st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
     page, pages = mosaic_pages
+    how = sentence(fig.layout.title.subtitle.text)
     st.caption(
-        f"{n_filters} filters, page {page} of {pages}. {fig.layout.title.subtitle.text}. Hover "
-        "a pixel for its filter, position, value and the filter's L2 norm."
+        f"{n_filters} filters, page {page} of {pages}. {how} Hover a pixel for its filter, "
+        "position, value and the filter's L2 norm."
     )

@@ -210,8 +210,11 @@ def render(fig: go.Figure, *, key: str) -> None:
     """Put a heatmap figure on the page with a caption saying what one cell stands for."""
     import streamlit as st
 
+    from .messages import sentence
+
     st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
+    how = sentence(fig.layout.title.subtitle.text)
     st.caption(
-        f"{fig.layout.title.subtitle.text}. Diverging colours centred on 0 (blue negative, "
-        "red positive); hover a cell for the weights it pools."
+        f"{how} Diverging colours centred on 0 (blue negative, red positive); hover a cell for "
+        "the weights it pools."
     )

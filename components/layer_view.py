@@ -109,7 +109,7 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
     n_filters = filter_count(shape, kind)
     channels = input_channels(shape, kind)
     c1, c2, c3, c4 = st.columns(4)
-    modes = ["channel", "mean"] + (["rgb"] if channels == 3 else [])
+    modes = ["channel"] + (["mean"] if channels > 1 else []) + (["rgb"] if channels == 3 else [])
     with c1:
         mode = st.selectbox(
             "Input channels",

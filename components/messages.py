@@ -19,3 +19,9 @@ def error_line(what: str, exc: BaseException, name: str = "") -> str:
     if name and message.startswith(f"{name}: "):
         message = message[len(name) + 2 :]
     return f"{what}: {plain(message)}"
+
+
+def sentence(text: str | None) -> str:
+    """A figure's subtitle as a caption sentence: capitalised, with a full stop."""
+    text = (text or "").strip().rstrip(".")
+    return f"{text[:1].upper()}{text[1:]}." if text else ""
