@@ -109,7 +109,7 @@ def feature_maps_figure(
             or f"feature maps {first}-{last} of {a.shape[-1]} ({a.shape[0]}x{a.shape[1]})",
             "subtitle": {"text": note + ("" if signed else "; all values >= 0")},
         },
-        height=int(np.clip(120 + 600 * height / max(width, 1), 280, 900)),
+        height=int(np.clip(120 + 380 * height / max(width, 1), 280, 700)),
         margin={"l": 10, "r": 10, "t": 80, "b": 10},
     )
     return fig
@@ -205,6 +205,7 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
     grid = filters.filter_grid_figure(
         k, kind=layer.kind, channel_mode="rgb" if rgb else "mean", scale=scale, page=int(page) - 1
     )
+    grid.update_layout(height=maps.layout.height)  # side by side at one height
     filters_col.plotly_chart(grid, width="stretch", key=f"{key}-filters")
     st.caption("Map #k is made by filter #k: each filter slides over the layer's input.")
 
