@@ -43,7 +43,7 @@ def choose_source(current: ModelRef) -> None:
         if info:
             st.caption(
                 f"{DEMOS[name].title}. Held-out accuracy {info['test_accuracy']:.1%} "
-                f"on {info['test_samples']} digits."
+                f"on {info['test_samples']} held-out samples."
             )
     elif kind == "upload":
         upload = st.file_uploader(

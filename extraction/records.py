@@ -51,6 +51,8 @@ class Weight:
     """Reads the array; called at most once."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _owner: Any = field(default=None, repr=False)
+    """The records this weight belongs to, kept alive while the weight is (see ModelWeights)."""
 
     @property
     def size(self) -> int:
@@ -122,6 +124,8 @@ class LayerWeights:
     """The layer's config as the source records it; empty when the source does not say."""
     weights: tuple[Weight, ...]
     """Its weights, in the order Keras lists them; empty for layers without weights."""
+    _owner: Any = field(default=None, repr=False)
+    """The records this layer belongs to, kept alive while the layer is."""
 
     @property
     def params(self) -> int:
@@ -163,6 +167,15 @@ class ModelWeights:
     """The ``keras.Model`` when one was loaded; None when the file was only read."""
     _origin: Any = field(default=None, repr=False)
     """The records these were derived from (see ``derive``)."""
+
+    def __post_init__(self) -> None:
+        # Readers tie the open file behind lazy arrays to the records they return. A caller may
+        # keep only a layer or a weight (`open_model(p).layer("d").weight("kernel").array()`),
+        # so each of those keeps its records, and with them the file, alive.
+        for layer in self.layers:
+            object.__setattr__(layer, "_owner", self)
+            for weight in layer.weights:
+                object.__setattr__(weight, "_owner", self)
 
     def derive(self, **changes: Any) -> ModelWeights:
         """A copy with some fields changed that keeps these records alive.

@@ -111,3 +111,12 @@ def test_empty_upload_is_refused() -> None:
 
     with pytest.raises(UnsupportedFormat, match="empty"):
         open_model(b"", name="x.keras")
+
+
+def test_a_layer_or_weight_kept_alone_keeps_its_file_open(small_file: Path) -> None:
+    weight = open_model(small_file).layer("d").weight("kernel")
+    gc.collect()
+    assert weight.array().shape == (4, 2)
+    layer = open_model("demo:digits_mlp").layer("hidden1")
+    gc.collect()
+    assert layer.weight("bias").array().shape == (64,)
