@@ -20,7 +20,9 @@ def low_frequency_share(kernel: np.ndarray[Any, Any]) -> float:
     filter (9 of 25 bins): about 9/25 for random weights, near 1 for smooth filters."""
     power = np.abs(np.fft.fft2(kernel, axes=(0, 1))) ** 2  # (5, 5, channels, filters)
     low = power[np.ix_([0, 1, -1], [0, 1, -1])].sum(axis=(0, 1, 2))
-    return float(np.median(low / power.sum(axis=(0, 1, 2))))
+    total = power.sum(axis=(0, 1, 2))
+    alive = total > 0  # a filter decayed to all zeros has no spectrum to judge
+    return float(np.median(low[alive] / total[alive]))
 
 
 def test_trains_accurately_with_held_out_patches_from_unseen_pixels() -> None:
