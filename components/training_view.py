@@ -53,7 +53,7 @@ def curves_figure(
     if marker is not None:
         for col in (1, 2):
             fig.add_vline(x=marker, line={"color": "grey", "dash": "dash"}, row=1, col=col)
-    fig.update_xaxes(title_text="epoch (0 = before training)", rangemode="tozero")
+    fig.update_xaxes(title_text="epoch (0 = before training)", rangemode="tozero", dtick=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_layout(height=320, margin={"t": 40, "b": 10}, legend={"orientation": "h", "y": -0.3})
     return fig
