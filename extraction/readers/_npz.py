@@ -25,19 +25,6 @@ from ._config import LayerNode, leaves
 from ._layer_vars import is_trainable, wrapped_class
 
 
-def npz_dtype(f: IO[bytes]) -> np.dtype[Any]:
-    """The dtype in a ``.npy`` header (object when the header is not plainly readable)."""
-    try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            return np.lib.format.read_array_header_1_0(f)[2]
-        if version == (2, 0):
-            return np.lib.format.read_array_header_2_0(f)[2]
-    except ValueError:
-        pass
-    return np.dtype(object)
-
-
 def _header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
     version = np.lib.format.read_magic(f)
     read = (

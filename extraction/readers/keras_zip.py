@@ -28,10 +28,10 @@ from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel
 from ..records import ModelWeights
+from ..safety import check_npz_member
 from ._config import check_model_config, keras_major, model_tree, parse_json
 from ._h5 import H5_ERRORS, MemberFile, one_line, open_h5, stored_member_span
 from ._keras_layout import Layout, read_layout
-from ._npz import npz_dtype as npy_dtype
 from ._npz import npz_layers
 
 MAX_INFLATED_BYTES = 16 * 1024**3
@@ -166,23 +166,7 @@ def _refuse_pickles(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], label: st
                 "because unpickling runs code; expected weights in model.weights.h5"
             )
         if lower.endswith(".npz"):
-            _refuse_npz_objects(zf, info, label)
-
-
-def _refuse_npz_objects(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> None:
-    try:
-        inner = zipfile.ZipFile(zf.open(info))
-    except zipfile.BadZipFile as exc:
-        raise CorruptFile(f"{label}: {info.filename} is not a valid .npz ({exc})") from exc
-    with inner:
-        for member in inner.infolist():
-            with inner.open(member) as f:
-                dtype = npy_dtype(f)
-            if dtype.hasobject:
-                raise UnsafeModel(
-                    f"{label}: {info.filename} ({member.filename}) holds a Python pickle, "
-                    "which is never loaded because unpickling runs code; expected plain arrays"
-                )
+            check_npz_member(label, zf, info)
 
 
 def _read_json(zf: zipfile.ZipFile, name: str, label: str) -> Any:
