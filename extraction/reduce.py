@@ -131,8 +131,9 @@ def _pool(chunk: Array, br: int, col_starts: Array, mode: ReduceMode) -> Array:
         # Fast path: sums accumulate in float64 straight from the input; block sizes are known.
         # Rows are summed in the input's precision (float32: a relative error ~1e-6 per block,
         # invisible in a colour), columns of those partial sums in float64.
-        partial = np.add.reduceat(chunk, row_starts, axis=0).astype(np.float64)
-        sums = np.add.reduceat(partial, col_starts, axis=1)
+        with np.errstate(invalid="ignore", over="ignore"):  # +Inf with -Inf: NaN, handled below
+            partial = np.add.reduceat(chunk, row_starts, axis=0).astype(np.float64)
+            sums = np.add.reduceat(partial, col_starts, axis=1)
         if not np.isnan(sums).any():
             rows_in = np.diff(np.append(row_starts, chunk.shape[0]))
             cols_in = np.diff(np.append(col_starts, chunk.shape[1]))
