@@ -27,10 +27,11 @@ from extraction.activations import (
     scale_pixels,
 )
 from extraction.errors import WeightscopeError
+from extraction.kinds import CONV_KINDS
 from extraction.records import LayerWeights, ModelWeights
 
 from . import filters, heatmaps
-from .mosaic import CONV_KINDS, Scale, filter_mosaic
+from .mosaic import Scale, filter_mosaic
 from .sources import ModelRef
 
 Array = np.ndarray[Any, Any]

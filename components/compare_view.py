@@ -14,11 +14,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from extraction.compare import STATUS_TEXT, Comparison, compare_models, difference
+from extraction.kinds import CONV_KINDS
 from extraction.records import ModelWeights
 from extraction.reduce import to_2d
 
 from . import filters, heatmaps
-from .mosaic import CONV_KINDS
 
 Array = np.ndarray[Any, Any]
 DiffMode = Literal["mean", "channel"]

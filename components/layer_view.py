@@ -13,12 +13,13 @@ from typing import Any, Literal
 import numpy as np
 import streamlit as st
 
+from extraction.kinds import CONV_KINDS
 from extraction.records import LayerWeights, ModelWeights, Weight
 from extraction.reduce import ReduceMode, to_2d
 
 from . import downloads, filters, heatmaps, histograms, tables
 from .heatmaps import rnn_gates
-from .mosaic import CONV_KINDS, filter_count, input_channels, page_count
+from .mosaic import filter_count, input_channels, page_count
 from .sources import ModelRef
 
 View = Literal["filters", "heatmap", "histogram", "value"]
@@ -214,7 +215,9 @@ def _histogram_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
     with c2:
         bins = st.slider("Bins", 5, 200, histograms.DEFAULT_BINS, key="hist_bins")
         log_count = st.toggle("Log count", key="hist_log")
-    sentence = histograms.describe_constant(weight.array())
+    stats = weight.stats()  # cached: spares a pass over the values on every rerun
+    varied = stats.min is not None and stats.min != stats.max
+    sentence = None if varied else histograms.describe_constant(weight.array())
     with c1:
         fig = None if sentence else _cached_histogram(base, bins, log_count, weight, layer.path)
         histograms.render(fig, key="hist", sentence=sentence)

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from extraction.kinds import CONV_KINDS
 from extraction.reduce import reduce_blocks
 
 Array = np.ndarray[Any, Any]
@@ -33,14 +34,6 @@ ChannelMode = Literal["channel", "mean", "rgb"]
 Scale = Literal["per_filter", "shared"]
 Order = Literal["index", "l2"]
 
-CONV_KINDS = (
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "depthwise_conv2d",
-    "separable_conv2d",
-    "conv2d_transpose",
-)
 _RANK = {"conv1d": 3, "conv3d": 5}
 # Pixels (tiles and gaps) per page: keeps z plus 5 float32 hover fields far below 2 MB.
 PIXEL_BUDGET = 40_000

@@ -13,11 +13,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from extraction.kinds import CONV_KINDS
 from extraction.reduce import to_2d
 from extraction.training import OPTIMIZERS, EpochLog, Knobs, TrainingRun, train
 
 from . import filters, heatmaps, histograms
-from .mosaic import CONV_KINDS
 
 RUN_KEY = "training_run"
 EPOCH_KEY = "train_epoch"

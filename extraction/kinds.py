@@ -36,6 +36,15 @@ WeightRole = Literal[
     "other",
 ]
 LAYER_KINDS: tuple[LayerKind, ...] = get_args(LayerKind)
+CONV_KINDS: tuple[LayerKind, ...] = (
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "depthwise_conv2d",
+    "separable_conv2d",
+    "conv2d_transpose",
+)
+"""The kinds whose kernels are banks of spatial filters."""
 WEIGHT_ROLES: tuple[WeightRole, ...] = get_args(WeightRole)
 
 # Class names across Keras 2 and 3 (aliases such as Convolution2D included).
