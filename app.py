@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import header, layer_view, links, model_panels, sidebar, teaching
-from components.session import current, current_ref
+from components.page import header, layer_view, links, model_panels, sidebar, teaching
+from components.page.session import current, current_ref
 
 st.set_page_config(page_title="Weightscope", page_icon=":material/grid_on:", layout="wide")
 

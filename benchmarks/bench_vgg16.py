@@ -37,30 +37,30 @@ print(json.dumps({{"seconds": time.perf_counter() - t0, "peak_above_base": rss()
 
 CASES = {
     "list": (
-        "from pathlib import Path\nfrom extraction.readers.files import read_file\n"
-        "from extraction.sniff import sniff",
+        "from pathlib import Path\nfrom extraction.readers import read_file\n"
+        "from extraction.readers.sniff import sniff",
         "p = Path({path!r}); m = read_file(p, sniff(p))\nn = sum(len(l.weights) for l in m.layers)",
     ),
     "fc1": (
-        "from pathlib import Path\nfrom extraction.readers.files import read_file\n"
-        "from extraction.sniff import sniff",
+        "from pathlib import Path\nfrom extraction.readers import read_file\n"
+        "from extraction.readers.sniff import sniff",
         "p = Path({path!r}); m = read_file(p, sniff(p))\n"
         "a = m.layer('fc1').weight('kernel').array(); assert a.shape == (25088, 4096)",
     ),
     "read_all": (
-        "from pathlib import Path\nfrom extraction.readers.files import read_file\n"
-        "from extraction.sniff import sniff",
+        "from pathlib import Path\nfrom extraction.readers import read_file\n"
+        "from extraction.readers.sniff import sniff",
         "p = Path({path!r}); m = read_file(p, sniff(p))\n"
         "arrays = [w.array() for _, w in m.iter_weights()]",
     ),
     "stats_only": (
-        "import numpy as np\nfrom extraction.stats import compute_stats\n"
+        "import numpy as np\nfrom extraction.analysis.stats import compute_stats\n"
         "arrays = [np.ones(n, 'float32') for n in (102760448, 16777216, 14714688, 4096000)]",
         "stats = [compute_stats(a) for a in arrays]",
     ),
     "keras": (
         "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nimport keras\n"
-        "from extraction.stats import compute_stats",
+        "from extraction.analysis.stats import compute_stats",
         "model = keras.models.load_model({path!r}, compile=False)\n"
         "stats = [compute_stats(w.numpy()) for w in model.weights]",
     ),
@@ -121,7 +121,7 @@ def main() -> None:
         f"fc1 kernel {FC1_BYTES / mb:.0f} MB"
     )
     stats = probe("stats_only", files["keras"])
-    print(f"extraction.stats alone on 138 M float32 values: {stats['seconds']:.2f} s")
+    print(f"extraction.analysis.stats alone on 138 M float32 values: {stats['seconds']:.2f} s")
     print(f"{'file':<7}{'measure':<44}{'seconds':>9}{'peak MB':>9}")
     for fmt, path in files.items():
         listed = probe("list", path)
@@ -142,7 +142,7 @@ def main() -> None:
             print(f"{fmt:<7}{label:<44}{seconds:9.2f}{shown}")
         print(
             f"{fmt:<7}the reader's share of (c): {read_all['seconds']:.2f} s; the statistics "
-            f"(extraction.stats) of 138 M values take the rest"
+            f"(extraction.analysis.stats) of 138 M values take the rest"
         )
         print(
             f"{fmt:<7}ratios: (d)/(c) = {keras['process_seconds'] / inspect:.1f}x (target >= 10x); "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+from .analysis.stats import Stats, compute_stats
 from .errors import (
     CorruptFile,
     LayerNotFound,
@@ -23,7 +24,6 @@ from .errors import (
 )
 from .kinds import LAYER_KINDS, WEIGHT_ROLES, LayerKind, WeightRole, kind_of, role_of
 from .records import LayerWeights, ModelWeights, SourceFormat, Weight
-from .stats import Stats, compute_stats
 
 __all__ = [
     "LAYER_KINDS",

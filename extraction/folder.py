@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 
 from .errors import SourceNotFound, UnsafeModel
+from .readers import model_suffixes
+from .readers.safety import MAX_FOLDER_ENTRIES
 
 MODEL_DIR_ENV = "WEIGHTSCOPE_MODEL_DIR"
-MODEL_SUFFIXES = (".keras", ".h5", ".hdf5", ".zip", ".index")
-_MAX_ENTRIES = 500
 
 
 def model_dir() -> Path | None:
@@ -39,7 +39,7 @@ def list_models(folder: Path) -> list[str]:
                 continue
             if _is_saved_model(path) or (path.is_file() and _looks_like_model(path)):
                 found.append(path.relative_to(folder).as_posix())
-            if len(found) >= _MAX_ENTRIES:
+            if len(found) >= MAX_FOLDER_ENTRIES:
                 return found
     return found
 
@@ -70,4 +70,4 @@ def _is_saved_model(path: Path) -> bool:
 
 def _looks_like_model(path: Path) -> bool:
     name = path.name.lower()
-    return name.endswith(MODEL_SUFFIXES) and not name.startswith(".")
+    return name.endswith(model_suffixes()) and not name.startswith(".")

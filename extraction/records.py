@@ -11,23 +11,17 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from .analysis.stats import Stats, compute_stats
 from .errors import CorruptFile, LayerNotFound, WeightscopeError
 from .kinds import LayerKind, WeightRole
-from .stats import Stats, compute_stats
 
-SourceFormat = Literal[
-    "live",  # a keras.Model object in this process
-    "demo",  # a built-in demo model
-    "keras_zip",  # a .keras file (any Keras version)
-    "h5_model",  # a legacy HDF5 full model
-    "h5_weights",  # an HDF5 weights-only file (.weights.h5 or Keras 2 save_weights)
-    "saved_model",  # a TensorFlow SavedModel folder
-    "checkpoint",  # a bare TensorFlow checkpoint (.index + .data-*)
-]
+SourceFormat = str
+"""How records were read: ``live``, ``demo``, ``application``, or the id of a file format in
+``extraction.readers.FORMATS`` (``keras_zip``, ``h5_model`` ...)."""
 
 Array = np.ndarray[Any, Any]
 

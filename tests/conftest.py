@@ -24,9 +24,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def realworld() -> Path:
-    """The folder of public model files (../shared/realworld), or skip when it is absent."""
-    if not REALWORLD.is_dir():
-        pytest.skip(f"the real-world corpus is not at {REALWORLD}")
+    """The folder of public model files (../shared/realworld); a test that needs it fails, with
+    this message, when it is absent: the suite must not pass silently without it."""
+    if not (REALWORLD / "expected.json").is_file():
+        pytest.fail(
+            f"the real-world corpus is missing: expected ../shared/realworld at {REALWORLD} "
+            "(with expected.json), beside this repository"
+        )
     return REALWORLD
 
 

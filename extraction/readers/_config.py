@@ -21,9 +21,7 @@ from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel
 from ._layer_vars import MODEL_CLASSES
-
-MAX_CONFIG_BYTES = 64 * 1024 * 1024
-"""A model config larger than this is refused (real ones are kilobytes to a few MB)."""
+from .safety import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def check_model_config(config: Any, label: str) -> None:
 
     A model config is an object with a string ``class_name``; its ``config`` is an object (or,
     for Keras 1-2.1 Sequentials, a list of layers); ``layers``, where present, is a list of
-    objects, each checked the same way. Layers nest at most ``MAX_DEPTH`` deep.
+    objects, each checked the same way. Layers nest at most ``MAX_CONFIG_DEPTH`` deep.
 
     Raises:
         CorruptFile: anything else, naming what was found.
@@ -71,8 +69,8 @@ def check_model_config(config: Any, label: str) -> None:
     stack: list[tuple[Any, str, int]] = [(config, "the config", 0)]
     while stack:
         node, where, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise CorruptFile(f"{label}: layers nest more than {MAX_DEPTH} levels deep")
+        if depth > MAX_CONFIG_DEPTH:
+            raise CorruptFile(f"{label}: layers nest more than {MAX_CONFIG_DEPTH} levels deep")
         if not isinstance(node, dict):
             raise CorruptFile(
                 f"{label}: {where} is a JSON {_json_type(node)}; expected an object with "
@@ -99,10 +97,6 @@ def check_model_config(config: Any, label: str) -> None:
             )
         name = inner.get("name") if isinstance(inner, dict) else None
         stack.extend((layer, f"a layer of {name or where}", depth + 1) for layer in layers)
-
-
-MAX_DEPTH = 100
-"""Models nested deeper than this are not real models."""
 
 
 def _json_type(value: Any) -> str:

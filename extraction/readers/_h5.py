@@ -35,18 +35,12 @@ from ..errors import CorruptFile, UnsafeModel
 from ..kinds import role_of
 from ..records import Array, Weight
 from ._layer_vars import is_trainable
+from .safety import ARRAY_SLACK_BYTES, MAX_ARRAY_BYTES, MAX_FILL_RATIO, RATIO_CHECK_BYTES
 
-MAX_ARRAY_BYTES = 8 * 1024**3
-"""No single weight array larger than this is ever read."""
-_SLACK = 1024**2
 H5_ERRORS = (OSError, RuntimeError, SystemError, KeyError, ValueError, TypeError, IndexError)
 """What h5py raises on damaged structure: its errors map HDF5's error stack onto OSError,
 RuntimeError, KeyError and ValueError, and a few corruptions surface as SystemError from its
 lock; TypeError and IndexError come from attributes of unexpected types or shapes."""
-MAX_FILL_RATIO = 1100
-"""A compressed dataset may declare at most this many times its stored bytes (deflate's own
-limit is about 1030); above ``_SMALL_ARRAY`` bytes only."""
-_SMALL_ARRAY = 64 * 1024**2
 
 
 class MemberFile(io.RawIOBase):
@@ -267,8 +261,8 @@ def dataset_weight(name: str, dataset: Any, budget: int, label: str) -> Weight:
     stored = dataset.id.get_storage_size()
     if (
         declared > MAX_ARRAY_BYTES
-        or (not compressed and declared > budget + _SLACK)
-        or (compressed and declared > _SMALL_ARRAY and declared > MAX_FILL_RATIO * stored)
+        or (not compressed and declared > budget + ARRAY_SLACK_BYTES)
+        or (compressed and declared > RATIO_CHECK_BYTES and declared > MAX_FILL_RATIO * stored)
     ):
         raise UnsafeModel(
             f"{label}: dataset {dataset.name!r} declares {declared} bytes (shape {shape}) but "

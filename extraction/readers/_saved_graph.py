@@ -25,12 +25,12 @@ import numpy as np
 
 from ..errors import CorruptFile
 from ..records import Array
+from .safety import MAX_PROTOBUF_BYTES
 
 _GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 LATE_EDGES = frozenset(
     {"optimizer", "_optimizer", "keras_api", "save_counter", "_all_variables", "_tracker"}
 )
-_MAX_PB_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def _fields(data: bytes) -> list[tuple[int, Any]]:
 
 def keras_metadata(path: Path) -> dict[str, dict[str, Any]]:
     """Keras 2's ``keras_metadata.pb``: node path (``root.layer-0``) -> identifier, metadata."""
-    if not path.is_file() or path.stat().st_size > _MAX_PB_BYTES:
+    if not path.is_file() or path.stat().st_size > MAX_PROTOBUF_BYTES:
         return {}
     out: dict[str, dict[str, Any]] = {}
     try:
@@ -195,7 +195,7 @@ def keras_metadata(path: Path) -> dict[str, dict[str, Any]]:
 
 def saved_variable_names(path: Path) -> dict[tuple[str, ...], str]:
     """Object path -> variable name, from a SavedModel's object graph (Keras 3 exports)."""
-    if not path.is_file() or path.stat().st_size > _MAX_PB_BYTES:
+    if not path.is_file() or path.stat().st_size > MAX_PROTOBUF_BYTES:
         return {}
     from tensorflow.core.protobuf import saved_model_pb2
 

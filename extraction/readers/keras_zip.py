@@ -22,33 +22,33 @@ import shutil
 import tempfile
 import weakref
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel
-from ..records import ModelWeights
-from ..safety import check_npz_member
+from ..records import ModelWeights, SourceFormat
 from ._config import check_model_config, keras_major, model_tree, parse_json
 from ._h5 import H5_ERRORS, MemberFile, one_line, open_h5, stored_member_span
 from ._keras_layout import Layout, read_layout
 from ._npz import npz_layers
+from .safety import (
+    MAX_CONFIG_BYTES,
+    MAX_INFLATED_BYTES,
+    ZIP_ERRORS,
+    check_npz_member,
+    check_zip,
+)
+from .sniff import PICKLE_MAGIC
 
-MAX_INFLATED_BYTES = 16 * 1024**3
-"""A compressed weights member that inflates to more than this is refused."""
-_PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
-"""What reading a damaged zip member raises (bad CRC or deflate stream, cut short, an
-unsupported compression method)."""
 
-
-def read_keras_zip(path: Path) -> ModelWeights:
+def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
     """The records of a ``.keras`` file; arrays are read when first asked for.
 
     Raises:
         CorruptFile: not a readable Keras zip.
         UnsafeModel: a pickle inside, an oversized config or an inflating member.
     """
+    check_zip(path)
     label = path.name
     try:
         zf = zipfile.ZipFile(path)
@@ -72,14 +72,12 @@ def read_keras_zip(path: Path) -> ModelWeights:
         notes.append("config.json lists no layers (a subclassed model): names come from the file")
     if h5_info is not None:
         layout, closer = _read_h5_member(path, h5_info, tree, major)
-        records = ModelWeights(
-            str(path), "keras_zip", name, tuple(layout.layers), (*notes, *layout.notes)
-        )
+        records = ModelWeights(str(path), fmt, name, tuple(layout.layers), (*notes, *layout.notes))
         weakref.finalize(records, closer)
         return records
     if npz_info is not None:
         layers, npz_notes = npz_layers(path, npz_info, tree)
-        return ModelWeights(str(path), "keras_zip", name, layers, (*notes, *npz_notes))
+        return ModelWeights(str(path), fmt, name, layers, (*notes, *npz_notes))
     raise CorruptFile(
         f"{label} has no model.weights.h5 or model.weights.npz; expected a .keras file "
         "saved by Keras 2.13 or later"
@@ -160,7 +158,7 @@ def _refuse_pickles(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], label: st
             continue
         with zf.open(info) as f:
             head = f.read(2)
-        if head in _PICKLE_MAGIC or lower.endswith((".pkl", ".pickle")):
+        if head in PICKLE_MAGIC or lower.endswith((".pkl", ".pickle")):
             raise UnsafeModel(
                 f"{label}: {info.filename} holds a Python pickle, which is never loaded "
                 "because unpickling runs code; expected weights in model.weights.h5"
@@ -174,11 +172,13 @@ def _read_json(zf: zipfile.ZipFile, name: str, label: str) -> Any:
         info = zf.getinfo(name)
     except KeyError as exc:
         raise CorruptFile(f"{label} has no {name}; expected a .keras model file") from exc
-    if info.file_size > 64 * 1024 * 1024:
-        raise UnsafeModel(f"{label}: {name} is {info.file_size} bytes, more than 64 MB allowed")
+    if info.file_size > MAX_CONFIG_BYTES:
+        raise UnsafeModel(
+            f"{label}: {name} is {info.file_size} bytes, more than the {MAX_CONFIG_BYTES} allowed"
+        )
     try:
         with zf.open(info) as f:
-            raw = f.read(64 * 1024 * 1024 + 1)
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except ZIP_ERRORS as exc:
         raise CorruptFile(f"{label}: {name} is damaged ({one_line(exc)})") from exc
     return parse_json(raw, f"{label}:{name}")

@@ -36,10 +36,8 @@ from ._h5 import one_line
 from ._keras_layout import _unique
 from ._layer_vars import guess_class, is_trainable, wrapped_class
 from ._saved_graph import Graph, keras_metadata, saved_variable_names
-from .keras_zip import ZIP_ERRORS
+from .safety import ARRAY_SLACK_BYTES, MAX_ARRAY_BYTES, MAX_INFLATED_BYTES, ZIP_ERRORS
 
-MAX_ARRAY_BYTES = 8 * 1024**3
-MAX_UNZIPPED_BYTES = 16 * 1024**3
 _SKIP_ROOTS = {"optimizer", "keras_api", "save_counter", "_CHECKPOINTABLE_OBJECT_GRAPH"}
 _SKIP_SEGMENT = re.compile(
     r"^(_?seed_generator.*|\.OPTIMIZER_SLOT|_?iterations|_?metrics|_?compile_metrics"
@@ -223,7 +221,7 @@ def _weight(name: str, var: Any, graph: Graph, budget: int, label: str) -> Weigh
     shape = graph.shape(var.key)
     dtype = graph.dtype(var.key)
     declared = graph.nbytes(var.key)
-    if declared > MAX_ARRAY_BYTES or declared > budget + (1 << 20):
+    if declared > MAX_ARRAY_BYTES or declared > budget + ARRAY_SLACK_BYTES:
         raise UnsafeModel(
             f"{label}: variable {var.key!r} declares {declared} bytes (shape {shape}) but the "
             f"checkpoint holds {budget}; refused, expected arrays that fit in the data files"
@@ -258,14 +256,14 @@ def _guess(weights: list[Weight]) -> str:
 
 
 def _unzip(path: Path, out: Path) -> Path:
-    from ..safety import check_zip
+    from .safety import check_zip
 
     check_zip(path)  # zip bombs (members inflating hundreds of times), pickles
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             total = sum(i.file_size for i in infos)
-            if total > MAX_UNZIPPED_BYTES:
+            if total > MAX_INFLATED_BYTES:
                 raise UnsafeModel(f"{path.name} would inflate to {total} bytes; refused")
             for info in infos:
                 target = (out / info.filename).resolve()

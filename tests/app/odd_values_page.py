@@ -6,8 +6,8 @@ import ml_dtypes
 import numpy as np
 import streamlit as st
 
-from components import layer_view
-from components.sources import ModelRef
+from components.page import layer_view
+from components.page.sources import ModelRef
 from extraction.kinds import role_of
 from extraction.records import LayerWeights, ModelWeights, Weight, eager
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.sources import DEFAULT
-from components.teaching import render_tabs
+from components.page.sources import DEFAULT
+from components.page.teaching import render_tabs
 from extraction import ModelWeights, open_model
 
 

@@ -59,8 +59,8 @@ def folder_page() -> None:
 
     import streamlit as st
 
-    from components.sources import ModelRef
-    from components.teaching import render_tabs
+    from components.page.sources import ModelRef
+    from components.page.teaching import render_tabs
     from extraction import open_model
 
     name = os.environ["ACT_TEST_FILE"]

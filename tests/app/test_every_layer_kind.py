@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.layer_view import views_for
+from components.page.layer_view import views_for
 from extraction import open_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,127 @@
+"""Figures of the Activations panel: a chosen input, the chosen layer's output for it, and for a
+conv layer the filters that made each feature map beside the maps.
+
+The builders are pure and tested; ``components.page.activations_view`` picks the input and puts
+them on the page. Feature map ``#k`` is made by filter
+``#k``: both grids use the same tile order.
+
+Colours, decided: maps that are all >= 0 (after ReLU) use a sequential scale from 0; maps with
+negative values use the diverging scale centred on 0, as weights do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from . import filters
+from .mosaic import Scale, filter_mosaic
+
+Array = np.ndarray[Any, Any]
+_HOVER = "map #%{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>a = %{z:.4g}"
+
+
+def input_figure(x: Array, title: str = "input") -> go.Figure:
+    """The input ``(H, W, 1)`` as a grey image, ``(H, W, 3)`` as RGB (values in ``[0, 1]``,
+    clipped for display); not modified."""
+    a = np.asarray(x, dtype=np.float32)
+    if a.ndim != 3 or a.shape[-1] not in (1, 3):
+        raise ValueError(f"expected an (H, W, 1) or (H, W, 3) image; received {a.shape}")
+    if a.shape[-1] == 3:
+        trace: go.Image | go.Heatmap = go.Image(z=np.clip(a, 0, 1) * 255.0)
+    else:
+        trace = go.Heatmap(z=a[..., 0], colorscale="gray_r", showscale=False)
+    fig = go.Figure(trace)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_layout(
+        title={"text": title}, height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10}
+    )
+    return fig
+
+
+def feature_maps_figure(
+    maps: Array, *, scale: Scale = "shared", page: int = 0, page_size: int = 64, title: str = ""
+) -> go.Figure:
+    """Feature maps ``(H, W, C)`` as a tile grid, one tile per channel, labelled ``#k``.
+
+    Raises:
+        ValueError: ``maps`` is not 3-D, or ``page`` out of range.
+    """
+    a = np.asarray(maps, dtype=np.float64)
+    if a.ndim != 3:
+        raise ValueError(f"expected feature maps (H, W, C); received shape {a.shape}")
+    # A (H, W, 1, C) "kernel" is laid out tile per channel exactly like a conv filter bank.
+    mosaic = filter_mosaic(
+        a[:, :, None, :], kind="conv2d", scale=scale, page=page, page_size=page_size
+    )
+    z = mosaic.image
+    finite = a[np.isfinite(a)]
+    signed = bool(finite.size and finite.min() < 0)
+    colours: dict[str, Any] = (
+        {"colorscale": filters.COLORSCALE, "zmin": -mosaic.zmax, "zmax": mosaic.zmax, "zmid": 0.0}
+        if signed
+        else {"colorscale": "Viridis", "zmin": 0.0, "zmax": mosaic.zmax}
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=z.astype(np.float32),
+            customdata=mosaic.custom,
+            showscale=scale == "shared",
+            colorbar={"title": {"text": "a"}},
+            hoverongaps=False,
+            hovertemplate=_HOVER + "<extra></extra>",
+            **colours,
+        )
+    )
+    rows, cols = mosaic.tile_shape
+    if len(mosaic.origins) <= 144:
+        for (top, left), label in zip(mosaic.origins, mosaic.labels, strict=True):
+            fig.add_annotation(
+                x=left + (cols - 1) / 2, y=top + rows - 0.5, text=label, showarrow=False,
+                yanchor="top", font={"size": 10},
+            )  # fmt: skip
+    height, width = z.shape
+    fig.update_xaxes(visible=False, range=[-0.5, width - 0.5], constrain="domain")
+    bottom = height - 0.5 + mosaic.label_space
+    fig.update_yaxes(visible=False, range=[bottom, -0.5], scaleanchor="x", constrain="domain")
+    first, last = mosaic.indices[0] + 1, mosaic.indices[-1] + 1
+    note = "one colour scale for all maps" if scale == "shared" else "each map scaled to its max"
+    fig.update_layout(
+        title={
+            "text": title
+            or f"feature maps {first}-{last} of {a.shape[-1]} ({a.shape[0]}x{a.shape[1]})",
+            "subtitle": {"text": note + ("" if signed else "; all values >= 0")},
+        },
+        height=int(np.clip(120 + 380 * height / max(width, 1), 280, 700)),
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    )
+    return fig
+
+
+def vector_figure(values: Array, title: str = "", labels: Sequence[str] | None = None) -> go.Figure:
+    """One bar per unit; the largest value is drawn in a darker colour (the winner)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    names = list(labels) if labels is not None and len(labels) == v.size else list(range(v.size))
+    top = int(np.nanargmax(v)) if v.size and np.isfinite(v).any() else -1
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=v,
+            marker={"color": ["#d62728" if i == top else "#1f77b4" for i in range(v.size)]},
+            hovertemplate="unit %{x}: %{y:.4g}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="unit", type="category" if labels is not None else "linear")
+    fig.update_yaxes(title_text="activation")
+    subtitle = f"{v.size} units; largest: unit {names[top]}" if top >= 0 else f"{v.size} units"
+    fig.update_layout(
+        title={"text": title or "activations", "subtitle": {"text": subtitle}},
+        height=340,
+        margin={"t": 80},
+        bargap=0.1 if v.size < 200 else 0,
+    )
+    return fig

@@ -1,0 +1,144 @@
+"""Figures of the Compare panel: how far each layer moved between two models, and one weight's
+difference beside both originals.
+
+Builders are pure (tested); ``components.page.compare_view`` puts them on the page. The two
+originals share one symmetric colour range, so equal colours mean equal values; the difference has
+its own."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+import plotly.graph_objects as go
+
+from extraction.analysis.compare import STATUS_TEXT, Comparison
+from extraction.analysis.reduce import to_2d
+from extraction.kinds import CONV_KINDS
+
+from . import filters, heatmaps
+
+Array = np.ndarray[Any, Any]
+DiffMode = Literal["mean", "channel"]
+
+
+def change_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """One row per weight: layer, weight, shapes, status, ``||W0||``, ``||dW||``, relative."""
+    rows = []
+    for c in comparison.changes:
+        rows.append(
+            {
+                "layer": c.layer,
+                "weight": c.weight,
+                "status": STATUS_TEXT[c.status],
+                "shape": str(c.shape_before or c.shape_after),
+                "other shape": str(c.shape_after) if c.status == "shape_differs" else "",
+                "||W0||": c.norm_before,
+                "||W1 - W0||": c.change,
+                "relative change": _relative_text(c.relative),
+            }
+        )
+    return rows
+
+
+def _relative_text(value: float | None) -> str:
+    """The relative change for people: ``inf`` is a weight that started all zero."""
+    if value is None:
+        return ""
+    if math.isinf(value):
+        return "from all zeros"
+    if math.isnan(value):
+        return "NaN in a weight"
+    return f"{value:.4g}"
+
+
+def change_bar_figure(comparison: Comparison) -> go.Figure:
+    """A horizontal bar per layer: its pooled relative change. ``inf`` (from all zeros) and NaN
+    get no bar, and their label says why."""
+    pairs = comparison.layer_changes()
+    names = [p for p, _ in pairs]
+    values = [v if math.isfinite(v) else None for _, v in pairs]
+    text = [_bar_text(v) for _, v in pairs]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            text=text,
+            textposition="outside",
+            hovertemplate="%{y}: ||W1 - W0|| / ||W0|| = %{x:.4g}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="relative change ||W1 - W0|| / ||W0||", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_layout(
+        title={
+            "text": f"How far each layer moved: {comparison.before} -> {comparison.after}",
+            "subtitle": {"text": "0 = unchanged; 1 = the change is as large as the weight"},
+        },
+        height=int(np.clip(140 + 28 * len(names), 260, 900)),
+        margin={"t": 80, "r": 60},
+    )
+    return fig
+
+
+def _bar_text(value: float) -> str:
+    if math.isnan(value):
+        return "NaN/Inf inside"
+    if math.isinf(value):
+        return "moved from all zeros"
+    return f"{value:.3g}"
+
+
+def difference_figures(
+    w0: Array,
+    w1: Array,
+    *,
+    kind: str,
+    role: str,
+    class_name: str,
+    name: str = "",
+    channel_mode: DiffMode = "mean",
+    titles: tuple[str, str] = ("before", "after"),
+) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """Before, after and ``after - before`` of one weight, as filter grids or heatmaps.
+
+    Conv kernels (and depthwise kernels) are filter grids, with input channels averaged
+    (``mean``) or channel 0 (``channel``); anything else is its 2-D heatmap. Inputs are not
+    modified.
+
+    Raises:
+        ValueError: the shapes differ.
+    """
+    a = np.asarray(w0, dtype=np.float64)
+    b = np.asarray(w1, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"cannot subtract shapes {a.shape} and {b.shape}")
+    diff = b - a
+    grid_kind = "depthwise_conv2d" if role == "depthwise_kernel" else kind
+    is_grid = kind in CONV_KINDS and role in ("kernel", "depthwise_kernel") and a.ndim >= 3
+    figs = []
+    for values, title in ((a, titles[0]), (b, titles[1]), (diff, "difference (after - before)")):
+        if is_grid:
+            fig = filters.filter_grid_figure(
+                values, kind=grid_kind, channel_mode=channel_mode, scale="shared", page_size=64
+            )
+            fig.update_layout(title={"text": title}, height=380)
+            fig.update_traces(colorbar={"len": 0.6, "thickness": 12}, selector={"type": "heatmap"})
+        else:
+            matrix, rows, cols = to_2d(values, role, class_name, name=name)
+            fig = heatmaps.heatmap_figure(matrix, row_label=rows or "row", col_label=cols)
+            fig.update_layout(title={"text": title})
+        figs.append(fig)
+    shared = max(_zmax(figs[0]), _zmax(figs[1]))
+    for fig in figs[:2]:
+        fig.update_traces(zmin=-shared, zmax=shared, selector={"type": "heatmap"})
+        fig.update_layout(title={"subtitle": {"text": "one colour scale for both models"}})
+    figs[2].update_layout(title={"subtitle": {"text": "its own colour scale"}})
+    return figs[0], figs[1], figs[2]
+
+
+def _zmax(fig: go.Figure) -> float:
+    trace = fig.data[0]
+    return float(getattr(trace, "zmax", None) or 1.0)

@@ -1,0 +1,169 @@
+"""The conv filter grid: one tile per filter, as a plotly figure and a PNG.
+
+The data (tiles, gaps, scales, hover values) comes from ``mosaic.filter_mosaic``; this module
+only draws it. Diverging colours centred on 0 (red positive, blue negative); gaps
+and NaN weights are transparent.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .mosaic import (
+    LABEL_LIMIT,
+    ChannelMode,
+    Mosaic,
+    Order,
+    Scale,
+    filter_count,
+    filter_mosaic,
+    input_channels,
+    page_count,
+)
+
+Array = np.ndarray[Any, Any]
+COLORSCALE = "RdBu_r"  # negative blue, zero white, positive red
+_HOVER = (
+    "filter #%{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}"
+    "<br>w = %{customdata[4]:.4g}<br>L2 norm %{customdata[3]:.4g}<extra></extra>"
+)
+
+__all__ = [
+    "filter_count",
+    "filter_grid_figure",
+    "filter_grid_png",
+    "filter_mosaic",
+    "input_channels",
+    "mosaic_figure",
+    "page_count",
+]
+
+
+def filter_grid_figure(
+    kernel: Array,
+    *,
+    kind: str,
+    channel_mode: ChannelMode = "channel",
+    channel: int = 0,
+    scale: Scale = "shared",
+    order: Order = "index",
+    page: int = 0,
+    page_size: int = 64,
+    depth: int = 0,
+) -> go.Figure:
+    """One page of a conv kernel's filters as a plotly figure (a heatmap, or an image for RGB).
+
+    Arguments are those of ``filter_mosaic``, which documents the layouts and edge cases.
+
+    Raises:
+        ValueError: as ``filter_mosaic``.
+    """
+    return mosaic_figure(
+        filter_mosaic(
+            kernel,
+            kind=kind,
+            channel_mode=channel_mode,
+            channel=channel,
+            scale=scale,
+            order=order,
+            page=page,
+            page_size=page_size,
+            depth=depth,
+        )
+    )
+
+
+def mosaic_figure(mosaic: Mosaic) -> go.Figure:
+    """Draw a ``Mosaic``: shared scale gets a colour bar; per-filter scale says so instead."""
+    image = mosaic.image
+    if image.ndim == 3:
+        alpha = np.isfinite(image[..., :1]).astype(np.float32)
+        rgba = np.concatenate([np.nan_to_num(image) * 255.0, alpha], axis=-1)
+        trace: go.Image | go.Heatmap = go.Image(
+            z=rgba.astype(np.float32),
+            colormodel="rgba",
+            customdata=mosaic.custom,
+            hovertemplate=_HOVER,
+        )
+    else:
+        trace = go.Heatmap(
+            z=image.astype(np.float32),
+            customdata=mosaic.custom,
+            colorscale=COLORSCALE,
+            zmin=-mosaic.zmax,
+            zmax=mosaic.zmax,
+            zmid=0.0,
+            showscale=mosaic.scale == "shared",
+            colorbar={"title": {"text": "w"}},
+            hoverongaps=False,
+            hovertemplate=_HOVER,
+        )
+    fig = go.Figure(trace)
+    height, width = image.shape[:2]
+    rows, cols = mosaic.tile_shape
+    if len(mosaic.origins) <= LABEL_LIMIT:
+        for (top, left), label in zip(mosaic.origins, mosaic.labels, strict=True):
+            fig.add_annotation(
+                x=left + (cols - 1) / 2,
+                y=top + rows - 0.5,
+                text=label,
+                showarrow=False,
+                yanchor="top",
+                font={"size": 10},
+            )
+    fig.update_xaxes(visible=False, range=[-0.5, width - 0.5], constrain="domain")
+    # Reversed range with room under the last row for its labels.
+    bottom = height - 0.5 + mosaic.label_space
+    fig.update_yaxes(visible=False, range=[bottom, -0.5], scaleanchor="x", constrain="domain")
+    fig.update_layout(
+        title={"text": mosaic.title, "subtitle": {"text": mosaic.note}},
+        height=int(np.clip(120 + 700 * height / max(width, 1), 280, 950)),
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return fig
+
+
+def filter_grid_png(kernel: Array, *, kind: str, dpi: int = 110, **options: Any) -> bytes:
+    """The same page as ``filter_grid_figure`` rendered with matplotlib (Agg) as PNG bytes.
+
+    ``options`` are ``filter_mosaic``'s keyword arguments (channel_mode, scale, page ...).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    mosaic = filter_mosaic(kernel, kind=kind, **options)
+    height, width = mosaic.image.shape[:2]
+    fig_w = 8.0
+    fig = Figure(figsize=(fig_w, float(np.clip(1.4 + fig_w * height / width, 2.5, 12))), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if mosaic.image.ndim == 3:
+        alpha = np.isfinite(mosaic.image[..., :1]).astype(np.float64)
+        ax.imshow(
+            np.concatenate([np.nan_to_num(mosaic.image), alpha], axis=-1), interpolation="nearest"
+        )
+    else:
+        import matplotlib as mpl
+
+        cmap = mpl.colormaps[COLORSCALE].with_extremes(bad=(1, 1, 1, 0))
+        shown = ax.imshow(
+            mosaic.image, cmap=cmap, vmin=-mosaic.zmax, vmax=mosaic.zmax, interpolation="nearest"
+        )
+        if mosaic.scale == "shared":
+            fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02, label="w")
+    rows, cols = mosaic.tile_shape
+    if len(mosaic.origins) <= LABEL_LIMIT:
+        for (top, left), label in zip(mosaic.origins, mosaic.labels, strict=True):
+            ax.text(
+                left + (cols - 1) / 2, top + rows - 0.5, label, ha="center", va="top", fontsize=7
+            )
+    ax.set_axis_off()
+    ax.set_title(f"{mosaic.title}\n{mosaic.note}", fontsize=10)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()

@@ -1,0 +1,136 @@
+"""Statistics tables: one row per layer of a model, or one row per weight of a layer.
+
+Numbers come from ``Weight.stats()`` (one pass per array, cached), so building the table reads
+every array once; pass ``on_progress`` to show how far it got.
+
+Decided edge cases (each has a test):
+- A layer without weights is a row with 0 params, no shapes and empty (NaN) statistics.
+- A layer's mean, std, min and max pool its weights' finite values (the std is the pooled
+  population std); ``zero fraction`` is over all its values; ``NaN``/``Inf`` say whether any
+  weight holds one.
+- A weight with no finite value has empty (NaN) mean, std, min, max and l2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from extraction.analysis.stats import Stats
+from extraction.records import LayerWeights, ModelWeights
+
+LAYER_COLUMNS = (
+    "path",
+    "class",
+    "kind",
+    "shapes",
+    "params",
+    "mean",
+    "std",
+    "min",
+    "max",
+    "zero fraction",
+    "NaN",
+    "Inf",
+)
+WEIGHT_COLUMNS = (
+    "weight",
+    "role",
+    "shape",
+    "dtype",
+    "trainable",
+    "params",
+    "mean",
+    "std",
+    "min",
+    "max",
+    "l2",
+    "zero fraction",
+    "NaN count",
+    "Inf count",
+)
+
+
+def _num(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def pool_stats(stats: Sequence[Stats]) -> dict[str, float | int | bool]:
+    """Mean, std, min, max, zero fraction and NaN/Inf flags of several arrays taken together."""
+    size = sum(s.size for s in stats)
+    finite = [(s.size - s.nan_count - s.inf_count, s) for s in stats]
+    count = sum(n for n, s in finite if s.mean is not None)
+    out: dict[str, float | int | bool] = {
+        "mean": math.nan,
+        "std": math.nan,
+        "min": math.nan,
+        "max": math.nan,
+        "zero fraction": sum(s.zero_fraction * s.size for s in stats) / size if size else 0.0,
+        "NaN": any(s.nan_count for s in stats),
+        "Inf": any(s.inf_count for s in stats),
+    }
+    if count:
+        mean = sum(n * (s.mean or 0.0) for n, s in finite) / count
+        second = sum(n * ((s.std or 0.0) ** 2 + (s.mean or 0.0) ** 2) for n, s in finite)
+        out["mean"] = mean
+        out["std"] = math.sqrt(max(second / count - mean * mean, 0.0))
+        out["min"] = min(s.min for s in stats if s.min is not None)
+        out["max"] = max(s.max for s in stats if s.max is not None)
+    return out
+
+
+def layer_table(
+    model: ModelWeights, on_progress: Callable[[int, int], None] | None = None
+) -> pd.DataFrame:
+    """One row per layer (weightless layers included), columns ``LAYER_COLUMNS``.
+
+    Args:
+        model: the opened model.
+        on_progress: called as ``on_progress(done, total)`` after each layer.
+    """
+    rows: list[dict[str, Any]] = []
+    total = len(model.layers)
+    for i, layer in enumerate(model.layers):
+        stats = [w.stats() for w in layer.weights]
+        rows.append(
+            {
+                "path": layer.path,
+                "class": layer.class_name,
+                "kind": layer.kind,
+                "shapes": "; ".join(f"{w.name} {w.shape}" for w in layer.weights),
+                "params": layer.params,
+                **pool_stats(stats),
+            }
+        )
+        if on_progress is not None:
+            on_progress(i + 1, total)
+    return pd.DataFrame(rows, columns=list(LAYER_COLUMNS))
+
+
+def weight_stats_table(layer: LayerWeights) -> pd.DataFrame:
+    """One row per weight of ``layer``, columns ``WEIGHT_COLUMNS``."""
+    rows = []
+    for w in layer.weights:
+        s = w.stats()
+        rows.append(
+            {
+                "weight": w.name,
+                "role": w.role,
+                "shape": str(w.shape),
+                "dtype": w.dtype,
+                "trainable": w.trainable,
+                "params": w.size,
+                "mean": _num(s.mean),
+                "std": _num(s.std),
+                "min": _num(s.min),
+                "max": _num(s.max),
+                "l2": _num(s.l2),
+                "zero fraction": s.zero_fraction,
+                "NaN count": s.nan_count,
+                "Inf count": s.inf_count,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(WEIGHT_COLUMNS))

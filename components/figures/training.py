@@ -1,0 +1,86 @@
+"""Figures of the Train panel (knobs, a live progress bar and loss/accuracy curves, then an epoch
+slider (with play) that moves the filter grid, heatmap and histogram through training).
+
+``curves_figure`` and ``epoch_figures`` are pure (tested); ``components.page.training_view``
+draws them and keeps the run in the session; its memory is capped by
+``extraction.models.training``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from extraction.analysis.reduce import to_2d
+from extraction.kinds import CONV_KINDS
+from extraction.models.training import EpochLog, TrainingRun
+
+from . import filters, heatmaps, histograms
+
+
+def curves_figure(
+    history: list[EpochLog] | tuple[EpochLog, ...], marker: int | None = None
+) -> go.Figure:
+    """Loss (left) and accuracy (right) per epoch, training and held-out; a line at ``marker``."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    epochs = [h.epoch for h in history]
+    series = (
+        ("loss", "train loss", 1, "#1f77b4"),
+        ("val_loss", "held-out loss", 1, "#ff7f0e"),
+        ("accuracy", "train accuracy", 2, "#1f77b4"),
+        ("val_accuracy", "held-out accuracy", 2, "#ff7f0e"),
+    )
+    for attr, name, col, colour in series:
+        fig.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=[getattr(h, attr) for h in history],
+                name=name,
+                mode="lines+markers",
+                line={"color": colour, "dash": "dot" if attr.startswith("val") else "solid"},
+            ),
+            row=1,
+            col=col,
+        )
+    if marker is not None:
+        for col in (1, 2):
+            fig.add_vline(x=marker, line={"color": "grey", "dash": "dash"}, row=1, col=col)
+    fig.update_xaxes(title_text="epoch (0 = before training)", rangemode="tozero", dtick=1)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_layout(height=320, margin={"t": 40, "b": 10}, legend={"orientation": "h", "y": -0.3})
+    return fig
+
+
+def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, go.Figure]:
+    """The kernel of layer ``path`` at ``epoch``: filter grid (conv) or heatmap, and histogram.
+
+    The colour range is fixed over the whole run (the largest ``|w|`` of any kept epoch), so a
+    filter getting stronger shows as deeper colour; the histogram's x range is fixed likewise.
+    """
+    layer = run.weights_at(epoch).layer(path)
+    kernel = layer.weight("kernel")
+    values = kernel.array()
+    limit = (
+        max(
+            float(np.max(np.abs(run.snapshots[e][(path, "kernel")]), initial=0.0))
+            for e in run.epochs
+        )
+        or 1.0
+    )
+    title = f"{path} kernel after epoch {epoch}" if epoch else f"{path} kernel before training"
+    if layer.kind in CONV_KINDS:
+        view = filters.filter_grid_figure(values, kind=layer.kind, scale="shared")
+    else:
+        matrix, rows, cols = to_2d(values, kernel.role, layer.class_name)
+        view = heatmaps.heatmap_figure(matrix, row_label=rows, col_label=cols)
+    view.update_traces(zmin=-limit, zmax=limit, selector={"type": "heatmap"})
+    view.update_layout(
+        title={"text": title, "subtitle": {"text": "one colour scale for the whole run"}},
+        height=480,
+    )
+    hist = histograms.histogram_figure(
+        values, bins=40, title=f"{path} kernel values, epoch {epoch}"
+    )
+    hist.update_xaxes(range=[-limit, limit])
+    return view, hist

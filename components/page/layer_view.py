@@ -1,0 +1,262 @@
+"""The selected layer on the page: a view per weight (filter grid, heatmap, histogram), its
+statistics and downloads.
+
+Which view suits a weight is decided in ``views_for`` (pure, tested); figures are cached per
+(model, layer, weight, options), so coming back to a layer is immediate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import streamlit as st
+
+from extraction.analysis.reduce import ReduceMode, to_2d
+from extraction.kinds import CONV_KINDS
+from extraction.records import LayerWeights, ModelWeights, Weight
+
+from ..figures import filters, heatmaps, histograms, tables
+from ..figures.heatmaps import rnn_gates
+from ..figures.mosaic import filter_count, input_channels, page_count
+from . import downloads as page_downloads
+from . import views
+from .sources import ModelRef
+
+View = Literal["filters", "heatmap", "histogram", "value"]
+Png = Callable[[], bytes] | None
+"""Renders the figure as PNG when the user asks for it (downloads are generated lazily)."""
+VIEW_LABELS: dict[View, str] = {
+    "filters": "Filter grid",
+    "heatmap": "Heatmap",
+    "histogram": "Histogram",
+    "value": "Value",
+}
+PAGE_SIZES = (16, 32, 64, 128)
+
+
+def views_for(layer: LayerWeights, weight: Weight) -> list[View]:
+    """The views that make sense for ``weight``, best first.
+
+    Conv kernels (and depthwise kernels) are filter grids, except 1x1 kernels, whose heatmap
+    comes first; any weight of 2 or more axes can be a heatmap; any weight with values can be
+    a histogram; a scalar or empty weight is a value.
+    """
+    views: list[View] = []
+    if len(weight.shape) >= 2 and weight.size > 0:
+        views.append("heatmap")
+    conv = layer.kind in CONV_KINDS and weight.role in ("kernel", "depthwise_kernel")
+    if conv and len(weight.shape) >= 3:
+        # A 1x1 kernel's tiles are single pixels: its heatmap (in x out) says more.
+        spatial = weight.shape[:-2]
+        views.insert(1 if all(d == 1 for d in spatial) else 0, "filters")
+    if weight.size > 1:
+        views.append("histogram")
+    if not views:
+        views.append("value")
+    return views
+
+
+def gates_for(layer: LayerWeights, weight: Weight, n_cols: int) -> tuple[list[int], list[str]]:
+    """Gate boundaries for recurrent kernels and biases (Bidirectional: its wrapped class)."""
+    if weight.role not in ("kernel", "recurrent_kernel", "bias"):
+        return [], []
+    class_name = layer.class_name
+    if layer.kind == "bidirectional":
+        inner = layer.config.get("layer", {})
+        class_name = inner.get("class_name", "") if isinstance(inner, dict) else ""
+    return rnn_gates(class_name, n_cols)
+
+
+def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
+    """The layer panel."""
+    st.subheader(f"{layer.path} · {layer.class_name}", anchor=False)
+    if not layer.weights:
+        st.info(
+            f"{layer.class_name} layers have no weights: this one only transforms its input. "
+            "Pick a layer with parameters in the sidebar to see its weights."
+        )
+        return
+    names = [w.name for w in layer.weights]
+    if st.session_state.get("weight") not in names:
+        st.session_state["weight"] = names[0]
+    name = st.segmented_control(
+        "Weight",
+        names,
+        key="weight",
+        required=True,
+        format_func=lambda n: f"{n} {_shape(layer.weight(n).shape)}",
+    )
+    weight = layer.weight(name or names[0])
+    views = views_for(layer, weight)
+    view_key = f"view:{weight.role}:{len(weight.shape)}:{layer.kind}"
+    if st.session_state.get(view_key) not in views:
+        st.session_state[view_key] = views[0]
+    view: View = (
+        st.segmented_control(
+            "View", views, key=view_key, required=True, format_func=VIEW_LABELS.__getitem__
+        )
+        or views[0]
+    )
+    base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}"
+    with st.spinner(f"Reading {weight.name} ({weight.nbytes / 1e6:,.1f} MB)..."):
+        png = _VIEWS[view](base, layer, weight)
+    st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
+    page_downloads.render(model, layer, weight, png, key="downloads")
+
+
+def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
+    kind = "depthwise_conv2d" if weight.role == "depthwise_kernel" else layer.kind
+    shape = weight.shape
+    n_filters = filter_count(shape, kind)
+    channels = input_channels(shape, kind)
+    c1, c2, c3, c4 = st.columns(4)
+    modes = ["channel"] + (["mean"] if channels > 1 else []) + (["rgb"] if channels == 3 else [])
+    with c1:
+        mode = st.selectbox(
+            "Input channels",
+            modes,
+            key="grid_mode",
+            format_func={
+                "channel": "one channel",
+                "mean": "mean over channels",
+                "rgb": "RGB composite",
+            }.__getitem__,
+        )
+    channel = 0
+    with c2:
+        if mode == "channel" and channels > 1:
+            channel = st.number_input("Channel", 0, channels - 1, 0, key="grid_channel")
+        scale = st.selectbox(
+            "Colour scale",
+            ["shared", "per_filter"],
+            key="grid_scale",
+            format_func={
+                "shared": "one scale for the bank",
+                "per_filter": "per filter",
+            }.__getitem__,
+        )
+    with c3:
+        order = st.selectbox(
+            "Order",
+            ["index", "l2"],
+            key="grid_order",
+            format_func={"index": "by index", "l2": "by L2 norm"}.__getitem__,
+        )
+        page_size = st.selectbox("Filters per page", PAGE_SIZES, index=2, key="grid_page_size")
+    with c4:
+        pages = page_count(n_filters, page_size)
+        page = 0
+        if pages > 1:
+            page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="grid_page") - 1
+        depth = 0
+        if kind == "conv3d":
+            depth = st.slider("Depth slice", 0, shape[0] - 1, 0, key="grid_depth")
+    options: dict[str, Any] = dict(
+        channel_mode=mode,
+        channel=min(channel, channels - 1),
+        scale=scale,
+        order=order,
+        page=min(page, pages - 1),
+        page_size=page_size,
+        depth=depth,
+    )
+    fig = _cached_filters(base, _hashable(options), weight, kind)
+    views.show_filters(
+        fig, key="grid", mosaic_pages=(options["page"] + 1, pages), n_filters=n_filters
+    )
+    return lambda: filters.filter_grid_png(weight.array(), kind=kind, **options)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _cached_filters(
+    base: str, options: tuple[tuple[str, Any], ...], _weight: Weight, kind: str
+) -> Any:
+    return filters.filter_grid_figure(_weight.array(), kind=kind, **dict(options))
+
+
+def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
+    reduce_mode: ReduceMode = (
+        st.segmented_control(
+            "Pooling when reduced",
+            ["mean", "max_abs"],
+            key="heat_mode",
+            default="mean",
+            required=True,
+            format_func={"mean": "mean", "max_abs": "max |w| (keeps outliers)"}.__getitem__,
+        )
+        or "mean"
+    )
+    fig, kwargs = _cached_heatmap(base, reduce_mode, weight, layer)
+    views.show_heatmap(fig, key="heat")
+    return lambda: heatmaps.heatmap_png(_matrix(layer, weight), **kwargs)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _cached_heatmap(
+    base: str, reduce_mode: ReduceMode, _weight: Weight, _layer: LayerWeights
+) -> tuple[Any, dict[str, Any]]:
+    matrix, rows, cols = to_2d(_weight.array(), _weight.role, _layer.class_name, name=_weight.name)
+    bounds, names = gates_for(_layer, _weight, matrix.shape[1])
+    kwargs: dict[str, Any] = dict(
+        reduce_mode=reduce_mode,
+        row_label=rows or "row",
+        col_label=cols,
+        gate_boundaries=bounds or None,
+        gate_names=names or None,
+        title=f"{_layer.path} / {_weight.name}",
+    )
+    return heatmaps.heatmap_figure(matrix, **kwargs), kwargs
+
+
+def _matrix(layer: LayerWeights, weight: Weight) -> Any:
+    return to_2d(weight.array(), weight.role, layer.class_name, name=weight.name)[0]
+
+
+def _histogram_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
+    c1, c2 = st.columns([3, 1])
+    with c2:
+        bins = st.slider("Bins", 5, 200, histograms.DEFAULT_BINS, key="hist_bins")
+        log_count = st.toggle("Log count", key="hist_log")
+    stats = weight.stats()  # cached: spares a pass over the values on every rerun
+    varied = stats.min is not None and stats.min != stats.max
+    sentence = None if varied else histograms.describe_constant(weight.array())
+    with c1:
+        fig = None if sentence else _cached_histogram(base, bins, log_count, weight, layer.path)
+        views.show_histogram(fig, key="hist", sentence=sentence)
+        if sentence is not None:
+            return None
+    title = f"{layer.path} / {weight.name}"
+    return lambda: histograms.histogram_png(weight.array(), bins=bins, title=title)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _cached_histogram(base: str, bins: int, log_count: bool, _weight: Weight, path: str) -> Any:
+    title = f"{path} / {_weight.name}"
+    return histograms.histogram_figure(_weight.array(), bins=bins, title=title, log_count=log_count)
+
+
+def _value_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
+    values = weight.array()
+    if values.size == 0:
+        st.info(f"{weight.name} is empty: shape {_shape(weight.shape)} holds no values.")
+    else:
+        st.metric(weight.name, f"{float(np.asarray(values, dtype=np.float64).reshape(-1)[0]):.6g}")
+    return None
+
+
+_VIEWS = {
+    "filters": _filters_view,
+    "heatmap": _heatmap_view,
+    "histogram": _histogram_view,
+    "value": _value_view,
+}
+
+
+def _hashable(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(options.items()))
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")" if shape else "scalar"

@@ -1,0 +1,82 @@
+"""Runnable models for the page: the live ``keras.Model`` behind a ``ModelRef``, cached.
+
+The ordinary views read files without Keras; activations need the model itself. Demos and
+model-folder files are loaded into Keras once per reference and shared by every session
+(``st.cache_resource``, keyed by the ref, whose token changes when a folder file changes).
+
+Decided: an application's records already hold their live model; an upload is read, never
+loaded into Keras here (its bytes live only in the uploading session); a file Keras cannot load
+(unknown custom layer, weights-only, SavedModel, Lambda refused) gives no model and the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from extraction import open_model
+from extraction.errors import WeightscopeError
+from extraction.models.activations import Array, activation_model, sample_photos
+from extraction.models.demos import sample_inputs
+from extraction.records import ModelWeights
+
+from .sources import ModelRef
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _load_live(ref: ModelRef) -> tuple[Any, str]:
+    """``(model, "")`` or ``(None, reason)``; errors become reasons so they are cached too."""
+    try:
+        source = ref.source
+        if source is None:
+            return None, "an uploaded file is only read, never run, here"
+        records = open_model(source, live=True)
+    except WeightscopeError as exc:
+        return None, str(exc)
+    if records.live_model is None:
+        return None, records.notes[-1] if records.notes else "Keras could not load it"
+    return records.live_model, ""
+
+
+def live_model(ref: ModelRef, model: ModelWeights) -> tuple[Any, str]:
+    """The runnable model behind ``ref`` and ``""``, or ``None`` and why there is none."""
+    if model.live_model is not None:
+        return model.live_model, ""
+    if ref.kind in ("demo", "folder"):
+        with st.spinner(f"Loading {ref.label} into Keras..."):
+            return _load_live(ref)
+    if ref.kind == "upload":
+        return None, (
+            "an uploaded file is only read, never run, here; put it in the model folder "
+            "to see its activations"
+        )
+    return None, "Keras did not load this model"
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _cut(ref: ModelRef, path: str, _model: Any) -> Any:
+    return activation_model(_model, path)
+
+
+def sub_model(ref: ModelRef, model: Any, path: str) -> Any:
+    """``activation_model(model, path)``, cached per reference and layer.
+
+    Raises:
+        ModelNeedsLiveKeras, LayerNotFound: as ``activation_model``.
+    """
+    return _cut(ref, path, model)
+
+
+@st.cache_data(show_spinner=False)
+def demo_samples(name: str) -> tuple[Array, Array]:
+    """A demo's held-out inputs and labels (``extraction.models.demos.sample_inputs``), cached."""
+    xs, ys = sample_inputs(name)
+    return np.asarray(xs), np.asarray(ys)
+
+
+@st.cache_data(show_spinner=False)
+def photos() -> dict[str, Array]:
+    """scikit-learn's sample photos by name, cached."""
+    return sample_photos()

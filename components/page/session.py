@@ -1,0 +1,103 @@
+"""Opening models for the page: cached across sessions, errors as boxes, nothing lost.
+
+Opened models are shared by every session (``st.cache_resource``): ten people looking at VGG16
+hold it in memory once. A source that fails to open leaves the previously open model in place.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from extraction import open_model
+from extraction.errors import SourceNotFound, WeightscopeError
+from extraction.models.demos import DEMOS, demo_path, ensure_demo
+from extraction.records import ModelWeights
+
+from .messages import error_line, plain
+from .sources import DEFAULT, ModelRef
+
+CURRENT = "current_model"
+"""Session-state key of the ModelRef that is open now."""
+NOTICES = "notices"
+"""Session-state key of error lines the page header shows once (the sidebar is too narrow)."""
+FAILED = "failed_models"
+"""Session-state key of the sources that failed to open, with their messages."""
+
+
+@st.cache_resource(max_entries=12, show_spinner=False)
+def _open_cached(ref: ModelRef, _data: bytes | None = None) -> ModelWeights:
+    source = ref.source
+    if source is not None:
+        return open_model(source, download=ref.token == "download")
+    if _data is None:
+        raise SourceNotFound(f"the upload {ref.name!r} is no longer in memory; upload it again")
+    return open_model(_data, name=ref.name)
+
+
+def open_ref(ref: ModelRef, data: bytes | None = None) -> ModelWeights:
+    """Open ``ref`` (cached); a demo's first training shows a progress bar."""
+    if ref.kind == "demo" and not demo_path(ref.name).is_file():
+        bar = st.progress(0.0, text=f"Training the {ref.name} demo (first run only)...")
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(min(fraction, 1.0), text=f"Training {ref.name}: {message}")
+
+        ensure_demo(ref.name, progress=progress)
+        bar.empty()
+    with st.spinner(f"Opening {ref.label}..."):
+        return _open_cached(ref, data)
+
+
+def switch_to(ref: ModelRef, data: bytes | None = None) -> bool:
+    """Open ``ref`` and make it current; on failure show one error box and keep the old one.
+
+    A failure is remembered for the session, so a bad upload still sitting in the uploader is
+    not opened again on every rerun.
+    """
+    failed: dict[ModelRef, str] = st.session_state.setdefault(FAILED, {})
+    if ref not in failed:
+        try:
+            open_ref(ref, data)
+        except WeightscopeError as exc:
+            failed[ref] = error_line(f"Could not open {plain(ref.label)}", exc, ref.name)
+        except Exception as exc:  # a bug must not take the page down  # noqa: BLE001
+            failed[ref] = error_line(
+                f"Could not open {plain(ref.label)} (internal error {type(exc).__name__})", exc
+            )
+    if ref in failed:
+        kept = current_ref()
+        st.session_state.setdefault(NOTICES, []).append(
+            f"{failed[ref]}. Still showing {plain(kept.label)}."
+        )
+        return False
+    st.session_state[CURRENT] = ref
+    return True
+
+
+def current_ref() -> ModelRef:
+    """The reference of the open model, without opening it."""
+    ref: ModelRef = st.session_state.get(CURRENT, DEFAULT)
+    return ref
+
+
+def current() -> tuple[ModelRef, ModelWeights]:
+    """The open model; the default demo when nothing was opened yet or it vanished."""
+    ref = current_ref()
+    try:
+        return ref, open_ref(ref)
+    except Exception as exc:  # a vanished file or a bug: fall back, never a dead page  # noqa: BLE001
+        if ref != DEFAULT:
+            st.error(f"{plain(ref.label)} is no longer available ({plain(exc)}); showing the demo.")
+        st.session_state[CURRENT] = DEFAULT
+        return DEFAULT, open_ref(DEFAULT)
+
+
+def take_notices() -> list[str]:
+    """Error lines to show at the top of the page, once."""
+    notices: list[str] = st.session_state.pop(NOTICES, [])
+    return notices
+
+
+def demo_names() -> list[str]:
+    """Built-in demos, the default first."""
+    return sorted(DEMOS, key=lambda n: (n != DEFAULT.name, n))

@@ -1,0 +1,109 @@
+"""Where a model comes from, as the page names it, and how a deep link's ``model=`` maps to it.
+
+Pure: no Streamlit here, so deep-link parsing is tested without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from extraction.api import APP_PREFIX, DEMO_PREFIX
+from extraction.errors import SourceNotFound
+from extraction.folder import MODEL_DIR_ENV, model_dir, resolve
+from extraction.models.applications import APPLICATIONS
+from extraction.models.demos import DEFAULT_DEMO, DEMOS
+from extraction.readers import model_suffixes
+
+SourceKind = Literal["demo", "folder", "application", "upload"]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One model the page can open; hashable, so it keys the cache of opened models."""
+
+    kind: SourceKind
+    """Which sidebar source it comes from."""
+    name: str
+    """Demo name, name inside the model folder, application name, or uploaded file name."""
+    token: str = ""
+    """What makes two versions differ: an upload's id, a folder file's mtime and size."""
+
+    @property
+    def link(self) -> str | None:
+        """The ``model=`` value of a deep link; uploads have none (they live in one session)."""
+        if self.kind == "demo" or self.kind == "folder":
+            return self.name
+        if self.kind == "application":
+            return f"{APP_PREFIX}{self.name}"
+        return None
+
+    @property
+    def source(self) -> str | None:
+        """What ``open_model`` takes for it; None for an upload (its bytes are the source).
+
+        Raises:
+            SourceNotFound, UnsafeModel: a folder name that no longer resolves in the folder.
+        """
+        if self.kind == "demo":
+            return f"{DEMO_PREFIX}{self.name}"
+        if self.kind == "application":
+            return f"{APP_PREFIX}{self.name}"
+        if self.kind == "folder":
+            folder = model_dir()
+            if folder is None:
+                raise SourceNotFound("the model folder is no longer configured")
+            return str(resolve(folder, self.name))
+        return None
+
+    @property
+    def label(self) -> str:
+        """How the page names it."""
+        return {
+            "demo": f"demo {self.name}",
+            "folder": self.name,
+            "application": f"keras.applications.{self.name}",
+            "upload": f"upload {self.name}",
+        }[self.kind]
+
+
+DEFAULT = ModelRef("demo", DEFAULT_DEMO)
+
+
+def upload_types() -> list[str]:
+    """File endings the uploaders accept: the last part of every registered format's suffixes
+    (``.weights.h5`` -> ``h5``). Only a convenience for the file picker: formats are sniffed."""
+    return sorted({s.rsplit(".", 1)[-1] for s in model_suffixes()})
+
+
+def parse_link(value: str) -> ModelRef:
+    """The model a deep link's ``model=`` names: a demo, ``app:NAME``, or a model-folder file.
+
+    Raises:
+        SourceNotFound: nothing of that name (the message lists what exists).
+        UnsafeModel: a folder name that would leave the model folder.
+    """
+    if value in DEMOS:
+        return ModelRef("demo", value)
+    if value.startswith(APP_PREFIX):
+        name = value[len(APP_PREFIX) :]
+        if name not in APPLICATIONS:
+            raise SourceNotFound(f"no application {name!r}; available: {', '.join(APPLICATIONS)}")
+        return ModelRef("application", name)
+    folder = model_dir()
+    if folder is None:
+        raise SourceNotFound(
+            f"no model {value!r}: it is not a built-in demo ({', '.join(DEMOS)}) and no model "
+            f"folder is configured (set {MODEL_DIR_ENV})"
+        )
+    return folder_ref(value)
+
+
+def folder_ref(name: str) -> ModelRef:
+    """A reference to a file in the model folder, stamped with its size and mtime."""
+    folder = model_dir()
+    if folder is None:
+        raise SourceNotFound(f"no model folder is configured (set {MODEL_DIR_ENV})")
+    path = resolve(folder, name)
+    stat = path.stat()
+    return ModelRef("folder", name, f"{stat.st_mtime_ns}-{stat.st_size}")

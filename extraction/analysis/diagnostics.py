@@ -1,0 +1,219 @@
+"""Per-layer health checks: findings a user can act on, each with one sentence of meaning.
+
+Pure numpy: the checks read arrays and return records; the page decides how to show them.
+The spectral diagnostics (singular values, stable rank, WeightWatcher's alpha) are computed on
+demand in ``extraction.analysis.spectrum``.
+
+What each check looks at, and the thresholds (decided; each has a test):
+- ``nan_inf``: any NaN or +-Inf value (severity ``error``); indices are the units that hold one
+  (for a 1-D weight, the positions).
+- ``dead_units``: a unit (conv filter, Dense output unit, depthwise channel, embedding row)
+  whose L2 norm is exactly 0, or below ``DEAD_RATIO`` (1e-3) times the median unit norm of the
+  weight. A unit that small contributes nothing its neighbours would notice, so it is dead in
+  practice. The relative test needs at least 2 units and a median above 0; all-zero units are
+  reported whatever the median. Biases are not part of a unit's norm.
+- ``exploding_norm``: a unit whose norm is above ``EXPLODE_RATIO`` (100) times the median, or
+  any finite value of magnitude above ``ABS_LIMIT`` (1e4), far beyond any trained float32
+  network's usual weights.
+- ``constant_bias``: a bias or BatchNorm beta of at least 2 values whose finite values have a
+  standard deviation at most ``CONST_TOL`` (1e-6) times ``max(1, |mean|)`` (severity ``info``):
+  at its initial value, so untrained, frozen, or starved of gradient.
+- ``bn_variance``: BatchNorm moving variance below ``VAR_FLOOR`` (1e-5) per channel: the
+  channel barely varied on the training data (often fed by dead filters), and normalization
+  divides by about ``sqrt(epsilon)``, magnifying any noise in it.
+Weights of fewer than 2 units, scalars and empty arrays only get the NaN/Inf check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ..records import LayerWeights, Weight
+from .reduce import to_2d
+
+Array = np.ndarray[Any, Any]
+Severity = Literal["error", "warning", "info"]
+Check = Literal["nan_inf", "dead_units", "exploding_norm", "constant_bias", "bn_variance"]
+
+DEAD_RATIO = 1e-3
+EXPLODE_RATIO = 100.0
+ABS_LIMIT = 1e4
+CONST_TOL = 1e-6
+VAR_FLOOR = 1e-5
+SEVERITY_ORDER: dict[Severity, int] = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing worth knowing about one weight of a layer."""
+
+    check: Check
+    """Which check found it."""
+    severity: Severity
+    """``error`` (the model computes garbage), ``warning`` (likely a problem), ``info``."""
+    weight: str
+    """The weight's name within its layer (``kernel``, ``bias`` ...)."""
+    message: str
+    """One sentence: what was found and what it means."""
+    indices: tuple[int, ...]
+    """The affected units (filters, output units, channels) or, for 1-D weights, positions."""
+    unit: str
+    """What an index counts: ``filter``, ``unit``, ``channel``, ``token``, ``position``."""
+
+
+def layer_findings(layer: LayerWeights) -> list[Finding]:
+    """Every finding for every weight of ``layer``, most severe first (stable otherwise)."""
+    found: list[Finding] = []
+    for weight in layer.weights:
+        found.extend(weight_findings(weight.array(), weight, layer.kind, layer.class_name))
+    return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
+
+
+def weight_findings(array: Array, weight: Weight, kind: str, class_name: str) -> list[Finding]:
+    """The findings for one weight's values; ``array`` is not modified."""
+    values = np.asarray(array, dtype=np.float64)
+    found: list[Finding] = []
+    if values.size == 0:
+        return found
+    units, unit = unit_matrix(values, weight.role, kind, class_name, weight.name)
+    if units is None:
+        flat = values.reshape(-1)
+        bad = np.flatnonzero(~np.isfinite(flat))
+        unit = "position"
+    else:
+        bad = np.flatnonzero(~np.isfinite(units).all(axis=0))
+    if bad.size:
+        n_bad = int(np.count_nonzero(~np.isfinite(values)))
+        found.append(
+            Finding(
+                "nan_inf",
+                "error",
+                weight.name,
+                f"{n_bad:,} of {values.size:,} values are NaN or Inf, in {bad.size} {unit}(s): "
+                "every output they touch is NaN, so training diverged or the file is damaged.",
+                _ints(bad),
+                unit,
+            )
+        )
+    if units is not None and units.shape[1] >= 2:
+        found.extend(_norm_findings(units, unit, weight.name))
+    elif np.isfinite(values).any() and np.abs(values[np.isfinite(values)]).max() > ABS_LIMIT:
+        found.append(_huge(values, weight.name))
+    if weight.role in ("bias", "beta") and values.ndim == 1 and values.size >= 2:
+        found.extend(_constant(values, weight.name))
+    if weight.role == "moving_variance":
+        low = np.flatnonzero(np.isfinite(values.reshape(-1)) & (values.reshape(-1) < VAR_FLOOR))
+        if low.size:
+            found.append(
+                Finding(
+                    "bn_variance",
+                    "warning",
+                    weight.name,
+                    f"{low.size} channel(s) have moving variance below {VAR_FLOOR:g}: their input "
+                    "barely varied in training (often fed by dead filters), and normalization "
+                    "divides by about sqrt(epsilon), magnifying any noise.",
+                    _ints(low),
+                    "channel",
+                )
+            )
+    return found
+
+
+def unit_matrix(
+    values: Array, role: str, kind: str, class_name: str, name: str = ""
+) -> tuple[Array | None, str]:
+    """The weight as ``(values_per_unit, n_units)``: one column per filter or unit.
+
+    Conv kernels give a column per output filter (Conv2DTranspose's filters are its third
+    axis), depthwise kernels one per channel x multiplier, 2-D kernels one per output unit,
+    embeddings one per token. Weights of fewer than 2 axes have no units: ``(None, "")``.
+    """
+    if values.ndim < 2:
+        return None, ""
+    matrix, _, _ = to_2d(values, role, class_name, name=name)
+    if role == "embeddings" or kind == "embedding":
+        return matrix.T, "token"
+    if role in ("depthwise_kernel", "pointwise_kernel") or kind.startswith(("conv", "depthwise")):
+        return matrix, "channel" if role == "depthwise_kernel" else "filter"
+    return matrix, "unit"
+
+
+def _norm_findings(units: Array, unit: str, weight: str) -> list[Finding]:
+    finite = np.where(np.isfinite(units), units, 0.0)
+    norms = np.sqrt(np.square(finite).sum(axis=0))
+    median = float(np.median(norms))
+    found: list[Finding] = []
+    dead = np.flatnonzero((norms == 0.0) | (norms < DEAD_RATIO * median))
+    if dead.size:
+        zero = int(np.count_nonzero(norms[dead] == 0.0))
+        how = "all zero" if zero == dead.size else f"{zero} all zero, the rest near zero"
+        found.append(
+            Finding(
+                "dead_units",
+                "warning",
+                weight,
+                f"{dead.size} of {norms.size} {unit}s are dead ({how}; norm below "
+                f"{DEAD_RATIO:g} x the median {median:.3g}): they output nothing and no longer "
+                "learn, capacity the layer has lost.",
+                _ints(dead),
+                unit,
+            )
+        )
+    big = np.flatnonzero(norms > EXPLODE_RATIO * median) if median > 0 else np.array([], int)
+    if big.size:
+        found.append(
+            Finding(
+                "exploding_norm",
+                "warning",
+                weight,
+                f"{big.size} {unit}(s) have a norm over {EXPLODE_RATIO:g} x the median "
+                f"{median:.3g} (largest {norms.max():.3g}): they dominate the layer's output, a "
+                "sign of exploding gradients or a too-high learning rate.",
+                _ints(big),
+                unit,
+            )
+        )
+    elif np.abs(finite).max() > ABS_LIMIT:
+        found.append(_huge(units, weight))
+    return found
+
+
+def _huge(values: Array, weight: str) -> Finding:
+    flat = values.reshape(-1)
+    where = np.flatnonzero(np.isfinite(flat) & (np.abs(flat) > ABS_LIMIT))
+    return Finding(
+        "exploding_norm",
+        "warning",
+        weight,
+        f"{where.size} value(s) exceed {ABS_LIMIT:g} in magnitude: far beyond usual trained "
+        "weights, a sign of exploding gradients or missing normalization.",
+        _ints(where),
+        "position",
+    )
+
+
+def _constant(values: Array, weight: str) -> list[Finding]:
+    finite = values[np.isfinite(values)]
+    if finite.size < 2:
+        return []
+    mean, std = float(finite.mean()), float(finite.std())
+    if std > CONST_TOL * max(1.0, abs(mean)):
+        return []
+    return [
+        Finding(
+            "constant_bias",
+            "info",
+            weight,
+            f"All {finite.size} values are (nearly) equal to {mean:.4g}: still at their initial "
+            "value, so the layer is untrained, frozen, or gets no gradient.",
+            (),
+            "position",
+        )
+    ]
+
+
+def _ints(indices: Array) -> tuple[int, ...]:
+    return tuple(int(i) for i in indices)

@@ -1,0 +1,104 @@
+"""Well-known architectures from ``keras.applications``, with ImageNet weights when cached.
+
+Keras keeps downloaded weights under ``$KERAS_HOME/models`` (``~/.keras/models``). A cached
+file works offline; without one the model is built untrained (random initial weights) and the
+caller is told so. ``download=True`` asks Keras to fetch the weights, which fails with a clear
+message when there is no network.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import SourceNotFound, WeightscopeError
+from ..records import ModelWeights
+
+
+@dataclass(frozen=True)
+class Application:
+    """A ``keras.applications`` architecture Weightscope offers."""
+
+    name: str
+    """The constructor's name (``VGG16``)."""
+    weights_file: str
+    """The file Keras caches ImageNet weights (with the classifier top) under."""
+
+
+APPLICATIONS: dict[str, Application] = {
+    a.name: a
+    for a in (
+        Application("VGG16", "vgg16_weights_tf_dim_ordering_tf_kernels.h5"),
+        Application("ResNet50", "resnet50_weights_tf_dim_ordering_tf_kernels.h5"),
+        Application("MobileNetV2", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"),
+        Application("EfficientNetB0", "efficientnetb0.h5"),
+    )
+}
+
+
+def keras_home() -> Path:
+    """Keras's cache folder, as Keras itself computes it."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+
+
+def cached_weights(name: str) -> Path | None:
+    """The cached ImageNet weights file of an application, if Keras has it."""
+    path = keras_home() / "models" / _application(name).weights_file
+    return path if path.is_file() else None
+
+
+def build_application(name: str, *, download: bool = False) -> tuple[Any, bool]:
+    """Build an application; returns ``(model, has_imagenet_weights)``.
+
+    Raises:
+        SourceNotFound: not an application Weightscope offers.
+        WeightscopeError: ``download`` was asked and the weights could not be fetched.
+    """
+    from .._native import import_keras, quiet_native_stderr
+
+    app = _application(name)
+    keras = import_keras()
+    constructor = getattr(keras.applications, app.name)
+    weights = cached_weights(name)
+    with quiet_native_stderr():
+        if weights is None and download:
+            try:
+                return constructor(weights="imagenet"), True
+            except Exception as exc:  # urllib, HTTP and hash errors  # noqa: BLE001
+                raise WeightscopeError(
+                    f"could not download ImageNet weights for {name} (is there a network?): "
+                    f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+                ) from exc
+        model = constructor(weights=None)
+        if weights is not None:
+            model.load_weights(weights)
+    return model, weights is not None
+
+
+def open_application(name: str, *, download: bool = False) -> ModelWeights:
+    """The records of ``keras.applications.NAME`` (``open_model("app:NAME")``).
+
+    With ImageNet weights when Keras has them cached (or ``download`` fetched them), otherwise
+    untrained, and a note says which.
+    """
+    from ..readers.live import read_live
+
+    model, trained = build_application(name, download=download)
+    note = (
+        "ImageNet weights from Keras's cache"
+        if trained
+        else "untrained: random initial weights (no cached ImageNet weights; Keras keeps them "
+        "in ~/.keras/models once downloaded)"
+    )
+    return read_live(model, source=f"app:{name}", fmt="application", notes=(note,))
+
+
+def _application(name: str) -> Application:
+    try:
+        return APPLICATIONS[name]
+    except KeyError:
+        raise SourceNotFound(
+            f"no application {name!r}; available: {', '.join(APPLICATIONS)}"
+        ) from None

@@ -1,0 +1,263 @@
+"""Train a small digits CNN from a few knobs, keeping a weight snapshot per epoch.
+
+The lesson is to watch filters go from random to edge detectors, so the run keeps the weights
+before training (epoch 0) and after every epoch, plus the loss and accuracy history, and turns
+any kept snapshot into ``ModelWeights`` records the ordinary views draw.
+
+Memory is bounded (decided, tested): snapshots are plain numpy copies, and their total size
+never passes ``max_bytes`` (default ``DEFAULT_MAX_BYTES``, 64 MB; the default knobs take
+about 0.1 MB per epoch). When the next snapshot would pass it, every second kept snapshot
+after epoch 0 is dropped (epoch 0 and the newest always stay), so the kept epochs stay evenly
+spread over the run; ``TrainingRun.epochs`` lists those kept. A cap too small for two
+snapshots keeps only the newest; a single snapshot larger than the cap is refused up front
+with ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from ..records import Array, ModelWeights, Weight, eager
+
+Optimizer = Literal["adam", "sgd", "rmsprop"]
+OPTIMIZERS: tuple[Optimizer, ...] = ("adam", "sgd", "rmsprop")
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+Snapshot = dict[tuple[str, str], Array]
+"""One epoch's arrays by (layer path, weight name)."""
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The architecture and training choices a user makes."""
+
+    conv_filters: int = 8
+    """Filters per conv layer."""
+    kernel_size: int = 3
+    """Side of the square conv kernels."""
+    depth: int = 1
+    """Conv layers, each ``conv_filters`` wide (``conv1``, ``conv2`` ...)."""
+    dense_units: int = 32
+    """Units of the hidden Dense layer."""
+    epochs: int = 10
+    """Passes over the 1,347 training digits."""
+    learning_rate: float = 3e-3
+    """The optimizer's step size."""
+    optimizer: Optimizer = "adam"
+    """Which Keras optimizer."""
+    seed: int = 7
+    """Same seed and knobs, same run."""
+
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first knob out of range."""
+        limits = {
+            "conv_filters": (1, 128),
+            "kernel_size": (1, 8),
+            "depth": (1, 4),
+            "dense_units": (1, 1024),
+            "epochs": (1, 200),
+        }
+        for name, (lo, hi) in limits.items():
+            value = getattr(self, name)
+            if not lo <= value <= hi:
+                raise ValueError(f"{name} must be between {lo} and {hi}; received {value}")
+        if not 0 < self.learning_rate <= 1:
+            raise ValueError(f"learning_rate must be in (0, 1]; received {self.learning_rate}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}; received {self.optimizer!r}")
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    """Loss and accuracy after one epoch (epoch 0: before training, evaluated)."""
+
+    epoch: int
+    loss: float
+    accuracy: float
+    val_loss: float
+    val_accuracy: float
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """A finished (or interrupted) run: history, kept snapshots, the structure to rebuild them."""
+
+    knobs: Knobs
+    history: tuple[EpochLog, ...]
+    """One entry per epoch, 0 included."""
+    snapshots: dict[int, Snapshot] = field(repr=False)
+    """Kept epochs' arrays."""
+    structure: ModelWeights = field(repr=False)
+    """The layers (names, kinds, configs) every snapshot shares."""
+    model: Any = field(default=None, repr=False)
+    """The trained ``keras.Model`` (runnable, for activations)."""
+
+    @property
+    def epochs(self) -> list[int]:
+        """The kept epochs, ascending."""
+        return sorted(self.snapshots)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the kept snapshots take."""
+        return sum(_snapshot_bytes(s) for s in self.snapshots.values())
+
+    def weights_at(self, epoch: int) -> ModelWeights:
+        """The records of a kept epoch, for the ordinary views.
+
+        Raises:
+            KeyError: the epoch was not kept (the message lists those that were).
+        """
+        if epoch not in self.snapshots:
+            raise KeyError(f"epoch {epoch} was not kept; kept epochs are {self.epochs}")
+        snap = self.snapshots[epoch]
+        layers = tuple(
+            replace(
+                layer, weights=tuple(_frozen(w, snap[(layer.path, w.name)]) for w in layer.weights)
+            )
+            for layer in self.structure.layers
+        )
+        return replace(
+            self.structure,
+            source=f"training run, epoch {epoch}",
+            name=f"epoch {epoch}",
+            layers=layers,
+            live_model=None,
+            notes=(f"weights after epoch {epoch} of a training run",),
+        )
+
+
+def _frozen(weight: Weight, array: Array) -> Weight:
+    return Weight(
+        weight.name, weight.role, weight.shape, weight.dtype, weight.trainable, eager(array)
+    )
+
+
+def build_model(knobs: Knobs) -> Any:
+    """The compiled digits CNN for ``knobs`` (input 8x8x1, 10 classes)."""
+    import keras
+    from keras import layers
+
+    knobs.check()
+    parts: list[Any] = [keras.Input((8, 8, 1), name="image")]
+    for i in range(knobs.depth):
+        parts.append(
+            layers.Conv2D(
+                knobs.conv_filters,
+                knobs.kernel_size,
+                padding="same",
+                activation="relu",
+                name=f"conv{i + 1}",
+            )
+        )
+    parts += [
+        layers.Flatten(name="flatten"),
+        layers.Dense(knobs.dense_units, activation="relu", name="dense"),
+        layers.Dense(10, activation="softmax", name="digit"),
+    ]
+    model = keras.Sequential(parts, name="trained_digits")
+    optimizer = {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    model.compile(
+        optimizer=optimizer[knobs.optimizer](knobs.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train(
+    knobs: Knobs,
+    *,
+    on_epoch: Callable[[EpochLog, int], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> TrainingRun:
+    """Train the digits CNN of ``knobs``; ``on_epoch(log, total_epochs)`` after each epoch.
+
+    Raises:
+        ValueError: a knob out of range, or one snapshot larger than ``max_bytes``.
+    """
+    import keras
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from ..readers.live import read_live
+
+    knobs.check()
+    keras.utils.set_random_seed(knobs.seed)
+    digits = load_digits()
+    x = (digits.images / 16.0).astype("float32")[..., None]
+    y = digits.target.astype("int64")
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=0.25, random_state=knobs.seed, stratify=y
+    )
+    model = build_model(knobs)
+    structure = read_live(model, source="training run")
+    weights = list(structure.iter_weights())
+    need = sum(w.nbytes for _, w in weights)
+    if need > max_bytes:
+        raise ValueError(f"one snapshot takes {need:,} bytes, more than the cap of {max_bytes:,}")
+    snapshots: dict[int, Snapshot] = {}
+    history: list[EpochLog] = []
+
+    def keep(epoch: int, logs: dict[str, float]) -> None:
+        snap = {(layer.path, w.name): w.loader() for layer, w in weights}
+        while snapshots and _total(snapshots) + need > max_bytes:
+            _thin(snapshots)
+        snapshots[epoch] = snap
+        log = EpochLog(
+            epoch,
+            *(
+                float(logs.get(k, math.nan))
+                for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+            ),
+        )
+        history.append(log)
+        if on_epoch is not None:
+            on_epoch(log, knobs.epochs)
+
+    train_eval = model.evaluate(x_tr, y_tr, verbose=0, return_dict=True)
+    val_eval = model.evaluate(x_te, y_te, verbose=0, return_dict=True)
+    keep(0, {**train_eval, **{f"val_{k}": v for k, v in val_eval.items()}})
+
+    class Keeper(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            keep(epoch + 1, logs or {})
+
+    model.fit(
+        x_tr,
+        y_tr,
+        epochs=knobs.epochs,
+        batch_size=32,
+        verbose=0,
+        validation_data=(x_te, y_te),
+        callbacks=[Keeper()],
+    )
+    return TrainingRun(knobs, tuple(history), snapshots, structure, model)
+
+
+def _snapshot_bytes(snap: Snapshot) -> int:
+    return sum(int(np.asarray(a).nbytes) for a in snap.values())
+
+
+def _total(snapshots: dict[int, Snapshot]) -> int:
+    return sum(_snapshot_bytes(s) for s in snapshots.values())
+
+
+def _thin(snapshots: dict[int, Snapshot]) -> None:
+    """Drop every second kept epoch between the first and the last; with only those two left,
+    the last goes (the snapshot being added replaces it as the newest)."""
+    kept = sorted(snapshots)
+    if len(kept) <= 1:
+        snapshots.clear()
+        return
+    drop = kept[1:-1][::2] or kept[-1:]
+    for epoch in drop:
+        del snapshots[epoch]
