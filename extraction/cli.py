@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import WeightscopeError
-from .records import ModelWeights
+from .records import ModelWeights, Weight
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -33,10 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = open_model(args.source)
         if args.command == "inspect":
             if args.json:
-                json.dump(inspect_json(model), sys.stdout, indent=2)
+                json.dump(inspect_json(model, stats=not args.no_stats), sys.stdout, indent=2)
                 sys.stdout.write("\n")
             else:
-                print_table(model, sys.stdout)
+                print_table(model, sys.stdout, stats=not args.no_stats)
         else:
             count = export_npz(model, Path(args.out))
             print(f"wrote {count} arrays to {args.out}", file=sys.stderr)
@@ -60,21 +60,28 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m extraction",
         description="List or export every weight of a Keras model, named by what it is.",
         epilog="SOURCE is a .keras, .h5 or .weights.h5 file, a SavedModel folder (or a zip of "
-        "one), a TensorFlow checkpoint, or demo:NAME for a built-in demo (demo:digits_cnn, "
-        "demo:digits_mlp). Exit status: 0 ok, 2 bad input.",
+        "one), a TensorFlow checkpoint, a .safetensors file or folder, sharded Keras weights "
+        "(.weights.json), a KerasHub preset folder, or demo:NAME for a built-in demo "
+        "(demo:digits_cnn, demo:digits_mlp). Exit status: 0 ok, 2 bad input.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     inspect = sub.add_parser("inspect", help="print the layers, their weights and statistics")
     inspect.add_argument("source", metavar="SOURCE")
     inspect.add_argument("--json", action="store_true", help="print JSON for other tools")
+    inspect.add_argument(
+        "--no-stats",
+        action="store_true",
+        help="list layers, shapes and dtypes without reading any array (instant on big files)",
+    )
     export = sub.add_parser("export", help="write every weight array once to an .npz file")
     export.add_argument("source", metavar="SOURCE")
     export.add_argument("--out", required=True, metavar="FILE.npz", help="the file to write")
     return parser
 
 
-def inspect_json(model: ModelWeights) -> dict[str, Any]:
-    """The ``inspect --json`` object (the CLI contract in DESIGN.md)."""
+def inspect_json(model: ModelWeights, *, stats: bool = True) -> dict[str, Any]:
+    """The ``inspect --json`` object (the CLI contract in DESIGN.md); without ``stats`` no array
+    is read and the ``stats`` keys are absent."""
     return {
         "source": model.source,
         "format": model.format,
@@ -87,30 +94,34 @@ def inspect_json(model: ModelWeights) -> dict[str, Any]:
                 "class_name": layer.class_name,
                 "kind": layer.kind,
                 "params": layer.params,
-                "weights": [
-                    {
-                        "name": w.name,
-                        "role": w.role,
-                        "shape": list(w.shape),
-                        "dtype": w.dtype,
-                        "trainable": w.trainable,
-                        "stats": w.stats().as_dict(),
-                    }
-                    for w in layer.weights
-                ],
+                "weights": [_weight_json(w, stats) for w in layer.weights],
             }
             for layer in model.layers
         ],
     }
 
 
-def print_table(model: ModelWeights, out: TextIO) -> None:
-    """A table for people: layer, class, weight shapes, params, mean, std."""
+def _weight_json(w: Weight, stats: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": w.name,
+        "role": w.role,
+        "shape": list(w.shape),
+        "dtype": w.dtype,
+        "trainable": w.trainable,
+    }
+    if stats:
+        entry["stats"] = w.stats().as_dict()
+    return entry
+
+
+def print_table(model: ModelWeights, out: TextIO, *, stats: bool = True) -> None:
+    """A table for people: layer, class, weight shapes, params, mean, std (``-`` without
+    ``stats``, when no array is read)."""
     rows = [("layer", "class", "weights", "params", "mean", "std")]
     for layer in model.layers:
         shapes = ", ".join(f"{w.name} {_shape(w.shape)}" for w in layer.weights) or "-"
-        means = [w.stats().mean for w in layer.weights]
-        stds = [w.stats().std for w in layer.weights]
+        means = [w.stats().mean if stats else None for w in layer.weights]
+        stds = [w.stats().std if stats else None for w in layer.weights]
         rows.append(
             (
                 layer.path,

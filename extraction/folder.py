@@ -7,11 +7,13 @@ and symbolic links that point outside are refused, whatever the name looks like.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import SourceNotFound, UnsafeModel
 from .readers import model_suffixes
 from .readers.safety import MAX_FOLDER_ENTRIES
+from .readers.sniff import KERAS_SHARDS_SUFFIX, KERASHUB_FILES, SAFETENSORS_INDEX
 
 MODEL_DIR_ENV = "WEIGHTSCOPE_MODEL_DIR"
 
@@ -26,8 +28,10 @@ def model_dir() -> Path | None:
 
 
 def list_models(folder: Path) -> list[str]:
-    """Names (relative to ``folder``, ``/``-separated) of the model files and SavedModel folders
-    in it and one level below, sorted; entries that resolve outside the folder are skipped."""
+    """Names (relative to ``folder``, ``/``-separated) of the model files and model folders
+    (SavedModel, safetensors, sharded Keras weights, KerasHub presets) in it and one level
+    below, sorted; entries that resolve outside the folder are skipped, and so are the shard
+    files of an index listed beside them (the index stands for them)."""
     root = folder.resolve()
     found: list[str] = []
     for entry in sorted(folder.iterdir()):
@@ -37,7 +41,9 @@ def list_models(folder: Path) -> list[str]:
         for path in candidates:
             if not path.resolve().is_relative_to(root):
                 continue
-            if _is_saved_model(path) or (path.is_file() and _looks_like_model(path)):
+            if _is_saved_model(path) or (
+                path.is_file() and _looks_like_model(path) and not _is_shard(path)
+            ):
                 found.append(path.relative_to(folder).as_posix())
             if len(found) >= MAX_FOLDER_ENTRIES:
                 return found
@@ -65,7 +71,26 @@ def resolve(folder: Path, name: str) -> Path:
 
 
 def _is_saved_model(path: Path) -> bool:
-    return path.is_dir() and (path / "saved_model.pb").is_file()
+    """A folder that is one model (not a folder of models)."""
+    if not path.is_dir():
+        return False
+    if (path / "saved_model.pb").is_file() or (path / SAFETENSORS_INDEX).is_file():
+        return True
+    if all((path / name).is_file() for name in KERASHUB_FILES):
+        return True
+    return any(path.glob(f"*{KERAS_SHARDS_SUFFIX}")) or any(path.glob("*.safetensors"))
+
+
+_KERAS_SHARD = re.compile(r"^(?P<stem>.+)_\d+\.weights\.h5$")
+_SAFETENSORS_SHARD = re.compile(r"^.+-\d+-of-\d+\.safetensors$")
+
+
+def _is_shard(path: Path) -> bool:
+    """A shard whose index sits beside it (``x_00000.weights.h5`` beside ``x.weights.json``)."""
+    keras = _KERAS_SHARD.match(path.name)
+    if keras and (path.parent / f"{keras['stem']}{KERAS_SHARDS_SUFFIX}").is_file():
+        return True
+    return bool(_SAFETENSORS_SHARD.match(path.name)) and (path.parent / SAFETENSORS_INDEX).is_file()
 
 
 def _looks_like_model(path: Path) -> bool:

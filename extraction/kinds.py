@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, get_args
 
 LayerKind = Literal[
@@ -79,6 +80,13 @@ _KIND_BY_CLASS: dict[str, LayerKind] = {
     "GroupQueryAttention": "attention",
     "Attention": "attention",
     "AdditiveAttention": "attention",
+    # Hugging Face (PyTorch) module classes, which safetensors checkpoints are saved from,
+    # and KerasHub's own layers.
+    "Linear": "dense",
+    "RMSNorm": "layer_norm",
+    "LayerNorm": "layer_norm",
+    "RMSNormalization": "layer_norm",
+    "ReversibleEmbedding": "embedding",
 }
 
 _ROLE_BY_NAME: dict[str, WeightRole] = {
@@ -114,3 +122,40 @@ def role_of(weight_name: str) -> WeightRole:
     """
     last = weight_name.rsplit("/", 1)[-1].split(":", 1)[0]
     return _ROLE_BY_NAME.get(last, "other")
+
+
+_EMBEDDING_NAME = re.compile(r"embed|^(wte|wpe|shared|tok_embeddings|word_embeddings)$")
+_NORM_NAME = re.compile(r"norm|^ln(_?\d+|_f|_\w+)?$")
+_BLOCK = re.compile(r"^(?P<prefix>.*?)[._/]?(?P<index>\d+)$")
+
+
+def kind_by_name(layer_name: str) -> LayerKind | None:
+    """``embedding`` or ``layer_norm`` when a layer's own name says so, for files that record no
+    class (safetensors, custom classes): ``embed_tokens``, ``wte``, ``input_layernorm``,
+    ``ln_f``; None otherwise. Only the last part of a dotted or slashed path is looked at.
+    """
+    last = re.split(r"[./]", layer_name)[-1].lower()
+    if _EMBEDDING_NAME.search(last):
+        return "embedding"
+    if _NORM_NAME.search(last):
+        return "layer_norm"
+    return None
+
+
+def block_position(path: str) -> tuple[str, int, str] | None:
+    """Where a layer sits in a stack of repeated blocks: ``(stack, index, member)``.
+
+    The last numbered part of the path is the block: ``model.layers.3.self_attn.q_proj`` ->
+    ``("model.layers", 3, "self_attn.q_proj")``; KerasHub's ``transformer_layer_3/self_attention
+    /query`` -> ``("transformer_layer", 3, "self_attention/query")``. None for a path without a
+    numbered part, and for a numbered last part (``dense_3`` is a layer, not a block).
+    """
+    parts = re.split(r"([./])", path)
+    names = parts[::2]
+    for i in range(len(names) - 2, -1, -1):
+        found = _BLOCK.match(names[i])
+        if found:
+            prefix = "".join(parts[: 2 * i]) + found["prefix"]
+            member = "".join(parts[2 * i + 2 :])
+            return prefix.rstrip("./_"), int(found["index"]), member
+    return None

@@ -54,6 +54,14 @@ FORMATS: dict[SourceFormat, Format] = {
         Format(
             "checkpoint", "a TensorFlow checkpoint", "saved_model:read_saved_model", (".index",)
         ),
+        Format("safetensors", "safetensors", "safetensors:read_safetensors", (".safetensors",)),
+        Format(
+            "keras_sharded",
+            "sharded Keras weights",
+            "keras_sharded:read_keras_sharded",
+            (".weights.json",),
+        ),
+        Format("kerashub_preset", "a KerasHub preset", "kerashub:read_kerashub_preset", ()),
     )
 }
 """Every readable file format by id, in the order the page lists them."""

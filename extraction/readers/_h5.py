@@ -199,6 +199,49 @@ def refuse_foreign_links(h5: Any, label: str) -> None:
         )
 
 
+class MergedGroup:
+    """The same HDF5 group in several files, read as one (Keras's sharded weights split a layer's
+    group between shards: its ``vars`` attributes in one file, its arrays in the next).
+
+    Only what the layout readers use: membership, indexing, ``get``, iteration (names in order,
+    each once), ``len``, ``attrs`` (the first file's value wins) and ``visititems``.
+    """
+
+    def __init__(self, parts: list[Any]) -> None:
+        self.parts = parts
+        self.name: str = parts[0].name
+        self.attrs: dict[str, Any] = {}
+        for part in parts:
+            for key in part.attrs:
+                self.attrs.setdefault(key, part.attrs[key])
+
+    def __contains__(self, key: str) -> bool:
+        return any(key in part for part in self.parts)
+
+    def __getitem__(self, key: str) -> Any:
+        found = [part[key] for part in self.parts if key in part]
+        if not found:
+            raise KeyError(key)
+        groups = [g for g in found if is_group(g)]
+        return MergedGroup(groups) if len(groups) == len(found) else found[0]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def __iter__(self) -> Any:
+        return iter(sorted({key for part in self.parts for key in part}))
+
+    def __len__(self) -> int:
+        return len({key for part in self.parts for key in part})
+
+    def visititems(self, visit: Callable[[str, Any], Any]) -> Any:
+        for part in self.parts:
+            result = part.visititems(visit)
+            if result is not None:
+                return result
+        return None
+
+
 def is_dataset(obj: Any) -> bool:
     import h5py
 
@@ -208,7 +251,7 @@ def is_dataset(obj: Any) -> bool:
 def is_group(obj: Any) -> bool:
     import h5py
 
-    return isinstance(obj, h5py.Group)
+    return isinstance(obj, (h5py.Group, MergedGroup))
 
 
 def has_datasets(group: Any) -> bool:

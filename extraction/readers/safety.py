@@ -35,6 +35,12 @@ MAX_FILL_RATIO = 1100
 limit is about 1030); checked above ``RATIO_CHECK_BYTES`` only."""
 MAX_PROTOBUF_BYTES = 1 << 30
 """A SavedModel's saved_model.pb or keras_metadata.pb larger than this is not parsed."""
+MAX_SAFETENSORS_HEADER_BYTES = 100 * 1024**2
+"""A safetensors JSON header longer than this is refused before it is read (the format's own
+reference reader stops at 100 MB; real headers are kilobytes to a few MB)."""
+MAX_SHARDS = 4096
+"""A sharded checkpoint (safetensors index, Keras ``.weights.json``) naming more shard files
+than this is refused."""
 MAX_FOLDER_ENTRIES = 500
 """The model folder lists at most this many models."""
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)

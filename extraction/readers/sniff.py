@@ -26,23 +26,22 @@ def sniff(path: Path) -> SourceFormat:
     if not path.exists():
         raise SourceNotFound(f"no such file or folder: {path}")
     if path.is_dir():
-        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
-            return "saved_model"
-        if any(path.glob("*.index")):
-            return "checkpoint"
-        raise UnsupportedFormat(
-            f"{path} is a folder without saved_model.pb or a checkpoint .index file; "
-            "expected a TensorFlow SavedModel folder"
-        )
+        return _sniff_folder(path)
+    size = path.stat().st_size
     with path.open("rb") as f:
-        head = f.read(8)
+        head = f.read(9)
         if head[:4] in ZIP_MAGIC:
             return _sniff_zip(path)
         if _has_hdf5_signature(f):
             return _sniff_hdf5(path)
+    if is_safetensors_head(head, size):
+        return "safetensors"
+    if head[:1] == b"{":
+        found = sniff_weight_map(path)
+        if found is not None:
+            return found
     if path.suffix == ".index" or path.with_suffix(".index").is_file() and ".data-" in path.name:
         return "checkpoint"
-    size = path.stat().st_size
     if size == 0:
         raise UnsupportedFormat(f"{path.name} is empty (0 bytes); expected a Keras model file")
     if head[:2] in PICKLE_MAGIC:
@@ -52,7 +51,70 @@ def sniff(path: Path) -> SourceFormat:
         )
     raise UnsupportedFormat(
         f"{path.name} is not a model file Weightscope reads (it is neither a zip archive nor "
-        "HDF5); expected .keras, .h5, .weights.h5, a SavedModel folder or a zipped SavedModel"
+        "HDF5); expected .keras, .h5, .weights.h5, .safetensors, a SavedModel folder or a "
+        "zipped SavedModel"
+    )
+
+
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+"""The index Hugging Face writes beside sharded safetensors files."""
+KERAS_SHARDS_SUFFIX = ".weights.json"
+"""Keras 3 ``save_weights(..., max_shard_size=...)`` writes ``NAME.weights.json`` beside
+``NAME_00000.weights.h5`` ...; KerasHub presets call it ``model.weights.json``."""
+KERASHUB_FILES = ("config.json", "metadata.json")
+"""A KerasHub preset folder holds both (and its weights, whole or sharded)."""
+
+
+def is_safetensors_head(head: bytes, size: int) -> bool:
+    """Whether a file's first bytes start a safetensors header: an 8-byte little-endian length
+    followed by the header's opening brace. Whether the length fits the file is the reader's
+    check, so that a cut-short file is called a damaged safetensors file, not an unknown one."""
+    if len(head) < 9 or head[8:9] != b"{" or head[:1] == b"{":
+        return False
+    return 2 <= int.from_bytes(head[:8], "little") and size > 8
+
+
+def sniff_weight_map(path: Path) -> SourceFormat | None:
+    """``safetensors`` or ``keras_sharded`` for a JSON index of shards, None for other JSON.
+
+    A safetensors index maps tensor names to ``.safetensors`` files; a Keras index maps HDF5
+    group paths (``/layers/dense/vars``) to ``.weights.h5`` files (one or a list).
+    """
+    from ._config import parse_json
+    from .safety import MAX_CONFIG_BYTES
+
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        return None
+    try:
+        data = parse_json(path.read_bytes(), path.name)
+    except CorruptFile:
+        return None
+    mapping = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(mapping, dict) or not mapping:
+        return None
+    files = [f for v in mapping.values() for f in (v if isinstance(v, list) else [v])]
+    if all(isinstance(f, str) and f.endswith(".safetensors") for f in files):
+        return "safetensors"
+    if all(isinstance(f, str) and f.endswith(".h5") for f in files):
+        return "keras_sharded"
+    return None
+
+
+def _sniff_folder(path: Path) -> SourceFormat:
+    if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+        return "saved_model"
+    if all((path / name).is_file() for name in KERASHUB_FILES):
+        return "kerashub_preset"
+    if (path / SAFETENSORS_INDEX).is_file() or any(path.glob("*.safetensors")):
+        return "safetensors"
+    if any(path.glob(f"*{KERAS_SHARDS_SUFFIX}")):
+        return "keras_sharded"
+    if any(path.glob("*.index")):
+        return "checkpoint"
+    raise UnsupportedFormat(
+        f"{path} is a folder without saved_model.pb, a checkpoint .index file, safetensors, "
+        "Keras sharded weights (.weights.json) or a KerasHub preset (config.json and "
+        "metadata.json); expected one of those"
     )
 
 

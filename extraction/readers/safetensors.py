@@ -1,0 +1,350 @@
+"""Read safetensors checkpoints by their bytes: one file, or a sharded folder with its index.
+
+The format: 8 bytes (little-endian ``u64``) giving the header's length ``N``, ``N`` bytes of JSON
+(``{"name": {"dtype": "BF16", "shape": [..], "data_offsets": [begin, end]}, "__metadata__":
+{...}}``), then the data section, to which the offsets are relative. Values are little-endian.
+
+Nothing is trusted before it is checked: the header length against the file size and
+``MAX_SAFETENSORS_HEADER_BYTES``, every tensor's offsets against the data section and against
+``prod(shape) * itemsize``, no two tensors overlapping. Arrays are never read whole: each is a
+read-only view into a memory map of its shard, mapped on first use, so a 2.5 GB checkpoint lists
+in milliseconds and statistics walk it chunk by chunk.
+
+Naming (DESIGN.md): tensor ``a.b.c.weight`` is weight ``weight`` of layer ``a.b.c``. With no
+classes in the file, a layer's class comes from its name and shapes, using the names Hugging Face
+users know: ``Embedding`` (``embed_tokens``, ``wte``), ``RMSNorm``/``LayerNorm`` (names holding
+``norm``, ``ln_f``; LayerNorm when it has a bias), ``Linear`` for any other 2-D weight (stored
+``(out, in)`` as PyTorch does), ``Tensor`` otherwise.
+
+Decided edge cases:
+- A tensor without a dot in its name is its own layer, and its weight has its name.
+- Within a layer, ``weight`` comes first, then ``bias``, then the rest in file order (the
+  writer sorts names alphabetically, which would put ``bias`` first).
+- Layers are listed in natural order of their paths (``layers.2`` before ``layers.10``).
+- Sharded: ``model.safetensors.index.json`` names the shard files, which must be plain names in
+  the same folder; every tensor of every listed shard is read, and a tensor the index places in a
+  shard that does not hold it is a CorruptFile. A folder without an index reads every
+  ``.safetensors`` file in it, in name order.
+- Dtypes: every one the format defines that numpy or ``ml_dtypes`` can hold (BF16 and the F8
+  variants through ``ml_dtypes``); a packed sub-byte dtype (F4, F6) is an UnsupportedFormat
+  naming the tensor.
+- A ``config.json`` beside the weights (Hugging Face's) names the model by its architecture and
+  says whether the output projection is tied to the embedding; it is optional.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mmap
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
+from ..kinds import kind_by_name, kind_of, role_of
+from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight
+from ._shards import read_index, shard_paths
+from .safety import MAX_ARRAY_BYTES, MAX_SAFETENSORS_HEADER_BYTES, MAX_SHARDS
+from .sniff import SAFETENSORS_INDEX
+
+SUFFIX = ".safetensors"
+HEADER_PREFIX = 8
+"""Bytes of the little-endian header length at the start of every file."""
+
+
+def _dtypes() -> dict[str, np.dtype[Any]]:
+    import ml_dtypes
+
+    table: dict[str, Any] = {
+        "F64": np.float64,
+        "F32": np.float32,
+        "F16": np.float16,
+        "BF16": ml_dtypes.bfloat16,
+        "I64": np.int64,
+        "I32": np.int32,
+        "I16": np.int16,
+        "I8": np.int8,
+        "U64": np.uint64,
+        "U32": np.uint32,
+        "U16": np.uint16,
+        "U8": np.uint8,
+        "BOOL": np.bool_,
+    }
+    for code, name in (
+        ("F8_E4M3", "float8_e4m3fn"),
+        ("F8_E5M2", "float8_e5m2"),
+        ("F8_E8M0", "float8_e8m0fnu"),
+    ):
+        if hasattr(ml_dtypes, name):
+            table[code] = getattr(ml_dtypes, name)
+    return {code: np.dtype(t).newbyteorder("<") for code, t in table.items()}
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor as a header declares it, after checking."""
+
+    name: str
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+    start: int
+    """Byte offset of its first value in the file (not the data section)."""
+
+
+@dataclass
+class _Shard:
+    """One safetensors file; mapped into memory on the first array read, then shared."""
+
+    path: Path
+    size: int
+    _map: mmap.mmap | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def view(self, tensor: Tensor) -> Array:
+        with self._lock:
+            if self._map is None:
+                with self.path.open("rb") as f:
+                    if f.seek(0, 2) < self.size:
+                        raise CorruptFile(f"{self.path.name} shrank since it was opened")
+                    self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        count = math.prod(tensor.shape)
+        if count == 0:
+            return np.zeros(tensor.shape, tensor.dtype)
+        values = np.frombuffer(self._map, tensor.dtype, count, tensor.start)
+        return values.reshape(tensor.shape)
+
+
+def read_header(path: Path) -> list[Tensor]:
+    """The checked tensor table of one safetensors file, reading only its header.
+
+    Raises:
+        CorruptFile: a header that disagrees with the file (length, JSON, offsets, shapes).
+        UnsafeModel: a header or a tensor larger than any real one.
+        UnsupportedFormat: a dtype Weightscope cannot hold.
+    """
+    label = path.name
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(HEADER_PREFIX)
+        if len(head) < HEADER_PREFIX:
+            raise CorruptFile(f"{label} is {size} bytes, too short for a safetensors header")
+        length = int.from_bytes(head, "little")
+        if length > MAX_SAFETENSORS_HEADER_BYTES:
+            raise UnsafeModel(
+                f"{label}: the safetensors header declares {length} bytes, more than the "
+                f"{MAX_SAFETENSORS_HEADER_BYTES} allowed"
+            )
+        if HEADER_PREFIX + length > size:
+            raise CorruptFile(
+                f"{label}: the safetensors header declares {length} bytes but the file has "
+                f"only {size - HEADER_PREFIX} after the length; the file is cut short"
+            )
+        raw = f.read(length)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CorruptFile(f"{label}: the safetensors header is not valid JSON ({exc})") from exc
+    if not isinstance(header, dict):
+        raise CorruptFile(f"{label}: the safetensors header is not a JSON object")
+    data_start = HEADER_PREFIX + length
+    return _tensors(header, data_start, size - data_start, label)
+
+
+def _tensors(header: dict[str, Any], data_start: int, data_size: int, label: str) -> list[Tensor]:
+    dtypes = _dtypes()
+    tensors: list[Tensor] = []
+    spans: list[tuple[int, int, str]] = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict):
+            raise CorruptFile(f"{label}: tensor {name!r} is not described by a JSON object")
+        code, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        if not isinstance(code, str) or code not in dtypes:
+            known = ", ".join(dtypes)
+            raise UnsupportedFormat(
+                f"{label}: tensor {name!r} has dtype {code!r}; Weightscope reads {known}"
+            )
+        if not (isinstance(shape, list) and all(_is_count(d) for d in shape)):
+            raise CorruptFile(f"{label}: tensor {name!r} has shape {shape!r}; expected a list")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_count, offsets))):
+            raise CorruptFile(
+                f"{label}: tensor {name!r} has data_offsets {offsets!r}; expected [begin, end]"
+            )
+        dtype = dtypes[code]
+        begin, end = offsets
+        declared = math.prod(shape) * dtype.itemsize
+        if declared > MAX_ARRAY_BYTES:
+            raise UnsafeModel(
+                f"{label}: tensor {name!r} declares {declared} bytes (shape {tuple(shape)}), "
+                f"more than the {MAX_ARRAY_BYTES} allowed for one array"
+            )
+        if not begin <= end <= data_size or end - begin != declared:
+            raise CorruptFile(
+                f"{label}: tensor {name!r} ({code} {tuple(shape)}, {declared} bytes) has "
+                f"data_offsets [{begin}, {end}] in a data section of {data_size} bytes"
+            )
+        spans.append((begin, end, name))
+        tensors.append(Tensor(name, dtype, tuple(shape), data_start + begin))
+    spans.sort()
+    for (_, end, first), (begin, _, second) in zip(spans, spans[1:], strict=False):
+        if begin < end:
+            raise CorruptFile(f"{label}: tensors {first!r} and {second!r} overlap in the file")
+    return tensors
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def read_safetensors(path: Path, fmt: SourceFormat = "safetensors") -> ModelWeights:
+    """The records of a safetensors file, its index file, or a folder of shards.
+
+    Raises:
+        CorruptFile, UnsafeModel, UnsupportedFormat: see ``read_header`` and ``shard_files``.
+    """
+    folder = path if path.is_dir() else path.parent
+    files = shard_files(path)
+    shards: list[tuple[_Shard, list[Tensor]]] = []
+    for file in files:
+        shards.append((_Shard(file, file.stat().st_size), read_header(file)))
+    if path.is_dir() or path.name.endswith(".json"):
+        _check_index(folder, shards)
+    notes: list[str] = []
+    config = _hf_config(folder) if (path.is_dir() or len(files) > 1) else None
+    by_layer: dict[str, list[tuple[str, Tensor, _Shard]]] = {}
+    for shard, tensors in shards:
+        for t in tensors:
+            layer, _, weight = t.name.rpartition(".")
+            by_layer.setdefault(layer or t.name, []).append((weight, t, shard))
+    layers = [_layer(p, by_layer[p]) for p in sorted(by_layer, key=natural_key)]
+    if config is not None and config.get("tie_word_embeddings") and "lm_head" not in by_layer:
+        notes.append("the output projection is tied to the embedding (tie_word_embeddings)")
+    name = _model_name(path, config)
+    if len(files) > 1:
+        notes.append(f"read from {len(files)} shards")
+    return ModelWeights(str(path), fmt, name, tuple(layers), tuple(notes))
+
+
+def shard_files(path: Path) -> list[Path]:
+    """The safetensors files a path stands for: itself, its index's shards, or a folder's.
+
+    Raises:
+        CorruptFile: an index that is not a weight map, or names a shard that is missing.
+        UnsafeModel: a shard name that would leave the folder, or too many shards.
+        UnsupportedFormat: a folder without any safetensors file.
+    """
+    if path.is_file() and not path.name.endswith(".json"):
+        return [path]
+    folder = path if path.is_dir() else path.parent
+    index = path if path.is_file() else folder / SAFETENSORS_INDEX
+    if not index.is_file():
+        found = sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIX) and p.is_file())
+        if not found:
+            raise UnsupportedFormat(
+                f"{folder.name} holds no {SUFFIX} file and no {SAFETENSORS_INDEX}"
+            )
+        if len(found) > MAX_SHARDS:
+            raise UnsafeModel(f"{folder.name} holds {len(found)} shards, more than {MAX_SHARDS}")
+        return found
+    return shard_paths(index, list(weight_map(index).values()))
+
+
+def weight_map(index: Path) -> dict[str, str]:
+    """The ``weight_map`` (tensor name -> shard file name) of a safetensors index file.
+
+    Raises:
+        CorruptFile: not JSON, or no weight map of names to file names.
+    """
+    mapping = read_index(index).get("weight_map")
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise CorruptFile(
+            f"{index.name} has no weight_map of tensor names to shard files; expected a "
+            f"safetensors index such as {SAFETENSORS_INDEX}"
+        )
+    return {str(k): v for k, v in mapping.items()}
+
+
+def _check_index(folder: Path, shards: list[tuple[_Shard, list[Tensor]]]) -> None:
+    index = folder / SAFETENSORS_INDEX
+    if not index.is_file():
+        return
+    held = {shard.path.name: {t.name for t in tensors} for shard, tensors in shards}
+    for tensor, file in weight_map(index).items():
+        if tensor not in held.get(file, set()):
+            raise CorruptFile(
+                f"{SAFETENSORS_INDEX} places {tensor!r} in {file}, which does not hold it"
+            )
+
+
+def _hf_config(folder: Path) -> dict[str, Any] | None:
+    path = folder / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        return read_index(path)
+    except CorruptFile:
+        return None  # the weights are what was asked for; a broken config only loses a name
+
+
+def _model_name(path: Path, config: dict[str, Any] | None) -> str:
+    if config is not None:
+        arch = config.get("architectures")
+        if isinstance(arch, list) and arch and isinstance(arch[0], str):
+            return arch[0]
+    base = path if path.is_dir() else path.parent if path.name.endswith(".json") else path
+    return base.name.removesuffix(SUFFIX)
+
+
+def natural_key(text: str) -> list[Any]:
+    """Sort key putting ``layers.2`` before ``layers.10``."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text)]
+
+
+def _layer(path: str, entries: list[tuple[str, Tensor, _Shard]]) -> LayerWeights:
+    entries = sorted(entries, key=lambda e: {"weight": 0, "bias": 1}.get(e[0], 2))
+    names = [w for w, _, _ in entries]
+    main = next((t for w, t, _ in entries if w == "weight"), entries[0][1])
+    class_name = _class(path, len(main.shape), "bias" in names)
+    kind = kind_of(class_name)
+    weights = tuple(
+        Weight(
+            name=w,
+            role=_role(w, kind),
+            shape=t.shape,
+            dtype=str(t.dtype.name),
+            trainable=True,
+            loader=_loader(shard, t),
+        )
+        for w, t, shard in entries
+    )
+    return LayerWeights(path.rpartition(".")[2], path, class_name, kind, {}, weights)
+
+
+def _class(path: str, ndim: int, has_bias: bool) -> str:
+    by_name = kind_by_name(path)
+    if by_name == "embedding" and ndim == 2:
+        return "Embedding"
+    if by_name == "layer_norm" and ndim == 1:
+        return "LayerNorm" if has_bias else "RMSNorm"
+    return "Linear" if ndim == 2 else "Tensor"
+
+
+def _role(weight: str, kind: str) -> Any:
+    if weight == "weight":
+        return {"dense": "kernel", "embedding": "embeddings", "layer_norm": "gamma"}.get(
+            kind, "other"
+        )
+    if weight == "bias" and kind == "layer_norm":
+        return "beta"
+    return role_of(weight)
+
+
+def _loader(shard: _Shard, tensor: Tensor) -> Callable[[], Array]:
+    return lambda: shard.view(tensor)
