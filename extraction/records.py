@@ -43,6 +43,11 @@ class Weight:
     """False for statistics such as BatchNorm's moving mean and variance."""
     loader: Callable[[], Array] = field(repr=False)
     """Reads the array; called at most once."""
+    release: Callable[[], None] | None = field(default=None, repr=False)
+    """For an array that is a view of a memory-mapped file: hands its pages back to the page
+    cache after a full pass (statistics), so walking a checkpoint larger than memory keeps the
+    process's resident memory to about one array. The array stays valid (pages are re-read on
+    the next touch)."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _owner: Any = field(default=None, repr=False)
@@ -89,6 +94,8 @@ class Weight:
         if cached is None:
             cached = compute_stats(self.array())
             self._cache["stats"] = cached
+            if self.release is not None:
+                self.release()
         return cached  # type: ignore[no-any-return]
 
     @property

@@ -23,6 +23,8 @@ import plotly.graph_objects as go
 
 Array = np.ndarray[Any, Any]
 DEFAULT_BINS = 50
+_CHUNK = 1 << 22
+"""Values widened to float32 at a time (16 MB)."""
 
 
 @dataclass(frozen=True)
@@ -72,22 +74,35 @@ def _split(values: Array) -> tuple[Array, int, int]:
 def histogram_data(values: Array, bins: int = DEFAULT_BINS) -> Histogram:
     """Bin the finite values of ``values`` into ``bins`` equal-width bins.
 
-    All-equal values get one bin around the value (numpy's ``value +- 0.5``).
+    All-equal values get one bin around the value (numpy's ``value +- 0.5``). The values are
+    walked in chunks of ``_CHUNK`` (two passes: range, then counts), so a memory-mapped
+    bfloat16 embedding of 262 M values is never copied whole into float32.
 
     Raises:
         ValueError: ``bins`` is below 1.
     """
     if bins < 1:
         raise ValueError(f"bins must be at least 1; received bins={bins}")
-    finite, nan_n, inf_n = _split(values)
-    size = finite.size + nan_n + inf_n
-    if finite.size == 0:
-        return Histogram(np.zeros(0), np.zeros(0, dtype=np.int64), size, nan_n, inf_n)
-    lo, hi = float(finite.min()), float(finite.max())
+    flat = np.asarray(values).reshape(-1)
+    chunks = [flat[i : i + _CHUNK] for i in range(0, flat.size, _CHUNK)]
+    lo, hi, finite_n, nan_n = np.inf, -np.inf, 0, 0
+    for chunk in chunks:
+        finite, nans, _ = _split(chunk)
+        finite_n, nan_n = finite_n + finite.size, nan_n + nans
+        if finite.size:
+            lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+    inf_n = flat.size - finite_n - nan_n
+    if finite_n == 0:
+        return Histogram(np.zeros(0), np.zeros(0, dtype=np.int64), flat.size, nan_n, inf_n)
     if lo == hi:
-        bins = 1
-    counts, edges = np.histogram(finite, bins=bins, range=(lo, hi) if lo < hi else None)
-    return Histogram(edges.astype(np.float64), counts.astype(np.int64), size, nan_n, inf_n)
+        bins, span = 1, (lo - 0.5, hi + 0.5)
+    else:
+        span = (lo, hi)
+    counts = np.zeros(bins, dtype=np.int64)
+    edges = np.histogram_bin_edges(np.zeros(0), bins=bins, range=span)
+    for chunk in chunks:
+        counts += np.histogram(_split(chunk)[0], bins=bins, range=span)[0]
+    return Histogram(edges.astype(np.float64), counts, flat.size, nan_n, inf_n)
 
 
 def describe_constant(values: Array) -> str | None:

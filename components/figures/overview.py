@@ -59,7 +59,8 @@ def _sample(weights: list[Weight], max_points: int, rng: np.random.Generator) ->
         flat = np.asarray(w.array()).reshape(-1)
         if total > max_points:
             take = max(1, round(max_points * w.size / total)) if w.size else 0
-            flat = flat[rng.integers(0, w.size, size=take)] if take else flat[:0]
+            # Sorted, so a memory-mapped array is read front to back.
+            flat = flat[np.sort(rng.integers(0, w.size, size=take))] if take else flat[:0]
         parts.append(flat.astype(np.float64))
     values = np.concatenate(parts) if parts else np.zeros(0)
     return values[np.isfinite(values)]

@@ -111,8 +111,6 @@ def reduce_blocks(matrix: Array, max_rows: int, max_cols: int, mode: ReduceMode)
     col_starts = np.arange(0, cols, bc)
     # Whole row-blocks per chunk, so no block straddles two chunks.
     step = br * max(1, _CHUNK_VALUES // (br * cols))
-    if array.dtype.kind not in "fc" or array.dtype.itemsize < 4:
-        array = array.astype(np.float32 if array.dtype.itemsize <= 4 else np.float64)
     starts = range(0, rows, step)
     if len(starts) > 1:  # numpy releases the GIL in reduceat: chunks pool in parallel
         with ThreadPoolExecutor(_THREADS) as pool:
@@ -125,7 +123,13 @@ def reduce_blocks(matrix: Array, max_rows: int, max_cols: int, mode: ReduceMode)
 
 
 def _pool(chunk: Array, br: int, col_starts: Array, mode: ReduceMode) -> Array:
-    """Pool one chunk of whole row-blocks; float32 input is reduced without a float64 copy."""
+    """Pool one chunk of whole row-blocks; float32 input is reduced without a float64 copy.
+
+    Narrow and integer inputs (bfloat16, float16, int8 ...) are widened here, one chunk at a
+    time, so a memory-mapped bfloat16 embedding is never copied whole into float32.
+    """
+    if chunk.dtype.kind not in "fc" or chunk.dtype.itemsize < 4:
+        chunk = chunk.astype(np.float32 if chunk.dtype.itemsize <= 4 else np.float64)
     row_starts = np.arange(0, chunk.shape[0], br)
     if mode == "mean":
         # Fast path: sums accumulate in float64 straight from the input; block sizes are known.

@@ -119,6 +119,16 @@ class _Shard:
         values = np.frombuffer(self._map, tensor.dtype, count, tensor.start)
         return values.reshape(tensor.shape)
 
+    def release(self, tensor: Tensor) -> None:
+        """Drop the tensor's pages from this process's resident memory (they stay cached by
+        the kernel); neighbours sharing its first or last page are simply re-read."""
+        if self._map is None or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        start = tensor.start - tensor.start % mmap.PAGESIZE
+        end = tensor.start + math.prod(tensor.shape) * tensor.dtype.itemsize
+        if end > start:
+            self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
+
 
 def read_header(path: Path) -> list[Tensor]:
     """The checked tensor table of one safetensors file, reading only its header.
@@ -321,6 +331,7 @@ def _layer(path: str, entries: list[tuple[str, Tensor, _Shard]]) -> LayerWeights
             dtype=str(t.dtype.name),
             trainable=True,
             loader=_loader(shard, t),
+            release=_releaser(shard, t),
         )
         for w, t, shard in entries
     )
@@ -348,3 +359,7 @@ def _role(weight: str, kind: str) -> Any:
 
 def _loader(shard: _Shard, tensor: Tensor) -> Callable[[], Array]:
     return lambda: shard.view(tensor)
+
+
+def _releaser(shard: _Shard, tensor: Tensor) -> Callable[[], None]:
+    return lambda: shard.release(tensor)
