@@ -73,6 +73,9 @@ def _is_keras_model(obj: Any) -> bool:
 def _open_path(path: Path, *, live: bool) -> ModelWeights:
     fmt = sniff(path)
     records = read_file(path, fmt)
+    from .analysis.stats_cache import load_stats
+
+    load_stats(records, path)  # statistics of a big file computed on an earlier open
     if not live:
         return records
     if not FORMATS[fmt].keras_loadable:

@@ -37,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stdout.write("\n")
             else:
                 print_table(model, sys.stdout, stats=not args.no_stats)
+            if not args.no_stats and Path(args.source).exists():
+                from .analysis.stats_cache import save_stats
+
+                save_stats(model, Path(args.source))
         else:
             count = export_npz(model, Path(args.out))
             print(f"wrote {count} arrays to {args.out}", file=sys.stderr)

@@ -98,6 +98,10 @@ class Weight:
                 self.release()
         return cached  # type: ignore[no-any-return]
 
+    def keep_stats(self, stats: Stats) -> None:
+        """Take statistics computed earlier for these same bytes (the persisted cache)."""
+        self._cache.setdefault("stats", stats)
+
     @property
     def has_stats(self) -> bool:
         """Whether the statistics have been computed already."""

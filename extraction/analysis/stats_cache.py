@@ -1,0 +1,120 @@
+"""Statistics of big files computed once and kept in the cache folder, so reopening is instant.
+
+The cache folder is ``$WEIGHTSCOPE_CACHE_DIR`` (else ``$XDG_CACHE_HOME/weightscope``, as for the
+demos); statistics live under ``stats/`` in one small JSON file per model, named by a hash of the
+model's key: its resolved path, size and modification time (for a folder, those of every file
+directly in it). A file that changes gets a new key, so stale statistics are never shown.
+
+Decided edge cases:
+- Only sources of at least ``PERSIST_MIN_BYTES`` are kept: smaller ones compute in well under a
+  second, and uploads, demos and live models have no stable path.
+- A cache file that cannot be read, does not match the key, or gives a weight a size other than
+  its shape's is ignored (statistics are computed again); writing is atomic (temporary name,
+  then rename), and a failed write is silent: the cache is an optimisation.
+- Partial statistics may be saved (the app saves as it goes) and are loaded as partial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from ..records import ModelWeights
+from .stats import Stats
+
+PERSIST_MIN_BYTES = 256 * 1024**2
+"""Sources smaller than this are not worth a cache file."""
+VERSION = 1
+"""Bump when ``Stats`` changes meaning, so older files are ignored."""
+_FIELDS = tuple(f.name for f in fields(Stats))
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file())
+    return [path]
+
+
+def source_key(path: Path) -> dict[str, Any] | None:
+    """What identifies the bytes at ``path``: resolved path, and every file's size and mtime;
+    None when the path is gone or smaller than ``PERSIST_MIN_BYTES``."""
+    try:
+        files = _files(path)
+        stamps = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    except OSError:
+        return None
+    if sum(size for _, size, _ in stamps) < PERSIST_MIN_BYTES:
+        return None
+    return {"version": VERSION, "path": str(path.resolve()), "files": stamps}
+
+
+def cache_file(key: dict[str, Any]) -> Path:
+    """Where the statistics of the source with ``key`` are kept."""
+    from ..models.demos import cache_dir
+
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    return cache_dir() / "stats" / f"{digest}.json"
+
+
+def load_stats(model: ModelWeights, path: Path) -> int:
+    """Give the weights of ``model`` (read from ``path``) their kept statistics; returns how
+    many weights got them."""
+    key = source_key(path)
+    if key is None:
+        return 0
+    try:
+        data = json.loads(cache_file(key).read_text())
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(data, dict) or data.get("key") != json.loads(json.dumps(key)):
+        return 0
+    kept = data.get("stats")
+    if not isinstance(kept, dict):
+        return 0
+    loaded = 0
+    for layer, weight in model.iter_weights():
+        entry = kept.get(model.export_key(layer, weight))
+        stats = _stats(entry)
+        if stats is not None and stats.size == weight.size and not weight.has_stats:
+            weight.keep_stats(stats)
+            loaded += 1
+    return loaded
+
+
+def save_stats(model: ModelWeights, path: Path) -> bool:
+    """Keep the statistics computed so far for ``model`` (read from ``path``); returns whether
+    a file was written."""
+    key = source_key(path)
+    if key is None:
+        return False
+    stats = {
+        model.export_key(layer, weight): weight.stats().as_dict()
+        for layer, weight in model.iter_weights()
+        if weight.has_stats
+    }
+    if not stats:
+        return False
+    target = cache_file(key)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"key": key, "stats": stats}))
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _stats(entry: Any) -> Stats | None:
+    if not isinstance(entry, dict) or set(entry) != set(_FIELDS):
+        return None
+    if not isinstance(entry["size"], int) or not all(
+        v is None or isinstance(v, (int, float)) for v in entry.values()
+    ):
+        return None
+    return Stats(**entry)
