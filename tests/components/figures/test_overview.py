@@ -36,8 +36,13 @@ def model() -> ModelWeights:
 
 def test_one_box_per_weighted_layer_in_order(model: ModelWeights) -> None:
     fig = overview_figure(model)
+    labels = ["healthy", "dead (all zero)", "exploding", "bn"]
+    assert list(fig.layout.yaxis.categoryarray) == labels
+    assert [(t.name, list(t.y)) for t in fig.data] == [
+        ("dense", labels[:3]),
+        ("batch_norm", ["bn"]),
+    ]
     box = fig.data[0]
-    assert list(box.y) == ["healthy", "dead (all zero)", "exploding", "bn"]
     assert box.orientation == "h"
     assert fig.layout.xaxis.title.text == "weight value"
     assert fig.layout.yaxis.title.text == "layer"
@@ -104,5 +109,5 @@ def test_nan_layer_is_flagged_and_figure_is_small(model: ModelWeights) -> None:
         (Weight("w", "other", values.shape, "float32", True, eager(values)),),
     )
     fig = overview_figure(ModelWeights("<test>", "live", "m", (*model.layers, odd)))
-    assert list(fig.data[0].y)[-1] == "odd (NaN)"
+    assert list(fig.data[-1].y) == ["odd (NaN)"]
     assert len(pio.to_json(fig, validate=False)) < 50_000
