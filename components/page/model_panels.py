@@ -1,61 +1,188 @@
 """Whole-model panels: the sortable table of every layer and the distribution overview.
 
-Both read every array of the model once (statistics are cached per array), with progress.
+Both need every array's statistics. A background job computes them once per opened model (and
+keeps those of a big file in the cache folder); the overview shows the layers already done,
+growing every second, with a progress bar, and the table waits with one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from extraction.records import ModelWeights
+from extraction.analysis.stats_job import StatsJob
+from extraction.kinds import block_position
+from extraction.records import LayerWeights, ModelWeights
 
 from ..figures import overview, tables
 from . import views
 from .sources import ModelRef
 
+_SETTLE_S = 0.5
+"""A job that finishes within this is drawn at once, without a live partial view."""
+_MANY_LAYERS = 30
+"""Above this many weighted layers the overview starts grouped by kind."""
+_SCALES = {"none": "one axis", "kind": "per kind", "layer": "per layer"}
+_GROUPS = {"none": "one chart", "kind": "by kind", "block": "by block"}
+
 
 def render_table(ref: ModelRef, model: ModelWeights) -> None:
     """Every layer with its statistics, sortable by any column."""
-    _compute_stats(model)
+    job = _job(_key(ref), _source_path(ref), model)
+    if not job.wait(_SETTLE_S):
+        bar = st.progress(job.fraction, text="Reading every weight for its statistics...")
+        while not job.wait(0.25):
+            bar.progress(job.fraction, text=f"Statistics {job.done}/{job.total}: {job.current}")
+        bar.empty()
     table = tables.layer_table(model)
     st.caption("Click a column header to sort. NaN / Inf columns flag layers holding such values.")
     views.show_table(table, key="layers-table")
 
 
 def render_overview(ref: ModelRef, model: ModelWeights) -> None:
-    """A box per weighted layer, so a dead or exploding layer stands out."""
-    scale = (
-        st.segmented_control(
-            "Axis",
-            ["linear", "log_abs"],
-            key="overview_scale",
-            default="linear",
-            required=True,
-            format_func={"linear": "values", "log_abs": "|w| on a log scale"}.__getitem__,
-        )
-        or "linear"
-    )
-    _compute_stats(model)
-    views.show_overview(_overview(_key(ref), scale, model), key="overview")
+    """A box per weighted layer, grouped and filtered by kind, and block statistics by depth."""
+    weighted = model.weighted_layers()
+    kinds = list(dict.fromkeys(la.kind for la in weighted))
+    c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
+    with c1:
+        chosen = st.multiselect("Kinds", kinds, default=kinds, key="overview_kinds")
+    with c2:
+        group = _choice("Group", _GROUPS, "kind" if len(weighted) > _MANY_LAYERS else "none")
+    with c3:
+        normalize = _choice("Scale", _SCALES, "none")
+    with c4:
+        scale = _choice("Axis", {"linear": "values", "log_abs": "|w| log"}, "linear")
+    layers = [la for la in weighted if la.kind in chosen]
+    job = _job(_key(ref), _source_path(ref), model)
+    if job.wait(_SETTLE_S):
+        _draw(ref, model, layers, group, normalize, scale)
+        _depth(model)
+    else:
+        _live(ref, model, layers, group, normalize, scale)
 
 
-def _compute_stats(model: ModelWeights) -> None:
-    """Read every array once for its statistics, with a progress bar if any is still unread."""
-    pending = [(layer, w) for layer, w in model.iter_weights() if not w.has_stats]
-    if not pending:
+@st.fragment(run_every=1.0)
+def _live(
+    ref: ModelRef,
+    model: ModelWeights,
+    layers: list[LayerWeights],
+    group: str,
+    normalize: str,
+    scale: str,
+) -> None:
+    """The overview of the layers done so far, redrawn every second until the job ends."""
+    job = _job(_key(ref), _source_path(ref), model)
+    if job.finished:
+        st.rerun()
+    st.progress(job.fraction, text=f"Statistics {job.done}/{job.total}: {job.current}")
+    done = [la for la in layers if all(w.has_stats for w in la.weights)]
+    st.caption(f"{len(done)} of {len(layers)} layers so far; the rest appear as they are read.")
+    _draw(ref, model, done, group, normalize, scale)
+
+
+def _draw(
+    ref: ModelRef,
+    model: ModelWeights,
+    layers: Sequence[LayerWeights],
+    group: str,
+    normalize: str,
+    scale: str,
+) -> None:
+    if not layers:
+        st.info("No layer of the chosen kinds has weights.")
         return
-    bar = st.progress(0.0, text="Reading every weight for its statistics...")
-    for done, (layer, weight) in enumerate(pending, start=1):
-        weight.stats()
-        bar.progress(done / len(pending), text=f"Statistics: {layer.path}/{weight.name}")
-    bar.empty()
+    key = _key(ref)
+    groups = _groups(layers, group)
+    for i, (name, members) in enumerate(groups.items()):
+        boxes = [_box(key, la.path, scale, la) for la in members]
+        fig = overview.box_figure(
+            boxes,
+            [la.kind for la in members],
+            title=f"{model.name}" if name == "" else f"{model.name}, {name}",
+            scale=scale,  # type: ignore[arg-type]
+            normalize=normalize,  # type: ignore[arg-type]
+        )
+        if name == "":
+            views.show_overview(fig, key="overview")
+            continue
+        with st.expander(f"{name} ({len(members)} layers)", expanded=i == 0 or len(groups) <= 3):
+            views.show_overview(fig, key=f"overview-{group}-{i}")
+    if job_error := _job(key, _source_path(ref), model).error:
+        st.warning(f"Some weights could not be read: {job_error}")
 
 
-@st.cache_resource(max_entries=16, show_spinner="Sampling every layer...")
-def _overview(key: str, scale: str, _model: ModelWeights) -> Any:
-    return overview.overview_figure(_model, scale=scale)  # type: ignore[arg-type]
+def _groups(layers: Sequence[LayerWeights], group: str) -> dict[str, list[LayerWeights]]:
+    """Layers by kind or by block (``model.layers 3``), in model order; one unnamed group."""
+    if group == "none":
+        return {"": list(layers)}
+    out: dict[str, list[LayerWeights]] = {}
+    for layer in layers:
+        if group == "kind":
+            name: str = layer.kind
+        else:
+            position = block_position(layer.path)
+            name = f"{position[0]} {position[1]}" if position else "outside blocks"
+        out.setdefault(name, []).append(layer)
+    return out
+
+
+def _depth(model: ModelWeights) -> None:
+    """Small multiples of block statistics by depth, for models with repeated blocks."""
+    if sum(block_position(la.path) is not None for la in model.weighted_layers()) < 2:
+        return
+    st.subheader("Repeated blocks by depth")
+    measure = _choice(
+        "Statistic",
+        {"std": "std", "rms": "RMS", "max_abs": "max |w|", "mean": "mean"},
+        "std",
+        key="depth_measure",
+    )
+    series = overview.depth_series(model, measure)  # type: ignore[arg-type]
+    if not series:
+        st.info("No layer repeats in two or more numbered blocks.")
+        return
+    fig = overview.depth_figure(series, measure)  # type: ignore[arg-type]
+    st.plotly_chart(fig, width="stretch", key="depth-chart")
+    st.caption(
+        "One panel per layer that repeats in every block (q/k/v/o projections, MLP, norms): a "
+        "block whose statistic jumps away from its neighbours stands out."
+    )
+
+
+def _choice(label: str, options: dict[str, str], default: str, key: str | None = None) -> str:
+    value = st.segmented_control(
+        label,
+        list(options),
+        key=key or f"overview_{label.lower()}",
+        default=default,
+        required=True,
+        format_func=options.__getitem__,
+    )
+    return str(value or default)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _job(key: str, source: Path | None, _model: ModelWeights) -> StatsJob:
+    return StatsJob(_model, source).start()
+
+
+@st.cache_resource(max_entries=20_000, show_spinner=False)
+def _box(key: str, path: str, scale: str, _layer: LayerWeights) -> Any:
+    return overview.layer_box(_layer, scale=scale)  # type: ignore[arg-type]
+
+
+def _source_path(ref: ModelRef) -> Path | None:
+    """The file or folder behind a model-folder reference (its statistics may be kept)."""
+    if ref.kind != "folder":
+        return None
+    try:
+        source = ref.source
+    except Exception:  # noqa: BLE001 - a vanished file: nothing to keep
+        return None
+    return Path(source) if source else None
 
 
 def _key(ref: ModelRef) -> str:

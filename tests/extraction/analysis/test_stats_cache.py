@@ -55,3 +55,15 @@ def test_small_sources_are_not_kept(tmp_path: Path) -> None:
     folder = write_llama_checkpoint(tmp_path / "small", TINY)
     assert stats_cache.source_key(folder) is None
     assert not stats_cache.save_stats(open_model(folder), folder)
+
+
+def test_background_job_computes_everything_and_keeps_it(llama: Path) -> None:
+    from extraction.analysis.stats_job import StatsJob
+
+    model = open_model(llama)
+    job = StatsJob(model, llama).start()
+    assert job.wait(60) and job.finished
+    assert job.done == job.total == len(list(model.iter_weights())) and job.fraction == 1.0
+    assert job.error is None
+    assert all(w.has_stats for _, w in open_model(llama).iter_weights())  # kept on disk
+    assert StatsJob(open_model(llama), llama).start().total == 0  # nothing left to do

@@ -1,0 +1,51 @@
+"""A small Llama-layout safetensors checkpoint in the model folder, through the whole page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from benchmarks.llama_layout import TINY, write_llama_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("models")
+    write_llama_checkpoint(folder / "llama-tiny", TINY, seed=5)
+    return folder
+
+
+def charts(at: AppTest) -> list[dict[str, object]]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_llama_folder_opens_and_draws_embedding_mlp_and_depth(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(model_dir))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["model"] = "llama-tiny"
+    at.query_params["layer"] = "model.embed_tokens"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    (heat,) = [c for c in charts(at) if c["data"][0]["type"] == "heatmap"]  # type: ignore[index]
+    assert "model.embed_tokens / weight" in heat["layout"]["title"]["text"]  # type: ignore[index]
+    at.selectbox(key="layer").set_value("model.layers.1.mlp.down_proj").run()
+    assert not at.exception
+    (heat,) = [c for c in charts(at) if c["data"][0]["type"] == "heatmap"]  # type: ignore[index]
+    z = heat["data"][0]["z"]  # type: ignore[index]
+    assert "model.layers.1.mlp.down_proj" in heat["layout"]["title"]["text"]  # type: ignore[index]
+    assert z  # drawn
+    at.session_state["main_tab"] = "Model overview"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [c["layout"]["title"]["text"] for c in charts(at)]  # type: ignore[index]
+    assert any("by depth" in t for t in titles)
+    assert any("Weight distribution per layer" in t for t in titles)
