@@ -44,8 +44,30 @@ def open_ref(ref: ModelRef, data: bytes | None = None) -> ModelWeights:
 
         ensure_demo(ref.name, progress=progress)
         bar.empty()
+    if ref.kind == "application" and ref not in _OPENED_APPS:
+        return _open_application(ref)
     with st.spinner(f"Opening {ref.label}..."):
         return _open_cached(ref, data)
+
+
+_OPENED_APPS: set[ModelRef] = set()
+"""keras.applications models this process has opened (their first open takes seconds)."""
+
+
+def _open_application(ref: ModelRef) -> ModelWeights:
+    """A keras.applications model's first open, in steps with a progress bar: importing
+    TensorFlow (seconds, once per process), then building the model and reading its weights."""
+    from extraction._native import import_keras
+
+    bar = st.progress(0.05, text="Importing TensorFlow and Keras (first open only)...")
+    import_keras()
+    bar.progress(0.4, text=f"Building {ref.label} and reading its weights...")
+    try:
+        model = _open_cached(ref)
+    finally:
+        bar.empty()
+    _OPENED_APPS.add(ref)
+    return model
 
 
 def switch_to(ref: ModelRef, data: bytes | None = None) -> bool:
