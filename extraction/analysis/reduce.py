@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..kinds import kind_of
+from ..kinds import OUT_IN_CLASSES, kind_of
 
 ReduceMode = Literal["mean", "max_abs"]
 Array = np.ndarray[Any, Any]
@@ -167,8 +167,9 @@ def to_2d(array: Array, role: str, class_name: str, *, name: str = "") -> tuple[
     """Reshape any weight to the 2-D matrix a heatmap shows, with its axis titles.
 
     Keras layouts decide the reshape (the result is a view when numpy can make one):
-    - 2-D weights stay as they are: Dense ``(in, units)``, Embedding ``(vocab, dim)``, LSTM/GRU
-      kernels ``(in, gates * units)`` and recurrent kernels ``(units, gates * units)``.
+    - 2-D weights stay as they are: a PyTorch ``Linear`` (safetensors) ``(out, in)``; Dense
+      ``(in, units)``, Embedding ``(vocab, dim)``, LSTM/GRU kernels ``(in, gates * units)`` and
+      recurrent kernels ``(units, gates * units)``.
     - Conv kernels ``(..spatial.., in, out)`` become ``(spatial * in, out)``; Conv2DTranspose
       ``(kh, kw, out, in)`` has its axes swapped first so rows are again ``spatial * in``.
     - Depthwise kernels ``(kh, kw, in, mult)`` become ``(kh * kw, in * mult)``: a column per
@@ -197,6 +198,8 @@ def to_2d(array: Array, role: str, class_name: str, *, name: str = "") -> tuple[
         return a.reshape(-1, a.shape[-2] * a.shape[-1]), "kernel position", "channel x multiplier"
     if role == "pointwise_kernel":
         return a.reshape(-1, a.shape[-1]), "input channel", "output filter"
+    if a.ndim == 2 and class_name in OUT_IN_CLASSES:
+        return a, "output unit", "input unit"
     if a.ndim == 2:
         return a, *_labels_2d(role, kind)
     if kind == "conv2d_transpose":
