@@ -13,13 +13,13 @@ from typing import Any, Literal
 import numpy as np
 import streamlit as st
 
-from extraction.analysis.reduce import ReduceMode, to_2d
-from extraction.kinds import CONV_KINDS
+from extraction.analysis.reduce import ReduceMode
+from extraction.kinds import CONV_KINDS, kind_of
+from extraction.layouts import filter_count, input_channels, rnn_gates, to_2d
 from extraction.records import LayerWeights, ModelWeights, Weight
 
 from ..figures import filters, heatmaps, histograms, tables
-from ..figures.heatmaps import rnn_gates
-from ..figures.mosaic import Mosaic, filter_count, filter_mosaic, input_channels, page_count
+from ..figures.mosaic import Mosaic, filter_mosaic, page_count
 from . import downloads as page_downloads
 from . import views
 from .messages import plain
@@ -63,11 +63,11 @@ def gates_for(layer: LayerWeights, weight: Weight, n_cols: int) -> tuple[list[in
     """Gate boundaries for recurrent kernels and biases (Bidirectional: its wrapped class)."""
     if weight.role not in ("kernel", "recurrent_kernel", "bias"):
         return [], []
-    class_name = layer.class_name
-    if layer.kind == "bidirectional":
+    kind = layer.kind
+    if kind == "bidirectional":
         inner = layer.config.get("layer", {})
-        class_name = inner.get("class_name", "") if isinstance(inner, dict) else ""
-    return rnn_gates(class_name, n_cols)
+        kind = kind_of(str(inner.get("class_name", ""))) if isinstance(inner, dict) else "other"
+    return rnn_gates(kind, n_cols)
 
 
 def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
@@ -197,7 +197,7 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
 def _cached_heatmap(
     base: str, reduce_mode: ReduceMode, _weight: Weight, _layer: LayerWeights
 ) -> tuple[heatmaps.Heatmap, Any]:
-    matrix, rows, cols = to_2d(_weight.array(), _weight.role, _layer.class_name, name=_weight.name)
+    matrix, rows, cols = to_2d(_weight.array(), _weight.role, _layer.kind, name=_weight.name)
     bounds, names = gates_for(_layer, _weight, matrix.shape[1])
     heatmap = heatmaps.heatmap_data(
         matrix,
