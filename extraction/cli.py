@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import WeightscopeError
-from .records import ModelWeights, Weight
+from .records import ModelWeights, Weight, shape_text, storable
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -123,7 +123,7 @@ def print_table(model: ModelWeights, out: TextIO, *, stats: bool = True) -> None
     ``stats``, when no array is read)."""
     rows = [("layer", "class", "weights", "params", "mean", "std")]
     for layer in model.layers:
-        shapes = ", ".join(f"{w.name} {_shape(w.shape)}" for w in layer.weights) or "-"
+        shapes = ", ".join(f"{w.name} {shape_text(w.shape)}" for w in layer.weights) or "-"
         means = [w.stats().mean if stats else None for w in layer.weights]
         stds = [w.stats().std if stats else None for w in layer.weights]
         rows.append(
@@ -155,10 +155,7 @@ def export_npz(model: ModelWeights, out: Path) -> int:
     """
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     for layer, weight in model.iter_weights():
-        array = weight.array()
-        if array.dtype.kind == "V" or array.dtype.name == "bfloat16":
-            array = array.astype(np.float32)
-        arrays[model.export_key(layer, weight)] = array
+        arrays[model.export_key(layer, weight)] = storable(weight.array())
     if out.suffix != ".npz":
         out = out.with_name(out.name + ".npz") if not out.suffix else out
     tmp = out.with_name(f".{out.name}.partial")
@@ -169,10 +166,6 @@ def export_npz(model: ModelWeights, out: Path) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return len(arrays)
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def _numbers(values: list[float | None]) -> str:

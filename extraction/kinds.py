@@ -47,9 +47,6 @@ CONV_KINDS: tuple[LayerKind, ...] = (
 )
 """The kinds whose kernels are banks of spatial filters."""
 WEIGHT_ROLES: tuple[WeightRole, ...] = get_args(WeightRole)
-OUT_IN_CLASSES: tuple[str, ...] = ("Linear",)
-"""Classes whose 2-D weight is stored ``(out, in)``, PyTorch's layout (safetensors checkpoints),
-where Keras's Dense stores ``(in, out)``."""
 
 # Class names across Keras 2 and 3 (aliases such as Convolution2D included).
 _KIND_BY_CLASS: dict[str, LayerKind] = {

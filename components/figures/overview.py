@@ -40,6 +40,8 @@ from plotly.subplots import make_subplots
 from extraction.kinds import block_position
 from extraction.records import LayerWeights, ModelWeights, Weight
 
+from .text import plotly_text
+
 Array = np.ndarray[Any, Any]
 OverviewScale = Literal["linear", "log_abs"]
 Normalize = Literal["none", "layer", "kind"]
@@ -203,7 +205,7 @@ def box_figure(
 
         fig.add_trace(
             go.Box(
-                y=column("label"),
+                y=[plotly_text(label) for label in column("label")],
                 q1=column("q1"),
                 median=column("median"),
                 q3=column("q3"),
@@ -226,7 +228,7 @@ def box_figure(
     if normalize != "none":
         axis += f" / largest |w| of its {'layer' if normalize == 'layer' else 'kind'}"
     fig.update_xaxes(title_text=axis, type="log" if scale == "log_abs" else "linear", zeroline=True)
-    labels = [b.label for b in shown]
+    labels = [plotly_text(b.label) for b in shown]
     fig.update_yaxes(
         title_text="layer",
         type="category",
@@ -236,7 +238,7 @@ def box_figure(
     )
     fig.update_layout(
         title={
-            "text": f"Weight distribution per layer: {title}",
+            "text": plotly_text(f"Weight distribution per layer: {title}"),
             "subtitle": {"text": "box: quartiles; whiskers: min and max; dashed: mean"},
         },
         height=int(np.clip(140 + 26 * len(boxes), 300, 2400)),
@@ -298,7 +300,7 @@ def depth_figure(series: Sequence[DepthSeries], measure: DepthMeasure = "std") -
     fig = make_subplots(
         rows=rows,
         cols=cols,
-        subplot_titles=[s.member for s in series] or [""],
+        subplot_titles=[plotly_text(s.member) for s in series] or [""],
         horizontal_spacing=0.08,
         vertical_spacing=min(0.12, 0.6 / rows),
     )
@@ -308,9 +310,10 @@ def depth_figure(series: Sequence[DepthSeries], measure: DepthMeasure = "std") -
                 x=list(s.blocks),
                 y=list(s.values),
                 mode="lines+markers",
-                name=s.member,
+                name=plotly_text(s.member),
                 showlegend=False,
-                hovertemplate=f"{s.stack} %{{x}} / {s.member}<br>{measure} %{{y:.4g}}"
+                hovertemplate=f"{plotly_text(s.stack)} %{{x}} / {plotly_text(s.member)}<br>"
+                f"{measure} %{{y:.4g}}"
                 "<extra></extra>",
             ),
             row=i // cols + 1,

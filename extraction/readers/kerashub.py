@@ -178,9 +178,7 @@ def _weight(w: Weight, index: int, kind: str, weights: list[tuple[int, Weight]])
         name = "kernel"
     elif index == 1 and ndims[0] >= 2 and ndims[1] == 1:
         name = "bias"
-    from ..kinds import role_of
-
-    return Weight(name, role_of(name), w.shape, w.dtype, w.trainable, w.loader)
+    return w.renamed(name)
 
 
 def _order(layer: LayerWeights) -> tuple[int, int]:

@@ -168,10 +168,10 @@ def test_index_naming_a_shard_outside_the_folder_is_refused(tmp_path: Path) -> N
 
 
 def test_linear_weights_are_drawn_output_by_input(llama: Path) -> None:
-    from extraction.analysis.reduce import to_2d
+    from extraction.layouts import to_2d
 
     layer = open_model(llama).layer("model.layers.0.mlp.down_proj")
     weight = layer.weights[0]
-    matrix, rows, cols = to_2d(weight.array(), weight.role, layer.class_name, name=weight.name)
+    matrix, rows, cols = to_2d(weight.array(), weight.role, layer.kind, name=weight.name)
     assert matrix.shape == (TINY.hidden, TINY.intermediate)
     assert (rows, cols) == ("output unit", "input unit")
