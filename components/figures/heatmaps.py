@@ -13,6 +13,12 @@ Decided edge cases (each has a test):
 - The hover of a cell names the original index ranges it pools (``input unit 0-48``).
 - The browser never gets more than ``MAX_CELLS`` cells, whatever ``max_cells`` asks: z is
   float32, binary-encoded by plotly, so 250k cells are about 1.3 MB of JSON.
+- Zoom: a ``window`` (rows ``[r0, r1)``, columns ``[c0, c1)`` of the full matrix) reduces only
+  that region, read from the array as a slice (a memory map reads only those bytes); labels and
+  hovers keep the full matrix's indices. A window that fits the cell budget shows one weight per
+  cell, and its hover gives the value to 7 significant digits (float32 exactly enough; bfloat16
+  exactly). Gate lines outside the window are dropped, and gate names with them. A window that
+  is empty or leaves the matrix is a ValueError.
 """
 
 from __future__ import annotations
@@ -52,10 +58,10 @@ def caption(reduced: Reduced) -> str:
     return f"{rows} x {cols} weights; {reduced.describe()}"
 
 
-def _range_labels(n: int, span: Any) -> list[str]:
+def _range_labels(n: int, span: Any, offset: int = 0) -> list[str]:
     labels = []
     for i in range(n):
-        start, stop = span(i)
+        start, stop = (v + offset for v in span(i))
         labels.append(str(start) if stop - start == 1 else f"{start}-{stop - 1}")
     return labels
 
@@ -91,6 +97,10 @@ class Heatmap:
     """One name per gate, or empty."""
     title: str
     """What is shown (file-derived text: drawn as text)."""
+    origin: tuple[int, int] = (0, 0)
+    """Row and column, in the full matrix, of the first weight shown (not 0 when zoomed)."""
+    full_shape: tuple[int, int] | None = None
+    """The full matrix's shape when a window of it is shown; None when all of it is."""
 
     @property
     def note(self) -> str:
@@ -98,7 +108,13 @@ class Heatmap:
         rows, cols = self.reduced.shape
         if self.reduced.values.size == 0:
             return f"empty matrix ({rows} x {cols})"
-        return caption(self.reduced)
+        if self.full_shape is None:
+            return caption(self.reduced)
+        (r0, c0), (fr, fc) = self.origin, self.full_shape
+        return (
+            f"rows {r0}-{r0 + rows - 1}, columns {c0}-{c0 + cols - 1} of {fr} x {fc} weights; "
+            f"{self.reduced.describe()}"
+        )
 
 
 def heatmap_data(
@@ -112,6 +128,7 @@ def heatmap_data(
     gate_names: Sequence[str] | None = None,
     title: str = "",
     limit: float | None = None,
+    window: tuple[int, int, int, int] | None = None,
 ) -> Heatmap:
     """Reduce a 2-D weight for display and decide its colour range; ``matrix`` is not modified.
 
@@ -126,13 +143,30 @@ def heatmap_data(
         title: the figure's title; the reduction note becomes its subtitle.
         limit: the colour limit, when several maps must share one scale; by default the
             largest finite ``|cell|`` of this map.
+        window: ``(r0, r1, c0, c1)``: show only rows ``[r0, r1)`` and columns ``[c0, c1)``.
 
     Raises:
-        ValueError: ``matrix`` is not 2-D or ``reduce_mode`` is unknown.
+        ValueError: ``matrix`` is not 2-D, ``reduce_mode`` is unknown, or ``window`` is empty
+            or leaves the matrix.
     """
-    reduced = reduce_matrix(matrix, reduce_mode, max_cells)
     bounds = tuple(int(b) for b in gate_boundaries or ())
     names = tuple(gate_names or ())
+    origin, full = (0, 0), None
+    if window is not None:
+        array = np.asarray(matrix)
+        r0, r1, c0, c1 = (int(v) for v in window)
+        rows, cols = array.shape if array.ndim == 2 else (0, 0)
+        if array.ndim != 2 or not (0 <= r0 < r1 <= rows and 0 <= c0 < c1 <= cols):
+            raise ValueError(
+                f"window rows {r0}-{r1}, columns {c0}-{c1} is empty or outside the "
+                f"{rows} x {cols} matrix; expected 0 <= r0 < r1 <= rows, 0 <= c0 < c1 <= cols"
+            )
+        if (r0, r1, c0, c1) != (0, rows, 0, cols):
+            matrix, origin, full = array[r0:r1, c0:c1], (r0, c0), (rows, cols)
+            inside = tuple(b - c0 for b in bounds if c0 < b < c1)
+            names = () if inside != bounds else names
+            bounds = inside
+    reduced = reduce_matrix(matrix, reduce_mode, max_cells)
     if names and len(names) != len(bounds) + 1:
         names = ()
     return Heatmap(
@@ -143,6 +177,8 @@ def heatmap_data(
         gate_boundaries=bounds,
         gate_names=names,
         title=title or "weights",
+        origin=origin,
+        full_shape=full,
     )
 
 
@@ -154,20 +190,19 @@ def heatmap_plot(
     z = reduced.values
     n_rows, n_cols = z.shape
     row_label, col_label = plotly_text(heatmap.row_label), plotly_text(heatmap.col_label)
+    what = "value %{z:.7g}" if not reduced.is_reduced else f"{_bar_title(reduced)} %{{z:.4g}}"
     fig = go.Figure(
         go.Heatmap(
             z=np.clip(z, -limit, limit).astype(np.float32),
-            x=_range_labels(n_cols, reduced.col_range),
-            y=_range_labels(n_rows, reduced.row_range),
+            x=_range_labels(n_cols, reduced.col_range, heatmap.origin[1]),
+            y=_range_labels(n_rows, reduced.row_range, heatmap.origin[0]),
             colorscale=COLORSCALE,
             zmin=-limit,
             zmax=limit,
             zmid=0.0,
             colorbar={"title": {"text": _bar_title(reduced)}},
             hoverongaps=False,
-            hovertemplate=(
-                f"{row_label} %{{y}}<br>{col_label} %{{x}}<br>value %{{z:.4g}}<extra></extra>"
-            ),
+            hovertemplate=f"{row_label} %{{y}}<br>{col_label} %{{x}}<br>{what}<extra></extra>",
         )
     )
     bc = reduced.block[1]
@@ -214,6 +249,7 @@ def heatmap_image(heatmap: Heatmap, *, dpi: int = 110) -> bytes:
 
     reduced, limit = heatmap.reduced, heatmap.limit
     rows, cols = reduced.shape
+    r0, c0 = heatmap.origin
     fig = Figure(figsize=(8.0, 6.0), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -225,13 +261,15 @@ def heatmap_image(heatmap: Heatmap, *, dpi: int = 110) -> bytes:
         vmax=limit,
         aspect="auto",
         interpolation="nearest",
-        extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
+        extent=(c0 - 0.5, c0 + cols - 0.5, r0 + rows - 0.5, r0 - 0.5),
     )
     for b in heatmap.gate_boundaries:
-        ax.axvline(b - 0.5, color="black", linewidth=1.2, linestyle=":")
+        ax.axvline(c0 + b - 0.5, color="black", linewidth=1.2, linestyle=":")
     edges = [0, *heatmap.gate_boundaries, cols]
     for name, lo, hi in zip(heatmap.gate_names, edges[:-1], edges[1:], strict=False):
-        ax.text((lo + hi) / 2 - 0.5, -0.5, name, ha="center", va="bottom", fontweight="bold")
+        ax.text(
+            c0 + (lo + hi) / 2 - 0.5, r0 - 0.5, name, ha="center", va="bottom", fontweight="bold"
+        )
     fig.colorbar(shown, ax=ax, label=_bar_title(reduced))
     ax.set_xlabel(mpl_text(heatmap.col_label))
     ax.set_ylabel(mpl_text(heatmap.row_label))

@@ -21,7 +21,7 @@ from extraction.records import LayerWeights, ModelWeights, Weight, shape_text
 from ..figures import filters, heatmaps, histograms, tables
 from ..figures.mosaic import Mosaic, filter_mosaic, page_count
 from . import downloads as page_downloads
-from . import views
+from . import views, zoom
 from .messages import plain
 from .sources import ModelRef
 
@@ -188,14 +188,20 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
         )
         or "mean"
     )
-    heatmap, fig = _cached_heatmap(base, reduce_mode, weight, layer)
+    matrix_shape = to_2d(weight.array(), weight.role, layer.kind, name=weight.name)[0].shape
+    window = zoom.choose_window(base, matrix_shape)
+    heatmap, fig = _cached_heatmap(base, reduce_mode, window, weight, layer)
     views.show_heatmap(fig, heatmap, key="heat")
     return lambda: heatmaps.heatmap_image(heatmap)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_heatmap(
-    base: str, reduce_mode: ReduceMode, _weight: Weight, _layer: LayerWeights
+    base: str,
+    reduce_mode: ReduceMode,
+    window: zoom.Window | None,
+    _weight: Weight,
+    _layer: LayerWeights,
 ) -> tuple[heatmaps.Heatmap, Any]:
     matrix, rows, cols = to_2d(_weight.array(), _weight.role, _layer.kind, name=_weight.name)
     bounds, names = gates_for(_layer, _weight, matrix.shape[1])
@@ -207,6 +213,7 @@ def _cached_heatmap(
         gate_boundaries=bounds,
         gate_names=names,
         title=f"{_layer.path} / {_weight.name}",
+        window=window,
     )
     return heatmap, heatmaps.heatmap_plot(heatmap)
 
