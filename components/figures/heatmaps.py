@@ -182,10 +182,39 @@ def heatmap_data(
     )
 
 
+def window_of_cells(
+    heatmap: Heatmap, rows: Sequence[float], cols: Sequence[float]
+) -> tuple[int, int, int, int] | None:
+    """The window of the full matrix under a box drawn on the plotted cells.
+
+    ``rows`` and ``cols`` are the box's ``(start, end)`` in cell positions as plotly reports
+    them on category axes (cell ``i`` spans ``i - 0.5`` to ``i + 0.5``); every cell the box
+    touches is included. None when the box misses every cell.
+    """
+    n_rows, n_cols = heatmap.reduced.values.shape
+    spans = []
+    for (a, b), n in ((rows, n_rows), (cols, n_cols)):
+        lo, hi = sorted((float(a), float(b)))
+        first, last = max(0, math.floor(lo + 0.5)), min(n - 1, math.ceil(hi - 0.5))
+        if n == 0 or first > last:
+            return None
+        spans.append((first, last))
+    (i0, i1), (j0, j1) = spans
+    r0, c0 = heatmap.origin
+    rr, cc = heatmap.reduced.row_range, heatmap.reduced.col_range
+    return r0 + rr(i0)[0], r0 + rr(i1)[1], c0 + cc(j0)[0], c0 + cc(j1)[1]
+
+
 def heatmap_plot(
-    heatmap: Heatmap, *, subtitle: str | None = None, height: int | None = None
+    heatmap: Heatmap,
+    *,
+    subtitle: str | None = None,
+    height: int | None = None,
+    select_to_zoom: bool = False,
 ) -> go.Figure:
-    """Draw a ``Heatmap`` with plotly; ``subtitle`` replaces the reduction note."""
+    """Draw a ``Heatmap`` with plotly; ``subtitle`` replaces the reduction note. With
+    ``select_to_zoom`` a drag draws a selection box (the page reads that region again, see
+    ``window_of_cells``) instead of plotly's own zoom, which could only enlarge cells."""
     reduced, limit = heatmap.reduced, heatmap.limit
     z = reduced.values
     n_rows, n_cols = z.shape
@@ -227,6 +256,7 @@ def heatmap_plot(
         },
         height=height or int(np.clip(160 + 3 * n_rows, 320, 800)),
         margin={"t": 90},
+        dragmode="select" if select_to_zoom else "zoom",
     )
     return fig
 

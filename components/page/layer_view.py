@@ -191,7 +191,9 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
     matrix_shape = to_2d(weight.array(), weight.role, layer.kind, name=weight.name)[0].shape
     window = zoom.choose_window(base, matrix_shape)
     heatmap, fig = _cached_heatmap(base, reduce_mode, window, weight, layer)
-    views.show_heatmap(fig, heatmap, key="heat")
+    # A chart per window: a new window starts without the box that made it.
+    box = views.show_heatmap(fig, heatmap, key=f"heat-{window}", selectable=True)
+    zoom.apply_box(base, heatmap, box)
     return lambda: heatmaps.heatmap_image(heatmap)
 
 
@@ -215,7 +217,7 @@ def _cached_heatmap(
         title=f"{_layer.path} / {_weight.name}",
         window=window,
     )
-    return heatmap, heatmaps.heatmap_plot(heatmap)
+    return heatmap, heatmaps.heatmap_plot(heatmap, select_to_zoom=True)
 
 
 def _histogram_view(base: str, layer: LayerWeights, weight: Weight) -> Png:

@@ -23,17 +23,34 @@ def show_filters(fig: go.Figure, mosaic: Mosaic, *, key: str) -> None:
     )
 
 
-def show_heatmap(fig: go.Figure, heatmap: Heatmap, *, key: str) -> None:
+def show_heatmap(
+    fig: go.Figure, heatmap: Heatmap, *, key: str, selectable: bool = False
+) -> dict[str, list[float]] | None:
     """Put a heatmap figure (drawn from ``heatmap``) on the page with a caption saying what one
-    cell stands for."""
+    cell stands for. With ``selectable``, a box dragged on it is returned (cell positions
+    ``{"x": [x0, x1], "y": [y0, y1]}``), else None."""
     import streamlit as st
 
-    st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
+    if not selectable:
+        st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
+        box = None
+    else:
+        event = st.plotly_chart(
+            fig, width="stretch", key=f"{key}-chart", on_select="rerun", selection_mode="box"
+        )
+        boxes = event.selection.get("box") or []
+        box = {"x": list(boxes[-1]["x"]), "y": list(boxes[-1]["y"])} if boxes else None
     how = plain(sentence(heatmap.note))
     st.caption(
         f"{how} Diverging colours centred on 0 (blue negative, red positive); hover a cell for "
         "the weights it pools."
+        + (
+            " Drag a box on the map to read that region again, down to single weights."
+            if selectable
+            else ""
+        )
     )
+    return box
 
 
 def show_histogram(fig: go.Figure | None, *, key: str, sentence: str | None = None) -> None:

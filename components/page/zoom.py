@@ -7,7 +7,11 @@ window small enough that each cell is one weight, with its exact value on hover.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
+
+from ..figures.heatmaps import Heatmap, window_of_cells
 
 Window = tuple[int, int, int, int]
 SINGLE = (40, 40)
@@ -23,6 +27,9 @@ def choose_window(base: str, shape: tuple[int, int]) -> Window | None:
     if rows * cols <= SINGLE[0] * SINGLE[1]:
         return None  # already one weight per cell
     rows_key, cols_key = f"zoom_rows|{base}", f"zoom_cols|{base}"
+    pending = st.session_state.pop(f"zoom_pending|{base}", None)
+    if pending is not None:
+        st.session_state[rows_key], st.session_state[cols_key] = pending[:2], pending[2:]
     st.session_state.setdefault(rows_key, (0, rows))
     st.session_state.setdefault(cols_key, (0, cols))
     r0, r1 = st.session_state[rows_key]
@@ -68,3 +75,18 @@ def _single(rows_key: str, cols_key: str, shape: tuple[int, int]) -> None:
 def _reset(rows_key: str, cols_key: str, shape: tuple[int, int]) -> None:
     st.session_state[rows_key] = (0, shape[0])
     st.session_state[cols_key] = (0, shape[1])
+
+
+def apply_box(base: str, heatmap: Heatmap, box: dict[str, Any] | None) -> None:
+    """Zoom to a box dragged on the heatmap: set the window and rerun. A box is applied once
+    per window (the chart keeps reporting its last selection on every rerun)."""
+    applied_key, seen = f"zoom_box|{base}", (heatmap.origin, heatmap.reduced.shape, box)
+    if box is None or st.session_state.get(applied_key) == seen:
+        return
+    st.session_state[applied_key] = seen
+    window = window_of_cells(heatmap, box["y"], box["x"])
+    if window is None:
+        return
+    # The sliders already exist in this run: the window is handed to the next one.
+    st.session_state[f"zoom_pending|{base}"] = window
+    st.rerun()

@@ -56,3 +56,15 @@ def test_gate_lines_follow_the_window() -> None:
     )
     assert heat.gate_boundaries == (5, 15) and heat.gate_names == ()
     assert heatmap_image(heat)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_box_on_the_cells_maps_to_the_weights_they_pool() -> None:
+    from components.figures.heatmaps import window_of_cells
+
+    heat = heatmap_data(matrix(), max_cells=(100, 100))  # 1 cell = 30 x 10 weights
+    assert window_of_cells(heat, (9.6, 20.2), (-3.0, 0.4)) == (300, 630, 0, 10)
+    assert window_of_cells(heat, (98.7, 140.0), (99.2, 99.4)) == (2970, 3000, 990, 1000)
+    assert window_of_cells(heat, (150.0, 160.0), (0.0, 1.0)) is None  # below every cell
+    zoomed = heatmap_data(matrix(), window=(1200, 1240, 500, 530))  # one weight per cell
+    assert window_of_cells(zoomed, (2.0, 3.0), (0.0, 0.0)) == (1202, 1204, 500, 501)
+    assert heatmap_plot(zoomed, select_to_zoom=True).layout.dragmode == "select"
