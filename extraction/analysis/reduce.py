@@ -131,7 +131,7 @@ def _pool(chunk: Array, br: int, col_starts: Array, mode: ReduceMode) -> Array:
         # Rows are summed in the input's precision (float32: a relative error ~1e-6 per block,
         # invisible in a colour), columns of those partial sums in float64.
         with np.errstate(invalid="ignore", over="ignore"):  # +Inf with -Inf: NaN, handled below
-            partial = np.add.reduceat(chunk, row_starts, axis=0).astype(np.float64)
+            partial = _row_blocks(np.add, chunk, br).astype(np.float64)
             sums = np.add.reduceat(partial, col_starts, axis=1)
         if not np.isnan(sums).any():
             rows_in = np.diff(np.append(row_starts, chunk.shape[0]))
@@ -140,10 +140,25 @@ def _pool(chunk: Array, br: int, col_starts: Array, mode: ReduceMode) -> Array:
             return result
         return _pool_mean_with_nan(chunk.astype(np.float64), row_starts, col_starts)
     # fmax/fmin skip NaN, and give NaN only for a block holding nothing else.
-    hi = np.fmax.reduceat(np.fmax.reduceat(chunk, row_starts, axis=0), col_starts, axis=1)
-    lo = np.fmin.reduceat(np.fmin.reduceat(chunk, row_starts, axis=0), col_starts, axis=1)
+    hi = np.fmax.reduceat(_row_blocks(np.fmax, chunk, br), col_starts, axis=1)
+    lo = np.fmin.reduceat(_row_blocks(np.fmin, chunk, br), col_starts, axis=1)
     with np.errstate(invalid="ignore"):
         return np.where(hi >= -lo, hi, lo).astype(np.float64)
+
+
+def _row_blocks(ufunc: np.ufunc, chunk: Array, br: int) -> Array:
+    """``ufunc`` over each block of ``br`` rows (the last block may be shorter).
+
+    Whole blocks are reduced as a ``(blocks, br, cols)`` view, which numpy vectorises along the
+    rows; ``ufunc.reduceat`` along axis 0 gives the same values about 40x slower.
+    """
+    whole = chunk.shape[0] // br * br
+    parts = []
+    if whole:
+        parts.append(ufunc.reduce(chunk[:whole].reshape(-1, br, chunk.shape[1]), axis=1))
+    if whole < chunk.shape[0]:
+        parts.append(ufunc.reduce(chunk[whole:], axis=0, keepdims=True))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 
 def _pool_mean_with_nan(chunk: Array, row_starts: Array, col_starts: Array) -> Array:
