@@ -36,12 +36,12 @@ def list_models(folder: Path) -> list[str]:
     found: list[str] = []
     for entry in sorted(folder.iterdir()):
         candidates = [entry]
-        if entry.is_dir() and not _is_saved_model(entry):
+        if entry.is_dir() and not _is_model_folder(entry):
             candidates = sorted(entry.iterdir())
         for path in candidates:
             if not path.resolve().is_relative_to(root):
                 continue
-            if _is_saved_model(path) or (
+            if _is_model_folder(path) or (
                 path.is_file() and _looks_like_model(path) and not _is_shard(path)
             ):
                 found.append(path.relative_to(folder).as_posix())
@@ -70,7 +70,7 @@ def resolve(folder: Path, name: str) -> Path:
     return path
 
 
-def _is_saved_model(path: Path) -> bool:
+def _is_model_folder(path: Path) -> bool:
     """A folder that is one model (not a folder of models)."""
     if not path.is_dir():
         return False
