@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import mmap
 import re
+import struct
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,7 +125,7 @@ def read_tflite(path: Path, fmt: SourceFormat = "tflite") -> ModelWeights:
         _read(reader)
         name = _text(model.Description()) or path.stem
         layers = tuple(_record(layer) for layer in reader.layers.values())
-    except (IndexError, ValueError, TypeError, AttributeError, OverflowError, UnicodeError) as exc:
+    except (IndexError, ValueError, TypeError, AttributeError, OverflowError, struct.error) as exc:
         # flatbuffers raises these when an offset points somewhere it should not
         _close(buf)
         text = " ".join(str(exc).split())[:200] or type(exc).__name__
