@@ -149,10 +149,30 @@ def _zip(folder: Path, target: Path) -> Path:
 
 
 @functools.cache
-def exports() -> Exports:
-    """Convert and write everything once (about 10 s of TFLite conversion)."""
+def keras_models() -> tuple[Any, Any]:
+    """The CNN and the recurrent model, built once per process."""
+    return build_cnn(), build_rnn()
+
+
+@functools.cache
+def tfjs_exports() -> dict[str, Path]:
+    """The TF.js folders (``float``, ``uint8``, ``rnn``) and ``zip``: no TFLite conversion."""
     folder = _folder()
-    cnn, rnn = build_cnn(), build_rnn()
+    cnn, rnn = keras_models()
+    tfjs = {
+        "float": write_tfjs(cnn, folder / "tfjs_float", quantize=None, shard_bytes=1 << 20),
+        "uint8": write_tfjs(cnn, folder / "tfjs_uint8", quantize="uint8", shard_bytes=700),
+        "rnn": write_tfjs(rnn, folder / "tfjs_rnn", quantize=None, shard_bytes=300),
+    }
+    tfjs["zip"] = _zip(tfjs["uint8"], folder / "tfjs_uint8.zip")
+    return tfjs
+
+
+@functools.cache
+def exports() -> Exports:
+    """Convert and write everything once (about 10 s of TFLite conversion on a quiet machine)."""
+    folder = _folder()
+    cnn, rnn = keras_models()
     cnn_keras = folder / "cnn.keras"
     cnn.save(cnn_keras)
     tflite = {}
@@ -162,10 +182,4 @@ def exports() -> Exports:
         tflite[variant] = path
     tflite["rnn"] = folder / "rnn_float32.tflite"
     tflite["rnn"].write_bytes(_convert(rnn, "float32"))
-    tfjs = {
-        "float": write_tfjs(cnn, folder / "tfjs_float", quantize=None, shard_bytes=1 << 20),
-        "uint8": write_tfjs(cnn, folder / "tfjs_uint8", quantize="uint8", shard_bytes=700),
-        "rnn": write_tfjs(rnn, folder / "tfjs_rnn", quantize=None, shard_bytes=300),
-    }
-    tfjs["zip"] = _zip(tfjs["uint8"], folder / "tfjs_uint8.zip")
-    return Exports(folder, cnn, rnn, cnn_keras, tflite, tfjs)
+    return Exports(folder, cnn, rnn, cnn_keras, tflite, tfjs_exports())
