@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m extraction",
         description="List or export every weight of a Keras model, named by what it is.",
         epilog="SOURCE is a .keras, .h5 or .weights.h5 file, a SavedModel folder (or a zip of "
-        "one), a TensorFlow checkpoint, a .tflite file, a TF.js model folder, model.json or zip, or demo:NAME for a built-in demo (demo:digits_cnn, "
+        "one), a TensorFlow checkpoint, a .tflite file, a TF.js model folder, model.json "
+        "or zip, or demo:NAME for a built-in demo (demo:digits_cnn, "
         "demo:digits_mlp). Exit status: 0 ok, 2 bad input.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
