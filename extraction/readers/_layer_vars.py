@@ -217,9 +217,9 @@ def guess_class(weight_names: list[str], shapes: list[tuple[int, ...]]) -> str:
     ``i f c o``: LSTM); otherwise ``W``, ``U``, ``b`` read as kernel, recurrent kernel, bias.
     """
     last = [n.rsplit("/", 1)[-1] for n in weight_names]
-    gates = frozenset(m.group(2) for n in last if (m := re.search(r"_([WUb])_([a-z])$", n)))
-    if gates in _KERAS1_GATES:
-        return _KERAS1_GATES[gates]
+    letters = frozenset(m.group(2) for n in last if (m := re.search(r"_([WUb])_([a-z])$", n)))
+    if letters in _KERAS1_GATES:
+        return _KERAS1_GATES[letters]
     last = [_KERAS1_NAMES.get(m.group(1), n) if (m := _KERAS1_NAME.search(n)) else n for n in last]
     by_name = dict(zip(last, shapes, strict=False))
     if "pointwise_kernel" in by_name:
