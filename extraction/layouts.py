@@ -84,3 +84,15 @@ def _multiplier(layout: str) -> int:
         return int(layout[len(DEPTHWISE_PREFIX) :])
     except ValueError:
         return 0
+
+
+def from_keras_axes(array: Array, layout: str | None, stored_shape: tuple[int, ...]) -> Array:
+    """The inverse of ``to_keras_axes``: an array in Keras's order laid out as the file stores
+    it (to compare a Keras weight with a stored one channel by channel)."""
+    a = np.asarray(array)
+    if not layout:
+        return a
+    perm = _perm(layout, a.ndim)
+    if perm is not None:
+        return a.transpose(np.argsort(perm))
+    return a.reshape(stored_shape)

@@ -21,7 +21,7 @@ from ..figures import filters, heatmaps, histograms, tables
 from ..figures.heatmaps import rnn_gates
 from ..figures.mosaic import filter_count, input_channels, page_count
 from . import downloads as page_downloads
-from . import views
+from . import quantization_view, views
 from .sources import ModelRef
 
 View = Literal["filters", "heatmap", "histogram", "value"]
@@ -88,7 +88,8 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
         required=True,
         format_func=lambda n: f"{n} {_shape(layer.weight(n).shape)}",
     )
-    weight = layer.weight(name or names[0])
+    stored = layer.weight(name or names[0])
+    weight = quantization_view.values_to_show(stored, key="values")  # Keras axes, maybe real
     views = views_for(layer, weight)
     view_key = f"view:{weight.role}:{len(weight.shape)}:{layer.kind}"
     if st.session_state.get(view_key) not in views:
@@ -99,11 +100,11 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
         )
         or views[0]
     )
-    base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}"
+    base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}|{weight.dtype}"
     with st.spinner(f"Reading {weight.name} ({weight.nbytes / 1e6:,.1f} MB)..."):
         png = _VIEWS[view](base, layer, weight)
     st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
-    page_downloads.render(model, layer, weight, png, key="downloads")
+    page_downloads.render(model, layer, stored, png, key="downloads")
 
 
 def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
