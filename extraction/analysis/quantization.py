@@ -157,7 +157,7 @@ def quantization_error(reference: ModelWeights, other: ModelWeights) -> Quantiza
     unmatched = tuple(
         layer.path
         for layer in reference.layers
-        if layer.weights and layer.path not in matched_layers
+        if layer.weights and layer.class_name != "Constant" and layer.path not in matched_layers
     )
     return QuantizationReport(reference.name, other.name, tuple(errors), unmatched)
 
