@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import WeightscopeError
-from .records import ModelWeights, Weight
+from .records import ModelWeights, Weight, shape_text, storable
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -110,7 +110,7 @@ def print_table(model: ModelWeights, out: TextIO) -> None:
     """A table for people: layer, class, weight shapes, params, mean, std."""
     rows = [("layer", "class", "weights", "params", "mean", "std")]
     for layer in model.layers:
-        shapes = ", ".join(f"{w.name} {_shape(w.shape)}" for w in layer.weights) or "-"
+        shapes = ", ".join(f"{w.name} {shape_text(w.shape)}" for w in layer.weights) or "-"
         means = [w.stats().mean for w in layer.weights]
         stds = [w.stats().std for w in layer.weights]
         rows.append(
@@ -143,11 +143,8 @@ def export_npz(model: ModelWeights, out: Path) -> int:
     """
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     for layer, weight in model.iter_weights():
-        array = weight.array()
-        if array.dtype.kind == "V" or array.dtype.name == "bfloat16":
-            array = array.astype(np.float32)
         key = model.export_key(layer, weight)
-        arrays[key] = array
+        arrays[key] = storable(weight.array())
         if weight.quantization is not None:  # beside the stored integers, never instead of them
             arrays[f"{key}/scale"] = np.asarray(weight.quantization.scale, dtype=np.float32)
             arrays[f"{key}/zero_point"] = np.asarray(weight.quantization.zero_point, np.int64)
@@ -170,10 +167,6 @@ def _quantization_json(weight: Weight) -> dict[str, Any]:
         return {}
     return {"quantization": {"scale": list(q.scale), "zero_point": list(q.zero_point),
                              "axis": q.axis}}  # fmt: skip
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def _numbers(values: list[float | None]) -> str:

@@ -100,7 +100,6 @@ def render(reference: ModelWeights, other: ModelWeights, path: str, *, key: str)
         b,
         kind=layer.kind,
         role=original.role,
-        class_name=layer.class_name,
         name=error.weight,
         titles=(reference.name, f"{other.name} ({error.stored_dtype}, dequantized)"),
     )

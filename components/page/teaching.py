@@ -20,6 +20,7 @@ from . import (
     quantization_view,
     training_view,
 )
+from .messages import error_line, plain
 from .quantization_view import EXPORT_FORMATS
 from .session import demo_names, open_ref
 from .sources import ModelRef, folder_ref, upload_types
@@ -61,7 +62,7 @@ def _compare(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
     kinds = ["demo", "upload"] + (["folder"] if folder is not None else [])
     kinds += ["epochs"] if run is not None else []
     other = st.radio(
-        f"Compare {model.name} with",
+        f"Compare {plain(model.name)} with",
         kinds,
         format_func=_OTHER.__getitem__,
         horizontal=True,
@@ -96,7 +97,7 @@ def _compare(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
                 data = upload.getvalue()
                 after = open_ref(ModelRef("upload", upload.name, upload.file_id), data)
     except WeightscopeError as exc:
-        st.error(f"Could not open it: {exc}")
+        st.error(error_line("Could not open it", exc))
         return
     if after is None:
         st.info("Upload a checkpoint of the same model to see how far each layer moved.")

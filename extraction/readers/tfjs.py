@@ -34,9 +34,10 @@ import numpy as np
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..kinds import kind_of, role_of
+from ..layouts import RNN_CLASSES
 from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight
 from ._config import check_model_config, leaves, model_tree, parse_json
-from ._layer_vars import RNN_CLASSES, is_trainable, wrapped_class
+from ._layer_vars import is_trainable, wrapped_class
 from .notes import grouped
 from .safety import MAX_ARRAY_BYTES, MAX_CONFIG_BYTES, ZIP_ERRORS, check_zip
 
@@ -280,7 +281,7 @@ def _by_scope(weights: list[Weight]) -> tuple[LayerWeights, ...]:
     scopes: dict[str, list[Weight]] = {}
     for w in weights:
         scope, _, last = w.name.rpartition("/")
-        scopes.setdefault(scope or last, []).append(_renamed(w, last or w.name))
+        scopes.setdefault(scope or last, []).append(w.renamed(last or w.name))
     return tuple(
         LayerWeights(p.rsplit("/", 1)[-1], p, "unknown", "other", {}, tuple(ws))
         for p, ws in scopes.items()
@@ -306,7 +307,7 @@ def _by_config(tree: Any, weights: dict[str, Weight]) -> tuple[tuple[LayerWeight
             ]
         if node.class_name == "TimeDistributed" and len(rest) > 1:
             rest = rest[1:]
-        found[path].append(_renamed(w, "/".join(rest)))
+        found[path].append(w.renamed("/".join(rest)))
     layers = [
         LayerWeights(
             node.name,
@@ -321,7 +322,3 @@ def _by_config(tree: Any, weights: dict[str, Weight]) -> tuple[tuple[LayerWeight
     if stray:
         layers.extend(_by_scope(stray))
     return tuple(layers), [w.name for w in stray]
-
-
-def _renamed(w: Weight, name: str) -> Weight:
-    return Weight(name, role_of(name), w.shape, w.dtype, is_trainable(name), w.loader)

@@ -46,7 +46,15 @@ import numpy as np
 from .. import layouts
 from ..errors import CorruptFile, UnsafeModel
 from ..kinds import WeightRole, kind_of
-from ..records import Array, LayerWeights, ModelWeights, Quantization, SourceFormat, Weight
+from ..records import (
+    Array,
+    LayerWeights,
+    ModelWeights,
+    Quantization,
+    SourceFormat,
+    Weight,
+    unique_names,
+)
 from .notes import grouped
 from .safety import MAX_ARRAY_BYTES
 
@@ -395,22 +403,8 @@ def _record(layer: _Layer) -> LayerWeights:
     weights = sorted(layer.weights, key=lambda w: _ROLE_ORDER.index(w.role))
     return LayerWeights(
         name, layer.path, layer.class_name, kind_of(layer.class_name), config,
-        tuple(_unique(weights)),
+        unique_names(weights),
     )  # fmt: skip
-
-
-def _unique(weights: list[Weight]) -> list[Weight]:
-    from dataclasses import replace
-
-    seen: set[str] = set()
-    out = []
-    for w in weights:
-        name, n = w.name, 1
-        while name in seen:
-            name, n = f"{w.name}_{n}", n + 1
-        seen.add(name)
-        out.append(w if name == w.name else replace(w, name=name, _cache={}))
-    return out
 
 
 def _notes(r: _Reader) -> list[str]:
