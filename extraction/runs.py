@@ -242,9 +242,7 @@ def open_run(path: str | os.PathLike[str]) -> Run:
     if numbers is None:
         files.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
         notes.append("file names carry no epoch numbers: snapshots are ordered by file time")
-        snapshots = [
-            Snapshot(i, i, p.name, str(p)) for i, p in enumerate(files, start=1)
-        ]
+        snapshots = [Snapshot(i, i, p.name, str(p)) for i, p in enumerate(files, start=1)]
     else:
         pairs = sorted(zip(numbers, files, strict=True), key=lambda pair: pair[0])
         snapshots = [Snapshot(n, n, f"epoch {n}", str(p)) for n, p in pairs]

@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -298,4 +298,36 @@ def _change(now: np.ndarray[Any, Any], old: np.ndarray[Any, Any]) -> tuple[float
     return math.sqrt(float(np.dot(d, d))), float(np.abs(d).max())
 
 
-__all__ = ["HIST_BINS", "Timeline", "WeightPoint", "WeightTimeline", "cache_folder", "timeline"]
+def print_timeline(source: str, *, as_json: bool, out: TextIO) -> None:
+    """``python -m extraction timeline RUN [--json]``: JSON, or one line per weight for people.
+
+    Raises:
+        WeightscopeError: not a run, or a snapshot that cannot be read.
+    """
+    from ..runs import open_run
+
+    line = timeline(open_run(source))
+    if as_json:
+        json.dump(line.as_json(), out, indent=2)
+        out.write("\n")
+        return
+    steps = ", ".join(s.label for s in line.snapshots)
+    out.write(f"{len(line.snapshots)} snapshots: {steps}\n")
+    rows = [("weight", "l2 first -> last", "std first -> last", "median update ratio")]
+    for key, w in line.weights.items():
+        ratios = sorted(r for r in w.update_ratio() if r is not None)
+        median = f"{ratios[len(ratios) // 2]:.3g}" if ratios else "-"
+        rows.append((key, _span(w.series("l2")), _span(w.series("std")), median))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        out.write("  ".join(c.ljust(widths[j]) for j, c in enumerate(row)).rstrip() + "\n")
+
+
+def _span(values: list[float | None]) -> str:
+    def text(v: float | None) -> str:
+        return "-" if v is None else f"{v:.4g}"
+
+    return f"{text(values[0])} -> {text(values[-1])}"
+
+
+__all__ = ["HIST_BINS", "Timeline", "WeightPoint", "WeightTimeline", "print_timeline", "timeline"]

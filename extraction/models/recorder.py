@@ -10,10 +10,11 @@ Decided edge cases (each has a test):
 - ``every="epoch"``: a snapshot before training (step 0) and after each epoch (step = the epoch
   number as Keras counts it in file names, from 1). ``every=N``: before training and after every
   N batches (step = batches trained), plus the last state when training ends.
-- The disk cap ``max_bytes``: when the next snapshot would pass it, every second snapshot
-  between the first and the last is deleted and from then on only every second one is taken,
-  so the kept ones stay evenly spaced; the first and the newest always stay, and the final
-  state is always written. A cap without room for two snapshots is a ``ValueError`` up front.
+- The disk cap ``max_bytes``: when the next snapshot would pass it, the spacing doubles: the
+  snapshots between the first and the newest that are off the coarser grid are deleted, and
+  from then on only steps on it are taken, so the kept ones stay evenly spaced; the first and
+  the newest always stay, and the final state is always written. A cap without room for two
+  snapshots is a ``ValueError`` up front.
 - ``dtype="float16"`` halves the files; a weight with a finite value beyond float16's range
   (65504) stays float32 in that snapshot rather than turn into Inf.
 - Calling ``fit`` again with the same recorder (or a new recorder on the same folder) continues
@@ -60,11 +61,15 @@ class WeightRecorder(keras.callbacks.Callback):  # type: ignore[misc]
     ) -> None:
         super().__init__()
         if every != "epoch" and not (isinstance(every, int) and every >= 1):
-            raise ValueError(f"every must be 'epoch' or a positive number of batches; received {every!r}")
+            raise ValueError(
+                f"every must be 'epoch' or a positive number of batches; received {every!r}"
+            )
         if dtype not in ("float32", "float16"):
             raise ValueError(f"dtype must be 'float32' or 'float16'; received {dtype!r}")
         if not isinstance(max_bytes, int) or max_bytes <= 0:
-            raise ValueError(f"max_bytes must be a positive number of bytes; received {max_bytes!r}")
+            raise ValueError(
+                f"max_bytes must be a positive number of bytes; received {max_bytes!r}"
+            )
         self.run_dir = Path(run_dir)
         self.every = every
         self.dtype = dtype
@@ -189,22 +194,34 @@ class WeightRecorder(keras.callbacks.Callback):  # type: ignore[misc]
     def _make_room(self, size: int) -> None:
         """Thin the kept snapshots until one more of ``size`` bytes fits under the cap."""
         manifest = self._state()
+        unit = self.every if isinstance(self.every, int) else 1
+        kept = manifest["snapshots"]
+        if self._stride() > 1 and len(kept) > 1 and kept[-1]["step"] % (self._stride() * unit):
+            self._drop(kept[-1:])  # thinned: an off-grid final state is no longer the newest
         while manifest["snapshots"] and (
             sum(s["bytes"] for s in manifest["snapshots"]) + size > self.max_bytes
         ):
             kept = manifest["snapshots"]
-            drop = kept[1:-1][::2]
+            stride = self._stride()
+            drop: list[dict[str, Any]] = []
+            while not drop and stride * unit <= kept[-1]["step"]:
+                stride *= 2  # keep only the steps on a grid twice as coarse
+                drop = [s for s in kept[1:] if s["step"] % (stride * unit)]
             if drop:
-                manifest["stride"] = self._stride() * 2
+                manifest["stride"] = stride
             else:  # only the first and the newest: the one being added becomes the newest
                 drop = kept[-1:] if len(kept) > 1 else []
                 if not drop:
                     break
-            gone = {id(s) for s in drop}
-            manifest["snapshots"] = [s for s in kept if id(s) not in gone]
-            self._write_manifest()  # first stop listing them, then delete them
-            for s in drop:
-                (self.run_dir / s["file"]).unlink(missing_ok=True)
+            self._drop(drop)
+
+    def _drop(self, drop: list[dict[str, Any]]) -> None:
+        manifest = self._state()
+        gone = {id(s) for s in drop}
+        manifest["snapshots"] = [s for s in manifest["snapshots"] if id(s) not in gone]
+        self._write_manifest()  # first stop listing them, then delete them
+        for s in drop:
+            (self.run_dir / s["file"]).unlink(missing_ok=True)
 
     def _write_manifest(self) -> None:
         path = self.run_dir / MANIFEST
