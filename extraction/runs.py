@@ -95,6 +95,8 @@ class Run:
     """Written by ``WeightRecorder`` (with a manifest and logs) rather than ModelCheckpoint."""
     notes: tuple[str, ...] = ()
     """Things a user should know: files left out, ordering by modification time."""
+    model_name: str | None = None
+    """The model's name as the recorder wrote it (weights-only files do not say)."""
     _models: OrderedDict[int, ModelWeights] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -122,7 +124,7 @@ class Run:
                 return self._models[index]
         model = snapshot.open()
         note = f"weights of {snapshot.label} of run {self.name} ({len(self.snapshots)} snapshots)"
-        model = model.derive(notes=(*model.notes, note))
+        model = model.derive(name=self.model_name or model.name, notes=(*model.notes, note))
         with self._lock:
             self._models[index] = model
             while len(self._models) > OPEN_SNAPSHOTS:
@@ -340,7 +342,9 @@ def _open_recorded(folder: Path) -> Run:
             "run shows from two snapshots on"
         )
     unit: Unit = "batch" if data.get("unit") == "batch" else "epoch"
-    return Run(str(folder), tuple(snapshots), unit, True, tuple(notes))
+    name = data.get("model")
+    name = name[:200] if isinstance(name, str) and name else None
+    return Run(str(folder), tuple(snapshots), unit, True, tuple(notes), name)
 
 
 def _manifest_snapshot(folder: Path, entry: Any) -> Snapshot | None:

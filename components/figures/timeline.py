@@ -165,7 +165,7 @@ def multiples_figure(
         rows=rows,
         cols=cols,
         subplot_titles=titles or None,
-        vertical_spacing=min(0.12, 0.5 / rows),
+        vertical_spacing=min(0.16, 0.9 / rows),
         horizontal_spacing=0.08,
     )
     x = list(steps)
@@ -209,7 +209,7 @@ def multiples_figure(
             )
     fig.update_xaxes(title_text=step_title, row=rows)
     fig.update_annotations(font_size=11)
-    fig.update_layout(height=max(260, 170 * rows), margin={"t": 40, "b": 40}, showlegend=False)
+    fig.update_layout(height=60 + 230 * rows, margin={"t": 40, "b": 40}, showlegend=False)
     return fig
 
 
