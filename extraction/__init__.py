@@ -68,10 +68,7 @@ def __getattr__(name: str) -> object:
 
         return open_run
     if name == "WeightRecorder":
-        # A keras.callbacks.Callback: importing it imports Keras, so only when asked for.
-        from ._native import import_keras
-
-        import_keras()
+        # A keras.callbacks.Callback: asking for it imports Keras, importing extraction does not.
         from .models.recorder import WeightRecorder
 
         return WeightRecorder

@@ -63,7 +63,8 @@ class Snapshot:
     epoch: int
     """The Keras epoch number (from 1) it was saved in or after; 0 before training."""
     label: str
-    """How the page names it: ``epoch 5``, ``epoch 2, batch 300``, or the file name."""
+    """How the page names it, made from numbers only (never text from a file): ``epoch 5``,
+    ``before training``, ``epoch 2, step 300``, or ``snapshot 3`` for files ordered by time."""
     source: str
     """The path of its file; ``open_model`` opens it."""
     logs: Mapping[str, float] = field(default_factory=dict)
@@ -327,10 +328,11 @@ def _open_recorded(folder: Path) -> Run:
         raise CorruptFile(f"{folder.name}/{MANIFEST} has no list of snapshots")
     snapshots: list[Snapshot] = []
     notes: list[str] = []
+    batches = data.get("unit") == "batch"
     for entry in entries:
-        snap = _manifest_snapshot(folder, entry)
+        snap = _manifest_snapshot(folder, entry, batches)
         if snap is None:
-            notes.append(f"a manifest entry was left out: {str(entry)[:80]}")
+            notes.append("a manifest entry that names no snapshot file was left out")
         elif not Path(snap.source).is_file():
             notes.append(f"{Path(snap.source).name} is listed but missing (thinned?)")
         else:
@@ -347,7 +349,7 @@ def _open_recorded(folder: Path) -> Run:
     return Run(str(folder), tuple(snapshots), unit, True, tuple(notes), name)
 
 
-def _manifest_snapshot(folder: Path, entry: Any) -> Snapshot | None:
+def _manifest_snapshot(folder: Path, entry: Any, batches: bool) -> Snapshot | None:
     """One manifest entry as a snapshot; None when it is malformed or names a file elsewhere."""
     if not isinstance(entry, dict):
         return None
@@ -362,14 +364,13 @@ def _manifest_snapshot(folder: Path, entry: Any) -> Snapshot | None:
         for k, v in (logs.items() if isinstance(logs, dict) else ())
         if isinstance(v, (int, float)) and not isinstance(v, bool)
     }
-    label = entry.get("label")
-    return Snapshot(
-        step,
-        epoch,
-        str(label)[:80] if isinstance(label, str) else f"step {step}",
-        str(folder / name),
-        clean,
-    )
+    return Snapshot(step, epoch, _label(step, epoch, batches), str(folder / name), clean)
+
+
+def _label(step: int, epoch: int, batches: bool) -> str:
+    if step == 0:
+        return "before training"
+    return f"epoch {epoch}, step {step}" if batches else f"epoch {epoch}"
 
 
 __all__ = [

@@ -22,11 +22,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from extraction.analysis.reduce import to_2d
 from extraction.analysis.timeline import WeightTimeline
 from extraction.kinds import CONV_KINDS
+from extraction.layouts import to_2d
 
 from . import filters, heatmaps
+from .text import plotly_text
 
 Array = np.ndarray[Any, Any]
 METRICS = {"l2": "L2 norm", "std": "std", "update_ratio": "update ratio ||ΔW|| / ||W||"}
@@ -53,14 +54,26 @@ def weight_figure(
     limit]``; a 1-D weight is one row. ``values`` is not modified."""
     grid_kind = "depthwise_conv2d" if role == "depthwise_kernel" else kind
     if kind in CONV_KINDS and role in ("kernel", "depthwise_kernel") and np.ndim(values) >= 3:
-        fig = filters.filter_grid_figure(values, kind=grid_kind, scale="shared", page_size=64)
-    else:
-        matrix, rows, cols = to_2d(values, role, class_name, name=name)
-        fig = heatmaps.heatmap_figure(matrix, row_label=rows or "row", col_label=cols)
-    # A fresh figure of ours (never a cached, shared one) gets the run's range.
-    fig.update_traces(zmin=-limit, zmax=limit, selector={"type": "heatmap"})
-    fig.update_layout(title={"text": title, "subtitle": {"text": subtitle}}, height=420)
-    return fig
+        return filters.filter_grid_figure(
+            values,
+            kind=grid_kind,
+            scale="shared",
+            page_size=64,
+            zmax=limit,
+            title=title,
+            subtitle=subtitle,
+            height=420,
+        )
+    matrix, rows, cols = to_2d(values, role, kind, name=name)
+    return heatmaps.heatmap_figure(
+        matrix,
+        row_label=rows or "row",
+        col_label=cols,
+        limit=limit,
+        title=title,
+        subtitle=subtitle,
+        height=420,
+    )
 
 
 def ridgeline_figure(
@@ -93,8 +106,8 @@ def ridgeline_figure(
                 fill="toself",
                 fillcolor=_fill(colour),
                 line={"color": colour, "width": 2 if i == marker else 1},
-                name=labels[i],
-                hovertemplate=f"{labels[i]}<br>value %{{x:.4g}}<extra></extra>",
+                name=plotly_text(labels[i]),
+                hovertemplate=f"{plotly_text(labels[i])}<br>value %{{x:.4g}}<extra></extra>",
                 showlegend=False,
             )
         )
@@ -102,14 +115,14 @@ def ridgeline_figure(
     every = max(1, len(chosen) // 10)
     fig.update_yaxes(
         tickvals=ticks[::every],
-        ticktext=[labels[i] for i in chosen][::every],
+        ticktext=[plotly_text(labels[i]) for i in chosen][::every],
         showgrid=False,
         title_text="",
     )
     fig.update_xaxes(title_text="value")
     fig.update_layout(
         title={
-            "text": f"{line.key}: histograms over time",
+            "text": plotly_text(f"{line.key}: histograms over time"),
             "subtitle": {"text": f"{len(chosen)} of {n} snapshots; each scaled to its own peak"},
         },
         height=max(320, min(700, 80 + 14 * len(chosen))),
@@ -160,7 +173,7 @@ def multiples_figure(
     panels = [(w, m) for w in lines for m in metrics][:MAX_PANELS]
     cols = len(metrics) if len(metrics) > 1 else max(1, min(3, len(panels)))
     rows = max(1, math.ceil(len(panels) / cols))
-    titles = [f"{w.key} · {METRICS[m].split(' ||')[0]}" for w, m in panels]
+    titles = [plotly_text(f"{w.key} · {METRICS[m].split(' ||')[0]}") for w, m in panels]
     fig = make_subplots(
         rows=rows,
         cols=cols,
@@ -179,7 +192,7 @@ def multiples_figure(
                 mode="lines+markers",
                 marker={"size": 4},
                 line={"color": "#1f77b4", "width": 1.5},
-                name=f"{w.key} {metric}",
+                name=plotly_text(f"{w.key} {metric}"),
                 showlegend=False,
                 hovertemplate=f"{step_title} %{{x}}<br>%{{y:.4g}}<extra></extra>",
             ),
@@ -231,7 +244,7 @@ def logs_figure(
                 x=list(steps),
                 y=[entry.get(key, math.nan) for entry in logs],
                 mode="lines+markers",
-                name=key,
+                name=plotly_text(key),
                 line={"dash": "dot" if key.startswith("val_") else "solid"},
             )
         )

@@ -12,10 +12,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from extraction.kinds import CONV_KINDS
+from extraction.layouts import to_2d
 from extraction.models.training import EpochLog, TrainingRun
 
-from . import histograms
-from .timeline import weight_figure
+from . import filters, heatmaps, histograms
 
 
 def curves_figure(
@@ -68,19 +69,30 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
         or 1.0
     )
     title = f"{path} kernel after epoch {epoch}" if epoch else f"{path} kernel before training"
-    view = weight_figure(
-        values,
-        kind=layer.kind,
-        role=kernel.role,
-        class_name=layer.class_name,
-        name=kernel.name,
-        limit=limit,
-        title=title,
-        subtitle="one colour scale for the whole run",
-    )
-    view.update_layout(height=480)
+    run_wide = "one colour scale for the whole run"
+    view: go.Figure
+    if layer.kind in CONV_KINDS:
+        view = filters.filter_grid_figure(
+            values,
+            kind=layer.kind,
+            scale="shared",
+            zmax=limit,
+            title=title,
+            subtitle=run_wide,
+            height=480,
+        )
+    else:
+        matrix, rows, cols = to_2d(values, kernel.role, layer.kind)
+        view = heatmaps.heatmap_figure(
+            matrix,
+            row_label=rows,
+            col_label=cols,
+            limit=limit,
+            title=title,
+            subtitle=run_wide,
+            height=480,
+        )
     hist = histograms.histogram_figure(
-        values, bins=40, title=f"{path} kernel values, epoch {epoch}"
+        values, bins=40, title=f"{path} kernel values, epoch {epoch}", x_range=(-limit, limit)
     )
-    hist.update_xaxes(range=[-limit, limit])
     return view, hist

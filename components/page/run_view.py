@@ -216,9 +216,9 @@ def render_layer(shown: Shown, layer: LayerWeights) -> None:
     its timelines, and its health at this snapshot."""
     ref, run, index = shown.ref, shown.run, shown.index
     snap = run.snapshots[index]
-    st.subheader(f"{layer.path} · {layer.class_name} · {snap.label}", anchor=False)
+    st.subheader(plain(f"{layer.path} · {layer.class_name} · {snap.label}"), anchor=False)
     if not layer.weights:
-        st.info(f"{layer.class_name} layers have no weights: pick a layer with parameters.")
+        st.info(f"{plain(layer.class_name)} layers have no weights: pick a layer with parameters.")
         return
     line = run_timeline(ref, run)
     names = [w.name for w in layer.weights if f"{layer.path}/{w.name}" in line.weights]
@@ -227,7 +227,10 @@ def render_layer(shown: Shown, layer: LayerWeights) -> None:
         return
     if st.session_state.get("weight") not in names:
         st.session_state["weight"] = names[0]
-    name = st.segmented_control("Weight", names, key="weight", required=True) or names[0]
+    name = (
+        st.segmented_control("Weight", names, key="weight", required=True, format_func=plain)
+        or names[0]
+    )
     weight_line = line.weights[f"{layer.path}/{name}"]
     now, change = _weight_figures(ref.token, run.path, index, layer.path, name, run, line)
     left, right = st.columns(2)

@@ -23,12 +23,12 @@ Decided edge cases (each has a test):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-import keras
 import numpy as np
 
 from ..runs import MANIFEST, MANIFEST_VERSION
@@ -38,7 +38,7 @@ FLOAT16_MAX = float(np.finfo(np.float16).max)
 Dtype = Literal["float32", "float16"]
 
 
-class WeightRecorder(keras.callbacks.Callback):  # type: ignore[misc]
+class _Recorder:
     """Keep the model's weights every epoch (or every N batches) in ``run_dir``.
 
     Args:
@@ -51,6 +51,8 @@ class WeightRecorder(keras.callbacks.Callback):  # type: ignore[misc]
         ValueError: a bad argument, or (at the start of training) a cap without room for two
             snapshots, or a folder that holds a run of another model.
     """
+
+    model: Any  # set by Keras (Callback.set_model)
 
     def __init__(
         self,
@@ -261,4 +263,24 @@ def _halve(src: Path, dst: Path) -> None:
         copy(a, b)
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "WeightRecorder"]
+@functools.cache
+def _recorder_class() -> type:
+    """``WeightRecorder``: the recorder as a ``keras.callbacks.Callback``, made on first use so
+    that importing this module (as ``import extraction`` does for every module) needs no Keras."""
+    from .._native import import_keras
+
+    keras = import_keras()
+    return type(
+        "WeightRecorder",
+        (_Recorder, keras.callbacks.Callback),
+        {"__doc__": _Recorder.__doc__, "__module__": __name__, "__qualname__": "WeightRecorder"},
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "WeightRecorder":
+        return _recorder_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["DEFAULT_MAX_BYTES", "WeightRecorder"]  # noqa: F822  (made on first use, see __getattr__)
