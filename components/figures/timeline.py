@@ -44,7 +44,6 @@ def weight_figure(
     *,
     kind: str,
     role: str,
-    class_name: str,
     name: str,
     limit: float,
     title: str,
@@ -182,6 +181,8 @@ def multiples_figure(
         horizontal_spacing=0.08,
     )
     x = list(steps)
+    shapes: list[dict[str, Any]] = []
+    axes: dict[str, Any] = {}
     for n, (w, metric) in enumerate(panels):
         r, c = n // cols + 1, n % cols + 1
         y = w.series(metric)
@@ -199,31 +200,48 @@ def multiples_figure(
             row=r,
             col=c,
         )
+        # Shapes are added in one go below: plotly's add_hline per subplot is slow.
+        xa, ya = ("x", "y") if n == 0 else (f"x{n + 1}", f"y{n + 1}")
         if metric == "update_ratio":
-            fig.update_yaxes(type="log", row=r, col=c)
-            fig.add_hrect(
-                y0=RATIO_BAND[0],
-                y1=RATIO_BAND[1],
-                fillcolor="green",
-                opacity=0.08,
-                line_width=0,
-                row=r,
-                col=c,
+            axes[f"yaxis{'' if n == 0 else n + 1}"] = {"type": "log"}
+            shapes.append(
+                {
+                    "type": "rect",
+                    "xref": f"{xa} domain",
+                    "yref": ya,
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": RATIO_BAND[0],
+                    "y1": RATIO_BAND[1],
+                    "fillcolor": "green",
+                    "opacity": 0.08,
+                    "line": {"width": 0},
+                }
             )
-            fig.add_hline(
-                y=RATIO_REFERENCE,
-                line={"color": "green", "dash": "dash", "width": 1},
-                row=r,
-                col=c,
-            )
+            shapes.append(_line_shape(f"{xa} domain", ya, (0, 1), (RATIO_REFERENCE,) * 2, "green"))
         if marker is not None:
-            fig.add_vline(
-                x=x[marker], line={"color": MARKER, "width": 1, "dash": "dot"}, row=r, col=c
-            )
+            shapes.append(_line_shape(xa, f"{ya} domain", (x[marker],) * 2, (0, 1), MARKER))
+    fig.update_layout(shapes=shapes, **axes)
     fig.update_xaxes(title_text=step_title, row=rows)
     fig.update_annotations(font_size=11)
     fig.update_layout(height=60 + 230 * rows, margin={"t": 40, "b": 40}, showlegend=False)
     return fig
+
+
+def _line_shape(
+    xref: str, yref: str, xs: tuple[float, float], ys: tuple[float, float], colour: str
+) -> dict[str, Any]:
+    dash = "dot" if colour == MARKER else "dash"
+    return {
+        "type": "line",
+        "xref": xref,
+        "yref": yref,
+        "x0": xs[0],
+        "x1": xs[1],
+        "y0": ys[0],
+        "y1": ys[1],
+        "line": {"color": colour, "width": 1, "dash": dash},
+    }
 
 
 def logs_figure(

@@ -15,7 +15,6 @@ from typing import Any
 
 import streamlit as st
 
-from extraction.analysis.diagnostics import layer_findings
 from extraction.analysis.timeline import Timeline, timeline
 from extraction.errors import WeightscopeError
 from extraction.records import LayerWeights, ModelWeights
@@ -257,7 +256,7 @@ def render_layer(shown: Shown, layer: LayerWeights) -> None:
         "green band (1e-4 to 1e-2, dashed at 1e-3) is the usual healthy range per step, so "
         "ratios per epoch sit higher. Gaps: no ratio (a zero norm before)."
     )
-    _health(run, index, layer)
+    _health(run, index, layer, line)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -271,7 +270,7 @@ def _weight_figures(
     key = f"{layer_path}/{name}"
     wl = _line.weights[key]
     values = weight.array()
-    common = dict(kind=layer.kind, role=weight.role, class_name=layer.class_name, name=name)
+    common = dict(kind=layer.kind, role=weight.role, name=name)
     label = _run.snapshots[index].label
     now = figures.weight_figure(
         values,
@@ -294,9 +293,9 @@ def _weight_figures(
     return now, change
 
 
-def _health(run: Run, index: int, layer: LayerWeights) -> None:
+def _health(run: Run, index: int, layer: LayerWeights, line: Timeline) -> None:
     st.markdown(f"**Health at {plain(run.snapshots[index].label)}**")
-    findings = layer_findings(run.model(index).layer(layer.path))
+    findings = line.findings_at(index, layer.path)
     if not findings:
         st.success("No problems found in this layer at this snapshot.")
     show = {"error": st.error, "warning": st.warning, "info": st.info}

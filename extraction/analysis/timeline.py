@@ -13,6 +13,8 @@ Decided edge cases (each has a test):
 - L2, mean and std describe the finite values (as ``compute_stats``); ``None`` when none is.
 - Histograms bin each snapshot's finite values over that snapshot's own range
   (``HIST_BINS`` bins), as TensorBoard does; all-equal values give one bin.
+- Each layer's health findings (``diagnostics.layer_findings``) are computed in the same pass
+  and kept with the numbers, so the health of any snapshot shows at once while scrubbing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,10 +34,11 @@ import numpy as np
 
 from ..records import ModelWeights
 from ..runs import Run, Snapshot
+from .diagnostics import Finding, layer_findings
 from .stats import compute_stats
 
 HIST_BINS = 48
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while snapshots are read."""
 
@@ -106,6 +109,12 @@ class Timeline:
     snapshots: tuple[Snapshot, ...]
     weights: dict[str, WeightTimeline]
     """By ``<layer path>/<weight name>``, in model order."""
+    findings: tuple[dict[str, tuple[Finding, ...]], ...] = ()
+    """Per snapshot, each weighted layer's health findings by layer path."""
+
+    def findings_at(self, index: int, layer: str) -> list[Finding]:
+        """The health findings of ``layer`` at snapshot ``index``, most severe first."""
+        return list(self.findings[index].get(layer, ())) if self.findings else []
 
     def as_json(self) -> dict[str, Any]:
         """The ``timeline --json`` object of DESIGN.md."""
@@ -138,11 +147,13 @@ def timeline(run: Run, progress: Progress | None = None) -> Timeline:
         WeightscopeError: a snapshot file can no longer be read.
     """
     columns: list[dict[str, WeightPoint]] = []
+    findings: list[dict[str, tuple[Finding, ...]]] = []
     shapes: dict[str, tuple[str, str, tuple[int, ...]]] = {}
     before: Snapshot | None = None
     held: dict[str, ModelWeights] = {}  # the last snapshot read, whose arrays the next reuses
     for i, snap in enumerate(run.snapshots):
-        points, layout = _snapshot_points(snap, before, held)
+        points, layout, found = _snapshot_points(snap, before, held)
+        findings.append(found)
         shapes.update({k: v for k, v in layout.items() if k not in shapes})
         columns.append(points)
         before = snap
@@ -153,7 +164,7 @@ def timeline(run: Run, progress: Progress | None = None) -> Timeline:
         for key, (layer, name, shape) in shapes.items()
         if all(key in col for col in columns)
     }
-    return Timeline(run.snapshots, weights)
+    return Timeline(run.snapshots, weights, tuple(findings))
 
 
 # Per-snapshot numbers, cached -----------------------------------------------------------------
@@ -212,7 +223,11 @@ def _store(key: str, entry: dict[str, Any]) -> None:
 
 def _snapshot_points(
     snap: Snapshot, before: Snapshot | None, held: dict[str, ModelWeights]
-) -> tuple[dict[str, WeightPoint], dict[str, tuple[str, str, tuple[int, ...]]]]:
+) -> tuple[
+    dict[str, WeightPoint],
+    dict[str, tuple[str, str, tuple[int, ...]]],
+    dict[str, tuple[Finding, ...]],
+]:
     key = _file_key(snap.source)
     before_key = _file_key(before.source) if before is not None else None
     entry = _load(key)
@@ -229,7 +244,11 @@ def _snapshot_points(
         held.clear()
     points = {k: WeightPoint(**_point_args(v)) for k, v in entry["weights"].items()}
     layout = {k: (v[0], v[1], tuple(v[2])) for k, v in entry["layout"].items()}
-    return points, layout
+    found = {
+        path: tuple(Finding(**{**f, "indices": tuple(f["indices"])}) for f in items)
+        for path, items in entry["findings"].items()
+    }
+    return points, layout, found
 
 
 def _point_args(raw: dict[str, Any]) -> dict[str, Any]:
@@ -256,7 +275,17 @@ def _compute(
             point["change_l2"], point["change_max"] = _change(values, old[k].array())
         weights[k] = point
         layout[k] = [layer.path, weight.name, list(weight.shape)]
-    return {"version": CACHE_VERSION, "before": before_key, "weights": weights, "layout": layout}
+    findings = {
+        layer.path: [{**asdict(f), "indices": list(f.indices)} for f in layer_findings(layer)]
+        for layer in model.weighted_layers()
+    }
+    return {
+        "version": CACHE_VERSION,
+        "before": before_key,
+        "weights": weights,
+        "layout": layout,
+        "findings": findings,
+    }
 
 
 def _point(values: np.ndarray[Any, Any]) -> dict[str, Any]:
