@@ -22,6 +22,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from extraction.analysis.diagnostics import Finding
 from extraction.analysis.timeline import WeightTimeline
 from extraction.kinds import CONV_KINDS
 from extraction.layouts import to_2d
@@ -228,6 +229,32 @@ def multiples_figure(
     return fig
 
 
+def health_figure(
+    findings: Sequence[Mapping[str, Sequence[Finding]]],
+    steps: Sequence[int],
+    *,
+    marker: int | None = None,
+    step_title: str = "epoch",
+) -> go.Figure:
+    """Health over time: per snapshot, the layers' findings counted by severity (stacked)."""
+    colours = {"error": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
+    fig = go.Figure()
+    for severity, colour in colours.items():
+        counts = [sum(f.severity == severity for fs in s.values() for f in fs) for s in findings]
+        fig.add_trace(go.Bar(x=list(steps), y=counts, name=severity, marker_color=colour))
+    if marker is not None:
+        fig.add_vline(x=steps[marker], line={"color": "grey", "dash": "dot"})
+    fig.update_xaxes(title_text=step_title)
+    fig.update_yaxes(title_text="findings")
+    fig.update_layout(
+        barmode="stack",
+        title={"text": "health over time", "subtitle": {"text": "findings of every layer"}},
+        height=260,
+        margin={"t": 70, "b": 10},
+    )
+    return fig
+
+
 def _line_shape(
     xref: str, yref: str, xs: tuple[float, float], ys: tuple[float, float], colour: str
 ) -> dict[str, Any]:
@@ -277,6 +304,7 @@ def logs_figure(
 
 __all__ = [
     "METRICS",
+    "health_figure",
     "RATIO_BAND",
     "RATIO_REFERENCE",
     "logs_figure",

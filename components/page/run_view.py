@@ -322,6 +322,11 @@ def render_run(shown: Shown) -> None:
             f"NaN or Inf first appears at {plain(run.snapshots[at].label)}, in {plain(key)}: "
             "training diverged there. Move the slider to it and look at the layer."
         )
+    st.plotly_chart(
+        figures.health_figure(line.findings, steps, marker=index, step_title=step_title(run)),
+        width="stretch",
+        key="run-health",
+    )
     metric = (
         st.segmented_control(
             "Timeline of",

@@ -122,3 +122,13 @@ def test_logs_figure_is_none_without_logs_and_has_a_curve_per_key() -> None:
     assert fig is not None
     assert [t.name for t in fig.data] == ["loss", "val_loss"]
     assert math.isnan(fig.data[1].y[0])
+
+
+def test_health_over_time_counts_findings_by_severity() -> None:
+    from extraction.analysis.diagnostics import Finding
+
+    nan = Finding("nan_inf", "error", "kernel", "NaN", (0,), "unit")
+    bias = Finding("constant_bias", "info", "bias", "constant", (), "position")
+    fig = figures.health_figure([{"d": (bias,)}, {"d": (nan, bias), "e": (nan,)}], [1, 2], marker=1)
+    by_name = {t.name: list(t.y) for t in fig.data}
+    assert by_name == {"error": [0, 2], "warning": [0, 0], "info": [1, 1]}
