@@ -212,6 +212,7 @@ def test_a_run_folder_opens_as_its_latest_snapshot_and_is_listed_once(
     assert not any(name.startswith("h5/") for name in listed)
 
 
+@pytest.mark.slow
 def test_the_recorder_thins_to_first_last_and_evenly_spaced(tmp_path: Path) -> None:
     model = _model()
     one = sum(int(np.prod(w.shape)) for w in model.weights) * 4
@@ -245,6 +246,7 @@ def test_the_recorder_refuses_a_cap_without_room_for_two(tmp_path: Path) -> None
         WeightRecorder(tmp_path, every=0)
 
 
+@pytest.mark.slow
 def test_float16_batches_and_a_second_fit_continue_the_run(tmp_path: Path) -> None:
     model = _model()
     recorder = WeightRecorder(tmp_path, every=3, dtype="float16")
@@ -295,6 +297,7 @@ def test_timeline_cli_prints_the_design_json_and_fails_in_one_line(
     assert bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_importing_extraction_and_opening_a_run_needs_no_tensorflow(
     trained: tuple[Path, dict[int, dict[str, float]]],
 ) -> None:
