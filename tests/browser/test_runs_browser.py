@@ -78,6 +78,11 @@ def test_scrubbing_a_run_moves_the_view_and_the_url(
     idle(page)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     page.screenshot(path=str(screenshots / "runs-scrub.png"))
+    # Play walks on through the epochs by itself and stops at the newest.
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function("location.search.includes('epoch=4')", timeout=60_000)
+    expect(page.get_by_text("h/kernel at epoch 4").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=30_000)
 
 
 @pytest.mark.slow
