@@ -38,6 +38,7 @@ from .diagnostics import Finding, layer_findings
 from .stats import compute_stats
 
 HIST_BINS = 48
+_CHUNK = 1 << 18
 CACHE_VERSION = 2
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while snapshots are read."""
@@ -316,15 +317,22 @@ def _point(values: np.ndarray[Any, Any]) -> dict[str, Any]:
 
 
 def _change(now: np.ndarray[Any, Any], old: np.ndarray[Any, Any]) -> tuple[float, float]:
-    """``(||now - old||, max |now - old|)`` over the positions where both are finite."""
-    a = np.asarray(now, dtype=np.float64).reshape(-1)
-    b = np.asarray(old, dtype=np.float64).reshape(-1)
-    d = a - b
-    if not np.isfinite(d).all():
-        d = d[np.isfinite(d)]
-    if d.size == 0:
-        return 0.0, 0.0
-    return math.sqrt(float(np.dot(d, d))), float(np.abs(d).max())
+    """``(||now - old||, max |now - old|)`` over the positions where both are finite.
+
+    Chunk by chunk in float64 (exact differences; each chunk's sum of squares is added up in a
+    Python float), so a large weight needs no float64 copy of itself.
+    """
+    a = np.asarray(now).reshape(-1)
+    b = np.asarray(old).reshape(-1)
+    total, top = 0.0, 0.0
+    for start in range(0, a.size, _CHUNK):
+        d = a[start : start + _CHUNK].astype(np.float64) - b[start : start + _CHUNK]
+        if not np.isfinite(d).all():
+            d = d[np.isfinite(d)]
+        if d.size:
+            total += float(np.dot(d, d))
+            top = max(top, float(np.abs(d).max()))
+    return math.sqrt(total), top
 
 
 def print_timeline(source: str, *, as_json: bool, out: TextIO) -> None:
