@@ -338,6 +338,11 @@ def _open_recorded(folder: Path) -> Run:
         else:
             snapshots.append(snap)
     snapshots.sort(key=lambda s: s.step)
+    if len(snapshots) >= 2:  # a manifest is a file too: its snapshots must be of one model
+        kept, more = _same_model([Path(s.source) for s in snapshots])
+        readable = {str(p) for p in kept}
+        snapshots = [s for s in snapshots if s.source in readable]
+        notes.extend(more)
     if len(snapshots) < 2:
         raise UnsupportedFormat(
             f"{folder.name} is a WeightRecorder run with {len(snapshots)} snapshot(s) so far; a "

@@ -49,6 +49,7 @@ def weight_figure(
     limit: float,
     title: str,
     subtitle: str,
+    height: int = 420,
 ) -> go.Figure:
     """A weight as its filter grid (conv kernels) or heatmap, on the colour range ``[-limit,
     limit]``; a 1-D weight is one row. ``values`` is not modified."""
@@ -62,7 +63,7 @@ def weight_figure(
             zmax=limit,
             title=title,
             subtitle=subtitle,
-            height=420,
+            height=height,
         )
     matrix, rows, cols = to_2d(values, role, kind, name=name)
     return heatmaps.heatmap_figure(
@@ -72,7 +73,7 @@ def weight_figure(
         limit=limit,
         title=title,
         subtitle=subtitle,
-        height=420,
+        height=height,
     )
 
 

@@ -213,6 +213,13 @@ def _timeline_holder(path: str, token: str) -> dict[str, Timeline]:
 def render_layer(shown: Shown, layer: LayerWeights) -> None:
     """The selected layer over the run: the weight now and its change, histograms over time,
     its timelines, and its health at this snapshot."""
+    try:
+        _render_layer(shown, layer)
+    except WeightscopeError as exc:  # a snapshot damaged or gone since the run was listed
+        st.error(error_line("Could not read the run", exc))
+
+
+def _render_layer(shown: Shown, layer: LayerWeights) -> None:
     ref, run, index = shown.ref, shown.run, shown.index
     snap = run.snapshots[index]
     st.subheader(plain(f"{layer.path} · {layer.class_name} · {snap.label}"), anchor=False)
@@ -270,7 +277,7 @@ def _weight_figures(
     key = f"{layer_path}/{name}"
     wl = _line.weights[key]
     values = weight.array()
-    common = dict(kind=layer.kind, role=weight.role, name=name)
+    common: dict[str, Any] = dict(kind=layer.kind, role=weight.role, name=name)
     label = _run.snapshots[index].label
     now = figures.weight_figure(
         values,
@@ -305,6 +312,13 @@ def _health(run: Run, index: int, layer: LayerWeights, line: Timeline) -> None:
 
 def render_run(shown: Shown) -> None:
     """The whole run: logs, where NaN/Inf first appear, every weight's timeline, the files."""
+    try:
+        _render_run(shown)
+    except WeightscopeError as exc:  # a snapshot damaged or gone since the run was listed
+        st.error(error_line("Could not read the run", exc))
+
+
+def _render_run(shown: Shown) -> None:
     ref, run, index = shown.ref, shown.run, shown.index
     line = run_timeline(ref, run)
     steps = [s.step for s in run.snapshots]
