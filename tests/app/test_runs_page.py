@@ -34,6 +34,16 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             grown[0, 0, 0, 1] = np.nan
         kernel.assign(grown)
         model.save(folder / "ckpt" / f"model-{epoch:02d}.keras")
+    # A run recorded every 3 batches (4 batches an epoch): steps 0, 3, 6, 8 (the end).
+    from extraction import WeightRecorder
+
+    model.compile("sgd", "mse")
+    x = np.random.default_rng(0).normal(size=(32, 8, 8, 1)).astype("float32")
+    y = np.zeros((32, 3), "float32")
+    model.get_layer("conv").kernel.assign(np.zeros((3, 3, 1, 4), "float32") + 0.1)
+    model.fit(
+        x, y, epochs=2, batch_size=8, verbose=0, callbacks=[WeightRecorder(folder / "rec", every=3)]
+    )
     return folder
 
 
@@ -108,3 +118,18 @@ def test_a_link_to_an_epoch_the_run_lacks_is_an_error_box(
     assert not at.exception
     assert any("no snapshot at epoch 9" in e.value for e in at.error)
     assert at.query_params["epoch"] == str(EPOCHS)  # the URL says what is shown
+
+
+def test_a_run_recorded_by_batches_links_epoch_and_step(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(run_dir))
+    at = app({"model": "rec", "layer": "conv", "epoch": "1"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state["run_index"] == 1  # the last snapshot of epoch 1: step 3
+    assert at.query_params["epoch"] == "1" and at.query_params["step"] == "3"
+    assert "conv/kernel at epoch 1, step 3" in titles(at)
+    at = app({"model": "rec", "layer": "conv", "epoch": "2", "step": "8"})
+    assert at.session_state["run_index"] == 3
+    assert at.query_params["step"] == "8"

@@ -19,7 +19,7 @@ from keras import layers
 from extraction import WeightRecorder, open_model, open_run
 from extraction.analysis import timeline as timeline_module
 from extraction.analysis.timeline import timeline
-from extraction.errors import SourceNotFound, UnsupportedFormat
+from extraction.errors import CorruptFile, SourceNotFound, UnsupportedFormat
 from extraction.folder import list_models
 from extraction.runs import MANIFEST, Snapshot, epoch_numbers, looks_like_run, stem
 
@@ -332,3 +332,31 @@ def test_a_nan_planted_at_one_epoch_is_found_there_and_left_out_of_the_norms(
     assert out.points[1].nan_count == 1
     assert out.points[1].l2 == pytest.approx(float(np.linalg.norm(finite)), rel=1e-6)
     assert all(r is None or np.isfinite(r) for r in out.update_ratio())
+
+
+def test_a_manifest_names_only_files_inside_its_run_folder(
+    trained: tuple[Path, dict[int, dict[str, float]]], tmp_path: Path
+) -> None:
+    recorded = trained[0] / "recorded"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    manifest = json.loads((recorded / MANIFEST).read_text())
+    for entry in manifest["snapshots"]:
+        (run_dir / entry["file"]).write_bytes((recorded / entry["file"]).read_bytes())
+    (tmp_path / "outside.weights.h5").write_bytes((recorded / entry["file"]).read_bytes())
+    manifest["snapshots"] += [
+        {"step": 7, "epoch": 7, "file": "../outside.weights.h5"},
+        {"step": 8, "epoch": 8, "file": str(tmp_path / "outside.weights.h5")},
+        {"step": "9", "epoch": 9, "file": "x.weights.h5"},
+        "not an entry",
+    ]
+    manifest["snapshots"][1]["label"] = "<b>**bold**</b>"
+    (run_dir / MANIFEST).write_text(json.dumps(manifest))
+    run = open_run(run_dir)
+    assert [s.step for s in run.snapshots] == [0, 1, 2, 3]
+    assert all(Path(s.source).parent == run_dir for s in run.snapshots)
+    assert run.snapshots[1].label == "epoch 1"  # labels are made from numbers, not file text
+    assert sum("left out" in n for n in run.notes) == 4
+    (run_dir / MANIFEST).write_text("{not json")
+    with pytest.raises(CorruptFile):
+        open_run(run_dir)
