@@ -45,7 +45,9 @@ RUN_FORMATS = ("keras_zip", "h5_model", "h5_weights")
 checkpoint files in a folder."""
 OPEN_SNAPSHOTS = 4
 """Opened snapshots a run keeps (their arrays stay in memory once read); older ones are
-dropped and reopened when needed."""
+dropped and reopened when needed..."""
+OPEN_BYTES = 256 * 1024**2
+"""... and no more than this many bytes of them, beyond the two a change needs (now, before)."""
 Unit = Literal["epoch", "batch"]
 Signature = frozenset[tuple[str, str, tuple[int, ...]]]
 """A model's architecture as runs compare it: (layer path, weight name, shape) of each weight."""
@@ -128,7 +130,10 @@ class Run:
         model = model.derive(name=self.model_name or model.name, notes=(*model.notes, note))
         with self._lock:
             self._models[index] = model
-            while len(self._models) > OPEN_SNAPSHOTS:
+            while len(self._models) > OPEN_SNAPSHOTS or (
+                len(self._models) > 2
+                and sum(_nbytes(m) for m in self._models.values()) > OPEN_BYTES
+            ):
                 self._models.popitem(last=False)
         return model
 
@@ -145,6 +150,10 @@ class Run:
         what = f"step {step}" if step is not None else f"epoch {epoch}"
         have = ", ".join(str(e) for e in dict.fromkeys(self.epochs))
         raise SourceNotFound(f"run {self.name!r} has no snapshot at {what}; epochs: {have}")
+
+
+def _nbytes(model: ModelWeights) -> int:
+    return sum(w.nbytes for _, w in model.iter_weights())
 
 
 def run_suffixes() -> tuple[str, ...]:

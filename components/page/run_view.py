@@ -92,7 +92,7 @@ def open_current(ref: ModelRef) -> Run | None:
         return None
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _open_run(path: str, token: str) -> Run:
     return open_run(path)
 

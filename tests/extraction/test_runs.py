@@ -360,3 +360,19 @@ def test_a_manifest_names_only_files_inside_its_run_folder(
     (run_dir / MANIFEST).write_text("{not json")
     with pytest.raises(CorruptFile):
         open_run(run_dir)
+
+
+def test_a_run_keeps_few_snapshots_open(
+    trained: tuple[Path, dict[int, dict[str, float]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from extraction import runs
+
+    run = open_run(trained[0] / "recorded")
+    for i in (0, 1, 2, 3, 1):
+        run.model(i)
+    assert list(run._models) == [0, 2, 3, 1]  # least recently used first
+    monkeypatch.setattr(runs, "OPEN_BYTES", 1)
+    run = open_run(trained[0] / "recorded")
+    for i in (0, 1, 2):
+        run.model(i)
+    assert list(run._models) == [1, 2]  # over the byte cap: only now and before stay
