@@ -28,6 +28,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "timeline":
+            from .analysis.timeline import print_timeline
+
+            print_timeline(args.source, as_json=args.json, out=sys.stdout)
+            return EXIT_OK
         from .api import open_model
 
         model = open_model(args.source)
@@ -64,9 +69,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m extraction",
         description="List or export every weight of a Keras model, named by what it is.",
         epilog="SOURCE is a .keras, .h5 or .weights.h5 file, a SavedModel folder (or a zip of "
-        "one), a TensorFlow checkpoint, a .safetensors file or folder, sharded Keras weights "
-        "(.weights.json), a KerasHub preset folder, or demo:NAME for a built-in demo "
-        "(demo:digits_cnn, demo:digits_mlp). Exit status: 0 ok, 2 bad input.",
+        "one), a TensorFlow checkpoint, a .tflite file, a TF.js model folder, model.json "
+        "or zip, a .safetensors file or folder, sharded Keras weights (.weights.json), a "
+        "KerasHub preset folder, or demo:NAME for a built-in demo (demo:digits_cnn, "
+        "demo:digits_mlp). Exit status: 0 ok, 2 bad input.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     inspect = sub.add_parser("inspect", help="print the layers, their weights and statistics")
@@ -80,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write every weight array once to an .npz file")
     export.add_argument("source", metavar="SOURCE")
     export.add_argument("--out", required=True, metavar="FILE.npz", help="the file to write")
+    timeline = sub.add_parser(
+        "timeline", help="each weight's L2, mean, std and update ratio over a run's snapshots"
+    )
+    timeline.add_argument("source", metavar="RUN", help="a run folder (checkpoints or recorder)")
+    timeline.add_argument("--json", action="store_true", help="print JSON for other tools")
     return parser
 
 
@@ -115,7 +126,7 @@ def _weight_json(w: Weight, stats: bool) -> dict[str, Any]:
     }
     if stats:
         entry["stats"] = w.stats().as_dict()
-    return entry
+    return {**entry, **_quantization_json(w)}
 
 
 def print_table(model: ModelWeights, out: TextIO, *, stats: bool = True) -> None:
@@ -150,12 +161,17 @@ def print_table(model: ModelWeights, out: TextIO, *, stats: bool = True) -> None
 def export_npz(model: ModelWeights, out: Path) -> int:
     """Write every weight once, keyed ``<layer path>/<weight name>``; returns the count.
 
-    bfloat16 arrays, which ``.npy`` cannot describe, are written as float32. The file is
+    bfloat16 arrays, which ``.npy`` cannot describe, are written as float32. A quantized
+    weight keeps its stored integers and adds ``<key>/scale`` and ``<key>/zero_point``. The file is
     written under a temporary name and renamed, so a failed export leaves no half file.
     """
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     for layer, weight in model.iter_weights():
-        arrays[model.export_key(layer, weight)] = storable(weight.array())
+        key = model.export_key(layer, weight)
+        arrays[key] = storable(weight.array())
+        if weight.quantization is not None:  # beside the stored integers, never instead of them
+            arrays[f"{key}/scale"] = np.asarray(weight.quantization.scale, dtype=np.float32)
+            arrays[f"{key}/zero_point"] = np.asarray(weight.quantization.zero_point, np.int64)
     if out.suffix != ".npz":
         out = out.with_name(out.name + ".npz") if not out.suffix else out
     tmp = out.with_name(f".{out.name}.partial")
@@ -166,6 +182,15 @@ def export_npz(model: ModelWeights, out: Path) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return len(arrays)
+
+
+def _quantization_json(weight: Weight) -> dict[str, Any]:
+    """``{"quantization": {"scale", "zero_point", "axis"}}`` for a quantized weight, else {}."""
+    q = weight.quantization
+    if q is None:
+        return {}
+    return {"quantization": {"scale": list(q.scale), "zero_point": list(q.zero_point),
+                             "axis": q.axis}}  # fmt: skip
 
 
 def _numbers(values: list[float | None]) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 from .errors import SourceNotFound, UnsafeModel
 from .readers import model_suffixes
 from .readers.safety import MAX_FOLDER_ENTRIES
-from .readers.sniff import KERAS_SHARDS_SUFFIX, KERASHUB_FILES, SAFETENSORS_INDEX
+from .readers.sniff import KERAS_SHARDS_SUFFIX, SAFETENSORS_INDEX, is_model_folder
+from .runs import looks_like_run
 
 MODEL_DIR_ENV = "WEIGHTSCOPE_MODEL_DIR"
 
@@ -28,20 +29,26 @@ def model_dir() -> Path | None:
 
 
 def list_models(folder: Path) -> list[str]:
-    """Names (relative to ``folder``, ``/``-separated) of the model files and model folders
-    (SavedModel, safetensors, sharded Keras weights, KerasHub presets) in it and one level
-    below, sorted; entries that resolve outside the folder are skipped, and so are the shard
-    files of an index listed beside them (the index stands for them)."""
+    """Names (relative to ``folder``, ``/``-separated) of the model files, model folders
+    (SavedModel, safetensors, sharded Keras weights, KerasHub presets, TF.js) and runs in it and
+    one level below, sorted; entries that resolve outside the folder are skipped, and so are the
+    shard files of an index listed beside them (the index stands for them).
+
+    A run folder (``extraction.runs.looks_like_run``) is listed once, as the folder, not file
+    by file."""
     root = folder.resolve()
     found: list[str] = []
     for entry in sorted(folder.iterdir()):
         candidates = [entry]
-        if entry.is_dir() and not _is_model_folder(entry):
+        if entry.is_dir() and looks_like_run(entry) and entry.resolve().is_relative_to(root):
+            found.append(entry.relative_to(folder).as_posix())
+            continue
+        if entry.is_dir() and not is_model_folder(entry):
             candidates = sorted(entry.iterdir())
         for path in candidates:
             if not path.resolve().is_relative_to(root):
                 continue
-            if _is_model_folder(path) or (
+            if is_model_folder(path) or (
                 path.is_file() and _looks_like_model(path) and not _is_shard(path)
             ):
                 found.append(path.relative_to(folder).as_posix())
@@ -68,17 +75,6 @@ def resolve(folder: Path, name: str) -> Path:
     if not path.exists():
         raise SourceNotFound(f"no model {name!r} in the model folder")
     return path
-
-
-def _is_model_folder(path: Path) -> bool:
-    """A folder that is one model (not a folder of models)."""
-    if not path.is_dir():
-        return False
-    if (path / "saved_model.pb").is_file() or (path / SAFETENSORS_INDEX).is_file():
-        return True
-    if all((path / name).is_file() for name in KERASHUB_FILES):
-        return True
-    return any(path.glob(f"*{KERAS_SHARDS_SUFFIX}")) or any(path.glob("*.safetensors"))
 
 
 _KERAS_SHARD = re.compile(r"^(?P<stem>.+)_\d+\.weights\.h5$")

@@ -251,7 +251,9 @@ def is_dataset(obj: Any) -> bool:
 def is_group(obj: Any) -> bool:
     import h5py
 
-    return isinstance(obj, (h5py.Group, MergedGroup))
+    from ._windows import VirtualGroup
+
+    return isinstance(obj, (h5py.Group, MergedGroup, VirtualGroup))
 
 
 def has_datasets(group: Any) -> bool:

@@ -13,6 +13,11 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # HDF5 allows a user block before the superblock: the signature may sit at 0, 512, 1024, ...
 _HDF5_OFFSETS = (0, 512, 1024, 2048, 4096, 8192)
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+TFLITE_MAGIC = b"TFL3"
+"""The flatbuffer file identifier of TFLite models, at bytes 4..8."""
+TFJS_MODEL_JSON = "model.json"
+"""The file a TensorFlow.js model folder is opened by; its JSON holds a ``weightsManifest``."""
+_TFJS_KEY = b'"weightsManifest"'
 
 
 def sniff(path: Path) -> SourceFormat:
@@ -34,8 +39,12 @@ def sniff(path: Path) -> SourceFormat:
             return _sniff_zip(path)
         if _has_hdf5_signature(f):
             return _sniff_hdf5(path)
+    if head[4:8] == TFLITE_MAGIC:
+        return "tflite"
     if is_safetensors_head(head, size):
         return "safetensors"
+    if head[:1] == b"{" and _is_tfjs_json(path):
+        return "tfjs"
     if head[:1] == b"{":
         found = sniff_weight_map(path)
         if found is not None:
@@ -98,6 +107,17 @@ def sniff_weight_map(path: Path) -> SourceFormat | None:
     return None
 
 
+def is_model_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder that is one model (SavedModel, KerasHub preset, safetensors,
+    sharded Keras weights, TF.js), not a folder of models or a run. Cheap: names only."""
+    if not path.is_dir():
+        return False
+    try:
+        return _sniff_folder(path) != "checkpoint"
+    except UnsupportedFormat:
+        return False
+
+
 def _sniff_folder(path: Path) -> SourceFormat:
     if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
         return "saved_model"
@@ -109,10 +129,12 @@ def _sniff_folder(path: Path) -> SourceFormat:
         return "keras_sharded"
     if any(path.glob("*.index")):
         return "checkpoint"
+    if (path / TFJS_MODEL_JSON).is_file():
+        return "tfjs"
     raise UnsupportedFormat(
         f"{path} is a folder without saved_model.pb, a checkpoint .index file, safetensors, "
-        "Keras sharded weights (.weights.json) or a KerasHub preset (config.json and "
-        "metadata.json); expected one of those"
+        "Keras sharded weights (.weights.json), a KerasHub preset (config.json and "
+        "metadata.json) or a TensorFlow.js model.json; expected one of those"
     )
 
 
@@ -122,6 +144,14 @@ def readable_formats() -> str:
 
     labels = [f.label for f in FORMATS.values()]
     return ", ".join(labels[:-1]) + " or " + labels[-1]
+
+
+def _is_tfjs_json(path: Path) -> bool:
+    from .safety import MAX_CONFIG_BYTES
+
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        return False
+    return _TFJS_KEY in path.read_bytes()
 
 
 def _has_hdf5_signature(f: object) -> bool:
@@ -145,9 +175,11 @@ def _sniff_zip(path: Path) -> SourceFormat:
         return "saved_model"
     if "config.json" in names or "metadata.json" in names:
         return "keras_zip"
+    if any(n.rsplit("/", 1)[-1] == TFJS_MODEL_JSON for n in names):
+        return "tfjs"
     raise UnsupportedFormat(
         f"{path.name} is a zip archive but neither a Keras model (no config.json) nor a zipped "
-        "SavedModel (no saved_model.pb)"
+        "SavedModel (no saved_model.pb) nor a TensorFlow.js model (no model.json)"
     )
 
 
