@@ -14,6 +14,7 @@ from extraction import open_model
 from extraction.errors import CorruptFile, UnsafeModel
 from extraction.folder import list_models
 from extraction.readers.sniff import sniff
+from extraction.runs import looks_like_run
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -39,6 +40,8 @@ def test_shards_read_as_the_single_weights_file_does(saved: tuple[Any, Path, Pat
     model, whole, index = saved
     assert len(list(index.parent.glob("zoo_*.weights.h5"))) >= 3  # really sharded
     assert sniff(index) == sniff(index.parent) == "keras_sharded"
+    assert not looks_like_run(index.parent)  # two numbered .weights.h5 shards are not a run
+    assert open_model(index.parent).format == "keras_sharded"
     sharded, single = open_model(index), open_model(whole)
     assert [(x.path, x.class_name) for x in sharded.layers] == [
         (x.path, x.class_name) for x in single.layers
