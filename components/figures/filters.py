@@ -1,8 +1,9 @@
 """The conv filter grid: one tile per filter, as a plotly figure and a PNG.
 
 The data (tiles, gaps, scales, hover values) comes from ``mosaic.filter_mosaic``; this module
-only draws it. Diverging colours centred on 0 (red positive, blue negative); gaps
-and NaN weights are transparent.
+only draws it. Diverging colours centred on 0 (red positive, blue negative); gaps are
+transparent; NaN, +Inf and -Inf weights have their own colours and legend entries
+(``specials``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,18 @@ from .mosaic import (
     input_channels,
     page_count,
 )
+from .specials import CODES, legend_traces, overlay_traces, rgba
 
 Array = np.ndarray[Any, Any]
 COLORSCALE = "RdBu_r"  # negative blue, zero white, positive red
 _HOVER = (
     "filter #%{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}"
     "<br>w = %{customdata[4]:.4g}<br>L2 norm %{customdata[3]:.4g}<extra></extra>"
+)
+
+_SPECIAL_HOVER = (
+    "filter #%{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}"
+    "<br>w = %{VALUE}<br>L2 norm %{customdata[3]:.4g}<extra></extra>"
 )
 
 __all__ = [
@@ -82,9 +89,11 @@ def mosaic_figure(mosaic: Mosaic) -> go.Figure:
     image = mosaic.image
     if image.ndim == 3:
         alpha = np.isfinite(image[..., :1]).astype(np.float32)
-        rgba = np.concatenate([np.nan_to_num(image) * 255.0, alpha], axis=-1)
+        pixels = np.concatenate([np.nan_to_num(image) * 255.0, alpha], axis=-1)
+        for name, code in CODES.items():
+            pixels[mosaic.special == code] = np.array(rgba(name)) * (255, 255, 255, 1)
         trace: go.Image | go.Heatmap = go.Image(
-            z=rgba.astype(np.float32),
+            z=pixels.astype(np.float32),
             colormodel="rgba",
             customdata=mosaic.custom,
             hovertemplate=_HOVER,
@@ -103,6 +112,12 @@ def mosaic_figure(mosaic: Mosaic) -> go.Figure:
             hovertemplate=_HOVER,
         )
     fig = go.Figure(trace)
+    if image.ndim == 2:
+        for overlay in overlay_traces(
+            mosaic.special, customdata=mosaic.custom, hovertemplate=_SPECIAL_HOVER
+        ):
+            fig.add_trace(overlay)
+    fig.add_traces(legend_traces(mosaic.counts))
     height, width = image.shape[:2]
     rows, cols = mosaic.tile_shape
     if len(mosaic.origins) <= LABEL_LIMIT:
@@ -126,6 +141,31 @@ def mosaic_figure(mosaic: Mosaic) -> go.Figure:
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return fig
+
+
+def draw_specials_png(ax: Any, codes: Array, present: dict[str, int]) -> None:
+    """Paint NaN/+Inf/-Inf cells of a matplotlib image in their colours, with a legend."""
+    if not present:
+        return
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    names = list(CODES)  # code 1, 2, 3 in order
+    cmap = ListedColormap([rgba(n) for n in names]).with_extremes(bad=(1, 1, 1, 0))
+    masked = np.ma.masked_equal(codes.astype(np.float64), 0.0)
+    ax.imshow(masked, cmap=cmap, vmin=0.5, vmax=len(names) + 0.5, interpolation="nearest")
+    ax.legend(
+        handles=[
+            Patch(color=rgba(n), label=f"{n}: {present[n]:,}")
+            for n in reversed(names)
+            if n in present
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.03),
+        ncol=3,
+        fontsize=8,
+        frameon=False,
+    )
 
 
 def filter_grid_png(kernel: Array, *, kind: str, dpi: int = 110, **options: Any) -> bytes:
@@ -156,6 +196,7 @@ def filter_grid_png(kernel: Array, *, kind: str, dpi: int = 110, **options: Any)
         )
         if mosaic.scale == "shared":
             fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02, label="w")
+    draw_specials_png(ax, mosaic.special, mosaic.counts.by_name())
     rows, cols = mosaic.tile_shape
     if len(mosaic.origins) <= LABEL_LIMIT:
         for (top, left), label in zip(mosaic.origins, mosaic.labels, strict=True):

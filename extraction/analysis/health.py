@@ -126,6 +126,17 @@ def model_findings(model: ModelWeights, progress: Progress | None = None) -> lis
     )
 
 
+def worst_by_layer(findings: list[Finding]) -> dict[str, Severity]:
+    """The most severe finding's severity per layer path (model-level findings left out)."""
+    worst: dict[str, Severity] = {}
+    for f in findings:
+        if f.layer and (
+            f.layer not in worst or SEVERITY_ORDER[f.severity] < SEVERITY_ORDER[worst[f.layer]]
+        ):
+            worst[f.layer] = f.severity
+    return worst
+
+
 def findings_json(findings: list[Finding]) -> dict[str, Any]:
     """The ``health --json`` object (the CLI contract in DESIGN.md), plus indices and unit."""
     return {
