@@ -16,12 +16,12 @@ from keras import layers
 from extraction import open_model
 from extraction.analysis.diagnostics import SEVERITY_ORDER, Finding
 from extraction.analysis.health import (
-    SCALE_ALONE_FACTOR,
     SPECTRAL_MIN_EIGENVALUES,
     alpha_finding,
     findings_json,
     model_findings,
 )
+from extraction.analysis.scale import SCALE_ALONE_FACTOR
 from extraction.models.demos import DEMOS, ensure_demo
 from extraction.readers.live import read_live
 
