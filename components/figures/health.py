@@ -13,6 +13,8 @@ from plotly.subplots import make_subplots
 from extraction.analysis.diagnostics import Finding
 from extraction.analysis.spectrum import Spectrum
 
+from .text import plotly_text
+
 _SHOWN_INDICES = 20
 SEVERITY_COLOURS: dict[str, str] = {
     "error": "#d62728",
@@ -96,7 +98,7 @@ def spectrum_figure(spec: Spectrum, title: str = "") -> go.Figure:
     alpha = f"alpha = {spec.fit.alpha:.2f}" if spec.fit else "no power-law fit"
     fig.update_layout(
         title={
-            "text": title or "spectrum",
+            "text": plotly_text(title or "spectrum"),
             "subtitle": {"text": f"stable rank {spec.stable_rank:.2f}; {alpha}"},
         },
         height=400,

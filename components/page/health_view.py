@@ -139,7 +139,7 @@ def _layer_section(layer: LayerWeights, key: str) -> None:
         return
     weight = layer.weight(name)
     try:
-        spec = spectrum(weight.array(), weight.role, layer.class_name, kind=layer.kind, name=name)
+        spec = spectrum(weight.array(), weight.role, layer.kind, name=name)
     except ValueError as exc:
         st.error(plain(exc))
         return

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from ..layouts import SPATIAL_CONV_KINDS, to_2d
 from ..records import LayerWeights, ModelWeights, Weight
 from .diagnostics import SEVERITY_ORDER, Finding, Severity, layer_findings
-from .reduce import to_2d
 from .scale import (
     KERNEL_ROLES,
     KernelScale,
@@ -131,7 +131,7 @@ def _spectral_findings(layers: list[LayerWeights], progress: Progress | None) ->
 def alpha_finding(layer: LayerWeights, weight: Weight) -> Finding | None:
     """A ``spectral_alpha`` finding when alpha is outside 2..6 by more than its std error."""
     values = np.asarray(weight.array(), dtype=np.float64)
-    matrix, _, _ = to_2d(values, weight.role, layer.class_name, name=weight.name)
+    matrix, _, _ = to_2d(values, weight.role, layer.kind, name=weight.name)
     mats = esd_matrices(values, weight.role, layer.kind, matrix)
     # Eigenvalues of W^T W directly: the same ESD as squared singular values, far cheaper.
     evals = np.concatenate([np.linalg.eigvalsh(m.T @ m) for m in mats])
@@ -161,7 +161,7 @@ def alpha_finding(layer: LayerWeights, weight: Weight) -> Finding | None:
 
 def _esd_big_enough(layer: LayerWeights, weight: Weight) -> bool:
     shape = weight.shape
-    if layer.kind in ("conv1d", "conv2d", "conv3d", "conv2d_transpose") and len(shape) >= 3:
+    if layer.kind in SPATIAL_CONV_KINDS and len(shape) >= 3:
         slices = math.prod(shape[:-2])
         return slices * min(shape[-2], shape[-1]) >= SPECTRAL_MIN_EIGENVALUES
     rows = math.prod(shape[:-1])
