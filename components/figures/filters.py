@@ -23,7 +23,7 @@ from .mosaic import (
     filter_mosaic,
     page_count,
 )
-from .specials import CODES, legend_traces, overlay_traces, rgba
+from .specials import CODES, draw_specials_png, legend_traces, overlay_traces, rgba
 from .text import mpl_text, plotly_text
 
 Array = np.ndarray[Any, Any]
@@ -175,31 +175,6 @@ def mosaic_figure(
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return fig
-
-
-def draw_specials_png(ax: Any, codes: Array, present: dict[str, int]) -> None:
-    """Paint NaN/+Inf/-Inf cells of a matplotlib image in their colours, with a legend."""
-    if not present:
-        return
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
-
-    names = list(CODES)  # code 1, 2, 3 in order
-    cmap = ListedColormap([rgba(n) for n in names]).with_extremes(bad=(1, 1, 1, 0))
-    masked = np.ma.masked_equal(codes.astype(np.float64), 0.0)
-    ax.imshow(masked, cmap=cmap, vmin=0.5, vmax=len(names) + 0.5, interpolation="nearest")
-    ax.legend(
-        handles=[
-            Patch(color=rgba(n), label=f"{n}: {present[n]:,}")
-            for n in reversed(names)
-            if n in present
-        ],
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.03),
-        ncol=3,
-        fontsize=8,
-        frameon=False,
-    )
 
 
 def filter_grid_png(kernel: Array, *, kind: str, dpi: int = 110, **options: Any) -> bytes:

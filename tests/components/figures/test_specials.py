@@ -82,8 +82,14 @@ def test_filter_figure_draws_overlays_and_legend_entries() -> None:
     nan = overlays["NaN"]
     assert nan.colorscale[0][1] == COLOURS["NaN"] and nan.showscale is False
     assert np.count_nonzero(np.isfinite(np.asarray(nan.z, dtype=float))) == 1
-    legend = [t.name for t in fig.data if t.type == "scatter"]
+    legend = [t.name for t in fig.data if t.type == "scatter" and t.showlegend]
     assert legend == ["NaN: 2 values", "+Inf: 1 value", "-Inf: 1 value"]
+    markers = {
+        t.name: (list(t.x), list(t.y)) for t in fig.data if (t.name or "").endswith("marker")
+    }
+    mosaic = filter_mosaic(odd_kernel(), kind="conv2d")
+    top, left = mosaic.origins[mosaic.indices.index(1)]
+    assert markers["NaN marker"] == ([left], [top])  # filter 1's NaN at its (0, 0)
     assert "2 NaN, 1 +Inf and 1 -Inf values" in fig.layout.title.subtitle.text
 
 
@@ -155,3 +161,37 @@ def test_layer_table_status_column() -> None:
     assert list(table["status"]) == ["error", "ok"]
     assert table.loc[0, "NaN"] == 1 and table.loc[0, "Inf"] == 1
     assert "status" not in layer_table(model).columns
+
+
+def test_heatmap_marks_nan_and_inf_cells_even_when_reduced() -> None:
+    from components.figures.heatmaps import heatmap_data, heatmap_figure, heatmap_png
+
+    matrix = np.random.default_rng(2).standard_normal((600, 400)).astype(np.float32)
+    matrix[5, 7] = np.nan
+    matrix[300, 200] = np.inf
+    matrix[599, 0] = -np.inf
+    before = matrix.copy()
+    heatmap = heatmap_data(matrix)
+    np.testing.assert_array_equal(matrix, before)
+    assert heatmap.reduced.block == (2, 2) and heatmap.special.shape == (300, 200)
+    assert heatmap.special[2, 3] == CODES["NaN"]
+    assert heatmap.special[150, 100] == CODES["+Inf"]
+    assert heatmap.special[299, 0] == CODES["-Inf"]
+    assert np.count_nonzero(heatmap.special) == 3
+    assert heatmap.note.endswith("1 NaN, 1 +Inf and 1 -Inf values in their own colours")
+    fig = heatmap_figure(matrix)
+    overlays = {t.name: t for t in fig.data if t.type == "heatmap" and t.name}
+    assert set(overlays) == {"NaN", "+Inf", "-Inf"}
+    assert overlays["NaN"].colorscale[-1][1] == COLOURS["NaN"]
+    assert "own colours" in fig.layout.title.subtitle.text
+    nan_marker = next(t for t in fig.data if t.name == "NaN marker")
+    assert (list(nan_marker.x), list(nan_marker.y)) == (["6-7"], ["4-5"])  # row 5, column 7
+    assert heatmap_png(matrix).startswith(PNG)
+
+
+def test_a_finite_heatmap_has_no_special_traces() -> None:
+    from components.figures.heatmaps import heatmap_data, heatmap_figure
+
+    matrix = np.arange(12, dtype=np.float32).reshape(3, 4)
+    assert heatmap_data(matrix).counts.total == 0
+    assert len(heatmap_figure(matrix).data) == 1
