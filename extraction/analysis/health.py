@@ -43,8 +43,10 @@ Progress = Callable[[float, str], None]
 
 SPECTRAL_MIN_EIGENVALUES = 50
 """WeightWatcher's own minimum (``min_evals``): smaller spectra give no trustworthy alpha."""
-SPECTRAL_MAX_VALUES = 4_000_000
-"""Weights larger than this are not fitted in the scan (the Health tab fits any on demand)."""
+SPECTRAL_MAX_VALUES = 1_000_000
+"""Weights larger than this are not fitted in the scan, which must stay quick on a VGG16 (a
+3x3x512x512 kernel's nine 512 x 512 eigenproblems take seconds on a busy machine); the Health
+tab's spectrum fits any weight on demand."""
 
 
 def model_findings(model: ModelWeights, progress: Progress | None = None) -> list[Finding]:
