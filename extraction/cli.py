@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m extraction",
-        description="List or export every weight of a Keras model, named by what it is.",
+        description="List, health-check or export every weight of a Keras model by name.",
         epilog="SOURCE is a .keras, .h5 or .weights.h5 file, a SavedModel folder (or a zip of "
         "one), a TensorFlow checkpoint, or demo:NAME for a built-in demo (demo:digits_cnn, "
         "demo:digits_mlp). Exit status: 0 ok, 2 bad input.",
