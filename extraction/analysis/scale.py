@@ -3,11 +3,13 @@
 
 - ``scale`` (per kernel-like weight): the weight's std against what its initializer would give
   for its fans (``extraction.analysis.initializers``), as the ratio ``r = std / init_std``, and
-  against its peers, the median ``r`` of the model's other such weights. A layer is flagged only
-  when it is off from *both* by the same factor: trained weights routinely grow several times
-  past their initial scale (the shared corpus has a whole LSTM at 10x), but then so do their
-  peers. ``error`` from ``SCALE_ERROR_FACTOR`` (10x, an order of magnitude), ``warning`` from
-  ``SCALE_WARNING_FACTOR`` (5x); either direction (too large or too small). A model with one
+  against its peers, the median ``r`` of the model's other weights of the same role (of all
+  kernel-like weights when fewer than ``MIN_ROLE_PEERS`` share its role). Embeddings are left
+  out (``SCALED_ROLES``). A layer is flagged only when it is off from *both* by the same
+  factor: trained weights routinely grow several times past their initial scale (the shared
+  corpus has a whole LSTM at 10x), but then so do their peers. ``error`` from
+  ``SCALE_ERROR_FACTOR`` (10x, an order of magnitude), ``warning`` from ``SCALE_WARNING_FACTOR``
+  (5x); either direction (too large or too small). A model with one
   such weight has no peers: it is then judged against its initializer alone, and only from
   ``SCALE_ALONE_FACTOR`` (100x) on. A weight uniformly scaled inside its layer passes the
   per-layer checks, which compare a layer's units with each other; this one catches it.
@@ -50,7 +52,13 @@ FRESH_STD_TOLERANCE = 0.25
 BOUND_SLACK = 1e-5
 """Relative slack on a bounded initializer's limit (float32 rounding of the drawn values)."""
 KERNEL_ROLES = ("kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_kernel", "embeddings")
-"""The roles whose scale an initializer sets."""
+"""The roles whose scale an initializer sets (all judged for freshness)."""
+SCALED_ROLES = ("kernel", "recurrent_kernel", "depthwise_kernel", "pointwise_kernel")
+"""The roles judged for scale. Embeddings are not: their initial range is a constant, not set
+by fans, and trained embeddings routinely grow far past it while the kernels do not."""
+MIN_ROLE_PEERS = 2
+"""A weight's peers are the other weights of its role when there are at least this many (a
+depthwise kernel grows further past Keras's fan-based start than a pointwise one), else all."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ class KernelScale:
     """The layer's path."""
     weight: str
     """The weight's name."""
+    role: str
+    """The weight's role (``kernel``, ``depthwise_kernel`` ...)."""
     std: float
     """Std of its finite values."""
     init: InitScale
@@ -88,17 +98,21 @@ def kernel_scales(layer: LayerWeights) -> list[KernelScale]:
         if fresh and init.bound is not None:
             biggest = max(abs(stats.min or 0.0), abs(stats.max or 0.0))
             fresh = biggest <= init.bound * (1.0 + BOUND_SLACK) and not stats.nan_count
-        out.append(KernelScale(layer.path, weight.name, stats.std, init, fresh))
+        out.append(KernelScale(layer.path, weight.name, weight.role, stats.std, init, fresh))
     return out
 
 
 def scale_findings(scales: list[KernelScale]) -> list[Finding]:
     """``scale`` findings: weights off from their initializer and their peers alike."""
     found: list[Finding] = []
-    logs = np.array([s.log_ratio for s in scales])
-    for i, s in enumerate(scales):
+    scaled = [s for s in scales if s.role in SCALED_ROLES]
+    logs = np.array([s.log_ratio for s in scaled])
+    roles = np.array([s.role for s in scaled])
+    for i, s in enumerate(scaled):
         own = float(logs[i])
-        others = np.delete(logs, i)
+        mask = np.arange(len(scaled)) != i
+        same = mask & (roles == s.role)
+        others = logs[same] if np.count_nonzero(same) >= MIN_ROLE_PEERS else logs[mask]
         if others.size:
             peer = float(np.median(others))
             off = min(abs(own), abs(own - peer))

@@ -251,3 +251,29 @@ def test_alpha_is_reported_only_where_it_says_something() -> None:
     tiny = keras.Sequential([keras.Input((1000,)), small])
     small.set_weights([rng.standard_normal((1000, SPECTRAL_MIN_EIGENVALUES - 1)), bias[:49]])
     assert by_check(model_findings(read_live(tiny)), "spectral_alpha") == []
+
+
+def test_grown_embeddings_are_not_out_of_scale_but_a_blown_up_kernel_is() -> None:
+    model = keras.Sequential(
+        [
+            keras.Input((6,), dtype="int32"),
+            layers.Embedding(100, 16, name="emb"),
+            layers.Flatten(),
+            layers.Dense(32, name="d1"),
+            layers.Dense(16, name="d2"),
+            layers.Dense(4, name="d3"),
+        ]
+    )
+    rng = np.random.default_rng(0)
+    (table,) = model.get_layer("emb").get_weights()
+    model.get_layer("emb").set_weights([table * 30.0])  # embeddings grow far past 0.05
+    for name in ("d1", "d2", "d3"):
+        dense = model.get_layer(name)
+        kernel, bias = dense.get_weights()
+        dense.set_weights([kernel * 1.5, bias + rng.normal(0, 0.1, bias.shape).astype("float32")])
+    assert by_check(model_findings(read_live(model)), "scale") == []
+    d2 = model.get_layer("d2")
+    kernel, bias = d2.get_weights()
+    d2.set_weights([kernel * 500.0, bias])
+    (scale,) = by_check(model_findings(read_live(model)), "scale")
+    assert (scale.layer, scale.weight, scale.severity) == ("d2", "kernel", "error")
