@@ -57,6 +57,7 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
 
     The colour range is fixed over the whole run (the largest ``|w|`` of any kept epoch), so a
     filter getting stronger shows as deeper colour; the histogram's x range is fixed likewise.
+    A Conv2D over three input channels (RGB) is drawn in colour instead, stretched per epoch.
     """
     layer = run.weights_at(epoch).layer(path)
     kernel = layer.weight("kernel")
@@ -69,16 +70,20 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
         or 1.0
     )
     title = f"{path} kernel after epoch {epoch}" if epoch else f"{path} kernel before training"
-    if layer.kind in CONV_KINDS:
+    rgb = layer.kind == "conv2d" and values.ndim == 4 and values.shape[2] == 3
+    how = "one colour scale for the whole run"
+    if rgb:
+        # Colour filters: red, green and blue weights as the pixel's colour, grey = 0. The
+        # colours are stretched per epoch, so the random start is as visible as the end.
+        view = filters.filter_grid_figure(values, kind=layer.kind, channel_mode="rgb")
+        how = "RGB weights as colour, grey = 0, stretched per epoch"
+    elif layer.kind in CONV_KINDS:
         view = filters.filter_grid_figure(values, kind=layer.kind, scale="shared")
     else:
         matrix, rows, cols = to_2d(values, kernel.role, layer.class_name)
         view = heatmaps.heatmap_figure(matrix, row_label=rows, col_label=cols)
     view.update_traces(zmin=-limit, zmax=limit, selector={"type": "heatmap"})
-    view.update_layout(
-        title={"text": title, "subtitle": {"text": "one colour scale for the whole run"}},
-        height=480,
-    )
+    view.update_layout(title={"text": title, "subtitle": {"text": how}}, height=480)
     hist = histograms.histogram_figure(
         values, bins=40, title=f"{path} kernel values, epoch {epoch}"
     )
