@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFile, UnsupportedFormat
+from ..graph import model_graph
 from ..kinds import kind_of
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight
 from ._config import LayerNode, check_model_config, keras_major, leaves, model_tree, parse_json
@@ -93,7 +94,14 @@ def _read(h5: Any, path: Path, fmt: SourceFormat) -> ModelWeights:
             "group); expected a Keras .h5 model or .weights.h5 file"
         )
     name = tree.name if tree else path.name.split(".", 1)[0]
-    records = ModelWeights(str(path), fmt, name, tuple(layout.layers), tuple(layout.notes))
+    records = ModelWeights(
+        str(path),
+        fmt,
+        name,
+        tuple(layout.layers),
+        tuple(layout.notes),
+        graph=model_graph(config) if tree is not None else None,
+    )
     weakref.finalize(records, h5.close)
     return records
 
