@@ -23,7 +23,7 @@ MAX_WINDOW = 5
 """Largest window side drawn (a 7x7 kernel is drawn 5x5, and the title says 7x7)."""
 PLAIN = "#f4f4f4"
 HIGHLIGHT = "#f2a541"
-RESULT = "#5b9bd5"
+RESULT = "#9cc3e6"
 WindowMode = Literal["conv2d", "conv1d", "transpose", "depthwise", "separable"]
 Shape = dict[str, Any]
 
@@ -90,7 +90,7 @@ def _text(x: float, y: float, text: str, size: int = 12) -> dict[str, Any]:
         "y": y,
         "text": text,
         "showarrow": False,
-        "font": {"size": size},
+        "font": {"size": size, "color": "#111"},
         "xanchor": "center",
         "yanchor": "bottom",
     }

@@ -57,7 +57,8 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
 
     The colour range is fixed over the whole run (the largest ``|w|`` of any kept epoch), so a
     filter getting stronger shows as deeper colour; the histogram's x range is fixed likewise.
-    A Conv2D over three input channels (RGB) is drawn in colour instead, stretched per epoch.
+    A Conv2D over three input channels (RGB) is drawn in colour instead, each filter stretched
+    to its own range.
     """
     layer = run.weights_at(epoch).layer(path)
     kernel = layer.weight("kernel")
@@ -73,10 +74,12 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
     rgb = layer.kind == "conv2d" and values.ndim == 4 and values.shape[2] == 3
     how = "one colour scale for the whole run"
     if rgb:
-        # Colour filters: red, green and blue weights as the pixel's colour, grey = 0. The
-        # colours are stretched per epoch, so the random start is as visible as the end.
-        view = filters.filter_grid_figure(values, kind=layer.kind, channel_mode="rgb")
-        how = "RGB weights as colour, grey = 0, stretched per epoch"
+        # Colour filters: red, green and blue weights as the pixel's colour, grey = 0. Each
+        # filter is stretched to its own range, so what it detects shows whatever its norm.
+        view = filters.filter_grid_figure(
+            values, kind=layer.kind, channel_mode="rgb", scale="per_filter"
+        )
+        how = "RGB weights as colour, grey = 0, each filter stretched to its own range"
     elif layer.kind in CONV_KINDS:
         view = filters.filter_grid_figure(values, kind=layer.kind, scale="shared")
     else:

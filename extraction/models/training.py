@@ -32,7 +32,7 @@ Optimizer = Literal["adam", "sgd", "rmsprop"]
 OPTIMIZERS: tuple[Optimizer, ...] = ("adam", "sgd", "rmsprop")
 Task = Literal["digits", "photos"]
 TASKS: tuple[Task, ...] = ("digits", "photos")
-CONV1_DECAY = 1e-3
+CONV1_DECAY = 3e-3
 """L2 weight decay on ``conv1`` in the photos task: it fades the random start's speckle that
 no gradient touches, so what remains is what the filters learned."""
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
