@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..records import Array, ModelWeights, Weight, eager
+from .demos import compile_classifier, digits_data, epoch_callback
 
 Optimizer = Literal["adam", "sgd", "rmsprop"]
 OPTIMIZERS: tuple[Optimizer, ...] = ("adam", "sgd", "rmsprop")
@@ -191,17 +192,7 @@ def build_model(knobs: Knobs) -> Any:
         ),
     ]
     model = keras.Sequential(parts, name="trained_photos" if photos else "trained_digits")
-    optimizer = {
-        "adam": keras.optimizers.Adam,
-        "sgd": keras.optimizers.SGD,
-        "rmsprop": keras.optimizers.RMSprop,
-    }
-    model.compile(
-        optimizer=optimizer[knobs.optimizer](knobs.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return compile_classifier(model, knobs.learning_rate, knobs.optimizer)
 
 
 def train(
@@ -251,10 +242,6 @@ def train(
     val_eval = model.evaluate(x_te, y_te, verbose=0, return_dict=True)
     keep(0, {**train_eval, **{f"val_{k}": v for k, v in val_eval.items()}})
 
-    class Keeper(keras.callbacks.Callback):  # type: ignore[misc]
-        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-            keep(epoch + 1, logs or {})
-
     model.fit(
         x_tr,
         y_tr,
@@ -262,7 +249,7 @@ def train(
         batch_size=64 if knobs.task == "photos" else 32,
         verbose=0,
         validation_data=(x_te, y_te),
-        callbacks=[Keeper()],
+        callbacks=[epoch_callback(keep)],
     )
     return TrainingRun(knobs, tuple(history), snapshots, structure, model)
 
@@ -273,16 +260,7 @@ def task_data(knobs: Knobs) -> tuple[Array, Array, Array, Array]:
         from .photo_edges import edge_patches
 
         return edge_patches(knobs.seed)
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    x = (digits.images / 16.0).astype("float32")[..., None]
-    y = digits.target.astype("int64")
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=0.25, random_state=knobs.seed, stratify=y
-    )
-    return x_tr, y_tr, x_te, y_te
+    return digits_data(knobs.seed, images=True)
 
 
 def _snapshot_bytes(snap: Snapshot) -> int:
