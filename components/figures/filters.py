@@ -113,9 +113,7 @@ def mosaic_figure(
         alpha = np.isfinite(image[..., :1]).astype(np.float32)
         rgba = np.concatenate([np.nan_to_num(image) * 255.0, alpha], axis=-1)
         trace: go.Image | go.Heatmap = go.Image(
-            # Plain lists: plotly encodes a numpy array as typed-array "bdata", which
-            # plotly.js's Image trace scrambles for (rows, cols, 4) arrays in the browser.
-            z=np.round(rgba, 3).tolist(),
+            z=rgba.astype(np.float32),
             colormodel="rgba",
             customdata=mosaic.custom,
             hovertemplate=hover,

@@ -83,7 +83,8 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
             scale="per_filter",
             title=title,
             subtitle="RGB weights as colour, grey = 0, each filter stretched to its own range",
-            height=480,
+            # Smaller tiles: a 7x7 colour filter's stripes read better small than blown up.
+            height=360,
         )
     elif layer.kind in CONV_KINDS:
         view = filters.filter_grid_figure(
