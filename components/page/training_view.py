@@ -69,7 +69,7 @@ def render(*, key: str = "train") -> None:
     d = DEFAULTS[task]
     with st.form(f"{key}-form"):
         c1, c2, c3, c4 = st.columns(4)
-        k = f"{key}-{task}"
+        k = key if task == "digits" else f"{key}-{task}"  # digits keep their first keys
         filters_n = c1.slider("Conv filters", 1, 32, d.conv_filters, key=f"{k}-filters")
         kernel = c1.select_slider("Kernel size", [1, 3, 5, 7], d.kernel_size, key=f"{k}-kernel")
         depth = c2.slider("Conv layers", 1, 3, d.depth, key=f"{k}-depth")
