@@ -16,6 +16,7 @@ from typing import Any, Literal, NamedTuple
 
 import plotly.graph_objects as go
 
+from extraction.layouts import RNN_GATES
 from extraction.records import LayerWeights
 
 CELL = 1.0
@@ -269,19 +270,25 @@ GATE = "#fbe3c4"
 STATE = "#d6e6f5"
 
 
+_LSTM_GATES = {
+    "i": "i: input gate<br>(sigmoid)",
+    "f": "f: forget gate<br>(sigmoid)",
+    "c": "c~: candidate<br>(tanh)",
+    "o": "o: output gate<br>(sigmoid)",
+}
+
+
 def _lstm() -> go.Figure:
-    boxes = [
-        Box("in", "x(t) and<br>h(t-1)", 0, 0, STATE),
-        Box("i", "i: input gate<br>(sigmoid)", 5, 2.25, GATE),
-        Box("f", "f: forget gate<br>(sigmoid)", 5, 0.75, GATE),
-        Box("c", "c~: candidate<br>(tanh)", 5, -0.75, GATE),
-        Box("o", "o: output gate<br>(sigmoid)", 5, -2.25, GATE),
+    order = RNN_GATES["lstm"]  # the boxes top to bottom in Keras's column order
+    boxes = [Box("in", "x(t) and<br>h(t-1)", 0, 0, STATE)]
+    boxes += [Box(g, _LSTM_GATES[g], 5, 2.25 - 1.5 * n, GATE) for n, g in enumerate(order)]
+    boxes += [
         Box("cell", "c(t) = f*c(t-1)<br>+ i*c~", 10, 0.75, STATE),
         Box("out", "h(t) =<br>o*tanh(c(t))", 15, 0, RESULT),
     ]
-    arrows = [("in", g) for g in "ifco"] + [("i", "cell"), ("f", "cell"), ("c", "cell")]
+    arrows = [("in", g) for g in order] + [("i", "cell"), ("f", "cell"), ("c", "cell")]
     arrows += [("cell", "out"), ("o", "out")]
-    return flow_figure(boxes, arrows, "LSTM step: gates i, f, c, o")
+    return flow_figure(boxes, arrows, f"LSTM step: gates {', '.join(order)}")
 
 
 def _gru() -> go.Figure:

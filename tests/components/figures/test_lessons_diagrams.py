@@ -19,6 +19,7 @@ from components.figures.diagrams import (
     window_figure,
 )
 from components.figures.lessons import lesson_for
+from extraction.layouts import RNN_GATES
 from extraction.readers.live import read_live
 from extraction.records import LayerWeights
 
@@ -99,7 +100,7 @@ def test_lstm_gates_and_attention_qkv() -> None:
     fig = diagram_for(lstm)
     assert fig.wide
     labels = [a.text for a in fig.figure.layout.annotations if str(a.name).startswith("label:")]
-    assert [t.split(":")[0] for t in labels[1:5]] == ["i", "f", "c~", "o"]  # Keras's gate order
+    assert [t.split(":")[0][0] for t in labels[1:5]] == list(RNN_GATES["lstm"])  # Keras's order
     mha = diagram_for(mha_layer()).figure
     boxes = {s.name for s in named(mha, "box:")}
     assert {"box:q", "box:k", "box:v", "box:scores"} <= boxes
