@@ -78,7 +78,7 @@ def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
             fmt,
             name,
             tuple(layout.layers),
-            (*notes, *layout.notes),
+            (*notes, *layout.all_notes()),
             graph=model_graph(config),
         )
         weakref.finalize(records, closer)
