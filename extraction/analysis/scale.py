@@ -23,8 +23,9 @@
 - ``fresh_layer`` (``warning``): in a model that is not untrained, a layer whose kernels all
   look fresh and whose biases are all 0: it did not train (frozen, or cut off from gradients).
 
-Weights with fewer than ``MIN_SCALE_VALUES`` values, with no finite spread, or whose initializer
-is unknown (custom, constant) take no part in these checks.
+Weights with fewer than ``MIN_SCALE_VALUES`` values, with no finite spread, stored quantized
+(int8 and other integer values, in units of their scale), or whose initializer is unknown
+(custom, constant) take no part in these checks.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def kernel_scales(layer: LayerWeights) -> list[KernelScale]:
     for weight in layer.weights:
         if weight.role not in KERNEL_ROLES or weight.size < MIN_SCALE_VALUES:
             continue
+        if not weight.dtype.startswith(("float", "bfloat")):
+            continue  # quantized (int8 ...) values are stored in units of their scale
         init = init_scale(layer.config, weight.role, weight.shape)
         stats = weight.stats()
         if init is None or init.std <= 0 or not stats.std:

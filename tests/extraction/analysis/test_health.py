@@ -277,3 +277,18 @@ def test_grown_embeddings_are_not_out_of_scale_but_a_blown_up_kernel_is() -> Non
     d2.set_weights([kernel * 500.0, bias])
     (scale,) = by_check(model_findings(read_live(model)), "scale")
     assert (scale.layer, scale.weight, scale.severity) == ("d2", "kernel", "error")
+
+
+def test_quantized_kernels_are_not_judged_against_a_float_initializer() -> None:
+    from extraction.records import LayerWeights, ModelWeights, Weight, eager
+
+    rng = np.random.default_rng(0)
+
+    def dense(path: str, values: np.ndarray) -> LayerWeights:  # type: ignore[type-arg]
+        kernel = Weight("kernel", "kernel", values.shape, str(values.dtype), True, eager(values))
+        return LayerWeights(path, path, "Dense", "dense", {}, (kernel,))
+
+    stored = rng.integers(-127, 128, (64, 32)).astype(np.int8)  # int8 as TFLite stores it
+    floats = [dense(f"f{i}", rng.normal(0, 0.3, (64, 32)).astype(np.float32)) for i in range(3)]
+    model = ModelWeights("x", "tflite", "m", (dense("q", stored), *floats))
+    assert by_check(model_findings(model), "scale") == []
