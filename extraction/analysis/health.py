@@ -8,7 +8,8 @@
   would only repeat it, are left out.
 - ``spectral_alpha`` (``info``): WeightWatcher's alpha (``extraction.analysis.spectrum``) for
   weights whose spectrum has at least ``SPECTRAL_MIN_EIGENVALUES`` eigenvalues and at most
-  ``SPECTRAL_MAX_VALUES`` values; reported only outside 2..6 by more than one standard error.
+  ``SPECTRAL_MAX_VALUES`` values, stored as floats (not quantized); reported only outside
+  2..6 by more than one standard error.
 - A depthwise layer's dead channels that are exactly the dead filters of the layer before it
   are a consequence, not a second fault: that finding becomes ``info`` and says so.
 
@@ -34,6 +35,7 @@ from .scale import (
     fresh_layer_findings,
     kernel_scales,
     scale_findings,
+    stored_as_float,
     untrained_finding,
 )
 from .spectrum import esd_matrices, fit_power_law, read_alpha
@@ -117,6 +119,8 @@ def _spectral_findings(layers: list[LayerWeights], progress: Progress | None) ->
     for layer in layers:
         for weight in layer.weights:
             if weight.role not in KERNEL_ROLES or len(weight.shape) < 2:
+                continue
+            if not stored_as_float(weight):
                 continue
             if weight.size > SPECTRAL_MAX_VALUES or not _esd_big_enough(layer, weight):
                 continue

@@ -85,14 +85,20 @@ class KernelScale:
         return math.log10(self.std / self.init.std)
 
 
+def stored_as_float(weight: Weight) -> bool:
+    """False for quantized weights (int8 ...), stored in units of per-channel scales: their
+    spread and spectrum say nothing until dequantized."""
+    return weight.dtype.startswith(("float", "bfloat"))
+
+
 def kernel_scales(layer: LayerWeights) -> list[KernelScale]:
     """The kernel-like weights of ``layer`` whose initializer has a known scale."""
     out: list[KernelScale] = []
     for weight in layer.weights:
         if weight.role not in KERNEL_ROLES or weight.size < MIN_SCALE_VALUES:
             continue
-        if not weight.dtype.startswith(("float", "bfloat")):
-            continue  # quantized (int8 ...) values are stored in units of their scale
+        if not stored_as_float(weight):
+            continue
         init = init_scale(layer.config, weight.role, weight.shape)
         stats = weight.stats()
         if init is None or init.std <= 0 or not stats.std:
