@@ -1,0 +1,179 @@
+"""The sandboxed worker's own side: ``python -m extraction.readers._child FD``.
+
+It limits itself first (address space, CPU, no core files, killed with its parent), then serves
+one file: it sniffs and reads it with the ordinary ``read_file``, sends the manifest, and answers
+array and statistics requests until the caller closes the connection or it idles out. Arrays
+go into ``.npy`` files the caller names inside its private folder; everything else is JSON
+(see ``_wire``). Nothing here is imported by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+PLUGIN_ENV = "WEIGHTSCOPE_WORKER_PLUGIN"
+"""For the test suite only: a module the worker imports first, which may register extra FORMATS
+rows and define ``sniff(path) -> format id | None`` (readers that crash, hang or allocate)."""
+
+
+def limit_self(memory: int, cpu: float) -> None:
+    """Cap this process before any file is touched."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    _cpu_budget(cpu)
+    try:  # Linux: die with the caller, so no worker outlives a killed server
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _cpu_budget(seconds: float) -> None:
+    """Let the next request use ``seconds`` more CPU (SIGXCPU beyond, which ends the worker)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = usage.ru_utime + usage.ru_stime
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = int(used + seconds) + 1
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+class _Served:
+    """The one file this worker reads, and the last array it read (asked for twice in a row
+    when a page shows statistics, then the values)."""
+
+    def __init__(self) -> None:
+        self.records: Any = None
+        self.last: tuple[tuple[int, int], Any] | None = None
+
+    def weight(self, i: int, j: int) -> Any:
+        return self.records.layers[i].weights[j]
+
+    def array(self, i: int, j: int) -> Any:
+        if self.last is not None and self.last[0] == (i, j):
+            return self.last[1]
+        self.last = None  # let the previous array go before reading the next
+        value = self.weight(i, j).array()
+        self.last = ((i, j), value)
+        return value
+
+
+def serve(conn: Connection, idle: float, cpu: float) -> None:
+    """Answer requests until the connection closes or none comes for ``idle`` seconds."""
+    from ._wire import dumps, loads
+
+    served = _Served()
+    while True:
+        if not conn.poll(idle):
+            return
+        try:
+            request = loads(conn.recv_bytes())
+        except EOFError:
+            return
+        _cpu_budget(cpu)
+        try:
+            reply = {"ok": _handle(request, served, conn)}
+        except Exception as exc:  # every failure is reported; the caller decides  # noqa: BLE001
+            if _out_of_memory(exc):
+                served.last = None
+                conn.send_bytes(dumps({"memory": True}))
+                return  # the heap may be in any state after a failed allocation
+            reply = {"error": _describe(exc)}
+        conn.send_bytes(dumps(reply))
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a failed allocation."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, MemoryError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _handle(request: Any, served: _Served, conn: Connection) -> Any:
+    from ..analysis.stats import compute_stats
+    from ._wire import dumps, manifest, stats_to_wire
+
+    op = request.get("op") if isinstance(request, dict) else None
+    if op == "open":
+        from . import read_file
+        from .sniff import sniff
+
+        path = Path(request["path"])
+        fmt = _plugin_sniff(path) or sniff(path)
+        conn.send_bytes(dumps({"format": fmt}))
+        served.records = read_file(path, fmt)
+        return manifest(served.records)
+    if op in ("array", "stats"):
+        i, j = int(request["layer"]), int(request["weight"])
+        value = served.array(i, j)
+        stats = compute_stats(value)
+        if op == "stats":
+            return {"stats": stats_to_wire(stats)}
+        dtype = _write_npy(Path(request["out"]), value)
+        return {"dtype": dtype, "stats": stats_to_wire(stats)}
+    raise ValueError(f"unknown request {op!r}")
+
+
+def _write_npy(out: Path, value: Any) -> str:
+    """Write ``value`` as a plain ``.npy`` (no pickle); returns its dtype's name.
+
+    A dtype ``.npy`` cannot describe (bfloat16 and other ml_dtypes types) is written as unsigned
+    integers of its size, and the caller views them back by the returned name.
+    """
+    import numpy as np
+
+    array = np.ascontiguousarray(value)
+    name = array.dtype.name
+    if array.dtype.kind == "V" or name not in np.sctypeDict:
+        array = array.view(f"u{array.dtype.itemsize}")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        np.lib.format.write_array(f, array, allow_pickle=False)
+    return name
+
+
+def _describe(exc: BaseException) -> dict[str, str]:
+    from .. import errors
+
+    kind = type(exc).__name__
+    known = isinstance(exc, errors.WeightscopeError) and getattr(errors, kind, None) is type(exc)
+    text = " ".join(str(exc).split())[:500] or kind
+    return {"type": kind if known else "", "message": text if known else f"{kind}: {text}"}
+
+
+def _plugin_sniff(path: Path) -> str | None:
+    module = sys.modules.get("_weightscope_worker_plugin")
+    sniff = getattr(module, "sniff", None)
+    return sniff(path) if callable(sniff) else None
+
+
+def main(argv: list[str]) -> int:
+    fd, memory, cpu, idle = int(argv[0]), int(argv[1]), float(argv[2]), float(argv[3])
+    limit_self(memory, cpu)
+    conn = Connection(fd)
+    plugin = os.environ.get(PLUGIN_ENV)
+    if plugin:
+        import importlib
+
+        sys.modules["_weightscope_worker_plugin"] = importlib.import_module(plugin)
+    try:
+        serve(conn, idle, cpu)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
