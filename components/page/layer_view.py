@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from extraction.analysis.reduce import ReduceMode, to_2d
+from extraction.errors import WeightscopeError
 from extraction.kinds import CONV_KINDS
 from extraction.records import LayerWeights, ModelWeights, Weight
 
@@ -22,6 +23,7 @@ from ..figures.heatmaps import rnn_gates
 from ..figures.mosaic import filter_count, input_channels, page_count
 from . import downloads as page_downloads
 from . import views
+from .messages import error_line, plain
 from .sources import ModelRef
 
 View = Literal["filters", "heatmap", "histogram", "value"]
@@ -101,7 +103,11 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
     )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}"
     with st.spinner(f"Reading {weight.name} ({weight.nbytes / 1e6:,.1f} MB)..."):
-        png = _VIEWS[view](base, layer, weight)
+        try:
+            png = _VIEWS[view](base, layer, weight)
+        except WeightscopeError as exc:  # damaged bytes found only now, or the reader crashed
+            st.error(error_line(f"Could not show {plain(weight.name)}", exc))
+            return
     st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
     page_downloads.render(model, layer, weight, png, key="downloads")
 

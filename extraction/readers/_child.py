@@ -53,18 +53,19 @@ class _Served:
 
     def __init__(self) -> None:
         self.records: Any = None
-        self.last: tuple[tuple[int, int], Any] | None = None
+        self.last: tuple[tuple[int, int], Any, Any] | None = None
 
-    def weight(self, i: int, j: int) -> Any:
-        return self.records.layers[i].weights[j]
+    def read(self, i: int, j: int) -> tuple[Any, Any]:
+        """The array of weight ``j`` of layer ``i`` and its statistics, computed beside it."""
+        from ..analysis.stats import compute_stats
 
-    def array(self, i: int, j: int) -> Any:
         if self.last is not None and self.last[0] == (i, j):
-            return self.last[1]
+            return self.last[1], self.last[2]
         self.last = None  # let the previous array go before reading the next
-        value = self.weight(i, j).array()
-        self.last = ((i, j), value)
-        return value
+        value = self.records.layers[i].weights[j].array()
+        stats = compute_stats(value)
+        self.last = ((i, j), value, stats)
+        return value, stats
 
 
 def serve(conn: Connection, idle: float, cpu: float) -> None:
@@ -102,7 +103,6 @@ def _out_of_memory(exc: BaseException | None) -> bool:
 
 
 def _handle(request: Any, served: _Served, conn: Connection) -> Any:
-    from ..analysis.stats import compute_stats
     from ._wire import dumps, manifest, stats_to_wire
 
     op = request.get("op") if isinstance(request, dict) else None
@@ -116,9 +116,7 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         served.records = read_file(path, fmt)
         return manifest(served.records)
     if op in ("array", "stats"):
-        i, j = int(request["layer"]), int(request["weight"])
-        value = served.array(i, j)
-        stats = compute_stats(value)
+        value, stats = served.read(int(request["layer"]), int(request["weight"]))
         if op == "stats":
             return {"stats": stats_to_wire(stats)}
         dtype = _write_npy(Path(request["out"]), value)
