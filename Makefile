@@ -42,6 +42,7 @@ lint: setup-dev
 bench: setup-dev
 	$(BIN)/python -m benchmarks.bench_vgg16
 	$(BIN)/python -m benchmarks.bench_app_vgg16
+	$(BIN)/python -m benchmarks.bench_isolation
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

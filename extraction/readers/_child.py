@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
 import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -23,17 +22,13 @@ rows and define ``sniff(path) -> format id | None`` (readers that crash, hang or
 
 
 def limit_self(memory: int, cpu: float) -> None:
-    """Cap this process before any file is touched."""
+    """Cap this process before any file is touched: address space, CPU, no core files."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     _cpu_budget(cpu)
-    try:  # Linux: die with the caller, so no worker outlives a killed server
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    # No PR_SET_PDEATHSIG: it fires when the *thread* that started us ends, and a Streamlit
+    # script thread ends after every run. A caller that dies closes our socket (we exit on EOF);
+    # a worker spinning in native code meets its CPU limit instead.
 
 
 def _cpu_budget(seconds: float) -> None:
@@ -112,7 +107,10 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
 
         path = Path(request["path"])
         fmt = _plugin_sniff(path) or sniff(path)
-        conn.send_bytes(dumps({"format": fmt}))
+        from . import FORMATS
+
+        label = FORMATS[fmt].label if fmt in FORMATS else fmt
+        conn.send_bytes(dumps({"format": fmt, "label": label}))
         served.records = read_file(path, fmt)
         return manifest(served.records)
     if op in ("array", "stats"):

@@ -13,9 +13,9 @@ What crosses, and how:
   that ask the worker. The worker keeps the file open for those lazy reads while the records
   live, and is ended when they are garbage-collected.
 - An array: the worker writes it as a plain ``.npy`` file into a private (0700) folder created
-  here, with its statistics computed beside the read; this side memory-maps the file
-  (``np.load(mmap_mode="r", allow_pickle=False)``) and unlinks it at once, so the pages are
-  shared with the page cache, not copied, and nothing is left behind.
+  here (in ``/dev/shm`` where there is one), with its statistics computed beside the read;
+  this side memory-maps the file (``np.load(mmap_mode="r", allow_pickle=False)``) and unlinks
+  it at once, so the pages are shared, not copied again, and nothing is left behind.
 - Statistics alone (``Weight.stats()`` before ``array()``): only the numbers cross.
 
 Nothing from the worker is unpickled: messages are JSON and arrays are ``.npy`` without pickles.
@@ -49,7 +49,6 @@ from .. import errors
 from ..analysis.stats import Stats
 from ..errors import CorruptFile, ReaderCrashed, WeightscopeError
 from ..records import Array, ModelWeights
-from . import FORMATS
 from ._wire import WireError, dumps, loads, rebuild, stats_from_wire
 from .safety import (
     MAX_CONFIG_BYTES,
@@ -67,6 +66,8 @@ MAX_MESSAGE_BYTES = 4 * MAX_CONFIG_BYTES
 """The longest message accepted from a worker (a manifest carries every layer's config)."""
 MMAP_MIN_BYTES = 1 << 20
 """Arrays at least this large are memory-mapped; smaller ones are simply read."""
+SHARED_MEMORY = "/dev/shm"
+"""Where arrays cross when it exists (tmpfs: writing and mapping cost no disk); else TMPDIR."""
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -135,7 +136,7 @@ class _Process:
             theirs.close()
         self.conn = Connection(ours.detach())
         self.format: str | None = None
-        """The format the worker sniffed, once it has said so."""
+        """How the worker named the format it sniffed (``an HDF5 model file``), once it has."""
 
     def ask(self, message: dict[str, Any], wall: float) -> dict[str, Any]:
         """Send one request and wait at most ``wall`` seconds for its answer.
@@ -163,8 +164,8 @@ class _Process:
             if not isinstance(reply, dict):
                 self.kill()
                 raise _Ended("garbled")
-            if "format" in reply and isinstance(reply["format"], str):
-                self.format = reply["format"]
+            if isinstance(reply.get("format"), str) and isinstance(reply.get("label"), str):
+                self.format = reply["label"][:200]
                 continue
             if reply.get("memory"):
                 self.kill()
@@ -206,7 +207,8 @@ class _Remote:
         self.lock = threading.Lock()
         self.process: _Process | None = None
         self.manifest: bytes | None = None
-        self.folder = Path(tempfile.mkdtemp(prefix="weightscope-worker-"))
+        shared = SHARED_MEMORY if os.access(SHARED_MEMORY, os.W_OK | os.X_OK) else None
+        self.folder = Path(tempfile.mkdtemp(prefix="weightscope-worker-", dir=shared))
         os.chmod(self.folder, 0o700)
         self.count = 0
 
@@ -289,11 +291,9 @@ class _Remote:
 
 
 def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: Limits) -> str:
-    """The one line that says how reading ``subject`` ended (``fmt``: what the worker had
-    sniffed, None when it ended before knowing)."""
-    doing = f"while reading it as {FORMATS[fmt].label}" if fmt in FORMATS else "while reading it"
-    if fmt is None and " of " not in subject:
-        doing = "while finding out its format"
+    """The one line that says how reading ``subject`` ended (``fmt``: the label of the format
+    the worker had sniffed, None when it ended before knowing)."""
+    doing = f"while reading it as {fmt}" if fmt else "while finding out its format"
     if how == "hung":
         why = f"reading it took longer than {limits.wall:g} s, so it was stopped"
     elif how == "memory":

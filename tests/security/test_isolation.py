@@ -137,6 +137,7 @@ def _same_everywhere(path: Path, tmp: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_isolated_records_equal_in_process_records_on_real_files(
     realworld: Path, tmp_path: Path, private_tmp: Path
 ) -> None:
@@ -189,7 +190,7 @@ def test_an_idle_worker_exits_and_a_later_read_opens_the_file_again(
     model = open_model(path)
     before = model.layer("out").weight("bias").array()
     time.sleep(2)  # the worker has exited by now
-    assert model.layer("out").weight("kernel").array().shape == (64, 4)
+    assert model.layer("out").weight("kernel").array().shape == (48, 4)
     assert np.array_equal(model.layer("out").weight("bias").array(), before)
     # A file changed behind the records is not read as if it were the one listed.
     time.sleep(2)
