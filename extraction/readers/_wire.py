@@ -164,9 +164,9 @@ def manifest(records: ModelWeights) -> dict[str, Any]:
     }
 
 
-LoaderFactory = Callable[[int, int, str, dict[str, Any]], tuple[Callable[[], Array], Any, Any]]
-"""``(layer index, weight index, "weight 'kernel' of layer 'fc1'", cache) -> (loader,
-stats_loader, cache)`` for one weight."""
+LoaderFactory = Callable[[int, int, str, int, dict[str, Any]], tuple[Callable[[], Array], Any, Any]]
+"""``(layer index, weight index, "weight 'kernel' of layer 'fc1'", its bytes, cache) ->
+(loader, stats_loader, cache)`` for one weight."""
 
 
 def rebuild(message: Any, loaders: LoaderFactory) -> ModelWeights:
@@ -186,7 +186,8 @@ def rebuild(message: Any, loaders: LoaderFactory) -> ModelWeights:
         for j, fields in enumerate(entry["weights"]):
             values = _fields(Weight, fields)
             what = f"weight {values.get('name')!r} of layer {layer.get('path')!r}"
-            loader, stats_loader, cache = loaders(i, j, what, {})
+            nbytes = math.prod(values["shape"]) * 8  # an upper bound: dtypes are at most 8 bytes
+            loader, stats_loader, cache = loaders(i, j, what, nbytes, {})
             weights.append(Weight(**values, loader=loader, stats_loader=stats_loader, _cache=cache))
         layers.append(LayerWeights(**layer, weights=tuple(weights)))
     return ModelWeights(**_fields(ModelWeights, message.get("model")), layers=tuple(layers))

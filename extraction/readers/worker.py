@@ -13,7 +13,7 @@ What crosses, and how:
   that ask the worker. The worker keeps the file open for those lazy reads while the records
   live, and is ended when they are garbage-collected.
 - An array: the worker writes it as a plain ``.npy`` file into a private (0700) folder created
-  here (in ``/dev/shm`` where there is one), with its statistics computed beside the read;
+  here (in ``/dev/shm`` when it has room), with its statistics computed beside the read;
   this side memory-maps the file (``np.load(mmap_mode="r", allow_pickle=False)``) and unlinks
   it at once, so the pages are shared, not copied again, and nothing is left behind.
 - Statistics alone (``Weight.stats()`` before ``array()``): only the numbers cross.
@@ -207,9 +207,7 @@ class _Remote:
         self.lock = threading.Lock()
         self.process: _Process | None = None
         self.manifest: bytes | None = None
-        shared = SHARED_MEMORY if os.access(SHARED_MEMORY, os.W_OK | os.X_OK) else None
-        self.folder = Path(tempfile.mkdtemp(prefix="weightscope-worker-", dir=shared))
-        os.chmod(self.folder, 0o700)
+        self.folders: dict[str | None, Path] = {}
         self.count = 0
 
     def open(self) -> Any:
@@ -275,9 +273,23 @@ class _Remote:
         self.close_process()
         return ReaderCrashed(crash_line(subject, ended.how, ended.detail, fmt, self.limits))
 
-    def next_out(self) -> Path:
-        self.count += 1
-        return self.folder / f"array-{self.count}.npy"
+    def next_out(self, nbytes: int) -> Path:
+        """A fresh file name for an array of at most ``nbytes``: in shared memory when it has
+        room (a container's /dev/shm may be 64 MB), else in the temporary folder."""
+        base: str | None = None
+        try:
+            room = os.statvfs(SHARED_MEMORY)
+            if room.f_bavail * room.f_frsize > 2 * nbytes + (64 << 20):
+                base = SHARED_MEMORY
+        except OSError:
+            pass
+        with self.lock:
+            if base not in self.folders:
+                folder = Path(tempfile.mkdtemp(prefix="weightscope-worker-", dir=base))
+                os.chmod(folder, 0o700)
+                self.folders[base] = folder
+            self.count += 1
+            return self.folders[base] / f"array-{self.count}.npy"
 
     def close_process(self) -> None:
         if self.process is not None:
@@ -287,7 +299,8 @@ class _Remote:
     def close(self) -> None:
         """End the worker and remove the private folder (the records are gone)."""
         self.close_process()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        for folder in self.folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: Limits) -> str:
@@ -343,10 +356,10 @@ def open_isolated(path: Path, label: str | None = None) -> ModelWeights:
 
 
 def _loaders(
-    remote: _Remote, i: int, j: int, what: str, cache: dict[str, Any]
+    remote: _Remote, i: int, j: int, what: str, nbytes: int, cache: dict[str, Any]
 ) -> tuple[Any, Any, Any]:
     def load() -> Array:
-        out = remote.next_out()
+        out = remote.next_out(nbytes)
         try:
             reply = remote.call({"op": "array", "layer": i, "weight": j, "out": str(out)}, what)
             array = _load_npy(out, reply)
