@@ -27,6 +27,7 @@ array read opens the file again in a fresh worker (and fails in one line if it h
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -49,6 +50,7 @@ from .. import errors
 from ..analysis.stats import Stats
 from ..errors import CorruptFile, ReaderCrashed, WeightscopeError
 from ..records import Array, ModelWeights
+from ._child import PLUGIN_ENV
 from ._wire import WireError, dumps, loads, rebuild, stats_from_wire
 from .safety import (
     MAX_CONFIG_BYTES,
@@ -196,6 +198,60 @@ class _Process:
         return self.proc.poll() is None
 
 
+SPARE_ENV = "WEIGHTSCOPE_WORKER_SPARE"
+"""``0`` keeps no spare worker started (see ``_take_process``)."""
+_spare: dict[Any, _Process] = {}
+_spare_lock = threading.Lock()
+_opens = 0
+
+
+def _take_process(limits: Limits) -> _Process:
+    """A started worker: the spare one when there is one, else a new one.
+
+    A process that opens files again and again (the app's server) keeps one spare worker
+    started in the background, so an open does not wait for Python and numpy to start; a
+    process that opens one file (the CLI) never starts a spare it would not use. A spare is
+    used only if it was started with the same limits and environment.
+    """
+    global _opens
+    key = (limits, os.environ.get(PLUGIN_ENV))
+    with _spare_lock:
+        _opens += 1
+        spare = _spare.pop(key, None)
+        want_spare = _opens >= 2 and os.environ.get(SPARE_ENV, "1") != "0"
+    if want_spare:
+        threading.Thread(target=_start_spare, args=(key,), daemon=True).start()
+    if spare is not None and spare.alive() and want_spare:
+        return spare
+    if spare is not None:
+        spare.kill()
+    return _Process(limits)
+
+
+def stop_spares() -> None:
+    """End the spare workers (at exit; tests that count processes)."""
+    with _spare_lock:
+        spares = list(_spare.values())
+        _spare.clear()
+    for process in spares:
+        process.kill()
+
+
+atexit.register(stop_spares)
+
+
+def _start_spare(key: Any) -> None:
+    try:
+        process = _Process(key[0])
+    except ReaderCrashed:
+        return
+    with _spare_lock:
+        old = _spare.pop(key, None)
+        _spare[key] = process
+    if old is not None:
+        old.kill()
+
+
 class _Remote:
     """The worker behind one opened file: opens it, and opens it again when the worker has
     exited (idle or crashed) and an array is asked for."""
@@ -216,7 +272,7 @@ class _Remote:
             return self._open()
 
     def _open(self) -> Any:
-        self.process = _Process(self.limits)
+        self.process = _take_process(self.limits)
         try:
             reply = self.process.ask({"op": "open", "path": str(self.path)}, self.limits.wall)
         except _Ended as ended:
@@ -403,4 +459,4 @@ def _named_dtype(name: str, itemsize: int) -> np.dtype[Any]:
     return dtype
 
 
-__all__ = ["Limits", "crash_line", "open_isolated"]
+__all__ = ["SPARE_ENV", "Limits", "crash_line", "open_isolated", "stop_spares"]

@@ -29,6 +29,7 @@ from extraction.readers.safety import (
     WORKER_MEMORY_ENV,
     WORKER_WALL_ENV,
 )
+from extraction.readers.worker import SPARE_ENV, stop_spares
 
 WALL = 6.0
 """The wall limit the tests set; the worker must be stopped, and the error raised, by then."""
@@ -39,6 +40,13 @@ EXPECTED_LINE = {
     "hang": f"reading it took longer than {WALL:g} s, so it was stopped",
     "bomb": "reading it needed more than 512 MB of memory, so it was stopped",
 }
+
+
+@pytest.fixture(autouse=True)
+def no_spare(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No spare worker, so that the tests can count the workers."""
+    monkeypatch.setenv(SPARE_ENV, "0")
+    stop_spares()
 
 
 @pytest.fixture()
@@ -139,8 +147,11 @@ def _same_everywhere(path: Path, tmp: Path) -> None:
 
 @pytest.mark.slow
 def test_isolated_records_equal_in_process_records_on_real_files(
-    realworld: Path, tmp_path: Path, private_tmp: Path
+    realworld: Path, tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The SavedModel's reader imports TensorFlow in the worker: on a loaded 2-core machine
+    # that alone can pass the 25 s default.
+    monkeypatch.setenv(WORKER_WALL_ENV, "180")
     for path in _corpus():
         _same_everywhere(path, tmp_path)
 
@@ -197,3 +208,22 @@ def test_an_idle_worker_exits_and_a_later_read_opens_the_file_again(
     path.write_bytes(tiny_files["h5"].read_bytes())
     with pytest.raises(CorruptFile, match="model.keras has changed since it was opened"):
         model.layer("conv").weight("kernel").array()
+
+
+def test_a_process_that_opens_files_again_keeps_one_spare_worker(
+    tiny_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SPARE_ENV, "1")
+    before = _children()
+    models = [open_model(tiny_files["h5"]) for _ in range(3)]
+    deadline = time.monotonic() + 30
+    while len(_children() - before) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(_children() - before) == 4  # three open files and one spare
+    assert all(m.layer("out").weight("bias").array().shape == (4,) for m in models)
+    stop_spares()
+    del models
+    gc.collect()
+    while _children() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _children() - before
