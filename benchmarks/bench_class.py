@@ -43,6 +43,8 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 WALKS = ("demo", "folder", "vgg16_fc1", "upload", "teaching")
 TIMEOUT_MS = 120_000
+RAMP_SECONDS = 1.0
+"""Session ``i`` starts ``i`` seconds after the first."""
 
 
 def _folder() -> tuple[Path, bytes]:
@@ -111,7 +113,7 @@ async def walk(page: object, base: str, kind: str, upload: bytes, n: int) -> flo
         "teaching": "?model=digits_cnn&layer=conv2",
     }
     started = time.perf_counter()
-    await page.goto(f"{base}/{links[kind]}")  # type: ignore[attr-defined]
+    await page.goto(f"{base}/{links[kind]}", timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
     seconds = await _drawn(page, started)
     if kind == "upload":
         await page.get_by_text("Upload a file").click()  # type: ignore[attr-defined]
@@ -134,11 +136,13 @@ async def walk(page: object, base: str, kind: str, upload: bytes, n: int) -> flo
 
 async def session(
     browser: object, base: str, i: int, until: float, upload: bytes, out: dict[str, list[float]],
-    errors: list[str],
+    errors: list[str], ramp: float = RAMP_SECONDS,
 ) -> None:  # fmt: skip
     kind = WALKS[i % len(WALKS)]
+    await asyncio.sleep(ramp * i)  # a class arrives over a minute, not in one instant
     context = await browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
     n = 0
     while time.monotonic() < until:
         n += 1
@@ -160,8 +164,14 @@ async def run(
     errors: list[str] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=QUIET_CHROMIUM)
-        # Warm: the demos are trained and VGG16's file is in the page cache before the clock.
-        await session(browser, base, 0, time.monotonic() + 1, upload, {k: [] for k in WALKS}, [])
+        # Warm, one walk of each kind: the server has imported TensorFlow, the demos are
+        # trained and VGG16's file is in the page cache before the clock starts.
+        warm: list[str] = []
+        for i in range(len(WALKS)):
+            await session(
+                browser, base, i, time.monotonic() + 1, upload, {k: [] for k in WALKS}, warm, 0
+            )
+        print(f"warm-up done ({len(warm)} errors: {warm[:3]})", flush=True)
         until = time.monotonic() + seconds
         await asyncio.gather(
             *(session(browser, base, i, until, upload, out, errors) for i in range(sessions))
