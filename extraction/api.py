@@ -80,12 +80,12 @@ def _is_keras_model(obj: Any) -> bool:
     return isinstance(obj, import_keras().Model)
 
 
-def _open_path(path: Path, *, live: bool, isolate: bool, label: str | None = None) -> ModelWeights:
+def _open_path(path: Path, *, live: bool, isolate: bool) -> ModelWeights:
     if isolate:
         from .readers.worker import open_isolated
 
         # Keras (live=True) loads the file in this process only after the worker read it whole.
-        records = open_isolated(path, label)
+        records = open_isolated(path)
         fmt = records.format
     else:
         fmt = sniff(path)
