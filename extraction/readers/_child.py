@@ -42,25 +42,81 @@ def _cpu_budget(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
+MMAP_MIN_BYTES = 1 << 20
+"""Arrays at least this large are read straight into the file that crosses (when the reader
+can: a loader with ``read_into``), sparing a copy."""
+
+
 class _Served:
     """The one file this worker reads, and the last array it read (asked for twice in a row
-    when a page shows statistics, then the values)."""
+    when a page shows statistics, then the values), with the file it was read into, if any."""
 
     def __init__(self) -> None:
         self.records: Any = None
-        self.last: tuple[tuple[int, int], Any, Any] | None = None
+        self.last: tuple[tuple[int, int], Any, Any, Path | None] | None = None
 
-    def read(self, i: int, j: int) -> tuple[Any, Any]:
-        """The array of weight ``j`` of layer ``i`` and its statistics, computed beside it."""
+    def read(self, i: int, j: int, scratch: Path) -> tuple[Any, Any, Path | None]:
+        """Weight ``j`` of layer ``i``: its values, statistics computed beside them, and the
+        ``.npy`` file holding them when they were read straight into ``scratch``."""
         from ..analysis.stats import compute_stats
 
         if self.last is not None and self.last[0] == (i, j):
-            return self.last[1], self.last[2]
-        self.last = None  # let the previous array go before reading the next
-        value = self.records.layers[i].weights[j].array()
+            return self.last[1], self.last[2], self.last[3]
+        self.drop()  # let the previous array go before reading the next
+        weight = self.records.layers[i].weights[j]
+        value, file = _read_direct(weight, scratch)
+        if value is None:
+            value = weight.array()
         stats = compute_stats(value)
-        self.last = ((i, j), value, stats)
-        return value, stats
+        self.last = ((i, j), value, stats, file)
+        return value, stats, file
+
+    def hand_over(self, out: Path) -> bool:
+        """Move the last array's file to ``out`` (the caller maps it); False if there is none."""
+        if self.last is None or self.last[3] is None:
+            return False
+        os.replace(self.last[3], out)
+        self.last = (*self.last[:3], None)
+        return True
+
+    def drop(self) -> None:
+        if self.last is not None and self.last[3] is not None:
+            self.last[3].unlink(missing_ok=True)
+        self.last = None
+
+
+def _read_direct(weight: Any, scratch: Path) -> tuple[Any, Path | None]:
+    """Read a large array straight into a ``.npy`` file at ``scratch``, when its loader can."""
+    import math
+
+    import numpy as np
+
+    into = getattr(weight.loader, "read_into", None)
+    stored = getattr(weight.loader, "stored_dtype", None)
+    if into is None or not isinstance(stored, np.dtype) or weight.is_loaded:
+        return None, None
+    if math.prod(weight.shape) * stored.itemsize < MMAP_MIN_BYTES:
+        return None, None
+    out = np.lib.format.open_memmap(scratch, mode="w+", dtype=stored, shape=weight.shape)
+    try:
+        done = into(out)
+    except Exception as exc:  # the same line Weight.array gives for damaged bytes  # noqa: BLE001
+        scratch.unlink(missing_ok=True)
+        from ..errors import CorruptFile
+
+        text = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise CorruptFile(f"weight {weight.name!r} cannot be read ({text})") from exc
+    if not done:
+        del out
+        scratch.unlink(missing_ok=True)
+        return None, None
+    out.flush()
+    value = np.asarray(out)
+    if weight.dtype != value.dtype.name:  # bfloat16 stored as uint16
+        import ml_dtypes
+
+        value = value.view(getattr(ml_dtypes, weight.dtype))
+    return value, scratch
 
 
 def serve(conn: Connection, idle: float, cpu: float) -> None:
@@ -114,10 +170,13 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         served.records = read_file(path, fmt)
         return manifest(served.records)
     if op in ("array", "stats"):
-        value, stats = served.read(int(request["layer"]), int(request["weight"]))
+        out = Path(request["out"])
+        value, stats, _ = served.read(int(request["layer"]), int(request["weight"]), out)
         if op == "stats":
             return {"stats": stats_to_wire(stats)}
-        dtype = _write_npy(Path(request["out"]), value)
+        if served.hand_over(out):
+            return {"dtype": value.dtype.name, "stats": stats_to_wire(stats)}
+        dtype = _write_npy(out, value)
         return {"dtype": dtype, "stats": stats_to_wire(stats)}
     raise ValueError(f"unknown request {op!r}")
 

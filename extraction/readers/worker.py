@@ -425,7 +425,11 @@ def _loaders(
         return array
 
     def stats() -> Stats:
-        reply = remote.call({"op": "stats", "layer": i, "weight": j}, what)
+        # The worker may read the array straight into this file and keep it for a following
+        # array request; it is removed with the folder otherwise.
+        scratch = remote.next_out(nbytes)
+        request = {"op": "stats", "layer": i, "weight": j, "out": str(scratch)}
+        reply = remote.call(request, what)
         return stats_from_wire(reply.get("stats") if isinstance(reply, dict) else None)
 
     return load, stats, cache
