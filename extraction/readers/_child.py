@@ -44,7 +44,8 @@ def _cpu_budget(seconds: float) -> None:
 
 MMAP_MIN_BYTES = 1 << 20
 """Arrays at least this large are read straight into the file that crosses (when the reader
-can: a loader with ``read_into``), sparing a copy."""
+can: a loader with ``read_into``), sparing a copy, and memory-mapped by the caller; smaller
+ones are written and read whole."""
 
 
 class _Served:

@@ -12,10 +12,12 @@ What crosses, and how:
 - The records: a JSON manifest of every record field (``_wire``), rebuilt here with loaders
   that ask the worker. The worker keeps the file open for those lazy reads while the records
   live, and is ended when they are garbage-collected.
-- An array: the worker writes it as a plain ``.npy`` file into a private (0700) folder created
-  here (in ``/dev/shm`` when it has room), with its statistics computed beside the read;
-  this side memory-maps the file (``np.load(mmap_mode="r", allow_pickle=False)``) and unlinks
-  it at once, so the pages are shared, not copied again, and nothing is left behind.
+- An array: the worker reads it straight into a plain ``.npy`` file (HDF5 datasets, via
+  ``read_direct`` into a memory map; other readers' arrays are written after the read) in a
+  private (0700) folder created here, in ``/dev/shm`` when it has room, with its statistics
+  computed beside the read; this side memory-maps the file (``np.load(mmap_mode="r",
+  allow_pickle=False)``) and unlinks it at once, so the pages are shared, not copied again,
+  and nothing is left behind.
 - Statistics alone (``Weight.stats()`` before ``array()``): only the numbers cross.
 
 Nothing from the worker is unpickled: messages are JSON and arrays are ``.npy`` without pickles.
@@ -50,7 +52,7 @@ from .. import errors
 from ..analysis.stats import Stats
 from ..errors import CorruptFile, ReaderCrashed, WeightscopeError
 from ..records import Array, ModelWeights
-from ._child import PLUGIN_ENV
+from ._child import MMAP_MIN_BYTES, PLUGIN_ENV
 from ._wire import WireError, dumps, loads, rebuild, stats_from_wire
 from .safety import (
     MAX_CONFIG_BYTES,
@@ -66,8 +68,6 @@ from .safety import (
 
 MAX_MESSAGE_BYTES = 4 * MAX_CONFIG_BYTES
 """The longest message accepted from a worker (a manifest carries every layer's config)."""
-MMAP_MIN_BYTES = 1 << 20
-"""Arrays at least this large are memory-mapped; smaller ones are simply read."""
 SHARED_MEMORY = "/dev/shm"
 """Where arrays cross when it exists (tmpfs: writing and mapping cost no disk); else TMPDIR."""
 _ROOT = Path(__file__).resolve().parents[2]
