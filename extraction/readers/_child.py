@@ -190,7 +190,9 @@ def _write_npy(out: Path, value: Any) -> str:
     """
     import numpy as np
 
-    array = np.ascontiguousarray(value)
+    array = np.asarray(value)
+    if not array.flags.c_contiguous:  # (np.ascontiguousarray would make a scalar 1-d)
+        array = array.copy(order="C")
     name = array.dtype.name
     if array.dtype.kind == "V" or name not in np.sctypeDict:
         array = array.view(f"u{array.dtype.itemsize}")

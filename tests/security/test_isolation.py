@@ -227,3 +227,17 @@ def test_a_process_that_opens_files_again_keeps_one_spare_worker(
     while _children() - before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _children() - before
+
+
+@pytest.mark.slow
+def test_new_formats_cross_unchanged_quantization_included(tmp_path: Path) -> None:
+    from _exports import exports
+
+    made = exports()
+    sources = [*made.tflite.values(), made.tfjs["float"], made.tfjs["uint8"], made.tfjs["zip"]]
+    for path in sources:
+        _same_everywhere(path, tmp_path)
+        isolated, local = open_model(path), open_model(path, isolate=False)
+        pairs = zip(isolated.iter_weights(), local.iter_weights(), strict=True)
+        for (_, w1), (_, w2) in pairs:
+            assert w1.quantization == w2.quantization and w1.layout == w2.layout, path.name
