@@ -11,13 +11,16 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .analysis.stats import Stats, compute_stats
 from .errors import CorruptFile, LayerNotFound, WeightscopeError
 from .kinds import LayerKind, WeightRole, role_of
+
+if TYPE_CHECKING:
+    from .graph import ModelGraph
 
 SourceFormat = str
 """How records were read: ``live``, ``demo``, ``application``, or the id of a file format in
@@ -91,6 +94,9 @@ class Weight:
     layout: str | None = None
     """The axis order the file stores (``OHWI`` for a TFLite conv filter, see
     ``extraction.layouts``); None when it is Keras's own."""
+    stats_loader: Callable[[], Stats] | None = field(default=None, repr=False)
+    """Computes the statistics without handing the array over (the sandboxed worker computes
+    them beside its read); None: they are computed from ``array()``."""
     release: Callable[[], None] | None = field(default=None, repr=False)
     """For an array that is a view of a memory-mapped file: hands its pages back to the page
     cache after a full pass (statistics), so walking a checkpoint larger than memory keeps the
@@ -140,7 +146,10 @@ class Weight:
         """Statistics of the values, computed on first use and kept."""
         cached = self._cache.get("stats")
         if cached is None:
-            cached = compute_stats(self.array())
+            if self.stats_loader is not None and "array" not in self._cache:
+                cached = self.stats_loader()
+            else:
+                cached = compute_stats(self.array())
             self._cache["stats"] = cached
             if self.release is not None:
                 self.release()
@@ -268,6 +277,8 @@ class ModelWeights:
     """Things a user should know about how this was read (a fallback taken, a name guessed)."""
     live_model: Any = field(default=None, repr=False)
     """The ``keras.Model`` when one was loaded; None when the file was only read."""
+    graph: ModelGraph | None = field(default=None, repr=False)
+    """Layers and their connections from the model config; None when the source has none."""
     _origin: Any = field(default=None, repr=False)
     """The records these were derived from (see ``derive``)."""
 

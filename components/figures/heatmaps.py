@@ -6,8 +6,10 @@ Colours are diverging and centred on 0 with a symmetric range ``[-m, m]``, ``m``
 finite ``|value|`` of the cells shown.
 
 Decided edge cases (each has a test):
-- NaN cells (a block of NaN only) are gaps; +-Inf cells are clipped to ``+-m`` for colour and
-  shown as they are on hover.
+- NaN and +-Inf are never mistaken for values: ``Heatmap.special`` marks every cell whose
+  block holds one (``specials.CODES``; NaN wins over +Inf over -Inf), the figures paint those
+  cells in their own colours with a legend entry, and ``counts`` (the whole matrix's) ends the
+  note and so the subtitle and caption. Under them, +-Inf are clipped to ``+-m`` for colour.
 - An all-zero or all-NaN matrix uses ``m = 1`` (a blank, white map rather than an error).
 - An empty matrix gives a figure without cells whose title says so.
 - The hover of a cell names the original index ranges it pools (``input unit 0-48``).
@@ -26,7 +28,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,14 @@ import plotly.graph_objects as go
 
 from extraction.analysis.reduce import Reduced, ReduceMode, reduce_blocks
 
+from .specials import (
+    SpecialCounts,
+    draw_specials_png,
+    legend_traces,
+    overlay_traces,
+    special_codes,
+    special_counts,
+)
 from .text import mpl_text, plotly_text
 
 Array = np.ndarray[Any, Any]
@@ -101,6 +111,10 @@ class Heatmap:
     """Row and column, in the full matrix, of the first weight shown (not 0 when zoomed)."""
     full_shape: tuple[int, int] | None = None
     """The full matrix's shape when a window of it is shown; None when all of it is."""
+    special: Array = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
+    """Cells of ``reduced.values``' shape: ``specials.CODES`` where the block holds NaN/+-Inf."""
+    counts: SpecialCounts = SpecialCounts(0, 0, 0)
+    """NaN, +Inf and -Inf values in the whole matrix."""
 
     @property
     def note(self) -> str:
@@ -108,12 +122,13 @@ class Heatmap:
         rows, cols = self.reduced.shape
         if self.reduced.values.size == 0:
             return f"empty matrix ({rows} x {cols})"
+        specials = f"; {self.counts.caption()} in their own colours" if self.counts.total else ""
         if self.full_shape is None:
-            return caption(self.reduced)
+            return caption(self.reduced) + specials
         (r0, c0), (fr, fc) = self.origin, self.full_shape
         return (
             f"rows {r0}-{r0 + rows - 1}, columns {c0}-{c0 + cols - 1} of {fr} x {fc} weights; "
-            f"{self.reduced.describe()}"
+            f"{self.reduced.describe()}{specials}"
         )
 
 
@@ -167,6 +182,12 @@ def heatmap_data(
             names = () if inside != bounds else names
             bounds = inside
     reduced = reduce_matrix(matrix, reduce_mode, max_cells)
+    counts = special_counts(matrix)
+    special = np.zeros(reduced.values.shape, dtype=np.int8)
+    if counts.total:
+        # Codes are non-negative: max-abs pooling keeps each block's strongest special value.
+        codes = reduce_matrix(special_codes(matrix), "max_abs", max_cells)
+        special = codes.values.astype(np.int8)
     if names and len(names) != len(bounds) + 1:
         names = ()
     return Heatmap(
@@ -179,6 +200,8 @@ def heatmap_data(
         title=title or "weights",
         origin=origin,
         full_shape=full,
+        special=special,
+        counts=counts,
     )
 
 
@@ -234,6 +257,17 @@ def heatmap_plot(
             hovertemplate=f"{row_label} %{{y}}<br>{col_label} %{{x}}<br>{what}<extra></extra>",
         )
     )
+    special_hover = f"{row_label} %{{y}}<br>{col_label} %{{x}}<br>holds %{{VALUE}}<extra></extra>"
+    for overlay in overlay_traces(
+        heatmap.special,
+        x=_range_labels(n_cols, reduced.col_range, heatmap.origin[1]),
+        y=_range_labels(n_rows, reduced.row_range, heatmap.origin[0]),
+        hovertemplate=special_hover,
+    ):
+        fig.add_trace(overlay)
+    fig.add_traces(legend_traces(heatmap.counts))
+    if heatmap.counts.total:
+        fig.update_layout(legend={"orientation": "h", "x": 0.0, "y": -0.18, "yanchor": "top"})
     bc = reduced.block[1]
     for b in heatmap.gate_boundaries:
         fig.add_vline(x=b / bc - 0.5, line={"color": "black", "width": 1.5, "dash": "dot"})
@@ -292,6 +326,14 @@ def heatmap_image(heatmap: Heatmap, *, dpi: int = 110) -> bytes:
         aspect="auto",
         interpolation="nearest",
         extent=(c0 - 0.5, c0 + cols - 0.5, r0 + rows - 0.5, r0 - 0.5),
+    )
+    draw_specials_png(
+        ax,
+        heatmap.special,
+        heatmap.counts.by_name(),
+        extent=(c0 - 0.5, c0 + cols - 0.5, r0 + rows - 0.5, r0 - 0.5),
+        aspect="auto",
+        legend_y=-0.1,
     )
     for b in heatmap.gate_boundaries:
         ax.axvline(c0 + b - 0.5, color="black", linewidth=1.2, linestyle=":")

@@ -24,12 +24,15 @@ Decided edge cases (each has a test):
   ``transformer_layer_3/self_attention/query``; see ``extraction.kinds.block_position``), one
   small panel per block member (``self_attn.q_proj``) with a statistic against the block index,
   from ``Weight.stats()`` only; members found in fewer than two blocks are not drawn.
+- Given the health scan's worst severity per layer (``status``), a flagged layer's label ends
+  with it (``(error)``) and a marker of its severity's colour sits at its upper whisker (at 0
+  when the layer has no finite value), one legend entry per severity present.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -40,6 +43,7 @@ from plotly.subplots import make_subplots
 from extraction.kinds import block_position
 from extraction.records import LayerWeights, ModelWeights, Weight
 
+from .health import SEVERITY_COLOURS
 from .text import plotly_text
 
 Array = np.ndarray[Any, Any]
@@ -143,6 +147,7 @@ def overview_figure(
     *,
     layers: Sequence[LayerWeights] | None = None,
     normalize: Normalize = "none",
+    status: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """One horizontal box per weighted layer, in model order from the top.
 
@@ -152,11 +157,18 @@ def overview_figure(
         scale: ``linear`` values, or ``log_abs`` for ``|w|`` on a log axis.
         layers: the layers to draw (a filter or a group); all weighted layers by default.
         normalize: ``none``, or divide by the largest ``|w|`` per ``layer`` or per ``kind``.
+        status: the worst finding's severity per layer path; flagged layers are marked.
     """
     shown = [la for la in (layers if layers is not None else model.layers) if la.weights]
     boxes = [layer_box(layer, max_points_per_layer, scale) for layer in shown]
+    marks = [(status or {}).get(la.path) for la in shown]
     return box_figure(
-        boxes, [la.kind for la in shown], title=model.name, scale=scale, normalize=normalize
+        boxes,
+        [la.kind for la in shown],
+        title=model.name,
+        scale=scale,
+        normalize=normalize,
+        marks=marks,
     )
 
 
@@ -191,9 +203,17 @@ def box_figure(
     title: str,
     scale: OverviewScale = "linear",
     normalize: Normalize = "none",
+    marks: Sequence[str | None] | None = None,
 ) -> go.Figure:
     """The overview from boxes already computed (the page keeps them per layer, so a partial
-    overview grows while statistics are still being computed); one trace per kind."""
+    overview grows while statistics are still being computed); one trace per kind. ``marks``
+    gives each box's worst health severity (or None): its label ends with it and a marker of
+    the severity's colour sits at its upper whisker."""
+    severities = list(marks) if marks is not None else [None] * len(boxes)
+    boxes = [
+        replace(b, label=f"{b.label} ({m})") if m else b
+        for b, m in zip(boxes, severities, strict=True)
+    ]
     shown, factors = normalized(boxes, kinds, normalize)
     fig = go.Figure()
     order = list(dict.fromkeys(kinds))
@@ -224,6 +244,19 @@ def box_figure(
                 else None,
             )
         )
+    for severity, colour in SEVERITY_COLOURS.items():
+        hit = [b for b, m in zip(shown, severities, strict=True) if m == severity]
+        if hit:
+            fig.add_trace(
+                go.Scatter(
+                    x=[b.high if np.isfinite(b.high) else 0.0 for b in hit],
+                    y=[plotly_text(b.label) for b in hit],
+                    mode="markers",
+                    marker={"color": colour, "size": 12, "symbol": "diamond"},
+                    name=f"{severity} finding",
+                    hovertemplate="%{y}<extra></extra>",
+                )
+            )
     axis = "|w| (log scale, zeros left out)" if scale == "log_abs" else "weight value"
     if normalize != "none":
         axis += f" / largest |w| of its {'layer' if normalize == 'layer' else 'kind'}"

@@ -18,8 +18,11 @@ from extraction.kinds import block_position
 from extraction.records import LayerWeights, ModelWeights
 
 from ..figures import overview, tables
-from . import views
+from . import health_view, views
+from .navigation import open_layer
 from .sources import ModelRef
+
+TABLE_KEY = "layers-table"
 
 _SETTLE_S = 0.5
 """A job that finishes within this is drawn at once, without a live partial view."""
@@ -30,16 +33,28 @@ _GROUPS = {"none": "one chart", "kind": "by kind", "block": "by block"}
 
 
 def render_table(ref: ModelRef, model: ModelWeights) -> None:
-    """Every layer with its statistics, sortable by any column."""
+    """Every layer with its statistics and health status, sortable; a row opens its layer."""
     job = _job(_key(ref), _source_path(ref), model)
     if not job.wait(_SETTLE_S):
         bar = st.progress(job.fraction, text="Reading every weight for its statistics...")
         while not job.wait(0.25):
             bar.progress(job.fraction, text=f"Statistics {job.done}/{job.total}: {job.current}")
         bar.empty()
-    table = tables.layer_table(model)
-    st.caption("Click a column header to sort. NaN / Inf columns flag layers holding such values.")
-    views.show_table(table, key="layers-table")
+    status = health_view.layer_status(ref, model)
+    table = tables.layer_table(model, status=status)
+    paths = list(table["path"])
+
+    def opened() -> None:
+        rows = st.session_state[TABLE_KEY]["selection"]["rows"]
+        if rows:
+            open_layer(paths[rows[0]])
+
+    st.caption(
+        "Click a column header to sort (status: worst health finding of the layer, errors "
+        "first). Select a row to open its layer. NaN / Inf columns flag layers holding such "
+        "values."
+    )
+    views.show_table(table, key=TABLE_KEY, on_select=opened)
 
 
 def render_overview(ref: ModelRef, model: ModelWeights) -> None:
@@ -58,7 +73,7 @@ def render_overview(ref: ModelRef, model: ModelWeights) -> None:
     layers = [la for la in weighted if la.kind in chosen]
     job = _job(_key(ref), _source_path(ref), model)
     if job.wait(_SETTLE_S):
-        _draw(ref, model, layers, group, normalize, scale)
+        _draw(ref, model, layers, group, normalize, scale, health_view.layer_status(ref, model))
         _depth(model)
     else:
         _live(ref, model, layers, group, normalize, scale)
@@ -90,6 +105,7 @@ def _draw(
     group: str,
     normalize: str,
     scale: str,
+    status: dict[str, str] | None = None,
 ) -> None:
     if not layers:
         st.info("No layer of the chosen kinds has weights.")
@@ -104,6 +120,7 @@ def _draw(
             title=f"{model.name}" if name == "" else f"{model.name}, {name}",
             scale=scale,  # type: ignore[arg-type]
             normalize=normalize,  # type: ignore[arg-type]
+            marks=[(status or {}).get(la.path) for la in members],
         )
         if name == "":
             views.show_overview(fig, key="overview")
@@ -150,6 +167,19 @@ def _depth(model: ModelWeights) -> None:
         "One panel per layer that repeats in every block (q/k/v/o projections, MLP, norms): a "
         "block whose statistic jumps away from its neighbours stands out."
     )
+
+
+def _compute_stats(model: ModelWeights) -> None:
+    """Read every array once for its statistics, with a progress bar if any is still unread
+    (for views that need them now, such as the graph's colours)."""
+    pending = [(layer, w) for layer, w in model.iter_weights() if not w.has_stats]
+    if not pending:
+        return
+    bar = st.progress(0.0, text="Reading every weight for its statistics...")
+    for done, (layer, weight) in enumerate(pending, start=1):
+        weight.stats()
+        bar.progress(done / len(pending), text=f"Statistics: {layer.path}/{weight.name}")
+    bar.empty()
 
 
 def _choice(label: str, options: dict[str, str], default: str, key: str | None = None) -> str:
