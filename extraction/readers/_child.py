@@ -69,6 +69,8 @@ class _Served:
         if value is None:
             value = weight.array()
         stats = compute_stats(value)
+        if weight.release is not None:  # a memory-mapped array: its pages go back after a pass
+            weight.release()
         self.last = ((i, j), value, stats, file)
         return value, stats, file
 
@@ -182,6 +184,17 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
     raise ValueError(f"unknown request {op!r}")
 
 
+def _npy_spells(dtype: Any) -> bool:
+    """Whether a ``.npy`` header can name ``dtype`` and read it back (ml_dtypes' float8_e5m2
+    is in numpy's type table yet writes a ``<f1`` that cannot be read)."""
+    import numpy as np
+
+    try:
+        return bool(np.dtype(np.lib.format.dtype_to_descr(dtype)) == dtype)
+    except (TypeError, ValueError):
+        return False
+
+
 def _write_npy(out: Path, value: Any) -> str:
     """Write ``value`` as a plain ``.npy`` (no pickle); returns its dtype's name.
 
@@ -194,7 +207,7 @@ def _write_npy(out: Path, value: Any) -> str:
     if not array.flags.c_contiguous:  # (np.ascontiguousarray would make a scalar 1-d)
         array = array.copy(order="C")
     name = array.dtype.name
-    if array.dtype.kind == "V" or name not in np.sctypeDict:
+    if array.dtype.kind == "V" or name not in np.sctypeDict or not _npy_spells(array.dtype):
         array = array.view(f"u{array.dtype.itemsize}")
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:

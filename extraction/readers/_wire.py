@@ -25,8 +25,9 @@ import numpy as np
 from ..analysis.stats import Stats
 from ..records import Array, LayerWeights, ModelWeights, Weight
 
-SKIPPED = frozenset({"layers", "weights", "loader", "stats_loader", "live_model"})
-"""Fields that never cross: nesting (rebuilt), loaders (replaced), the live model (in process)."""
+SKIPPED = frozenset({"layers", "weights", "loader", "stats_loader", "release", "live_model"})
+"""Fields that never cross: nesting (rebuilt), loaders (replaced), a memory map's page release
+(the worker's own), the live model (in process)."""
 MAX_INLINE_VALUES = 1 << 16
 """A numpy array inside a record field (a per-channel scale) crosses inline up to this size."""
 
