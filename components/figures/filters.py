@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from .mosaic import (
     LABEL_LIMIT,
+    RGB_LEGEND,
     ChannelMode,
     Mosaic,
     Order,
@@ -54,10 +55,13 @@ def filter_grid_figure(
     page: int = 0,
     page_size: int = 64,
     depth: int = 0,
+    aspect: float = 1.0,
+    width_hint: int = 700,
 ) -> go.Figure:
     """One page of a conv kernel's filters as a plotly figure (a heatmap, or an image for RGB).
 
-    Arguments are those of ``filter_mosaic``, which documents the layouts and edge cases.
+    Arguments are those of ``filter_mosaic``, which documents the layouts and edge cases;
+    ``width_hint`` is the width in pixels the figure is expected to get, which sets its height.
 
     Raises:
         ValueError: as ``filter_mosaic``.
@@ -73,12 +77,24 @@ def filter_grid_figure(
             page=page,
             page_size=page_size,
             depth=depth,
-        )
+            aspect=aspect,
+        ),
+        width_hint=width_hint,
     )
 
 
-def mosaic_figure(mosaic: Mosaic) -> go.Figure:
-    """Draw a ``Mosaic``: shared scale gets a colour bar; per-filter scale says so instead."""
+def rgb_legend_html() -> str:
+    """``RGB_LEGEND`` as one line of coloured squares with their meaning (plotly HTML)."""
+    return "   ".join(
+        f"<span style='color:rgb({round(r * 255)},{round(g * 255)},{round(b * 255)})'>"
+        f"\u25a0</span> {label}"
+        for label, (r, g, b) in RGB_LEGEND
+    )
+
+
+def mosaic_figure(mosaic: Mosaic, *, width_hint: int = 700) -> go.Figure:
+    """Draw a ``Mosaic``: shared scale gets a colour bar; per-filter scale says so instead; an
+    RGB composite gets a legend of its colours under the grid."""
     image = mosaic.image
     if image.ndim == 3:
         alpha = np.isfinite(image[..., :1]).astype(np.float32)
@@ -119,10 +135,27 @@ def mosaic_figure(mosaic: Mosaic) -> go.Figure:
     # Reversed range with room under the last row for its labels.
     bottom = height - 0.5 + mosaic.label_space
     fig.update_yaxes(visible=False, range=[bottom, -0.5], scaleanchor="x", constrain="domain")
+    top_margin = 80
+    if image.ndim == 3:
+        # The legend sits under the subtitle, so it is on screen with the first rows.
+        top_margin = 108
+        fig.add_annotation(
+            text=rgb_legend_html(),
+            xref="paper",
+            yref="paper",
+            x=0.0,
+            y=1.0,
+            xanchor="left",
+            yanchor="bottom",
+            yshift=4,
+            showarrow=False,
+            bgcolor="#f0f0f0",
+            font={"size": 12},
+        )
     fig.update_layout(
         title={"text": mosaic.title, "subtitle": {"text": mosaic.note}},
-        height=int(np.clip(120 + 700 * height / max(width, 1), 280, 950)),
-        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        height=int(np.clip(top_margin + 10 + width_hint * height / max(width, 1), 240, 950)),
+        margin={"l": 10, "r": 10, "t": top_margin, "b": 10},
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return fig
@@ -162,6 +195,13 @@ def filter_grid_png(kernel: Array, *, kind: str, dpi: int = 110, **options: Any)
             ax.text(
                 left + (cols - 1) / 2, top + rows - 0.5, label, ha="center", va="top", fontsize=7
             )
+    if mosaic.image.ndim == 3:
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color=rgb, label=label) for label, rgb in RGB_LEGEND]
+        ax.legend(
+            handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5, fontsize=7
+        )
     ax.set_axis_off()
     ax.set_title(f"{mosaic.title}\n{mosaic.note}", fontsize=10)
     buffer = io.BytesIO()

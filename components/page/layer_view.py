@@ -22,6 +22,7 @@ from ..figures.heatmaps import rnn_gates
 from ..figures.mosaic import filter_count, input_channels, page_count
 from . import downloads as page_downloads
 from . import views
+from .messages import plain
 from .sources import ModelRef
 
 View = Literal["filters", "heatmap", "histogram", "value"]
@@ -70,50 +71,64 @@ def gates_for(layer: LayerWeights, weight: Weight, n_cols: int) -> tuple[list[in
 
 
 def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
-    """The layer panel."""
-    st.subheader(f"{layer.path} · {layer.class_name}", anchor=False)
+    """The layer panel: one compact toolbar (weight, view, options, pages), then the view."""
     if not layer.weights:
+        st.markdown(f"**{plain(layer.path)} · {plain(layer.class_name)}**")
         st.info(
-            f"{layer.class_name} layers have no weights: this one only transforms its input. "
-            "Pick a layer with parameters in the sidebar to see its weights."
+            f"{plain(layer.class_name)} layers have no weights: this one only transforms its "
+            "input. Pick a layer with parameters in the sidebar to see its weights."
         )
         return
     names = [w.name for w in layer.weights]
     if st.session_state.get("weight") not in names:
         st.session_state["weight"] = names[0]
-    name = st.segmented_control(
-        "Weight",
-        names,
-        key="weight",
-        required=True,
-        format_func=lambda n: f"{n} {_shape(layer.weight(n).shape)}",
-    )
+    # One row that wraps when narrow: weight, view, then the view's own options and pages.
+    toolbar = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    with toolbar:
+        name = st.segmented_control(
+            f"{plain(layer.path)} · {plain(layer.class_name)}: weight",
+            names,
+            key="weight",
+            required=True,
+            format_func=lambda n: f"{n} {_shape(layer.weight(n).shape)}",
+        )
     weight = layer.weight(name or names[0])
     views = views_for(layer, weight)
     view_key = f"view:{weight.role}:{len(weight.shape)}:{layer.kind}"
     if st.session_state.get(view_key) not in views:
         st.session_state[view_key] = views[0]
-    view: View = (
-        st.segmented_control(
-            "View", views, key=view_key, required=True, format_func=VIEW_LABELS.__getitem__
+    with toolbar:
+        view: View = (
+            st.segmented_control(
+                "View", views, key=view_key, required=True, format_func=VIEW_LABELS.__getitem__
+            )
+            or views[0]
         )
-        or views[0]
-    )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}"
     with st.spinner(f"Reading {weight.name} ({weight.nbytes / 1e6:,.1f} MB)..."):
-        png = _VIEWS[view](base, layer, weight)
+        png = _VIEWS[view](base, layer, weight, toolbar)
     st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
     page_downloads.render(model, layer, weight, png, key="downloads")
 
 
-def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
+GRID_PAGE = "grid_page"
+"""Session key of the filter grid's page, counted from 1 (shared by the pagers above and below)."""
+GRID_ASPECT = 2.6
+"""Width / height the page's filter grid aims for: wide, so it starts on the first screen."""
+GRID_WIDTH = 820
+"""Pixels the grid is expected to get in the main column at 1280 wide (sets its height)."""
+
+
+def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
     kind = "depthwise_conv2d" if weight.role == "depthwise_kernel" else layer.kind
     shape = weight.shape
     n_filters = filter_count(shape, kind)
     channels = input_channels(shape, kind)
-    c1, c2, c3, c4 = st.columns(4)
-    modes = ["channel"] + (["mean"] if channels > 1 else []) + (["rgb"] if channels == 3 else [])
-    with c1:
+    # A 3-channel first layer sees colour: its filters are shown in colour first.
+    modes = (["rgb"] if channels == 3 else []) + ["channel"] + (["mean"] if channels > 1 else [])
+    if st.session_state.get("grid_mode") not in modes:
+        st.session_state["grid_mode"] = modes[0]
+    with tools, st.popover("Display", icon=":material/tune:", help="Channels, colour scale, order"):
         mode = st.selectbox(
             "Input channels",
             modes,
@@ -124,8 +139,7 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
                 "rgb": "RGB composite",
             }.__getitem__,
         )
-    channel = 0
-    with c2:
+        channel = 0
         if mode == "channel" and channels > 1:
             channel = st.number_input("Channel", 0, channels - 1, 0, key="grid_channel")
         scale = st.selectbox(
@@ -137,7 +151,6 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
                 "per_filter": "per filter",
             }.__getitem__,
         )
-    with c3:
         order = st.selectbox(
             "Order",
             ["index", "l2"],
@@ -145,40 +158,78 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
             format_func={"index": "by index", "l2": "by L2 norm"}.__getitem__,
         )
         page_size = st.selectbox("Filters per page", PAGE_SIZES, index=2, key="grid_page_size")
-    with c4:
-        pages = page_count(n_filters, page_size)
-        page = 0
-        if pages > 1:
-            page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="grid_page") - 1
         depth = 0
         if kind == "conv3d":
             depth = st.slider("Depth slice", 0, shape[0] - 1, 0, key="grid_depth")
+    pages = page_count(n_filters, page_size)
+    page = _pager(tools, pages, "top")
     options: dict[str, Any] = dict(
         channel_mode=mode,
         channel=min(channel, channels - 1),
         scale=scale,
         order=order,
-        page=min(page, pages - 1),
+        page=page,
         page_size=page_size,
         depth=depth,
+        aspect=GRID_ASPECT,
     )
     fig = _cached_filters(base, _hashable(options), weight, kind)
-    views.show_filters(
-        fig, key="grid", mosaic_pages=(options["page"] + 1, pages), n_filters=n_filters
-    )
+    views.show_filters(fig, key="grid", mosaic_pages=(page + 1, pages), n_filters=n_filters)
+    if pages > 1:
+        _pager(st.container(), pages, "bottom")
     return lambda: filters.filter_grid_png(weight.array(), kind=kind, **options)
+
+
+def _pager(where: Any, pages: int, place: str) -> int:
+    """Previous / next page buttons around ``page k of n`` (the page from 0).
+
+    Both pagers share ``GRID_PAGE``, so paging below the grid moves the one above it too.
+    """
+    current = int(st.session_state.get(GRID_PAGE, 1))
+    current = min(max(current, 1), pages)
+    st.session_state[GRID_PAGE] = current
+    if pages <= 1:
+        return 0
+
+    def step(delta: int) -> None:
+        st.session_state[GRID_PAGE] = min(max(current + delta, 1), pages)
+
+    with where:
+        row = st.container(horizontal=True, vertical_alignment="center", width="content")
+        row.button(
+            "",
+            icon=":material/chevron_left:",
+            key=f"grid_prev_{place}",
+            help="Previous page",
+            disabled=current <= 1,
+            on_click=step,
+            args=(-1,),
+        )
+        row.markdown(f"page **{current}** of {pages}", width="content")
+        row.button(
+            "",
+            icon=":material/chevron_right:",
+            key=f"grid_next_{place}",
+            help="Next page",
+            disabled=current >= pages,
+            on_click=step,
+            args=(1,),
+        )
+    return current - 1
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_filters(
     base: str, options: tuple[tuple[str, Any], ...], _weight: Weight, kind: str
 ) -> Any:
-    return filters.filter_grid_figure(_weight.array(), kind=kind, **dict(options))
+    return filters.filter_grid_figure(
+        _weight.array(), kind=kind, width_hint=GRID_WIDTH, **dict(options)
+    )
 
 
-def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
+def _heatmap_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
     reduce_mode: ReduceMode = (
-        st.segmented_control(
+        tools.segmented_control(
             "Pooling when reduced",
             ["mean", "max_abs"],
             key="heat_mode",
@@ -214,11 +265,11 @@ def _matrix(layer: LayerWeights, weight: Weight) -> Any:
     return to_2d(weight.array(), weight.role, layer.class_name, name=weight.name)[0]
 
 
-def _histogram_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
-    c1, c2 = st.columns([3, 1])
-    with c2:
+def _histogram_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
+    with tools, st.popover("Bins", icon=":material/tune:"):
         bins = st.slider("Bins", 5, 200, histograms.DEFAULT_BINS, key="hist_bins")
         log_count = st.toggle("Log count", key="hist_log")
+    c1 = st.container()
     stats = weight.stats()  # cached: spares a pass over the values on every rerun
     varied = stats.min is not None and stats.min != stats.max
     sentence = None if varied else histograms.describe_constant(weight.array())
@@ -237,7 +288,7 @@ def _cached_histogram(base: str, bins: int, log_count: bool, _weight: Weight, pa
     return histograms.histogram_figure(_weight.array(), bins=bins, title=title, log_count=log_count)
 
 
-def _value_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
+def _value_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
     values = weight.array()
     if values.size == 0:
         st.info(f"{weight.name} is empty: shape {_shape(weight.shape)} holds no values.")
