@@ -114,3 +114,10 @@ def role_of(weight_name: str) -> WeightRole:
     """
     last = weight_name.rsplit("/", 1)[-1].split(":", 1)[0]
     return _ROLE_BY_NAME.get(last, "other")
+
+
+PREPROCESSING_CLASSES: frozenset[str] = frozenset(
+    {"InputLayer", "Normalization", "Rescaling", "Resizing", "CenterCrop"}
+)
+"""Layers that only prepare the input (EfficientNet's Normalization holds a mean and variance):
+never the layer a model opens on, even when they hold weights."""
