@@ -22,9 +22,9 @@ from extraction.models.labels import Prediction
 
 from . import filters
 from .mosaic import Scale, filter_mosaic
+from .text import plotly_text
 
 Array = np.ndarray[Any, Any]
-_HOVER = "map #%{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>a = %{z:.4g}"
 
 
 def input_figure(x: Array, title: str = "input") -> go.Figure:
@@ -41,7 +41,7 @@ def input_figure(x: Array, title: str = "input") -> go.Figure:
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_layout(
-        title={"text": title}, height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10}
+        title={"text": plotly_text(title)}, height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10}
     )
     return fig
 
@@ -53,13 +53,16 @@ def feature_maps_figure(
     page: int = 0,
     page_size: int = 64,
     title: str = "",
+    height: int | None = None,
     aspect: float = 1.0,
     width_hint: int = 380,
 ) -> go.Figure:
     """Feature maps ``(H, W, C)`` as a tile grid, one tile per channel, labelled ``#k``.
 
-    ``aspect`` is the grid's width / height (as ``filter_mosaic``); ``width_hint`` the pixels it
-    is expected to get, which sets its height.
+    Drawn as a filter grid is (``filters.mosaic_figure``): a ``(H, W, 1, C)`` "kernel" is laid
+    out tile per channel exactly like a conv filter bank, so map ``#k`` sits where filter ``#k``
+    does. ``aspect`` is the grid's width / height (as ``filter_mosaic``); ``width_hint`` the
+    pixels it is expected to get, which sets its height unless ``height`` is given.
 
     Raises:
         ValueError: ``maps`` is not 3-D, or ``page`` out of range.
@@ -67,52 +70,29 @@ def feature_maps_figure(
     a = np.asarray(maps, dtype=np.float64)
     if a.ndim != 3:
         raise ValueError(f"expected feature maps (H, W, C); received shape {a.shape}")
-    # A (H, W, 1, C) "kernel" is laid out tile per channel exactly like a conv filter bank.
-    mosaic = filter_mosaic(
-        a[:, :, None, :], kind="conv2d", scale=scale, page=page, page_size=page_size, aspect=aspect
-    )
-    z = mosaic.image
     finite = a[np.isfinite(a)]
     signed = bool(finite.size and finite.min() < 0)
-    colours: dict[str, Any] = (
-        {"colorscale": filters.COLORSCALE, "zmin": -mosaic.zmax, "zmax": mosaic.zmax, "zmid": 0.0}
-        if signed
-        else {"colorscale": "Viridis", "zmin": 0.0, "zmax": mosaic.zmax}
+    first = page * page_size + 1
+    last = min((page + 1) * page_size, a.shape[-1])
+    mosaic = filter_mosaic(
+        a[:, :, None, :],
+        kind="conv2d",
+        scale=scale,
+        page=page,
+        page_size=page_size,
+        title=title or f"feature maps {first}-{last} of {a.shape[-1]} ({a.shape[0]}x{a.shape[1]})",
+        aspect=aspect,
     )
-    fig = go.Figure(
-        go.Heatmap(
-            z=z.astype(np.float32),
-            customdata=mosaic.custom,
-            showscale=scale == "shared",
-            colorbar={"title": {"text": "a"}},
-            hoverongaps=False,
-            hovertemplate=_HOVER + "<extra></extra>",
-            **colours,
-        )
-    )
-    rows, cols = mosaic.tile_shape
-    if len(mosaic.origins) <= 144:
-        for (top, left), label in zip(mosaic.origins, mosaic.labels, strict=True):
-            fig.add_annotation(
-                x=left + (cols - 1) / 2, y=top + rows - 0.5, text=label, showarrow=False,
-                yanchor="top", font={"size": 10},
-            )  # fmt: skip
-    height, width = z.shape
-    fig.update_xaxes(visible=False, range=[-0.5, width - 0.5], constrain="domain")
-    bottom = height - 0.5 + mosaic.label_space
-    fig.update_yaxes(visible=False, range=[bottom, -0.5], scaleanchor="x", constrain="domain")
-    first, last = mosaic.indices[0] + 1, mosaic.indices[-1] + 1
     note = "one colour scale for all maps" if scale == "shared" else "each map scaled to its max"
-    fig.update_layout(
-        title={
-            "text": title
-            or f"feature maps {first}-{last} of {a.shape[-1]} ({a.shape[0]}x{a.shape[1]})",
-            "subtitle": {"text": note + ("" if signed else "; all values >= 0")},
-        },
-        height=int(np.clip(90 + width_hint * height / max(width, 1), 240, 900)),
-        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    return filters.mosaic_figure(
+        mosaic,
+        subtitle=note + ("" if signed else "; all values >= 0"),
+        height=height,
+        unit="map",
+        value_name="a",
+        sequential=not signed,
+        width_hint=width_hint,
     )
-    return fig
 
 
 def map_figure(maps: Array, index: int) -> go.Figure:
@@ -195,7 +175,7 @@ def vector_figure(values: Array, title: str = "", labels: Sequence[str] | None =
     fig.update_yaxes(title_text="activation")
     subtitle = f"{v.size} units; largest: unit {names[top]}" if top >= 0 else f"{v.size} units"
     fig.update_layout(
-        title={"text": title or "activations", "subtitle": {"text": subtitle}},
+        title={"text": plotly_text(title or "activations"), "subtitle": {"text": subtitle}},
         height=340,
         margin={"t": 80},
         bargap=0.1 if v.size < 200 else 0,

@@ -32,14 +32,13 @@ from typing import Any, Literal
 import numpy as np
 
 from extraction.analysis.reduce import reduce_blocks
-from extraction.kinds import CONV_KINDS
+from extraction.layouts import filter_bank
 
 Array = np.ndarray[Any, Any]
 ChannelMode = Literal["channel", "mean", "rgb"]
 Scale = Literal["per_filter", "shared"]
 Order = Literal["index", "l2"]
 
-_RANK = {"conv1d": 3, "conv3d": 5}
 # Pixels (tiles and gaps) per page: keeps z plus 5 float32 hover fields far below 2 MB.
 PIXEL_BUDGET = 40_000
 LABEL_LIMIT = 144  # more tiles than this on a page: no "#k" labels, hover only
@@ -104,50 +103,6 @@ class Mosaic:
         return tuple(f"#{i}" for i in self.indices)
 
 
-def filter_bank(kernel: Array, kind: str, depth: int = 0) -> Array:
-    """The filters of a conv kernel as ``(n_filters, rows, cols, channels)`` (a view).
-
-    - Conv2D ``(kh, kw, in, out)``: ``out`` filters of ``kh x kw`` over ``in`` channels.
-    - Conv2DTranspose ``(kh, kw, out, in)``: the filters are axis 2.
-    - Conv3D ``(kd, kh, kw, in, out)``: the ``depth`` slice, then as Conv2D.
-    - Conv1D ``(k, in, out)``: each filter is one ``k x in`` image (a single channel).
-    - DepthwiseConv2D / SeparableConv2D depthwise ``(kh, kw, in, mult)``: one single-channel
-      tile per (channel, multiplier), index ``channel * mult + multiplier`` as Keras orders
-      the outputs.
-
-    Raises:
-        ValueError: unknown kind, a shape that does not fit it, or ``depth`` out of range.
-    """
-    k = np.asarray(kernel)
-    if kind not in CONV_KINDS:
-        raise ValueError(f"no filter grid for kind {kind!r}; expected one of {CONV_KINDS}")
-    rank = _RANK.get(kind, 4)
-    if k.ndim != rank:
-        raise ValueError(f"a {kind} kernel has {rank} axes; received shape {k.shape}")
-    if kind == "conv3d":
-        if not 0 <= depth < k.shape[0]:
-            raise ValueError(f"depth must be in 0..{k.shape[0] - 1}; received depth={depth}")
-        k = k[depth]
-    if kind == "conv1d":
-        return np.transpose(k, (2, 0, 1))[..., np.newaxis]
-    if kind == "conv2d_transpose":
-        return np.transpose(k, (2, 0, 1, 3))
-    if kind in ("depthwise_conv2d", "separable_conv2d"):
-        kh, kw, cin, mult = k.shape
-        return np.transpose(k.reshape(kh, kw, cin * mult), (2, 0, 1))[..., np.newaxis]
-    return np.transpose(k, (3, 0, 1, 2))
-
-
-def filter_count(shape: tuple[int, ...], kind: str) -> int:
-    """Number of tiles a kernel of this shape shows (without reading the array)."""
-    return int(filter_bank(np.empty(shape, dtype=np.uint8), kind).shape[0])
-
-
-def input_channels(shape: tuple[int, ...], kind: str) -> int:
-    """Channels per tile that a channel picker chooses from (1 for Conv1D and depthwise)."""
-    return int(filter_bank(np.empty(shape, dtype=np.uint8), kind).shape[-1])
-
-
 def page_count(n_filters: int, page_size: int = 64) -> int:
     """Pages needed to show ``n_filters`` tiles ``page_size`` at a time (at least 1)."""
     if page_size < 1:
@@ -166,9 +121,14 @@ def filter_mosaic(
     page: int = 0,
     page_size: int = 64,
     depth: int = 0,
+    zmax: float | None = None,
+    title: str | None = None,
     aspect: float = 1.0,
 ) -> Mosaic:
     """Lay out one page of a kernel's filters as an image; see the module notes.
+
+    ``zmax`` fixes the shared colour range (to compare several banks on one scale); by default
+    it is the bank's largest finite ``|w|``. ``title`` replaces the generated title.
 
     Raises:
         ValueError: a bad kind or shape, ``channel``/``page``/``depth`` out of range, or RGB
@@ -185,7 +145,7 @@ def filter_mosaic(
     picked = ordered[page * page_size : (page + 1) * page_size]
     tiles = shown[picked]  # (m, rows, cols, c) with c = 1 or 3
     if scale == "shared":
-        zmax = float(np.max(np.abs(_finite(shown)), initial=0.0)) or 1.0
+        zmax = (bank_limit(shown) if zmax is None else float(zmax)) or 1.0
         display = np.clip(tiles, -zmax, zmax)
     else:
         per = np.max(np.abs(_finite(tiles)), axis=(1, 2, 3), initial=0.0)
@@ -204,7 +164,7 @@ def filter_mosaic(
         if channel_mode == "rgb"
         else (f"channel {channel}" if channels > 1 else "")
     )
-    title = f"{kind} filters {first}-{last} of {n}" + (f", {what}" if what else "")
+    title = title or f"{kind} filters {first}-{last} of {n}" + (f", {what}" if what else "")
     note = (
         "one colour scale for the whole bank"
         if scale == "shared"
@@ -231,6 +191,11 @@ def filter_mosaic(
         title=title,
         note=note,
     )
+
+
+def bank_limit(values: Array) -> float:
+    """The shared colour limit of a bank (or several): the largest finite ``|w|``, 0 if none."""
+    return float(np.max(np.abs(_finite(np.asarray(values, dtype=np.float64))), initial=0.0))
 
 
 def _finite(a: Array) -> Array:

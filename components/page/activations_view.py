@@ -15,6 +15,7 @@ import numpy as np
 
 from extraction.errors import WeightscopeError
 from extraction.kinds import CONV_KINDS
+from extraction.layouts import filter_count, input_channels
 from extraction.models.activations import (
     PIXEL_RANGES,
     Activation,
@@ -187,8 +188,8 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
     st.plotly_chart(maps, width="stretch", key=f"{key}-maps")
     if layer.kind in CONV_KINDS and kernel is not None:
         k = kernel.array()
-        rgb = filters.input_channels(k.shape, layer.kind) == 3
-        filter_pages = filters.page_count(filters.filter_count(k.shape, layer.kind), page_size)
+        rgb = input_channels(k.shape, layer.kind) == 3
+        filter_pages = filters.page_count(filter_count(k.shape, layer.kind), page_size)
         grid = filters.filter_grid_figure(
             k,
             kind=layer.kind,

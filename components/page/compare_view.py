@@ -194,7 +194,6 @@ def render(
         w1.array(),
         kind=layer.kind,
         role=w0.role,
-        class_name=layer.class_name,
         name=name,
         titles=(first, second),
     )

@@ -13,13 +13,13 @@ from typing import Any, Literal
 import numpy as np
 import streamlit as st
 
-from extraction.analysis.reduce import ReduceMode, to_2d
-from extraction.kinds import CONV_KINDS
-from extraction.records import LayerWeights, ModelWeights, Weight
+from extraction.analysis.reduce import ReduceMode
+from extraction.kinds import CONV_KINDS, kind_of
+from extraction.layouts import filter_count, input_channels, rnn_gates, to_2d
+from extraction.records import LayerWeights, ModelWeights, Weight, shape_text
 
 from ..figures import filters, heatmaps, histograms, tables
-from ..figures.heatmaps import rnn_gates
-from ..figures.mosaic import filter_count, input_channels, page_count
+from ..figures.mosaic import Mosaic, filter_mosaic, page_count
 from . import downloads as page_downloads
 from . import views
 from .messages import plain
@@ -63,11 +63,11 @@ def gates_for(layer: LayerWeights, weight: Weight, n_cols: int) -> tuple[list[in
     """Gate boundaries for recurrent kernels and biases (Bidirectional: its wrapped class)."""
     if weight.role not in ("kernel", "recurrent_kernel", "bias"):
         return [], []
-    class_name = layer.class_name
-    if layer.kind == "bidirectional":
+    kind = layer.kind
+    if kind == "bidirectional":
         inner = layer.config.get("layer", {})
-        class_name = inner.get("class_name", "") if isinstance(inner, dict) else ""
-    return rnn_gates(class_name, n_cols)
+        kind = kind_of(str(inner.get("class_name", ""))) if isinstance(inner, dict) else "other"
+    return rnn_gates(kind, n_cols)
 
 
 def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
@@ -90,7 +90,7 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
             names,
             key="weight",
             required=True,
-            format_func=lambda n: f"{n} {_shape(layer.weight(n).shape)}",
+            format_func=lambda n: plain(f"{n} {shape_text(layer.weight(n).shape)}"),
         )
     weight = layer.weight(name or names[0])
     views = views_for(layer, weight)
@@ -105,7 +105,7 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
             or views[0]
         )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}"
-    with st.spinner(f"Reading {weight.name} ({weight.nbytes / 1e6:,.1f} MB)..."):
+    with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
         png = _VIEWS[view](base, layer, weight, toolbar)
     st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
     page_downloads.render(model, layer, weight, png, key="downloads")
@@ -173,11 +173,11 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
         depth=depth,
         aspect=GRID_ASPECT,
     )
-    fig = _cached_filters(base, _hashable(options), weight, kind)
-    views.show_filters(fig, key="grid", mosaic_pages=(page + 1, pages), n_filters=n_filters)
+    mosaic, fig = _cached_filters(base, _hashable(options), weight, kind)
+    views.show_filters(fig, mosaic, key="grid")
     if pages > 1:
         _pager(st.container(), pages, "bottom")
-    return lambda: filters.filter_grid_png(weight.array(), kind=kind, **options)
+    return lambda: filters.mosaic_png(mosaic)
 
 
 def _pager(where: Any, pages: int, place: str) -> int:
@@ -221,10 +221,9 @@ def _pager(where: Any, pages: int, place: str) -> int:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_filters(
     base: str, options: tuple[tuple[str, Any], ...], _weight: Weight, kind: str
-) -> Any:
-    return filters.filter_grid_figure(
-        _weight.array(), kind=kind, width_hint=GRID_WIDTH, **dict(options)
-    )
+) -> tuple[Mosaic, Any]:
+    mosaic = filter_mosaic(_weight.array(), kind=kind, **dict(options))
+    return mosaic, filters.mosaic_figure(mosaic, width_hint=GRID_WIDTH)
 
 
 def _heatmap_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
@@ -239,30 +238,27 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
         )
         or "mean"
     )
-    fig, kwargs = _cached_heatmap(base, reduce_mode, weight, layer)
-    views.show_heatmap(fig, key="heat")
-    return lambda: heatmaps.heatmap_png(_matrix(layer, weight), **kwargs)
+    heatmap, fig = _cached_heatmap(base, reduce_mode, weight, layer)
+    views.show_heatmap(fig, heatmap, key="heat")
+    return lambda: heatmaps.heatmap_image(heatmap)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_heatmap(
     base: str, reduce_mode: ReduceMode, _weight: Weight, _layer: LayerWeights
-) -> tuple[Any, dict[str, Any]]:
-    matrix, rows, cols = to_2d(_weight.array(), _weight.role, _layer.class_name, name=_weight.name)
+) -> tuple[heatmaps.Heatmap, Any]:
+    matrix, rows, cols = to_2d(_weight.array(), _weight.role, _layer.kind, name=_weight.name)
     bounds, names = gates_for(_layer, _weight, matrix.shape[1])
-    kwargs: dict[str, Any] = dict(
+    heatmap = heatmaps.heatmap_data(
+        matrix,
         reduce_mode=reduce_mode,
         row_label=rows or "row",
         col_label=cols,
-        gate_boundaries=bounds or None,
-        gate_names=names or None,
+        gate_boundaries=bounds,
+        gate_names=names,
         title=f"{_layer.path} / {_weight.name}",
     )
-    return heatmaps.heatmap_figure(matrix, **kwargs), kwargs
-
-
-def _matrix(layer: LayerWeights, weight: Weight) -> Any:
-    return to_2d(weight.array(), weight.role, layer.class_name, name=weight.name)[0]
+    return heatmap, heatmaps.heatmap_plot(heatmap)
 
 
 def _histogram_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
@@ -291,9 +287,11 @@ def _cached_histogram(base: str, bins: int, log_count: bool, _weight: Weight, pa
 def _value_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
     values = weight.array()
     if values.size == 0:
-        st.info(f"{weight.name} is empty: shape {_shape(weight.shape)} holds no values.")
+        st.info(f"{plain(weight.name)} is empty: shape {shape_text(weight.shape)} holds no values.")
     else:
-        st.metric(weight.name, f"{float(np.asarray(values, dtype=np.float64).reshape(-1)[0]):.6g}")
+        st.metric(
+            plain(weight.name), f"{float(np.asarray(values, dtype=np.float64).reshape(-1)[0]):.6g}"
+        )
     return None
 
 
@@ -307,7 +305,3 @@ _VIEWS = {
 
 def _hashable(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(options.items()))
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")" if shape else "scalar"

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..kinds import kind_of, role_of
-from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight
-
-_RNN_CLASSES = {"LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
+from ..layouts import RNN_CLASSES
+from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
 
 
 def read_live(
@@ -94,7 +93,7 @@ def _named_variables(layer: Any) -> list[tuple[str, Any]]:
     class_name = type(layer).__name__
     for sub in getattr(layer, "_layers", []):
         sub_class = type(sub).__name__
-        drop = (class_name in _RNN_CLASSES and sub_class.endswith("Cell")) or (
+        drop = (class_name in RNN_CLASSES and sub_class.endswith("Cell")) or (
             class_name == "TimeDistributed"
         )
         for sub_name, v in _named_variables(sub):
@@ -114,20 +113,13 @@ def _own_variables(layer: Any) -> list[Any]:
 
 def _weights(named: list[tuple[str, Any]], seen: set[int]) -> tuple[Weight, ...]:
     weights: list[Weight] = []
-    used: set[str] = set()
     for name, v in named:
         if id(v) in seen:
             continue
         seen.add(id(v))
-        unique = name
-        n = 1
-        while unique in used:
-            unique = f"{name}_{n}"
-            n += 1
-        used.add(unique)
         weights.append(
             Weight(
-                name=unique,
+                name=name,
                 role=role_of(name),
                 shape=tuple(int(d) for d in v.shape),
                 dtype=_dtype_name(v),
@@ -135,7 +127,7 @@ def _weights(named: list[tuple[str, Any]], seen: set[int]) -> tuple[Weight, ...]
                 loader=_loader(v),
             )
         )
-    return tuple(weights)
+    return unique_names(weights)
 
 
 def _dtype_name(v: Any) -> str:

@@ -30,10 +30,10 @@ from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..kinds import kind_of, role_of
-from ..records import LayerWeights, ModelWeights, SourceFormat, Weight
+from ..layouts import ATTENTION_SUBLAYERS
+from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
 from ._config import LayerNode, leaves, model_tree
 from ._h5 import one_line
-from ._keras_layout import _unique
 from ._layer_vars import guess_class, is_trainable, wrapped_class
 from ._saved_graph import Graph, keras_metadata, saved_variable_names
 from .safety import ARRAY_SLACK_BYTES, MAX_ARRAY_BYTES, MAX_INFLATED_BYTES, ZIP_ERRORS
@@ -44,9 +44,8 @@ _SKIP_SEGMENT = re.compile(
     r"|_?compiled_metrics|_?loss_tracker|_?compile_loss|_?optimizer)$"
 )
 _CELL = re.compile(r"^(cell|.*_cell(_\d+)?)$")
-_MHA = {"_query_dense": "query", "_key_dense": "key", "_value_dense": "value",
-        "_output_dense": "attention_output", "query_dense": "query", "key_dense": "key",
-        "value_dense": "value", "output_dense": "attention_output"}  # fmt: skip
+# Attention sub-layers as checkpoints name them (with or without a leading underscore).
+_MHA = {**ATTENTION_SUBLAYERS, **{f"_{k}": v for k, v in ATTENTION_SUBLAYERS.items()}}
 _MODEL_IDS = {"_tf_keras_network", "_tf_keras_model", "_tf_keras_sequential"}
 
 
@@ -237,12 +236,14 @@ def _layers(
         _, _, weights = records.pop(path, ("", {}, []))
         kind = kind_of(node.class_name, wrapped_class(node.class_name, node.config))
         out.append(
-            LayerWeights(node.name, path, node.class_name, kind, node.config, _unique(weights))
+            LayerWeights(node.name, path, node.class_name, kind, node.config, unique_names(weights))
         )
     for path, (class_name, config, weights) in records.items():
         cls = class_name if class_name not in ("", "unknown") else _guess(weights)
         kind = kind_of(cls, wrapped_class(cls, config))
-        out.append(LayerWeights(path.rsplit("/", 1)[-1], path, cls, kind, config, _unique(weights)))
+        out.append(
+            LayerWeights(path.rsplit("/", 1)[-1], path, cls, kind, config, unique_names(weights))
+        )
     return out
 
 

@@ -82,4 +82,4 @@ def test_compare_rows_and_bars_name_the_files_and_show_no_none() -> None:
     assert all(v is not None and v != "None" for row in rows for v in row.values())
     assert {r["||W1 - W0||"] for r in rows} == {"\u2014"}
     fig = change_bar_figure(comparison, ("a.keras", "b.keras"))
-    assert fig.layout.title.text == "How far each layer moved: a.keras -> b.keras"
+    assert fig.layout.title.text == "How far each layer moved: a.keras -&gt; b.keras"  # as text
