@@ -206,10 +206,16 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
         _map_pager(st.container(), pages, page_key, "bottom")
     first = page * page_size
     shown = list(range(first, min(first + page_size, channels)))
-    with st.expander("Enlarge one map", icon=":material/zoom_in:"):
-        index = st.selectbox("Map", shown, key=f"{key}-enlarge", format_func=lambda k: f"#{k}")
-        if index is not None:
-            st.plotly_chart(map_figure(act.values, int(index)), width="stretch", key=f"{key}-big")
+    index = st.selectbox(
+        "Enlarge one map",
+        shown,
+        index=None,
+        placeholder="choose a map of this page to see it large",
+        key=f"{key}-enlarge",
+        format_func=lambda k: f"#{k}",
+    )
+    if index is not None:
+        st.plotly_chart(map_figure(act.values, int(index)), width="stretch", key=f"{key}-big")
 
 
 def _map_pager(where: Any, pages: int, state: str, place: str) -> int:

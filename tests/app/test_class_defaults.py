@@ -92,7 +92,7 @@ def test_compare_a_folder_file_with_its_neighbour_by_file_name(
     assert at.selectbox(key="compare_file").value == "ckpt-01.keras"  # never itself
     assert "ckpt-02.keras" not in at.selectbox(key="compare_file").options
     shown = titles(at)
-    assert shown[0] == "How far each layer moved: ckpt-02.keras -> ckpt-01.keras"
+    assert shown[0] == "How far each layer moved: ckpt-02.keras -&gt; ckpt-01.keras"  # as text
     assert shown[1:3] == ["ckpt-02.keras", "ckpt-01.keras"]  # panels titled by file, not model
     (table,) = [d.value for d in at.dataframe if "status" in d.value.columns]
     assert not table.isna().any().any() and "None" not in table.to_string()
@@ -109,7 +109,7 @@ def test_a_demo_compares_with_its_own_random_start() -> None:
     clean(at)
     assert at.radio(key="compare_with").value == "start"
     shown = titles(at)
-    assert shown[0].endswith("digits_cnn before training -> digits_cnn after training")
+    assert shown[0].endswith("digits_cnn before training -&gt; digits_cnn after training")
     bars = charts(at)[0]["data"][0]  # type: ignore[index]
     assert all(0 < x < 5 for x in bars["x"])  # training moved every layer, by a finite amount
     at.radio(key="compare_with").set_value("demo").run()

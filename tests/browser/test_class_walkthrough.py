@@ -158,8 +158,10 @@ def test_vgg16_maps_are_paged_large_and_named_top5(
     expect(page.get_by_text(re.compile(r"^maps page 1 of 4$"))).to_have_count(2)
     no_exception(page)
     page.screenshot(path=str(screenshots / "class-04-vgg16-maps.png"))
-    page.get_by_text("Enlarge one map").click()
-    expect(page.get_by_text("map #0 (224x224)").first).to_be_visible(timeout=60_000)
+    enlarge = page.locator('[data-testid="stSelectbox"]').filter(has_text="Enlarge one map")
+    enlarge.locator("input").click()
+    page.get_by_role("option", name="#3", exact=True).click()
+    expect(page.get_by_text("map #3 (224x224)").first).to_be_visible(timeout=60_000)
     idle(page)
     no_exception(page)
 
