@@ -12,11 +12,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from extraction.kinds import CONV_KINDS
-from extraction.layouts import to_2d
 from extraction.models.training import EpochLog, TrainingRun
 
-from . import filters, heatmaps, histograms
+from . import filters, histograms
+from .timeline import weight_figure
 
 
 def curves_figure(
@@ -57,6 +56,8 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
 
     The colour range is fixed over the whole run (the largest ``|w|`` of any kept epoch), so a
     filter getting stronger shows as deeper colour; the histogram's x range is fixed likewise.
+    A Conv2D over three input channels (RGB) is drawn in colour instead, each filter stretched
+    to its own range.
     """
     layer = run.weights_at(epoch).layer(path)
     kernel = layer.weight("kernel")
@@ -69,27 +70,29 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
         or 1.0
     )
     title = f"{path} kernel after epoch {epoch}" if epoch else f"{path} kernel before training"
-    run_wide = "one colour scale for the whole run"
     view: go.Figure
-    if layer.kind in CONV_KINDS:
+    if layer.kind == "conv2d" and values.ndim == 4 and values.shape[2] == 3:
+        # Colour filters: red, green and blue weights as the pixel's colour, grey = 0. Each
+        # filter is stretched to its own range, so what it detects shows whatever its norm.
         view = filters.filter_grid_figure(
             values,
             kind=layer.kind,
-            scale="shared",
-            zmax=limit,
+            channel_mode="rgb",
+            scale="per_filter",
             title=title,
-            subtitle=run_wide,
-            height=480,
+            subtitle="RGB weights as colour, grey = 0, each filter stretched to its own range",
+            # Smaller tiles: a 7x7 colour filter's stripes read better small than blown up.
+            height=360,
         )
     else:
-        matrix, rows, cols = to_2d(values, kernel.role, layer.kind)
-        view = heatmaps.heatmap_figure(
-            matrix,
-            row_label=rows,
-            col_label=cols,
+        view = weight_figure(  # the same view as a run's, on the run's colour scale
+            values,
+            kind=layer.kind,
+            role=kernel.role,
+            name=kernel.name,
             limit=limit,
             title=title,
-            subtitle=run_wide,
+            subtitle="one colour scale for the whole run",
             height=480,
         )
     hist = histograms.histogram_figure(

@@ -21,7 +21,9 @@ from extraction.folder import list_models, model_dir
 from extraction.records import LayerWeights, ModelWeights
 
 from ..figures.compare import change_bar_figure, change_rows, difference_figures
+from . import quantization_view
 from .messages import error_line, plain
+from .quantization_view import EXPORT_FORMATS
 from .session import demo_names, open_ref
 from .sources import ModelRef, folder_ref, upload_types
 
@@ -108,9 +110,9 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
             if not choices or default is None:
                 st.info("The model folder holds no other file to compare with.")
                 return
-            if st.session_state.get("compare_file") not in choices:
-                st.session_state["compare_file"] = default
-            name = st.selectbox("File", choices, key="compare_file")
+            if st.session_state.get("compare_folder") not in choices:
+                st.session_state["compare_folder"] = default
+            name = st.selectbox("File", choices, key="compare_folder")
             other_ref = folder_ref(name)
             after, label = open_ref(other_ref), other_ref.label
         elif other == "demo":
@@ -120,7 +122,10 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
             after, label = open_ref(other_ref), other_ref.label
         else:
             upload = st.file_uploader(
-                "A model file of the same architecture", type=upload_types(), key="compare_upload"
+                "A model file of the same architecture, or its export (.tflite, a zipped TF.js "
+                "folder) to see what quantization lost",
+                type=upload_types(),
+                key="compare_upload",
             )
             if upload is not None:
                 other_ref = ModelRef("upload", upload.name, upload.file_id)
@@ -130,6 +135,9 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
         return
     if after is None:
         st.info("Upload a checkpoint of the same model to see how far each layer moved.")
+        return
+    if model.format in EXPORT_FORMATS or after.format in EXPORT_FORMATS:
+        quantization_view.render(model, after, layer.path, key="cmp")
         return
     render(model, after, layer.path, key="cmp", labels=(ref.label, label))
 

@@ -89,15 +89,15 @@ def test_compare_a_folder_file_with_its_neighbour_by_file_name(
     at.run()
     clean(at)
     assert at.radio(key="compare_with").value == "folder"
-    assert at.selectbox(key="compare_file").value == "ckpt-01.keras"  # never itself
-    assert "ckpt-02.keras" not in at.selectbox(key="compare_file").options
+    assert at.selectbox(key="compare_folder").value == "ckpt-01.keras"  # never itself
+    assert "ckpt-02.keras" not in at.selectbox(key="compare_folder").options
     shown = titles(at)
     assert shown[0] == "How far each layer moved: ckpt-02.keras -&gt; ckpt-01.keras"  # as text
     assert shown[1:3] == ["ckpt-02.keras", "ckpt-01.keras"]  # panels titled by file, not model
     (table,) = [d.value for d in at.dataframe if "status" in d.value.columns]
     assert not table.isna().any().any() and "None" not in table.to_string()
 
-    at.selectbox(key="compare_file").set_value("other.keras").run()
+    at.selectbox(key="compare_folder").set_value("other.keras").run()
     clean(at)
     assert not at.error and any("not the same architecture" in i.value for i in at.info)
     (table,) = [d.value for d in at.dataframe if "status" in d.value.columns]
