@@ -8,23 +8,21 @@ Which view suits a weight is decided in ``views_for`` (pure, tested); figures ar
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from extraction.analysis.reduce import ReduceMode, to_2d
-from extraction.kinds import CONV_KINDS
 from extraction.records import LayerWeights, ModelWeights, Weight
 
 from ..figures import filters, heatmaps, histograms, tables
-from ..figures.heatmaps import rnn_gates
 from ..figures.mosaic import filter_count, input_channels, page_count
+from ..figures.weight_views import View, filter_kind, heatmap_args, views_for
 from . import downloads as page_downloads
 from . import views
 from .sources import ModelRef
 
-View = Literal["filters", "heatmap", "histogram", "value"]
 Png = Callable[[], bytes] | None
 """Renders the figure as PNG when the user asks for it (downloads are generated lazily)."""
 VIEW_LABELS: dict[View, str] = {
@@ -34,39 +32,6 @@ VIEW_LABELS: dict[View, str] = {
     "value": "Value",
 }
 PAGE_SIZES = (16, 32, 64, 128)
-
-
-def views_for(layer: LayerWeights, weight: Weight) -> list[View]:
-    """The views that make sense for ``weight``, best first.
-
-    Conv kernels (and depthwise kernels) are filter grids, except 1x1 kernels, whose heatmap
-    comes first; any weight of 2 or more axes can be a heatmap; any weight with values can be
-    a histogram; a scalar or empty weight is a value.
-    """
-    views: list[View] = []
-    if len(weight.shape) >= 2 and weight.size > 0:
-        views.append("heatmap")
-    conv = layer.kind in CONV_KINDS and weight.role in ("kernel", "depthwise_kernel")
-    if conv and len(weight.shape) >= 3:
-        # A 1x1 kernel's tiles are single pixels: its heatmap (in x out) says more.
-        spatial = weight.shape[:-2]
-        views.insert(1 if all(d == 1 for d in spatial) else 0, "filters")
-    if weight.size > 1:
-        views.append("histogram")
-    if not views:
-        views.append("value")
-    return views
-
-
-def gates_for(layer: LayerWeights, weight: Weight, n_cols: int) -> tuple[list[int], list[str]]:
-    """Gate boundaries for recurrent kernels and biases (Bidirectional: its wrapped class)."""
-    if weight.role not in ("kernel", "recurrent_kernel", "bias"):
-        return [], []
-    class_name = layer.class_name
-    if layer.kind == "bidirectional":
-        inner = layer.config.get("layer", {})
-        class_name = inner.get("class_name", "") if isinstance(inner, dict) else ""
-    return rnn_gates(class_name, n_cols)
 
 
 def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
@@ -107,7 +72,7 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
 
 
 def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
-    kind = "depthwise_conv2d" if weight.role == "depthwise_kernel" else layer.kind
+    kind = filter_kind(layer, weight)
     shape = weight.shape
     n_filters = filter_count(shape, kind)
     channels = input_channels(shape, kind)
@@ -197,16 +162,7 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
 def _cached_heatmap(
     base: str, reduce_mode: ReduceMode, _weight: Weight, _layer: LayerWeights
 ) -> tuple[Any, dict[str, Any]]:
-    matrix, rows, cols = to_2d(_weight.array(), _weight.role, _layer.class_name, name=_weight.name)
-    bounds, names = gates_for(_layer, _weight, matrix.shape[1])
-    kwargs: dict[str, Any] = dict(
-        reduce_mode=reduce_mode,
-        row_label=rows or "row",
-        col_label=cols,
-        gate_boundaries=bounds or None,
-        gate_names=names or None,
-        title=f"{_layer.path} / {_weight.name}",
-    )
+    matrix, kwargs = heatmap_args(_layer, _weight, reduce_mode)
     return heatmaps.heatmap_figure(matrix, **kwargs), kwargs
 
 
