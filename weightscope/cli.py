@@ -65,7 +65,7 @@ def _parser(commands: dict[str, str]) -> argparse.ArgumentParser:
         "keras.applications architecture; without it, the default demo. Ctrl+C stops it.",
     )
     app.add_argument("source", nargs="?", metavar="SOURCE", help="what to open")
-    app.add_argument("--port", type=int, default=0, help="port (default: first free from 8501)")
+    app.add_argument("--port", type=_port, default=0, help="port (default: first free from 8501)")
     app.add_argument(
         "--host",
         default="localhost",
@@ -77,6 +77,13 @@ def _parser(commands: dict[str, str]) -> argparse.ArgumentParser:
         # Listed for --help only: main() hands these to python -m extraction before parsing.
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def _port(text: str) -> int:
+    port = int(text) if text.isdigit() else 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535; received {text!r}")
+    return port
 
 
 def _version() -> str:

@@ -209,7 +209,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _wait_healthy(server: subprocess.Popen[bytes], host: str, port: int) -> bool:
-    address = "127.0.0.1" if host in ("", "0.0.0.0", "localhost") else host
+    local = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "localhost": "127.0.0.1", "::": "[::1]"}
+    address = local.get(host, f"[{host}]" if ":" in host else host)
     health = f"http://{address}:{port}/_stcore/health"
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline and server.poll() is None:
