@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: setup setup-dev browser run test lint bench clean
+.PHONY: setup setup-dev browser run test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ run: setup
 
 test: setup-dev browser
 	$(BIN)/python -m pytest -q
+
+# The inner loop: the library's and the figures' unit tests (no app, browser or security suites),
+# in well under two minutes.
+test-fast: setup-dev
+	$(BIN)/python -m pytest -q -m "not slow" tests/test_imports.py tests/extraction tests/components
 
 lint: setup-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

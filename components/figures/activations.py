@@ -19,9 +19,9 @@ import plotly.graph_objects as go
 
 from . import filters
 from .mosaic import Scale, filter_mosaic
+from .text import plotly_text
 
 Array = np.ndarray[Any, Any]
-_HOVER = "map #%{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}<br>a = %{z:.4g}"
 
 
 def input_figure(x: Array, title: str = "input") -> go.Figure:
@@ -38,15 +38,25 @@ def input_figure(x: Array, title: str = "input") -> go.Figure:
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_layout(
-        title={"text": title}, height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10}
+        title={"text": plotly_text(title)}, height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10}
     )
     return fig
 
 
 def feature_maps_figure(
-    maps: Array, *, scale: Scale = "shared", page: int = 0, page_size: int = 64, title: str = ""
+    maps: Array,
+    *,
+    scale: Scale = "shared",
+    page: int = 0,
+    page_size: int = 64,
+    title: str = "",
+    height: int | None = None,
 ) -> go.Figure:
     """Feature maps ``(H, W, C)`` as a tile grid, one tile per channel, labelled ``#k``.
+
+    Drawn as a filter grid is (``filters.mosaic_figure``): a ``(H, W, 1, C)`` "kernel" is laid
+    out tile per channel exactly like a conv filter bank, so map ``#k`` sits where filter ``#k``
+    does.
 
     Raises:
         ValueError: ``maps`` is not 3-D, or ``page`` out of range.
@@ -54,52 +64,27 @@ def feature_maps_figure(
     a = np.asarray(maps, dtype=np.float64)
     if a.ndim != 3:
         raise ValueError(f"expected feature maps (H, W, C); received shape {a.shape}")
-    # A (H, W, 1, C) "kernel" is laid out tile per channel exactly like a conv filter bank.
-    mosaic = filter_mosaic(
-        a[:, :, None, :], kind="conv2d", scale=scale, page=page, page_size=page_size
-    )
-    z = mosaic.image
     finite = a[np.isfinite(a)]
     signed = bool(finite.size and finite.min() < 0)
-    colours: dict[str, Any] = (
-        {"colorscale": filters.COLORSCALE, "zmin": -mosaic.zmax, "zmax": mosaic.zmax, "zmid": 0.0}
-        if signed
-        else {"colorscale": "Viridis", "zmin": 0.0, "zmax": mosaic.zmax}
+    first = page * page_size + 1
+    last = min((page + 1) * page_size, a.shape[-1])
+    mosaic = filter_mosaic(
+        a[:, :, None, :],
+        kind="conv2d",
+        scale=scale,
+        page=page,
+        page_size=page_size,
+        title=title or f"feature maps {first}-{last} of {a.shape[-1]} ({a.shape[0]}x{a.shape[1]})",
     )
-    fig = go.Figure(
-        go.Heatmap(
-            z=z.astype(np.float32),
-            customdata=mosaic.custom,
-            showscale=scale == "shared",
-            colorbar={"title": {"text": "a"}},
-            hoverongaps=False,
-            hovertemplate=_HOVER + "<extra></extra>",
-            **colours,
-        )
-    )
-    rows, cols = mosaic.tile_shape
-    if len(mosaic.origins) <= 144:
-        for (top, left), label in zip(mosaic.origins, mosaic.labels, strict=True):
-            fig.add_annotation(
-                x=left + (cols - 1) / 2, y=top + rows - 0.5, text=label, showarrow=False,
-                yanchor="top", font={"size": 10},
-            )  # fmt: skip
-    height, width = z.shape
-    fig.update_xaxes(visible=False, range=[-0.5, width - 0.5], constrain="domain")
-    bottom = height - 0.5 + mosaic.label_space
-    fig.update_yaxes(visible=False, range=[bottom, -0.5], scaleanchor="x", constrain="domain")
-    first, last = mosaic.indices[0] + 1, mosaic.indices[-1] + 1
     note = "one colour scale for all maps" if scale == "shared" else "each map scaled to its max"
-    fig.update_layout(
-        title={
-            "text": title
-            or f"feature maps {first}-{last} of {a.shape[-1]} ({a.shape[0]}x{a.shape[1]})",
-            "subtitle": {"text": note + ("" if signed else "; all values >= 0")},
-        },
-        height=int(np.clip(120 + 380 * height / max(width, 1), 280, 700)),
-        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    return filters.mosaic_figure(
+        mosaic,
+        subtitle=note + ("" if signed else "; all values >= 0"),
+        height=height,
+        unit="map",
+        value_name="a",
+        sequential=not signed,
     )
-    return fig
 
 
 def vector_figure(values: Array, title: str = "", labels: Sequence[str] | None = None) -> go.Figure:
@@ -119,7 +104,7 @@ def vector_figure(values: Array, title: str = "", labels: Sequence[str] | None =
     fig.update_yaxes(title_text="activation")
     subtitle = f"{v.size} units; largest: unit {names[top]}" if top >= 0 else f"{v.size} units"
     fig.update_layout(
-        title={"text": title or "activations", "subtitle": {"text": subtitle}},
+        title={"text": plotly_text(title or "activations"), "subtitle": {"text": subtitle}},
         height=340,
         margin={"t": 80},
         bargap=0.1 if v.size < 200 else 0,

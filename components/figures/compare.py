@@ -8,6 +8,7 @@ its own."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -18,6 +19,8 @@ from extraction.analysis.reduce import to_2d
 from extraction.kinds import CONV_KINDS
 
 from . import filters, heatmaps
+from .mosaic import filter_mosaic
+from .text import plotly_text
 
 Array = np.ndarray[Any, Any]
 DiffMode = Literal["mean", "channel"]
@@ -63,7 +66,7 @@ def change_bar_figure(comparison: Comparison) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=values,
-            y=names,
+            y=[plotly_text(n) for n in names],
             orientation="h",
             text=text,
             textposition="outside",
@@ -74,7 +77,9 @@ def change_bar_figure(comparison: Comparison) -> go.Figure:
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(
         title={
-            "text": f"How far each layer moved: {comparison.before} -> {comparison.after}",
+            "text": plotly_text(
+                f"How far each layer moved: {comparison.before} -> {comparison.after}"
+            ),
             "subtitle": {"text": "0 = unchanged; 1 = the change is as large as the weight"},
         },
         height=int(np.clip(140 + 28 * len(names), 260, 900)),
@@ -118,27 +123,32 @@ def difference_figures(
     diff = b - a
     grid_kind = "depthwise_conv2d" if role == "depthwise_kernel" else kind
     is_grid = kind in CONV_KINDS and role in ("kernel", "depthwise_kernel") and a.ndim >= 3
-    figs = []
-    for values, title in ((a, titles[0]), (b, titles[1]), (diff, "difference (after - before)")):
-        if is_grid:
-            fig = filters.filter_grid_figure(
-                values, kind=grid_kind, channel_mode=channel_mode, scale="shared", page_size=64
-            )
-            fig.update_layout(title={"text": title}, height=380)
-            fig.update_traces(colorbar={"len": 0.6, "thickness": 12}, selector={"type": "heatmap"})
-        else:
-            matrix, rows, cols = to_2d(values, role, class_name, name=name)
-            fig = heatmaps.heatmap_figure(matrix, row_label=rows or "row", col_label=cols)
-            fig.update_layout(title={"text": title})
-        figs.append(fig)
-    shared = max(_zmax(figs[0]), _zmax(figs[1]))
-    for fig in figs[:2]:
-        fig.update_traces(zmin=-shared, zmax=shared, selector={"type": "heatmap"})
-        fig.update_layout(title={"subtitle": {"text": "one colour scale for both models"}})
-    figs[2].update_layout(title={"subtitle": {"text": "its own colour scale"}})
-    return figs[0], figs[1], figs[2]
-
-
-def _zmax(fig: go.Figure) -> float:
-    trace = fig.data[0]
-    return float(getattr(trace, "zmax", None) or 1.0)
+    both = "one colour scale for both models"
+    titles3 = (titles[0], titles[1], "difference (after - before)")
+    if is_grid:
+        mosaics = [
+            filter_mosaic(v, kind=grid_kind, channel_mode=channel_mode, scale="shared", title=t)
+            for v, t in zip((a, b, diff), titles3, strict=True)
+        ]
+        # A shared-scale mosaic holds raw values clipped to its own limit, so raising the limit
+        # to the larger of the two changes only the colour range, never the values.
+        shared = max(mosaics[0].zmax, mosaics[1].zmax)
+        grids = [replace(m, zmax=shared) for m in mosaics[:2]] + [mosaics[2]]
+        subtitles = (both, both, "its own colour scale")
+        before, after, change = (
+            filters.mosaic_figure(m, subtitle=sub, height=380)
+            for m, sub in zip(grids, subtitles, strict=True)
+        )
+        return before, after, change
+    maps = []
+    for values, title in zip((a, b, diff), titles3, strict=True):
+        matrix, rows, cols = to_2d(values, role, class_name, name=name)
+        maps.append(
+            heatmaps.heatmap_data(matrix, row_label=rows or "row", col_label=cols, title=title)
+        )
+    limit = max(maps[0].limit, maps[1].limit)
+    return (
+        heatmaps.heatmap_plot(replace(maps[0], limit=limit), subtitle=both),
+        heatmaps.heatmap_plot(replace(maps[1], limit=limit), subtitle=both),
+        heatmaps.heatmap_plot(maps[2], subtitle="its own colour scale"),
+    )

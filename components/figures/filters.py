@@ -24,13 +24,20 @@ from .mosaic import (
     input_channels,
     page_count,
 )
+from .text import mpl_text, plotly_text
 
 Array = np.ndarray[Any, Any]
 COLORSCALE = "RdBu_r"  # negative blue, zero white, positive red
-_HOVER = (
-    "filter #%{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}"
-    "<br>w = %{customdata[4]:.4g}<br>L2 norm %{customdata[3]:.4g}<extra></extra>"
-)
+SEQUENTIAL = "Viridis"  # values that are all >= 0 (feature maps after ReLU)
+
+
+def _hover(unit: str, value_name: str) -> str:
+    norm = "<br>L2 norm %{customdata[3]:.4g}" if unit == "filter" else ""
+    return (
+        f"{unit} #%{{customdata[0]}}<br>row %{{customdata[1]}}, col %{{customdata[2]}}"
+        f"<br>{value_name} = %{{customdata[4]:.4g}}{norm}<extra></extra>"
+    )
+
 
 __all__ = [
     "filter_count",
@@ -39,6 +46,7 @@ __all__ = [
     "filter_mosaic",
     "input_channels",
     "mosaic_figure",
+    "mosaic_png",
     "page_count",
 ]
 
@@ -54,31 +62,56 @@ def filter_grid_figure(
     page: int = 0,
     page_size: int = 64,
     depth: int = 0,
+    zmax: float | None = None,
+    title: str | None = None,
+    subtitle: str | None = None,
+    height: int | None = None,
 ) -> go.Figure:
     """One page of a conv kernel's filters as a plotly figure (a heatmap, or an image for RGB).
 
-    Arguments are those of ``filter_mosaic``, which documents the layouts and edge cases.
+    Arguments are those of ``filter_mosaic`` (which documents the layouts and edge cases) and
+    of ``mosaic_figure``.
 
     Raises:
         ValueError: as ``filter_mosaic``.
     """
-    return mosaic_figure(
-        filter_mosaic(
-            kernel,
-            kind=kind,
-            channel_mode=channel_mode,
-            channel=channel,
-            scale=scale,
-            order=order,
-            page=page,
-            page_size=page_size,
-            depth=depth,
-        )
+    mosaic = filter_mosaic(
+        kernel,
+        kind=kind,
+        channel_mode=channel_mode,
+        channel=channel,
+        scale=scale,
+        order=order,
+        page=page,
+        page_size=page_size,
+        depth=depth,
+        zmax=zmax,
+        title=title,
     )
+    return mosaic_figure(mosaic, subtitle=subtitle, height=height)
 
 
-def mosaic_figure(mosaic: Mosaic) -> go.Figure:
-    """Draw a ``Mosaic``: shared scale gets a colour bar; per-filter scale says so instead."""
+def mosaic_figure(
+    mosaic: Mosaic,
+    *,
+    subtitle: str | None = None,
+    height: int | None = None,
+    unit: str = "filter",
+    value_name: str = "w",
+    sequential: bool = False,
+) -> go.Figure:
+    """Draw a ``Mosaic``: shared scale gets a colour bar; per-filter scale says so instead.
+
+    Args:
+        mosaic: the page to draw.
+        subtitle: replaces the mosaic's note.
+        height: pixels; by default fitted to the mosaic's aspect.
+        unit, value_name: what a tile and a value are called in the hover (``filter``/``w``;
+            feature maps are ``map``/``a``). Filters also show their L2 norm.
+        sequential: colour ``[0, zmax]`` on a sequential scale (values known to be >= 0)
+            instead of the diverging scale centred on 0.
+    """
+    hover = _hover(unit, value_name)
     image = mosaic.image
     if image.ndim == 3:
         alpha = np.isfinite(image[..., :1]).astype(np.float32)
@@ -87,23 +120,25 @@ def mosaic_figure(mosaic: Mosaic) -> go.Figure:
             z=rgba.astype(np.float32),
             colormodel="rgba",
             customdata=mosaic.custom,
-            hovertemplate=_HOVER,
+            hovertemplate=hover,
         )
     else:
+        colours: dict[str, Any] = (
+            {"colorscale": SEQUENTIAL, "zmin": 0.0, "zmax": mosaic.zmax}
+            if sequential
+            else {"colorscale": COLORSCALE, "zmin": -mosaic.zmax, "zmax": mosaic.zmax, "zmid": 0.0}
+        )
         trace = go.Heatmap(
             z=image.astype(np.float32),
             customdata=mosaic.custom,
-            colorscale=COLORSCALE,
-            zmin=-mosaic.zmax,
-            zmax=mosaic.zmax,
-            zmid=0.0,
             showscale=mosaic.scale == "shared",
-            colorbar={"title": {"text": "w"}},
+            colorbar={"title": {"text": value_name}, "len": 0.8, "thickness": 14},
             hoverongaps=False,
-            hovertemplate=_HOVER,
+            hovertemplate=hover,
+            **colours,
         )
     fig = go.Figure(trace)
-    height, width = image.shape[:2]
+    pixels_high, pixels_wide = image.shape[:2]
     rows, cols = mosaic.tile_shape
     if len(mosaic.origins) <= LABEL_LIMIT:
         for (top, left), label in zip(mosaic.origins, mosaic.labels, strict=True):
@@ -115,13 +150,16 @@ def mosaic_figure(mosaic: Mosaic) -> go.Figure:
                 yanchor="top",
                 font={"size": 10},
             )
-    fig.update_xaxes(visible=False, range=[-0.5, width - 0.5], constrain="domain")
+    fig.update_xaxes(visible=False, range=[-0.5, pixels_wide - 0.5], constrain="domain")
     # Reversed range with room under the last row for its labels.
-    bottom = height - 0.5 + mosaic.label_space
+    bottom = pixels_high - 0.5 + mosaic.label_space
     fig.update_yaxes(visible=False, range=[bottom, -0.5], scaleanchor="x", constrain="domain")
     fig.update_layout(
-        title={"text": mosaic.title, "subtitle": {"text": mosaic.note}},
-        height=int(np.clip(120 + 700 * height / max(width, 1), 280, 950)),
+        title={
+            "text": plotly_text(mosaic.title),
+            "subtitle": {"text": plotly_text(mosaic.note if subtitle is None else subtitle)},
+        },
+        height=height or int(np.clip(120 + 700 * pixels_high / max(pixels_wide, 1), 280, 950)),
         margin={"l": 10, "r": 10, "t": 80, "b": 10},
         plot_bgcolor="rgba(0,0,0,0)",
     )
@@ -133,10 +171,14 @@ def filter_grid_png(kernel: Array, *, kind: str, dpi: int = 110, **options: Any)
 
     ``options`` are ``filter_mosaic``'s keyword arguments (channel_mode, scale, page ...).
     """
+    return mosaic_png(filter_mosaic(kernel, kind=kind, **options), dpi=dpi)
+
+
+def mosaic_png(mosaic: Mosaic, *, dpi: int = 110) -> bytes:
+    """Draw a ``Mosaic`` with matplotlib (Agg) as PNG bytes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    mosaic = filter_mosaic(kernel, kind=kind, **options)
     height, width = mosaic.image.shape[:2]
     fig_w = 8.0
     fig = Figure(figsize=(fig_w, float(np.clip(1.4 + fig_w * height / width, 2.5, 12))), dpi=dpi)
@@ -163,7 +205,7 @@ def filter_grid_png(kernel: Array, *, kind: str, dpi: int = 110, **options: Any)
                 left + (cols - 1) / 2, top + rows - 0.5, label, ha="center", va="top", fontsize=7
             )
     ax.set_axis_off()
-    ax.set_title(f"{mosaic.title}\n{mosaic.note}", fontsize=10)
+    ax.set_title(mpl_text(f"{mosaic.title}\n{mosaic.note}"), fontsize=10)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()

@@ -13,12 +13,14 @@ from plotly.subplots import make_subplots
 from extraction.analysis.diagnostics import Finding
 from extraction.analysis.spectrum import Spectrum
 
+from .text import plotly_text
+
 _SHOWN_INDICES = 20
 
 
 def finding_text(finding: Finding) -> str:
     """``kernel: <message> Affected filters: 2, 7, 11.``"""
-    text = f"**{finding.weight}**: {finding.message}"
+    text = f"{finding.weight}: {finding.message}"
     if finding.indices:
         shown = ", ".join(str(i) for i in finding.indices[:_SHOWN_INDICES])
         more = (
@@ -69,7 +71,7 @@ def spectrum_figure(spec: Spectrum, title: str = "") -> go.Figure:
     alpha = f"alpha = {spec.fit.alpha:.2f}" if spec.fit else "no power-law fit"
     fig.update_layout(
         title={
-            "text": title or "spectrum",
+            "text": plotly_text(title or "spectrum"),
             "subtitle": {"text": f"stable rank {spec.stable_rank:.2f}; {alpha}"},
         },
         height=400,

@@ -20,12 +20,15 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
 from extraction.analysis.reduce import Reduced, ReduceMode, reduce_blocks
+
+from .text import mpl_text, plotly_text
 
 Array = np.ndarray[Any, Any]
 COLORSCALE = "RdBu_r"  # negative blue, zero white, positive red
@@ -79,12 +82,42 @@ def _bar_title(reduced: Reduced) -> str:
     return "max-abs w" if reduced.mode == "max_abs" else "mean w"
 
 
-def _color_limit(values: Array) -> float:
-    finite = values[np.isfinite(values)]
+def color_limit(values: Array) -> float:
+    """The symmetric colour limit ``m`` of ``values``: the largest finite ``|value|`` (1.0 when
+    there is none or all are 0, so an all-zero map is white rather than undefined)."""
+    finite = np.asarray(values)[np.isfinite(values)]
     return float(np.max(np.abs(finite), initial=0.0)) or 1.0
 
 
-def heatmap_figure(
+@dataclass(frozen=True)
+class Heatmap:
+    """A 2-D weight ready to draw: both the plotly figure and the PNG are drawn from it."""
+
+    reduced: Reduced
+    """The block-reduced cells and how they map to the original rows and columns."""
+    limit: float
+    """The colour range is ``[-limit, limit]``; values beyond are clipped for colour only."""
+    row_label: str
+    """What a row is (``input unit``)."""
+    col_label: str
+    """What a column is (``output unit``, ``gate x unit``)."""
+    gate_boundaries: tuple[int, ...]
+    """Original column indices where a new gate starts; empty without gates."""
+    gate_names: tuple[str, ...]
+    """One name per gate, or empty."""
+    title: str
+    """What is shown (file-derived text: drawn as text)."""
+
+    @property
+    def note(self) -> str:
+        """How to read the cells: the reduction caption, or what an empty matrix is."""
+        rows, cols = self.reduced.shape
+        if self.reduced.values.size == 0:
+            return f"empty matrix ({rows} x {cols})"
+        return caption(self.reduced)
+
+
+def heatmap_data(
     matrix: Array,
     *,
     reduce_mode: ReduceMode = "mean",
@@ -94,32 +127,53 @@ def heatmap_figure(
     gate_boundaries: Sequence[int] | None = None,
     gate_names: Sequence[str] | None = None,
     title: str = "",
-) -> go.Figure:
-    """A 2-D weight as a diverging heatmap, block-reduced to fit the display budget.
+    limit: float | None = None,
+) -> Heatmap:
+    """Reduce a 2-D weight for display and decide its colour range; ``matrix`` is not modified.
 
     Args:
-        matrix: the 2-D weight (see ``extraction.analysis.reduce.to_2d``); not modified.
+        matrix: the 2-D weight (see ``extraction.analysis.reduce.to_2d``).
         reduce_mode: how a block of weights becomes one cell: ``mean`` or ``max_abs``.
         max_cells: at most this many (rows, columns) of cells.
         row_label, col_label: the axis titles.
         gate_boundaries: original column indices where a new gate starts (``rnn_gates``).
         gate_names: one name per gate (one more than boundaries), written above the map.
         title: the figure's title; the reduction note becomes its subtitle.
+        limit: the colour limit, when several maps must share one scale; by default the
+            largest finite ``|cell|`` of this map.
 
     Raises:
         ValueError: ``matrix`` is not 2-D or ``reduce_mode`` is unknown.
     """
     reduced = reduce_matrix(matrix, reduce_mode, max_cells)
+    bounds = tuple(int(b) for b in gate_boundaries or ())
+    names = tuple(gate_names or ())
+    if names and len(names) != len(bounds) + 1:
+        names = ()
+    return Heatmap(
+        reduced=reduced,
+        limit=color_limit(reduced.values) if limit is None else float(limit) or 1.0,
+        row_label=row_label,
+        col_label=col_label,
+        gate_boundaries=bounds,
+        gate_names=names,
+        title=title or "weights",
+    )
+
+
+def heatmap_plot(
+    heatmap: Heatmap, *, subtitle: str | None = None, height: int | None = None
+) -> go.Figure:
+    """Draw a ``Heatmap`` with plotly; ``subtitle`` replaces the reduction note."""
+    reduced, limit = heatmap.reduced, heatmap.limit
     z = reduced.values
-    limit = _color_limit(z)
     n_rows, n_cols = z.shape
-    xs = _range_labels(n_cols, reduced.col_range)
-    ys = _range_labels(n_rows, reduced.row_range)
+    row_label, col_label = plotly_text(heatmap.row_label), plotly_text(heatmap.col_label)
     fig = go.Figure(
         go.Heatmap(
             z=np.clip(z, -limit, limit).astype(np.float32),
-            x=xs,
-            y=ys,
+            x=_range_labels(n_cols, reduced.col_range),
+            y=_range_labels(n_rows, reduced.row_range),
             colorscale=COLORSCALE,
             zmin=-limit,
             zmax=limit,
@@ -132,51 +186,48 @@ def heatmap_figure(
         )
     )
     bc = reduced.block[1]
-    bounds = list(gate_boundaries or [])
-    for b in bounds:
+    for b in heatmap.gate_boundaries:
         fig.add_vline(x=b / bc - 0.5, line={"color": "black", "width": 1.5, "dash": "dot"})
-    if gate_names and len(gate_names) == len(bounds) + 1:
-        edges = [0, *bounds, reduced.shape[1]]
-        for name, lo, hi in zip(gate_names, edges[:-1], edges[1:], strict=True):
-            fig.add_annotation(
-                x=(lo + hi) / 2 / bc - 0.5,
-                y=1.0,
-                yref="paper",
-                yanchor="bottom",
-                text=f"<b>{name}</b>",
-                showarrow=False,
-            )
-    rows, cols = reduced.shape
-    note = caption(reduced) if n_rows and n_cols else f"empty matrix ({rows} x {cols})"
+    edges = [0, *heatmap.gate_boundaries, reduced.shape[1]]
+    for name, lo, hi in zip(heatmap.gate_names, edges[:-1], edges[1:], strict=False):
+        fig.add_annotation(
+            x=(lo + hi) / 2 / bc - 0.5,
+            y=1.0,
+            yref="paper",
+            yanchor="bottom",
+            text=f"<b>{plotly_text(name)}</b>",
+            showarrow=False,
+        )
     fig.update_xaxes(title_text=col_label, type="category", nticks=12, tickangle=0)
     fig.update_yaxes(title_text=row_label, type="category", autorange="reversed", nticks=16)
     fig.update_layout(
-        title={"text": title or "weights", "subtitle": {"text": note}},
-        height=int(np.clip(160 + 3 * n_rows, 320, 800)),
+        title={
+            "text": plotly_text(heatmap.title),
+            "subtitle": {"text": plotly_text(heatmap.note if subtitle is None else subtitle)},
+        },
+        height=height or int(np.clip(160 + 3 * n_rows, 320, 800)),
         margin={"t": 90},
     )
     return fig
 
 
-def heatmap_png(
-    matrix: Array,
-    *,
-    reduce_mode: ReduceMode = "mean",
-    max_cells: tuple[int, int] = (300, 300),
-    row_label: str = "input unit",
-    col_label: str = "output unit",
-    gate_boundaries: Sequence[int] | None = None,
-    gate_names: Sequence[str] | None = None,
-    title: str = "",
-    dpi: int = 110,
-) -> bytes:
-    """The same heatmap rendered with matplotlib (Agg) as PNG bytes; axes in original units."""
+def heatmap_figure(
+    matrix: Array, *, subtitle: str | None = None, height: int | None = None, **options: Any
+) -> go.Figure:
+    """A 2-D weight as a diverging heatmap, block-reduced to fit the display budget.
+
+    ``options`` are ``heatmap_data``'s keyword arguments; the figure is ``heatmap_plot``'s.
+    """
+    return heatmap_plot(heatmap_data(matrix, **options), subtitle=subtitle, height=height)
+
+
+def heatmap_image(heatmap: Heatmap, *, dpi: int = 110) -> bytes:
+    """Draw a ``Heatmap`` with matplotlib (Agg) as PNG bytes; axes in original rows/columns."""
     import matplotlib as mpl
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    reduced = reduce_matrix(matrix, reduce_mode, max_cells)
-    limit = _color_limit(reduced.values)
+    reduced, limit = heatmap.reduced, heatmap.limit
     rows, cols = reduced.shape
     fig = Figure(figsize=(8.0, 6.0), dpi=dpi)
     FigureCanvasAgg(fig)
@@ -191,17 +242,20 @@ def heatmap_png(
         interpolation="nearest",
         extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
     )
-    bounds = list(gate_boundaries or [])
-    for b in bounds:
+    for b in heatmap.gate_boundaries:
         ax.axvline(b - 0.5, color="black", linewidth=1.2, linestyle=":")
-    if gate_names and len(gate_names) == len(bounds) + 1:
-        edges = [0, *bounds, cols]
-        for name, lo, hi in zip(gate_names, edges[:-1], edges[1:], strict=True):
-            ax.text((lo + hi) / 2 - 0.5, -0.5, name, ha="center", va="bottom", fontweight="bold")
+    edges = [0, *heatmap.gate_boundaries, cols]
+    for name, lo, hi in zip(heatmap.gate_names, edges[:-1], edges[1:], strict=False):
+        ax.text((lo + hi) / 2 - 0.5, -0.5, name, ha="center", va="bottom", fontweight="bold")
     fig.colorbar(shown, ax=ax, label=_bar_title(reduced))
-    ax.set_xlabel(col_label)
-    ax.set_ylabel(row_label)
-    ax.set_title(f"{title or 'weights'}\n{caption(reduced)}", fontsize=10)
+    ax.set_xlabel(mpl_text(heatmap.col_label))
+    ax.set_ylabel(mpl_text(heatmap.row_label))
+    ax.set_title(mpl_text(f"{heatmap.title}\n{heatmap.note}"), fontsize=10)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
+
+
+def heatmap_png(matrix: Array, *, dpi: int = 110, **options: Any) -> bytes:
+    """The same heatmap as ``heatmap_figure`` rendered as PNG bytes."""
+    return heatmap_image(heatmap_data(matrix, **options), dpi=dpi)

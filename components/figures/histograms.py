@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from .text import plotly_text
+
 Array = np.ndarray[Any, Any]
 DEFAULT_BINS = 50
 
@@ -120,9 +122,18 @@ def describe_constant(values: Array) -> str | None:
 
 
 def histogram_figure(
-    values: Array, *, bins: int = DEFAULT_BINS, title: str = "", log_count: bool = False
+    values: Array,
+    *,
+    bins: int = DEFAULT_BINS,
+    title: str = "",
+    log_count: bool = False,
+    x_range: tuple[float, float] | None = None,
 ) -> go.Figure:
-    """A plotly bar chart of the binned values; hover gives a bar's range and count."""
+    """A plotly bar chart of the binned values; hover gives a bar's range and count.
+
+    ``x_range`` fixes the value axis (to compare histograms of several epochs); by default it
+    fits the values.
+    """
     hist = histogram_data(values, bins)
     lo, hi = hist.edges[:-1], hist.edges[1:]
     fig = go.Figure(
@@ -135,10 +146,10 @@ def histogram_figure(
             marker={"line": {"width": 0}},
         )
     )
-    fig.update_xaxes(title_text="value")
+    fig.update_xaxes(title_text="value", range=list(x_range) if x_range else None)
     fig.update_yaxes(title_text="count", type="log" if log_count else "linear")
     fig.update_layout(
-        title={"text": title or "values", "subtitle": {"text": hist.caption()}},
+        title={"text": plotly_text(title or "values"), "subtitle": {"text": hist.caption()}},
         bargap=0,
         height=360,
         margin={"t": 80},

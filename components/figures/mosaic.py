@@ -145,8 +145,13 @@ def filter_mosaic(
     page: int = 0,
     page_size: int = 64,
     depth: int = 0,
+    zmax: float | None = None,
+    title: str | None = None,
 ) -> Mosaic:
     """Lay out one page of a kernel's filters as an image; see the module notes.
+
+    ``zmax`` fixes the shared colour range (to compare several banks on one scale); by default
+    it is the bank's largest finite ``|w|``. ``title`` replaces the generated title.
 
     Raises:
         ValueError: a bad kind or shape, ``channel``/``page``/``depth`` out of range, or RGB
@@ -163,7 +168,7 @@ def filter_mosaic(
     picked = ordered[page * page_size : (page + 1) * page_size]
     tiles = shown[picked]  # (m, rows, cols, c) with c = 1 or 3
     if scale == "shared":
-        zmax = float(np.max(np.abs(_finite(shown)), initial=0.0)) or 1.0
+        zmax = (bank_limit(shown) if zmax is None else float(zmax)) or 1.0
         display = np.clip(tiles, -zmax, zmax)
     else:
         per = np.max(np.abs(_finite(tiles)), axis=(1, 2, 3), initial=0.0)
@@ -182,7 +187,7 @@ def filter_mosaic(
         if channel_mode == "rgb"
         else (f"channel {channel}" if channels > 1 else "")
     )
-    title = f"{kind} filters {first}-{last} of {n}" + (f", {what}" if what else "")
+    title = title or f"{kind} filters {first}-{last} of {n}" + (f", {what}" if what else "")
     note = (
         "one colour scale for the whole bank"
         if scale == "shared"
@@ -207,6 +212,11 @@ def filter_mosaic(
         title=title,
         note=note,
     )
+
+
+def bank_limit(values: Array) -> float:
+    """The shared colour limit of a bank (or several): the largest finite ``|w|``, 0 if none."""
+    return float(np.max(np.abs(_finite(np.asarray(values, dtype=np.float64))), initial=0.0))
 
 
 def _finite(a: Array) -> Array:

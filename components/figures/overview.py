@@ -25,6 +25,8 @@ import plotly.graph_objects as go
 
 from extraction.records import LayerWeights, ModelWeights, Weight
 
+from .text import plotly_text
+
 Array = np.ndarray[Any, Any]
 OverviewScale = Literal["linear", "log_abs"]
 SEED = 0
@@ -120,7 +122,7 @@ def overview_figure(
 
     fig = go.Figure(
         go.Box(
-            y=labels,
+            y=[plotly_text(label) for label in labels],
             q1=column("q1"),
             median=column("median"),
             q3=column("q3"),
@@ -139,7 +141,7 @@ def overview_figure(
     fig.update_yaxes(title_text="layer", type="category", autorange="reversed")
     fig.update_layout(
         title={
-            "text": f"Weight distribution per layer: {model.name}",
+            "text": plotly_text(f"Weight distribution per layer: {model.name}"),
             "subtitle": {"text": "box: quartiles; whiskers: min and max; dashed: mean"},
         },
         height=int(np.clip(140 + 26 * len(boxes), 300, 2400)),

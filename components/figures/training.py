@@ -69,18 +69,30 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
         or 1.0
     )
     title = f"{path} kernel after epoch {epoch}" if epoch else f"{path} kernel before training"
+    run_wide = "one colour scale for the whole run"
+    view: go.Figure
     if layer.kind in CONV_KINDS:
-        view = filters.filter_grid_figure(values, kind=layer.kind, scale="shared")
+        view = filters.filter_grid_figure(
+            values,
+            kind=layer.kind,
+            scale="shared",
+            zmax=limit,
+            title=title,
+            subtitle=run_wide,
+            height=480,
+        )
     else:
         matrix, rows, cols = to_2d(values, kernel.role, layer.class_name)
-        view = heatmaps.heatmap_figure(matrix, row_label=rows, col_label=cols)
-    view.update_traces(zmin=-limit, zmax=limit, selector={"type": "heatmap"})
-    view.update_layout(
-        title={"text": title, "subtitle": {"text": "one colour scale for the whole run"}},
-        height=480,
-    )
+        view = heatmaps.heatmap_figure(
+            matrix,
+            row_label=rows,
+            col_label=cols,
+            limit=limit,
+            title=title,
+            subtitle=run_wide,
+            height=480,
+        )
     hist = histograms.histogram_figure(
-        values, bins=40, title=f"{path} kernel values, epoch {epoch}"
+        values, bins=40, title=f"{path} kernel values, epoch {epoch}", x_range=(-limit, limit)
     )
-    hist.update_xaxes(range=[-limit, limit])
     return view, hist

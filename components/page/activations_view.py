@@ -22,7 +22,11 @@ from extraction.records import LayerWeights, ModelWeights
 from ..figures import filters, heatmaps
 from ..figures.activations import Array, feature_maps_figure, input_figure, vector_figure
 from ..figures.mosaic import Scale
+from .messages import plain
 from .sources import ModelRef
+
+_SIDE_HEIGHT = 520
+"""Pixels high of the feature maps and the filters that made them, drawn side by side."""
 
 
 def render(ref: ModelRef, records: ModelWeights, layer: LayerWeights, *, key: str = "act") -> None:
@@ -33,13 +37,13 @@ def render(ref: ModelRef, records: ModelWeights, layer: LayerWeights, *, key: st
 
     model, reason = live_model(ref, records)
     if model is None:
-        st.info(f"This file can be read but not run: {reason}.", icon=":material/info:")
+        st.info(f"This file can be read but not run: {plain(reason)}.", icon=":material/info:")
         return
     try:
         shape = input_shape(model)
         sub = sub_model(ref, model, layer.path)
     except WeightscopeError as exc:
-        st.info(f"No activations for {layer.path}: {exc}.", icon=":material/info:")
+        st.info(f"No activations for {plain(layer.path)}: {plain(exc)}.", icon=":material/info:")
         return
     picked = _pick_input(ref, shape, key)
     if picked is None:
@@ -48,7 +52,7 @@ def render(ref: ModelRef, records: ModelWeights, layer: LayerWeights, *, key: st
     try:
         act = run_activation(sub, layer.path, x)
     except (WeightscopeError, ValueError) as exc:
-        st.info(f"No activations for {layer.path}: {exc}.", icon=":material/info:")
+        st.info(f"No activations for {plain(layer.path)}: {plain(exc)}.", icon=":material/info:")
         return
     left, right = st.columns([1, 3])
     with left:
@@ -78,7 +82,9 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
     pages = filters.page_count(channels)
     page = c2.number_input("Page", 1, pages, 1, key=f"{key}-page") if pages > 1 else 1
     scale: Scale = "per_filter" if per else "shared"
-    maps = feature_maps_figure(act.values, scale=scale, page=int(page) - 1)
+    side_by_side = layer.kind in CONV_KINDS and any(w.role == "kernel" for w in layer.weights)
+    height = _SIDE_HEIGHT if side_by_side else None
+    maps = feature_maps_figure(act.values, scale=scale, page=int(page) - 1, height=height)
     kernel = next((w for w in layer.weights if w.role == "kernel"), None)
     if layer.kind not in CONV_KINDS or kernel is None:
         st.plotly_chart(maps, width="stretch", key=f"{key}-maps")
@@ -88,9 +94,13 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
     k = kernel.array()
     rgb = filters.input_channels(k.shape, layer.kind) == 3
     grid = filters.filter_grid_figure(
-        k, kind=layer.kind, channel_mode="rgb" if rgb else "mean", scale=scale, page=int(page) - 1
+        k,
+        kind=layer.kind,
+        channel_mode="rgb" if rgb else "mean",
+        scale=scale,
+        page=int(page) - 1,
+        height=height,
     )
-    grid.update_layout(height=maps.layout.height)  # side by side at one height
     filters_col.plotly_chart(grid, width="stretch", key=f"{key}-filters")
     st.caption("Map #k is made by filter #k: each filter slides over the layer's input.")
 
@@ -136,7 +146,7 @@ def _pick_input(
         try:
             pixels = fit_image(np.asarray(Image.open(upload).convert("RGB")), shape)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            st.error(f"Could not read {upload.name} as an image: {exc}")
+            st.error(f"Could not read {plain(upload.name)} as an image: {plain(exc)}")
             return None
         what = upload.name
     rng = st.selectbox("Pixel range the model expects", PIXEL_RANGES, key=f"{key}-range")

@@ -8,6 +8,7 @@ from extraction.analysis.compare import compare_models, difference
 from extraction.records import ModelWeights
 
 from ..figures.compare import change_bar_figure, change_rows, difference_figures
+from .messages import plain
 
 
 def render(before: ModelWeights, after: ModelWeights, path: str, *, key: str) -> None:
@@ -20,9 +21,10 @@ def render(before: ModelWeights, after: ModelWeights, path: str, *, key: str) ->
     matched = comparison.matched()
     if len(matched) < len(unmatched):
         st.error(
-            f"Only {len(matched)} of {len(matched) + len(unmatched)} weights of {before.name!r} "
-            f"and {after.name!r} match by layer path, name and shape: these are not the same "
-            "architecture, so a change per layer would mislead. The table lists what differs."
+            f"Only {len(matched)} of {len(matched) + len(unmatched)} weights of "
+            f"{plain(repr(before.name))} and {plain(repr(after.name))} match by layer path, name "
+            "and shape: these are not the same architecture, so a change per layer would mislead. "
+            "The table lists what differs."
         )
         st.dataframe(change_rows(comparison), hide_index=True, key=f"{key}-table")
         return

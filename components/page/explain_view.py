@@ -5,6 +5,7 @@ from __future__ import annotations
 from extraction.records import LayerWeights
 
 from ..figures.explain import explain
+from .messages import plain
 
 
 def render(layer: LayerWeights) -> None:
@@ -18,7 +19,7 @@ def render(layer: LayerWeights) -> None:
         shape = layer.weight(name).shape
         pairs = enumerate(zip(shape, axes, strict=False))
         parts = [f"axis {i} = {n} {meaning}" for i, (n, meaning) in pairs]
-        st.markdown(f"**{name}** `{shape}`: " + ("; ".join(parts) or "a scalar"))
+        st.markdown(f"**{plain(name)}** `{shape}`: " + ("; ".join(parts) or "a scalar"))
     how = "from the layer's config" if ex.from_config else "from the weights' shapes"
     st.markdown(f"**Parameters** ({how}): `{ex.arithmetic}`")
     terms = ", ".join(f"{label} `{'*'.join(map(str, f))}`" for f, label in ex.terms)

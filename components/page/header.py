@@ -28,8 +28,8 @@ def render(ref: ModelRef, model: ModelWeights) -> None:
     for line in take_notices():
         st.error(line, icon=":material/error:")
     title = ref.name if ref.kind in ("folder", "upload") else model.name
-    st.header(title, anchor=False)
+    st.header(plain(title), anchor=False)
     inner = f"model {model.name!r} · " if title != model.name else ""
-    st.caption(f"{plain(ref.label)} · {inner}{summary_line(model)}")
+    st.caption(plain(f"{ref.label} · {inner}{summary_line(model)}"))
     for note in model.notes:
         st.info(plain(note), icon=":material/info:")

@@ -7,6 +7,7 @@ from extraction.analysis.spectrum import spectrum
 from extraction.records import LayerWeights
 
 from ..figures.health import finding_text, spectrum_figure
+from .messages import plain
 
 
 def render(layer: LayerWeights, *, key: str = "health") -> None:
@@ -15,7 +16,7 @@ def render(layer: LayerWeights, *, key: str = "health") -> None:
 
     findings = layer_findings(layer)
     if not layer.weights:
-        st.info(f"{layer.class_name} layers have no weights, so there is nothing to check.")
+        st.info(f"{plain(layer.class_name)} layers have no weights, so there is nothing to check.")
         return
     if not findings:
         st.success(
@@ -24,7 +25,7 @@ def render(layer: LayerWeights, *, key: str = "health") -> None:
         )
     show = {"error": st.error, "warning": st.warning, "info": st.info}
     for finding in findings:
-        show[finding.severity](finding_text(finding))
+        show[finding.severity](plain(finding_text(finding)))
     candidates = [w for w in layer.weights if len(w.shape) >= 2 and w.size > 0]
     if not candidates:
         return
@@ -36,7 +37,7 @@ def render(layer: LayerWeights, *, key: str = "health") -> None:
     try:
         spec = spectrum(weight.array(), weight.role, layer.class_name, kind=layer.kind, name=name)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     fig = spectrum_figure(spec, f"{layer.path} / {name}")
     st.plotly_chart(fig, width="stretch", key=f"{key}-chart")

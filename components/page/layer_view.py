@@ -13,14 +13,15 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from extraction.analysis.reduce import ReduceMode, to_2d
+from extraction.analysis.reduce import ReduceMode
 from extraction.records import LayerWeights, ModelWeights, Weight
 
 from ..figures import filters, heatmaps, histograms, tables
-from ..figures.mosaic import filter_count, input_channels, page_count
+from ..figures.mosaic import Mosaic, filter_count, filter_mosaic, input_channels, page_count
 from ..figures.weight_views import View, filter_kind, heatmap_args, views_for
 from . import downloads as page_downloads
 from . import views
+from .messages import plain
 from .sources import ModelRef
 
 Png = Callable[[], bytes] | None
@@ -36,11 +37,11 @@ PAGE_SIZES = (16, 32, 64, 128)
 
 def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
     """The layer panel."""
-    st.subheader(f"{layer.path} · {layer.class_name}", anchor=False)
+    st.subheader(plain(f"{layer.path} · {layer.class_name}"), anchor=False)
     if not layer.weights:
         st.info(
-            f"{layer.class_name} layers have no weights: this one only transforms its input. "
-            "Pick a layer with parameters in the sidebar to see its weights."
+            f"{plain(layer.class_name)} layers have no weights: this one only transforms its "
+            "input. Pick a layer with parameters in the sidebar to see its weights."
         )
         return
     names = [w.name for w in layer.weights]
@@ -51,7 +52,7 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
         names,
         key="weight",
         required=True,
-        format_func=lambda n: f"{n} {_shape(layer.weight(n).shape)}",
+        format_func=lambda n: plain(f"{n} {_shape(layer.weight(n).shape)}"),
     )
     weight = layer.weight(name or names[0])
     views = views_for(layer, weight)
@@ -65,7 +66,7 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
         or views[0]
     )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}"
-    with st.spinner(f"Reading {weight.name} ({weight.nbytes / 1e6:,.1f} MB)..."):
+    with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
         png = _VIEWS[view](base, layer, weight)
     st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
     page_downloads.render(model, layer, weight, png, key="downloads")
@@ -127,18 +128,17 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
         page_size=page_size,
         depth=depth,
     )
-    fig = _cached_filters(base, _hashable(options), weight, kind)
-    views.show_filters(
-        fig, key="grid", mosaic_pages=(options["page"] + 1, pages), n_filters=n_filters
-    )
-    return lambda: filters.filter_grid_png(weight.array(), kind=kind, **options)
+    mosaic, fig = _cached_filters(base, _hashable(options), weight, kind)
+    views.show_filters(fig, mosaic, key="grid")
+    return lambda: filters.mosaic_png(mosaic)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_filters(
     base: str, options: tuple[tuple[str, Any], ...], _weight: Weight, kind: str
-) -> Any:
-    return filters.filter_grid_figure(_weight.array(), kind=kind, **dict(options))
+) -> tuple[Mosaic, Any]:
+    mosaic = filter_mosaic(_weight.array(), kind=kind, **dict(options))
+    return mosaic, filters.mosaic_figure(mosaic)
 
 
 def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
@@ -153,21 +153,18 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
         )
         or "mean"
     )
-    fig, kwargs = _cached_heatmap(base, reduce_mode, weight, layer)
-    views.show_heatmap(fig, key="heat")
-    return lambda: heatmaps.heatmap_png(_matrix(layer, weight), **kwargs)
+    heatmap, fig = _cached_heatmap(base, reduce_mode, weight, layer)
+    views.show_heatmap(fig, heatmap, key="heat")
+    return lambda: heatmaps.heatmap_image(heatmap)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _cached_heatmap(
     base: str, reduce_mode: ReduceMode, _weight: Weight, _layer: LayerWeights
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[heatmaps.Heatmap, Any]:
     matrix, kwargs = heatmap_args(_layer, _weight, reduce_mode)
-    return heatmaps.heatmap_figure(matrix, **kwargs), kwargs
-
-
-def _matrix(layer: LayerWeights, weight: Weight) -> Any:
-    return to_2d(weight.array(), weight.role, layer.class_name, name=weight.name)[0]
+    heatmap = heatmaps.heatmap_data(matrix, **kwargs)
+    return heatmap, heatmaps.heatmap_plot(heatmap)
 
 
 def _histogram_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
@@ -196,9 +193,11 @@ def _cached_histogram(base: str, bins: int, log_count: bool, _weight: Weight, pa
 def _value_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
     values = weight.array()
     if values.size == 0:
-        st.info(f"{weight.name} is empty: shape {_shape(weight.shape)} holds no values.")
+        st.info(f"{plain(weight.name)} is empty: shape {_shape(weight.shape)} holds no values.")
     else:
-        st.metric(weight.name, f"{float(np.asarray(values, dtype=np.float64).reshape(-1)[0]):.6g}")
+        st.metric(
+            plain(weight.name), f"{float(np.asarray(values, dtype=np.float64).reshape(-1)[0]):.6g}"
+        )
     return None
 
 

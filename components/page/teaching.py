@@ -12,6 +12,7 @@ from extraction.errors import WeightscopeError
 from extraction.records import LayerWeights, ModelWeights
 
 from . import activations_view, compare_view, explain_view, health_view, training_view
+from .messages import error_line, plain
 from .session import demo_names, open_ref
 from .sources import ModelRef, upload_types
 
@@ -49,7 +50,7 @@ def _compare(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
     run = st.session_state.get(training_view.RUN_KEY)
     kinds = ["demo", "upload"] + (["epochs"] if run is not None else [])
     other = st.radio(
-        f"Compare {model.name} with",
+        f"Compare {plain(model.name)} with",
         kinds,
         format_func=_OTHER.__getitem__,
         horizontal=True,
@@ -76,7 +77,7 @@ def _compare(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
                 data = upload.getvalue()
                 after = open_ref(ModelRef("upload", upload.name, upload.file_id), data)
     except WeightscopeError as exc:
-        st.error(f"Could not open it: {exc}")
+        st.error(error_line("Could not open it", exc))
         return
     if after is None:
         st.info("Upload a checkpoint of the same model to see how far each layer moved.")

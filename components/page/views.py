@@ -5,35 +5,31 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..figures.heatmaps import Heatmap
+from ..figures.mosaic import Mosaic
+from .messages import plain, sentence
 
-def show_filters(
-    fig: go.Figure, *, key: str, mosaic_pages: tuple[int, int], n_filters: int
-) -> None:
-    """Put a filter-grid figure on the page with a caption on how to read it.
 
-    ``mosaic_pages`` is ``(page, pages)`` counted from 1.
-    """
+def show_filters(fig: go.Figure, mosaic: Mosaic, *, key: str) -> None:
+    """Put a filter-grid figure (drawn from ``mosaic``) on the page with a caption on how to
+    read it."""
     import streamlit as st
 
-    from ..page.messages import sentence
-
     st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
-    page, pages = mosaic_pages
-    how = sentence(fig.layout.title.subtitle.text)
     st.caption(
-        f"{n_filters} filters, page {page} of {pages}. {how} Hover a pixel for its filter, "
-        "position, value and the filter's L2 norm."
+        f"{mosaic.n_filters} filters, page {mosaic.page + 1} of {mosaic.pages}. "
+        f"{plain(sentence(mosaic.note))} Hover a pixel for its filter, position, value and the "
+        "filter's L2 norm."
     )
 
 
-def show_heatmap(fig: go.Figure, *, key: str) -> None:
-    """Put a heatmap figure on the page with a caption saying what one cell stands for."""
+def show_heatmap(fig: go.Figure, heatmap: Heatmap, *, key: str) -> None:
+    """Put a heatmap figure (drawn from ``heatmap``) on the page with a caption saying what one
+    cell stands for."""
     import streamlit as st
 
-    from ..page.messages import sentence
-
     st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
-    how = sentence(fig.layout.title.subtitle.text)
+    how = plain(sentence(heatmap.note))
     st.caption(
         f"{how} Diverging colours centred on 0 (blue negative, red positive); hover a cell for "
         "the weights it pools."

@@ -17,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
+ODD_LAYER = "**bold** <b>tag <img src=x> $x^2$ [link](http:evil.example)"
+ODD_MODEL = "_md_ <i>model"
 QUIET_CHROMIUM = [
     "--disable-background-networking",
     "--disable-component-update",
@@ -102,6 +104,11 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     x = layers.BatchNormalization(name="bn")(x)
     keras.Model(inputs, layers.Dense(3, name="out")(x), name="folder_mlp").save(
         folder / "folder_mlp.keras"
+    )
+    # Names a stranger's file may carry: Markdown, HTML and LaTeX that must show as written.
+    odd = keras.Input((4,), name="odd_input")
+    keras.Model(odd, layers.Dense(2, name=ODD_LAYER)(odd), name=ODD_MODEL).save(
+        folder / "odd_names.keras"
     )
     return folder
 

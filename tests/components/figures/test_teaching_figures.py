@@ -38,4 +38,4 @@ def test_curves_have_train_and_held_out_lines_and_a_marker() -> None:
 def test_finding_text_lists_indices_and_counts_the_rest() -> None:
     finding = Finding("dead_units", "warning", "kernel", "Dead.", tuple(range(25)), "filter")
     text = finding_text(finding)
-    assert text.startswith("**kernel**: Dead.") and "19 and 5 more" in text
+    assert text.startswith("kernel: Dead.") and "19 and 5 more" in text

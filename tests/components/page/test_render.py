@@ -29,13 +29,11 @@ layers = (
     )),
 )
 model = ModelWeights("<test>", "live", "m", layers)
-grid = filters.filter_grid_figure(kernel, kind="conv2d", channel_mode="rgb", scale="per_filter")
-views.show_filters(grid, key="grid", mosaic_pages=(1, 1), n_filters=8)
+mosaic = filters.filter_mosaic(kernel, kind="conv2d", channel_mode="rgb", scale="per_filter")
+views.show_filters(filters.mosaic_figure(mosaic), mosaic, key="grid")
 bounds, names = heatmaps.rnn_gates("LSTM", dense.shape[1])
-views.show_heatmap(
-    heatmaps.heatmap_figure(dense, gate_boundaries=bounds, gate_names=names, title="lstm"),
-    key="heat",
-)
+heat = heatmaps.heatmap_data(dense, gate_boundaries=bounds, gate_names=names, title="lstm")
+views.show_heatmap(heatmaps.heatmap_plot(heat), heat, key="heat")
 views.show_histogram(None, key="bias", sentence=histograms.describe_constant(bias))
 views.show_histogram(histograms.histogram_figure(dense, title="dense"), key="dense-hist")
 views.show_table(tables.layer_table(model), key="layers")
