@@ -15,8 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from extraction.analysis.compare import STATUS_TEXT, Comparison
-from extraction.analysis.reduce import to_2d
 from extraction.kinds import CONV_KINDS
+from extraction.layouts import to_2d
 
 from . import filters, heatmaps
 from .mosaic import filter_mosaic
@@ -102,7 +102,6 @@ def difference_figures(
     *,
     kind: str,
     role: str,
-    class_name: str,
     name: str = "",
     channel_mode: DiffMode = "mean",
     titles: tuple[str, str] = ("before", "after"),
@@ -142,7 +141,7 @@ def difference_figures(
         return before, after, change
     maps = []
     for values, title in zip((a, b, diff), titles3, strict=True):
-        matrix, rows, cols = to_2d(values, role, class_name, name=name)
+        matrix, rows, cols = to_2d(values, role, kind, name=name)
         maps.append(
             heatmaps.heatmap_data(matrix, row_label=rows or "row", col_label=cols, title=title)
         )

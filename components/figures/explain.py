@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from extraction.kinds import kind_of
+from extraction.layouts import ATTENTION_OUTPUTS, GATE_MEANINGS
 from extraction.records import LayerWeights, Weight
 
 Term = tuple[tuple[int, ...], str]
@@ -96,8 +98,8 @@ def axis_names(layer: LayerWeights, weight: Weight) -> tuple[str, ...]:
     kind, role, n = layer.kind, weight.role, len(weight.shape)
     wrapped = _wrapped_class(layer)
     spatial = _SPATIAL.get(n - 2, ())
-    gates = {"lstm": "4 gates (i, f, c, o) x units", "gru": "3 gates (z, r, h) x units"}
-    gate_kind = {"LSTM": "lstm", "GRU": "gru"}.get(wrapped, kind)
+    gates = GATE_MEANINGS
+    gate_kind = kind_of(wrapped) if kind == "bidirectional" else kind
     if role == "depthwise_kernel" or (kind == "depthwise_conv2d" and role == "kernel"):
         return (*spatial, "input channels", "depth multiplier")
     if role == "pointwise_kernel":
@@ -128,7 +130,7 @@ def axis_names(layer: LayerWeights, weight: Weight) -> tuple[str, ...]:
 
 
 def _attention_axes(weight: Weight) -> tuple[str, ...]:
-    out = weight.name.split("/")[0] in ("attention_output", "output_dense")
+    out = weight.name.split("/")[0] in ATTENTION_OUTPUTS
     if weight.role == "kernel":
         if out:
             return "heads", "value dim per head", "output features"

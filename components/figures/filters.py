@@ -19,9 +19,7 @@ from .mosaic import (
     Mosaic,
     Order,
     Scale,
-    filter_count,
     filter_mosaic,
-    input_channels,
     page_count,
 )
 from .text import mpl_text, plotly_text
@@ -40,11 +38,9 @@ def _hover(unit: str, value_name: str) -> str:
 
 
 __all__ = [
-    "filter_count",
     "filter_grid_figure",
     "filter_grid_png",
     "filter_mosaic",
-    "input_channels",
     "mosaic_figure",
     "mosaic_png",
     "page_count",

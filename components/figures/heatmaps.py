@@ -33,22 +33,6 @@ from .text import mpl_text, plotly_text
 Array = np.ndarray[Any, Any]
 COLORSCALE = "RdBu_r"  # negative blue, zero white, positive red
 MAX_CELLS = 250_000
-# Keras 3 gate order within the kernel's columns.
-GATES = {"LSTM": ("i", "f", "c", "o"), "GRU": ("z", "r", "h")}
-
-
-def rnn_gates(class_name: str, n_cols: int) -> tuple[list[int], list[str]]:
-    """Gate boundaries (first column of each gate after the first) and gate names.
-
-    LSTM kernels hold gates i, f, c, o; GRU kernels z (update), r (reset), h (candidate), each
-    ``n_cols / gates`` columns wide. SimpleRNN and other classes have no gates: ``([], [])``.
-    For ``Bidirectional`` pass the wrapped layer's class (its config's ``layer.class_name``).
-    """
-    names = GATES.get(class_name.removesuffix("Cell").removeprefix("CuDNN"))
-    if not names or n_cols % len(names):
-        return [], []
-    units = n_cols // len(names)
-    return [units * g for g in range(1, len(names))], list(names)
 
 
 def reduce_matrix(
@@ -132,11 +116,12 @@ def heatmap_data(
     """Reduce a 2-D weight for display and decide its colour range; ``matrix`` is not modified.
 
     Args:
-        matrix: the 2-D weight (see ``extraction.analysis.reduce.to_2d``).
+        matrix: the 2-D weight (see ``extraction.layouts.to_2d``).
         reduce_mode: how a block of weights becomes one cell: ``mean`` or ``max_abs``.
         max_cells: at most this many (rows, columns) of cells.
         row_label, col_label: the axis titles.
-        gate_boundaries: original column indices where a new gate starts (``rnn_gates``).
+        gate_boundaries: original column indices where a new gate starts
+            (``extraction.layouts.rnn_gates``).
         gate_names: one name per gate (one more than boundaries), written above the map.
         title: the figure's title; the reduction note becomes its subtitle.
         limit: the colour limit, when several maps must share one scale; by default the

@@ -27,14 +27,13 @@ from typing import Any, Literal
 import numpy as np
 
 from extraction.analysis.reduce import reduce_blocks
-from extraction.kinds import CONV_KINDS
+from extraction.layouts import filter_bank
 
 Array = np.ndarray[Any, Any]
 ChannelMode = Literal["channel", "mean", "rgb"]
 Scale = Literal["per_filter", "shared"]
 Order = Literal["index", "l2"]
 
-_RANK = {"conv1d": 3, "conv3d": 5}
 # Pixels (tiles and gaps) per page: keeps z plus 5 float32 hover fields far below 2 MB.
 PIXEL_BUDGET = 40_000
 LABEL_LIMIT = 144  # more tiles than this on a page: no "#k" labels, hover only
@@ -81,50 +80,6 @@ class Mosaic:
     def labels(self) -> tuple[str, ...]:
         """``#k`` for each tile."""
         return tuple(f"#{i}" for i in self.indices)
-
-
-def filter_bank(kernel: Array, kind: str, depth: int = 0) -> Array:
-    """The filters of a conv kernel as ``(n_filters, rows, cols, channels)`` (a view).
-
-    - Conv2D ``(kh, kw, in, out)``: ``out`` filters of ``kh x kw`` over ``in`` channels.
-    - Conv2DTranspose ``(kh, kw, out, in)``: the filters are axis 2.
-    - Conv3D ``(kd, kh, kw, in, out)``: the ``depth`` slice, then as Conv2D.
-    - Conv1D ``(k, in, out)``: each filter is one ``k x in`` image (a single channel).
-    - DepthwiseConv2D / SeparableConv2D depthwise ``(kh, kw, in, mult)``: one single-channel
-      tile per (channel, multiplier), index ``channel * mult + multiplier`` as Keras orders
-      the outputs.
-
-    Raises:
-        ValueError: unknown kind, a shape that does not fit it, or ``depth`` out of range.
-    """
-    k = np.asarray(kernel)
-    if kind not in CONV_KINDS:
-        raise ValueError(f"no filter grid for kind {kind!r}; expected one of {CONV_KINDS}")
-    rank = _RANK.get(kind, 4)
-    if k.ndim != rank:
-        raise ValueError(f"a {kind} kernel has {rank} axes; received shape {k.shape}")
-    if kind == "conv3d":
-        if not 0 <= depth < k.shape[0]:
-            raise ValueError(f"depth must be in 0..{k.shape[0] - 1}; received depth={depth}")
-        k = k[depth]
-    if kind == "conv1d":
-        return np.transpose(k, (2, 0, 1))[..., np.newaxis]
-    if kind == "conv2d_transpose":
-        return np.transpose(k, (2, 0, 1, 3))
-    if kind in ("depthwise_conv2d", "separable_conv2d"):
-        kh, kw, cin, mult = k.shape
-        return np.transpose(k.reshape(kh, kw, cin * mult), (2, 0, 1))[..., np.newaxis]
-    return np.transpose(k, (3, 0, 1, 2))
-
-
-def filter_count(shape: tuple[int, ...], kind: str) -> int:
-    """Number of tiles a kernel of this shape shows (without reading the array)."""
-    return int(filter_bank(np.empty(shape, dtype=np.uint8), kind).shape[0])
-
-
-def input_channels(shape: tuple[int, ...], kind: str) -> int:
-    """Channels per tile that a channel picker chooses from (1 for Conv1D and depthwise)."""
-    return int(filter_bank(np.empty(shape, dtype=np.uint8), kind).shape[-1])
 
 
 def page_count(n_filters: int, page_size: int = 64) -> int:

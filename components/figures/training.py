@@ -12,8 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from extraction.analysis.reduce import to_2d
 from extraction.kinds import CONV_KINDS
+from extraction.layouts import to_2d
 from extraction.models.training import EpochLog, TrainingRun
 
 from . import filters, heatmaps, histograms
@@ -82,7 +82,7 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
             height=480,
         )
     else:
-        matrix, rows, cols = to_2d(values, kernel.role, layer.class_name)
+        matrix, rows, cols = to_2d(values, kernel.role, layer.kind)
         view = heatmaps.heatmap_figure(
             matrix,
             row_label=rows,

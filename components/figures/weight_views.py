@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from extraction.analysis.reduce import ReduceMode, to_2d
-from extraction.kinds import CONV_KINDS
+from extraction.analysis.reduce import ReduceMode
+from extraction.kinds import CONV_KINDS, kind_of
+from extraction.layouts import rnn_gates, to_2d
 from extraction.records import LayerWeights, Weight
-
-from .heatmaps import rnn_gates
 
 View = Literal["filters", "heatmap", "histogram", "value"]
 Array = Any
@@ -50,11 +49,11 @@ def gates_for(layer: LayerWeights, weight: Weight, n_cols: int) -> tuple[list[in
     """Gate boundaries for recurrent kernels and biases (Bidirectional: its wrapped class)."""
     if weight.role not in ("kernel", "recurrent_kernel", "bias"):
         return [], []
-    class_name = layer.class_name
-    if layer.kind == "bidirectional":
+    kind = layer.kind
+    if kind == "bidirectional":
         inner = layer.config.get("layer", {})
-        class_name = inner.get("class_name", "") if isinstance(inner, dict) else ""
-    return rnn_gates(class_name, n_cols)
+        kind = kind_of(str(inner.get("class_name", ""))) if isinstance(inner, dict) else "other"
+    return rnn_gates(kind, n_cols)
 
 
 def heatmap_args(
@@ -62,7 +61,7 @@ def heatmap_args(
 ) -> tuple[Array, dict[str, Any]]:
     """``weight`` as the 2-D matrix a heatmap shows, and ``heatmap_figure``'s keyword arguments
     for it (axis titles, gate boundaries, title). Reads the array."""
-    matrix, rows, cols = to_2d(weight.array(), weight.role, layer.class_name, name=weight.name)
+    matrix, rows, cols = to_2d(weight.array(), weight.role, layer.kind, name=weight.name)
     bounds, names = gates_for(layer, weight, matrix.shape[1])
     kwargs: dict[str, Any] = dict(
         reduce_mode=reduce_mode,

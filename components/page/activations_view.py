@@ -8,6 +8,7 @@ import numpy as np
 
 from extraction.errors import WeightscopeError
 from extraction.kinds import CONV_KINDS
+from extraction.layouts import input_channels
 from extraction.models.activations import (
     PIXEL_RANGES,
     Activation,
@@ -92,7 +93,7 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
     maps_col, filters_col = st.columns(2)
     maps_col.plotly_chart(maps, width="stretch", key=f"{key}-maps")
     k = kernel.array()
-    rgb = filters.input_channels(k.shape, layer.kind) == 3
+    rgb = input_channels(k.shape, layer.kind) == 3
     grid = filters.filter_grid_figure(
         k,
         kind=layer.kind,

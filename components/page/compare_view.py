@@ -53,7 +53,6 @@ def render(before: ModelWeights, after: ModelWeights, path: str, *, key: str) ->
         w1.array(),
         kind=layer.kind,
         role=w0.role,
-        class_name=layer.class_name,
         name=name,
         titles=(f"{before.name}", f"{after.name}"),
     )

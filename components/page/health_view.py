@@ -35,7 +35,7 @@ def render(layer: LayerWeights, *, key: str = "health") -> None:
         return
     weight = layer.weight(name)
     try:
-        spec = spectrum(weight.array(), weight.role, layer.class_name, kind=layer.kind, name=name)
+        spec = spectrum(weight.array(), weight.role, layer.kind, name=name)
     except ValueError as exc:
         st.error(plain(exc))
         return

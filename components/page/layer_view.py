@@ -14,10 +14,11 @@ import numpy as np
 import streamlit as st
 
 from extraction.analysis.reduce import ReduceMode
+from extraction.layouts import filter_count, input_channels
 from extraction.records import LayerWeights, ModelWeights, Weight
 
 from ..figures import filters, heatmaps, histograms, tables
-from ..figures.mosaic import Mosaic, filter_count, filter_mosaic, input_channels, page_count
+from ..figures.mosaic import Mosaic, filter_mosaic, page_count
 from ..figures.weight_views import View, filter_kind, heatmap_args, views_for
 from . import downloads as page_downloads
 from . import views

@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..layouts import unit_matrix
 from ..records import LayerWeights, Weight
-from .reduce import to_2d
 
 Array = np.ndarray[Any, Any]
 Severity = Literal["error", "warning", "info"]
@@ -68,17 +68,17 @@ def layer_findings(layer: LayerWeights) -> list[Finding]:
     """Every finding for every weight of ``layer``, most severe first (stable otherwise)."""
     found: list[Finding] = []
     for weight in layer.weights:
-        found.extend(weight_findings(weight.array(), weight, layer.kind, layer.class_name))
+        found.extend(weight_findings(weight.array(), weight, layer.kind))
     return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
 
 
-def weight_findings(array: Array, weight: Weight, kind: str, class_name: str) -> list[Finding]:
+def weight_findings(array: Array, weight: Weight, kind: str) -> list[Finding]:
     """The findings for one weight's values; ``array`` is not modified."""
     values = np.asarray(array, dtype=np.float64)
     found: list[Finding] = []
     if values.size == 0:
         return found
-    units, unit = unit_matrix(values, weight.role, kind, class_name, weight.name)
+    units, unit = unit_matrix(values, weight.role, kind, weight.name)
     if units is None:
         flat = values.reshape(-1)
         bad = np.flatnonzero(~np.isfinite(flat))
@@ -120,25 +120,6 @@ def weight_findings(array: Array, weight: Weight, kind: str, class_name: str) ->
                 )
             )
     return found
-
-
-def unit_matrix(
-    values: Array, role: str, kind: str, class_name: str, name: str = ""
-) -> tuple[Array | None, str]:
-    """The weight as ``(values_per_unit, n_units)``: one column per filter or unit.
-
-    Conv kernels give a column per output filter (Conv2DTranspose's filters are its third
-    axis), depthwise kernels one per channel x multiplier, 2-D kernels one per output unit,
-    embeddings one per token. Weights of fewer than 2 axes have no units: ``(None, "")``.
-    """
-    if values.ndim < 2:
-        return None, ""
-    matrix, _, _ = to_2d(values, role, class_name, name=name)
-    if role == "embeddings" or kind == "embedding":
-        return matrix.T, "token"
-    if role in ("depthwise_kernel", "pointwise_kernel") or kind.startswith(("conv", "depthwise")):
-        return matrix, "channel" if role == "depthwise_kernel" else "filter"
-    return matrix, "unit"
 
 
 def _norm_findings(units: Array, unit: str, weight: str) -> list[Finding]:

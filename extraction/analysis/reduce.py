@@ -24,17 +24,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..kinds import kind_of
-
 ReduceMode = Literal["mean", "max_abs"]
 Array = np.ndarray[Any, Any]
 
 # Values pooled per step: bounds the float64 scratch memory to ~32 MB whatever the input size.
 _CHUNK_VALUES = 1 << 22
 _THREADS = max(1, min(4, os.cpu_count() or 1))
-
-_CONV_CLASSES = {"Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D"}
-_OUTPUT_SUBLAYERS = ("attention_output", "output_dense")
 
 
 @dataclass(frozen=True)
@@ -157,64 +152,3 @@ def _pool_mean_with_nan(chunk: Array, row_starts: Array, col_starts: Array) -> A
     with np.errstate(invalid="ignore"):  # +Inf and -Inf in one block: NaN, as documented
         sums = pooled(np.where(nan, 0.0, chunk))
         return np.where(counts > 0, sums / np.maximum(counts, 1.0), np.nan)
-
-
-def to_2d(array: Array, role: str, class_name: str, *, name: str = "") -> tuple[Array, str, str]:
-    """Reshape any weight to the 2-D matrix a heatmap shows, with its axis titles.
-
-    Keras layouts decide the reshape (the result is a view when numpy can make one):
-    - 2-D weights stay as they are: Dense ``(in, units)``, Embedding ``(vocab, dim)``, LSTM/GRU
-      kernels ``(in, gates * units)`` and recurrent kernels ``(units, gates * units)``.
-    - Conv kernels ``(..spatial.., in, out)`` become ``(spatial * in, out)``; Conv2DTranspose
-      ``(kh, kw, out, in)`` has its axes swapped first so rows are again ``spatial * in``.
-    - Depthwise kernels ``(kh, kw, in, mult)`` become ``(kh * kw, in * mult)``: a column per
-      depthwise filter. Pointwise kernels ``(1, 1, in, out)`` become ``(in, out)``.
-    - EinsumDense / attention projections ``(d_model, heads, head_dim)`` become
-      ``(d_model, heads * head_dim)``; an output projection (weight ``name`` under
-      ``attention_output/`` or ``output_dense/``) ``(heads, head_dim, d_model)`` becomes
-      ``(heads * head_dim, d_model)``.
-    - Any other array of 3 or more axes: all axes but the last become the rows.
-    - A 1-D array is one row ``(1, n)``; a scalar is ``(1, 1)``.
-
-    Args:
-        array: the weight's values; not modified.
-        role: the weight's role (``kernel``, ``depthwise_kernel`` ...).
-        class_name: the layer's Keras class.
-        name: the weight's name within its layer; tells attention output projections apart.
-    """
-    a = np.asarray(array)
-    kind = kind_of(class_name)
-    sublayer = name.rsplit("/", 1)[0] if "/" in name else ""
-    if a.ndim == 0:
-        return a.reshape(1, 1), "", "value"
-    if a.ndim == 1:
-        return a.reshape(1, -1), "", "index"
-    if role == "depthwise_kernel" or (kind == "depthwise_conv2d" and role == "kernel"):
-        return a.reshape(-1, a.shape[-2] * a.shape[-1]), "kernel position", "channel x multiplier"
-    if role == "pointwise_kernel":
-        return a.reshape(-1, a.shape[-1]), "input channel", "output filter"
-    if a.ndim == 2:
-        return a, *_labels_2d(role, kind)
-    if kind == "conv2d_transpose":
-        a = np.swapaxes(a, -1, -2)
-    if kind.startswith("conv") or class_name in _CONV_CLASSES:
-        return a.reshape(-1, a.shape[-1]), "kernel position x input channel", "output filter"
-    if kind == "attention" or class_name == "EinsumDense":
-        if sublayer.endswith(_OUTPUT_SUBLAYERS):
-            return a.reshape(-1, a.shape[-1]), "head x head dim", "model dim"
-        return a.reshape(a.shape[0], -1), "model dim", "head x head dim"
-    return a.reshape(-1, a.shape[-1]), "flattened leading axes", "last axis"
-
-
-def _labels_2d(role: str, kind: str) -> tuple[str, str]:
-    if role == "embeddings" or kind == "embedding":
-        return "token id", "embedding dim"
-    gated = kind in ("lstm", "gru", "bidirectional")
-    out = "gate x unit" if gated else "unit"
-    if role == "recurrent_kernel":
-        return "hidden unit", out
-    if kind in ("simple_rnn", "lstm", "gru", "bidirectional"):
-        return "input feature", out
-    if role in ("kernel", "other"):
-        return "input unit", "output unit"
-    return "row", "column"

@@ -3,7 +3,7 @@ rank, and WeightWatcher's power-law exponent alpha of the eigenvalue spectrum.
 
 How the matrices are chosen (decided, documented, tested):
 - Singular values and the stable rank ``||W||_F^2 / ||W||_2^2`` describe the weight as the
-  heatmap shows it (``extraction.analysis.reduce.to_2d``): a conv kernel ``(kh, kw, in, out)``
+  heatmap shows it (``extraction.layouts.to_2d``): a conv kernel ``(kh, kw, in, out)``
   is the ``(kh*kw*in, out)`` map a filter bank applies to one input patch.
 - Alpha follows WeightWatcher: a conv kernel is cut into ``kh*kw`` slices ``(in, out)``, one
   per kernel position, and the eigenvalues of every slice's ``W^T W`` are pooled into one
@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .reduce import to_2d
+from ..layouts import SPATIAL_CONV_KINDS, to_2d
 
 Array = np.ndarray[Any, Any]
 Reading = Literal["over_trained", "well_trained", "under_trained", "too_small"]
@@ -39,7 +39,6 @@ Reading = Literal["over_trained", "well_trained", "under_trained", "too_small"]
 MIN_TAIL = 10
 MIN_EIGENVALUES = 20
 _MAX_CANDIDATES = 2000  # candidate xmins tried; keeps the fit O(n * 2000) on large spectra
-_CONV_KINDS = ("conv1d", "conv2d", "conv3d", "conv2d_transpose")
 
 READINGS: dict[Reading, str] = {
     "over_trained": "alpha below 2: a very heavy tail, typical of over-trained or over-fit layers.",
@@ -88,7 +87,7 @@ class Spectrum:
         return READINGS[self.reading]
 
 
-def spectrum(array: Array, role: str, class_name: str, *, kind: str, name: str = "") -> Spectrum:
+def spectrum(array: Array, role: str, kind: str, *, name: str = "") -> Spectrum:
     """Singular values, stable rank and alpha of a weight of 2 or more axes.
 
     Raises:
@@ -99,7 +98,7 @@ def spectrum(array: Array, role: str, class_name: str, *, kind: str, name: str =
         raise ValueError(f"a spectrum needs a weight of 2 or more axes; received {values.shape}")
     if not np.isfinite(values).all():
         raise ValueError("the weight holds NaN or Inf values, so it has no spectrum")
-    matrix, _, _ = to_2d(values, role, class_name, name=name)
+    matrix, _, _ = to_2d(values, role, kind, name=name)
     sv = np.linalg.svd(matrix, compute_uv=False)
     top = float(sv[0]) if sv.size else 0.0
     stable = float(np.sum(sv**2) / top**2) if top > 0 else 0.0
@@ -111,7 +110,7 @@ def spectrum(array: Array, role: str, class_name: str, *, kind: str, name: str =
 
 def esd_matrices(values: Array, role: str, kind: str, matrix: Array) -> list[Array]:
     """The matrices whose eigenvalues form the ESD: conv slices per kernel position, else one."""
-    if kind in _CONV_KINDS and role == "kernel" and values.ndim >= 3:
+    if kind in SPATIAL_CONV_KINDS and role == "kernel" and values.ndim >= 3:
         kernel = np.swapaxes(values, -1, -2) if kind == "conv2d_transpose" else values
         slices = kernel.reshape(-1, kernel.shape[-2], kernel.shape[-1])
         return [s if s.shape[0] >= s.shape[1] else s.T for s in slices]

@@ -21,25 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-RNN_CLASSES = frozenset(
-    {"LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNLSTM"}
-)
+from ..layouts import ATTENTION_SUBLAYERS, CONV_CLASSES, RNN_CLASSES
+
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
 NON_TRAINABLE = frozenset({"moving_mean", "moving_variance", "mean", "variance", "count"})
 # Attributes that hold state which is not a weight (random seeds).
 SKIPPED_ATTRS = frozenset({"seed_generator", "_seed_generator", "seed_generators"})
-_MHA_SUBLAYERS = {
-    "query_dense": "query",
-    "key_dense": "key",
-    "value_dense": "value",
-    "output_dense": "attention_output",
-}
-_CONV = (
-    "Conv1D Conv2D Conv3D Conv1DTranspose Conv2DTranspose Conv3DTranspose Convolution1D "
-    "Convolution2D Convolution3D Convolution2DTranspose Convolution3DTranspose"
-).split()
 KNOWN_CLASSES = (
-    _CONV
+    sorted(CONV_CLASSES)
     + "Dense EinsumDense DepthwiseConv1D DepthwiseConv2D SeparableConv1D SeparableConv2D".split()
     + "BatchNormalization SyncBatchNormalization LayerNormalization GroupNormalization".split()
     + "Embedding LSTM GRU SimpleRNN LSTMCell GRUCell SimpleRNNCell Bidirectional".split()
@@ -94,7 +83,7 @@ def _names(
     flag = config.get
     bias = ["bias"] if flag("use_bias", True) else []
     names: list[str] | None
-    if c in _CONV or c == "Dense":
+    if c in CONV_CLASSES or c == "Dense":
         names = ["kernel", *bias]
     elif c == "EinsumDense":
         names = ["kernel", "bias"] if flag("bias_axes") else ["kernel"]
@@ -166,15 +155,15 @@ def sub_layer(
         return SubLayer(
             prefix, inner_class or class_from_name(prefix.split("_", 1)[-1]), inner_config
         )
-    if c in ("MultiHeadAttention", "GroupQueryAttention") and bare in _MHA_SUBLAYERS:
+    if c in ("MultiHeadAttention", "GroupQueryAttention") and bare in ATTENTION_SUBLAYERS:
         sub_config = {"bias_axes": "x" if config.get("use_bias", True) else None}
-        return SubLayer(stored_name or _MHA_SUBLAYERS[bare], "EinsumDense", sub_config)
+        return SubLayer(stored_name or ATTENTION_SUBLAYERS[bare], "EinsumDense", sub_config)
     return SubLayer(stored_name or bare, class_from_name(stored_name), {})
 
 
 def sub_layer_rank(class_name: str, attr: str) -> tuple[int, str]:
     """Sort key that puts sub-layers in the order a live layer lists their weights."""
-    order = ["forward_layer", "backward_layer", *_MHA_SUBLAYERS]
+    order = ["forward_layer", "backward_layer", *ATTENTION_SUBLAYERS]
     bare = attr.lstrip("_")
     return (order.index(bare), "") if bare in order else (len(order), bare)
 

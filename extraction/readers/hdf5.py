@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import CorruptFile, UnsupportedFormat
 from ..kinds import kind_of
+from ..layouts import RNN_CLASSES
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight
 from ._config import LayerNode, check_model_config, keras_major, leaves, model_tree, parse_json
 from ._h5 import (
@@ -39,7 +40,7 @@ from ._h5 import (
     open_h5,
 )
 from ._keras_layout import CONTAINERS, Layout, _unique, read_layout
-from ._layer_vars import RNN_CLASSES, guess_class, wrapped_class
+from ._layer_vars import guess_class, wrapped_class
 
 _CELL = re.compile(r".*cell(_\d+)?$")
 

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..kinds import kind_of, role_of
+from ..layouts import RNN_CLASSES
 from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight
-
-_RNN_CLASSES = {"LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
 
 
 def read_live(
@@ -94,7 +93,7 @@ def _named_variables(layer: Any) -> list[tuple[str, Any]]:
     class_name = type(layer).__name__
     for sub in getattr(layer, "_layers", []):
         sub_class = type(sub).__name__
-        drop = (class_name in _RNN_CLASSES and sub_class.endswith("Cell")) or (
+        drop = (class_name in RNN_CLASSES and sub_class.endswith("Cell")) or (
             class_name == "TimeDistributed"
         )
         for sub_name, v in _named_variables(sub):

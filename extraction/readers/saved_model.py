@@ -30,6 +30,7 @@ from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..kinds import kind_of, role_of
+from ..layouts import ATTENTION_SUBLAYERS
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight
 from ._config import LayerNode, leaves, model_tree
 from ._h5 import one_line
@@ -44,9 +45,8 @@ _SKIP_SEGMENT = re.compile(
     r"|_?compiled_metrics|_?loss_tracker|_?compile_loss|_?optimizer)$"
 )
 _CELL = re.compile(r"^(cell|.*_cell(_\d+)?)$")
-_MHA = {"_query_dense": "query", "_key_dense": "key", "_value_dense": "value",
-        "_output_dense": "attention_output", "query_dense": "query", "key_dense": "key",
-        "value_dense": "value", "output_dense": "attention_output"}  # fmt: skip
+# Attention sub-layers as checkpoints name them (with or without a leading underscore).
+_MHA = {**ATTENTION_SUBLAYERS, **{f"_{k}": v for k, v in ATTENTION_SUBLAYERS.items()}}
 _MODEL_IDS = {"_tf_keras_network", "_tf_keras_model", "_tf_keras_sequential"}
 
 

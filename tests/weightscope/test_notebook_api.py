@@ -18,7 +18,7 @@ from keras import layers
 
 import weightscope as ws
 from extraction import LayerNotFound, ModelWeights, WeightscopeError
-from extraction.analysis.reduce import to_2d
+from extraction.layouts import to_2d
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ def test_filters_draw_the_conv_kernel(saved: Path, net: keras.Model) -> None:
 def test_heatmap_uses_keras_layout_and_gates(saved: Path) -> None:
     fig = ws.heatmap(saved, "conv")  # (3, 3, 3, 6) -> (27, 6) rows kernel position x channel
     kernel = ws.open(saved).layer("conv").weight("kernel").array()
-    matrix, rows, cols = to_2d(kernel, "kernel", "Conv2D")
+    matrix, rows, cols = to_2d(kernel, "kernel", "conv2d")
     assert np.asarray(fig.data[0].z).shape == matrix.shape == (27, 6)
     assert fig.layout.yaxis.title.text == rows and fig.layout.xaxis.title.text == cols
     lstm = keras.Sequential([keras.Input((4, 3)), layers.LSTM(2, name="lstm")])

@@ -46,7 +46,7 @@ def test_conv_difference_grids_share_the_originals_scale() -> None:
     w1 = w0 * 3.0
     keep = w0.copy()
     before, after, diff = difference_figures(
-        w0, w1, kind="conv2d", role="kernel", class_name="Conv2D", titles=("a", "b")
+        w0, w1, kind="conv2d", role="kernel", titles=("a", "b")
     )
     assert before.data[0].zmax == after.data[0].zmax  # one scale for both originals
     assert before.layout.title.text == "a" and diff.layout.title.text.startswith("difference")
@@ -59,6 +59,6 @@ def test_conv_difference_grids_share_the_originals_scale() -> None:
 def test_dense_difference_is_a_heatmap() -> None:
     w0 = np.eye(3)
     w1 = np.eye(3) * 0.5
-    _, _, diff = difference_figures(w0, w1, kind="dense", role="kernel", class_name="Dense")
+    _, _, diff = difference_figures(w0, w1, kind="dense", role="kernel")
     assert diff.data[0].type == "heatmap"
     np.testing.assert_allclose(np.asarray(diff.data[0].z, dtype=float), -0.5 * np.eye(3))

@@ -8,13 +8,8 @@ import plotly.io as pio
 import pytest
 
 from components.figures.filters import filter_grid_figure, filter_grid_png
-from components.figures.mosaic import (
-    filter_bank,
-    filter_count,
-    filter_mosaic,
-    input_channels,
-    page_count,
-)
+from components.figures.mosaic import filter_mosaic, page_count
+from extraction.layouts import filter_bank, filter_count, input_channels
 
 keras = pytest.importorskip("keras")
 

@@ -11,9 +11,9 @@ from components.figures.heatmaps import (
     heatmap_figure,
     heatmap_png,
     reduce_matrix,
-    rnn_gates,
 )
-from extraction.analysis.reduce import to_2d
+from extraction.kinds import kind_of
+from extraction.layouts import rnn_gates, to_2d
 
 keras = pytest.importorskip("keras")
 
@@ -111,9 +111,9 @@ def test_empty_matrix_says_so() -> None:
 def test_rnn_gate_boundaries_on_real_layers(layer, gates) -> None:
     layer.build((None, 4, 5))
     kernel = keras.ops.convert_to_numpy(layer.cell.recurrent_kernel)
-    class_name = type(layer).__name__
-    matrix, row_label, col_label = to_2d(kernel, "recurrent_kernel", class_name)
-    bounds, names = rnn_gates(class_name, matrix.shape[1])
+    kind = kind_of(type(layer).__name__)
+    matrix, row_label, col_label = to_2d(kernel, "recurrent_kernel", kind)
+    bounds, names = rnn_gates(kind, matrix.shape[1])
     assert names == gates
     assert bounds == [6 * g for g in range(1, len(gates))]
     fig = heatmap_figure(

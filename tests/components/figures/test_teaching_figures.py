@@ -13,7 +13,7 @@ from extraction.models.training import EpochLog
 
 def test_spectrum_figure_has_singular_values_esd_and_fit() -> None:
     w = np.random.default_rng(0).standard_t(2.0, (400, 200))
-    spec = spectrum(w, "kernel", "Dense", kind="dense")
+    spec = spectrum(w, "kernel", "dense")
     fig = spectrum_figure(spec, "dense / kernel")
     names = [t.name for t in fig.data]
     assert names[:2] == ["singular value", "ESD"] and names[2].startswith("power law, alpha")

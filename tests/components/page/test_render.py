@@ -12,6 +12,7 @@ from components.figures import histograms
 from components.figures import overview
 from components.figures import tables
 from components.page import views
+from extraction.layouts import rnn_gates
 from extraction.records import LayerWeights, ModelWeights, Weight, eager
 
 rng = np.random.default_rng(0)
@@ -31,7 +32,7 @@ layers = (
 model = ModelWeights("<test>", "live", "m", layers)
 mosaic = filters.filter_mosaic(kernel, kind="conv2d", channel_mode="rgb", scale="per_filter")
 views.show_filters(filters.mosaic_figure(mosaic), mosaic, key="grid")
-bounds, names = heatmaps.rnn_gates("LSTM", dense.shape[1])
+bounds, names = rnn_gates("lstm", dense.shape[1])
 heat = heatmaps.heatmap_data(dense, gate_boundaries=bounds, gate_names=names, title="lstm")
 views.show_heatmap(heatmaps.heatmap_plot(heat), heat, key="heat")
 views.show_histogram(None, key="bias", sentence=histograms.describe_constant(bias))

@@ -108,14 +108,14 @@ def test_heavy_tailed_matrix_alpha_in_expected_range() -> None:
     # Student-t entries with tail index mu = 1.5: random-matrix theory puts the ESD's power-law
     # exponent at 1 + mu / 2 = 1.75 (Martin & Mahoney); finite size leaves it near that.
     rng = np.random.default_rng(0)
-    s = spectrum(rng.standard_t(1.5, (1000, 500)), "kernel", "Dense", kind="dense")
+    s = spectrum(rng.standard_t(1.5, (1000, 500)), "kernel", "dense")
     assert s.fit is not None and 1.5 < s.fit.alpha < 2.2
     assert s.reading == "over_trained" and "below 2" in s.meaning
 
 
 def test_gaussian_random_matrix_has_large_alpha() -> None:
     rng = np.random.default_rng(1)
-    s = spectrum(rng.standard_normal((1000, 500)), "kernel", "Dense", kind="dense")
+    s = spectrum(rng.standard_normal((1000, 500)), "kernel", "dense")
     assert s.fit is not None and s.fit.alpha > 6
     assert s.reading == "under_trained"
 
@@ -130,7 +130,7 @@ def test_power_law_fit_recovers_a_pure_pareto_exponent() -> None:
 
 def test_stable_rank_and_singular_values_known() -> None:
     w = np.diag([3.0, 4.0, 0.0])
-    s = spectrum(w, "kernel", "Dense", kind="dense")
+    s = spectrum(w, "kernel", "dense")
     np.testing.assert_allclose(s.singular_values, [4.0, 3.0, 0.0])
     assert s.stable_rank == pytest.approx(25 / 16)
     assert s.fit is None and s.reading == "too_small"  # 3 eigenvalues < MIN_EIGENVALUES
@@ -140,16 +140,16 @@ def test_stable_rank_and_singular_values_known() -> None:
 def test_conv_kernel_esd_pools_one_slice_per_kernel_position() -> None:
     rng = np.random.default_rng(3)
     kernel = rng.standard_normal((3, 3, 8, 32))
-    s = spectrum(kernel, "kernel", "Conv2D", kind="conv2d")
+    s = spectrum(kernel, "kernel", "conv2d")
     assert s.slices == 9 and s.eigenvalues.size == 9 * 8
     assert s.singular_values.size == 32  # of the (3*3*8, 32) patch map
     before = kernel.copy()
-    spectrum(kernel, "kernel", "Conv2D", kind="conv2d")
+    spectrum(kernel, "kernel", "conv2d")
     np.testing.assert_array_equal(kernel, before)
 
 
 def test_spectrum_refuses_vectors_and_nan() -> None:
     with pytest.raises(ValueError, match="2 or more axes"):
-        spectrum(np.ones(4), "bias", "Dense", kind="dense")
+        spectrum(np.ones(4), "bias", "dense")
     with pytest.raises(ValueError, match="NaN"):
-        spectrum(np.full((3, 3), np.nan), "kernel", "Dense", kind="dense")
+        spectrum(np.full((3, 3), np.nan), "kernel", "dense")
