@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import WeightscopeError
-from .records import ModelWeights
+from .records import ModelWeights, shape_text, storable
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -109,7 +109,7 @@ def print_table(model: ModelWeights, out: TextIO) -> None:
     """A table for people: layer, class, weight shapes, params, mean, std."""
     rows = [("layer", "class", "weights", "params", "mean", "std")]
     for layer in model.layers:
-        shapes = ", ".join(f"{w.name} {_shape(w.shape)}" for w in layer.weights) or "-"
+        shapes = ", ".join(f"{w.name} {shape_text(w.shape)}" for w in layer.weights) or "-"
         means = [w.stats().mean for w in layer.weights]
         stds = [w.stats().std for w in layer.weights]
         rows.append(
@@ -141,10 +141,7 @@ def export_npz(model: ModelWeights, out: Path) -> int:
     """
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     for layer, weight in model.iter_weights():
-        array = weight.array()
-        if array.dtype.kind == "V" or array.dtype.name == "bfloat16":
-            array = array.astype(np.float32)
-        arrays[model.export_key(layer, weight)] = array
+        arrays[model.export_key(layer, weight)] = storable(weight.array())
     if out.suffix != ".npz":
         out = out.with_name(out.name + ".npz") if not out.suffix else out
     tmp = out.with_name(f".{out.name}.partial")
@@ -155,10 +152,6 @@ def export_npz(model: ModelWeights, out: Path) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return len(arrays)
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def _numbers(values: list[float | None]) -> str:

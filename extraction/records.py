@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from .analysis.stats import Stats, compute_stats
 from .errors import CorruptFile, LayerNotFound, WeightscopeError
-from .kinds import LayerKind, WeightRole
+from .kinds import LayerKind, WeightRole, role_of
 
 SourceFormat = str
 """How records were read: ``live``, ``demo``, ``application``, or the id of a file format in
@@ -100,6 +100,14 @@ class Weight:
     def is_loaded(self) -> bool:
         """Whether the array has been read already (for tests of laziness)."""
         return "array" in self._cache
+
+    def renamed(self, name: str, *, keep_role: bool = False) -> Weight:
+        """A copy called ``name`` (every other field kept); its role is decided again from the
+        new name unless ``keep_role`` (a de-duplicated ``kernel_1`` is still a kernel)."""
+        if name == self.name:
+            return self
+        role = self.role if keep_role else role_of(name)
+        return replace(self, name=name, role=role, _cache={}, _lock=threading.Lock(), _owner=None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,6 +218,33 @@ class ModelWeights:
     def export_key(self, layer: LayerWeights, weight: Weight) -> str:
         """The key of one array in an export: ``<layer path>/<weight name>``."""
         return f"{layer.path}/{weight.name}"
+
+
+def unique_names(weights: Iterable[Weight]) -> tuple[Weight, ...]:
+    """The weights in order, a repeated name made unique (``kernel``, ``kernel_1`` ...) with
+    its role kept: a layer's weights are found by name, so no two may share one."""
+    used: set[str] = set()
+    out: list[Weight] = []
+    for w in weights:
+        name, n = w.name, 1
+        while name in used:
+            name, n = f"{w.name}_{n}", n + 1
+        used.add(name)
+        out.append(w.renamed(name, keep_role=True))
+    return tuple(out)
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A shape for people: ``(3, 3, 1, 16)``; ``scalar`` for ``()``."""
+    return "(" + ", ".join(str(d) for d in shape) + ")" if shape else "scalar"
+
+
+def storable(array: Array) -> Array:
+    """``array`` as a ``.npy`` file can hold it: bfloat16 (which ``.npy`` cannot describe, and
+    numpy reads back as raw void) widened to float32; any other dtype unchanged, not copied."""
+    if array.dtype.kind == "V" or array.dtype.name == "bfloat16":
+        return array.astype(np.float32)
+    return array
 
 
 def eager(array: Array) -> Callable[[], Array]:

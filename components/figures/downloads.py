@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from extraction.records import LayerWeights, ModelWeights, Weight
+from extraction.records import LayerWeights, ModelWeights, Weight, storable
 
 CSV_MAX_VALUES = 2_000_000
 """Above this many values a CSV is not offered (it would be hundreds of MB of text)."""
@@ -21,14 +21,14 @@ CSV_MAX_VALUES = 2_000_000
 def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
     """One array as a ``.npy`` file (bfloat16, which ``.npy`` cannot describe, as float32)."""
     buffer = io.BytesIO()
-    np.save(buffer, _plain(array), allow_pickle=False)
+    np.save(buffer, storable(array), allow_pickle=False)
     return buffer.getvalue()
 
 
 def npz_bytes(layer: LayerWeights) -> bytes:
     """Every weight of ``layer`` in one ``.npz``, keyed by weight name."""
     buffer = io.BytesIO()
-    np.savez(buffer, **{w.name: _plain(w.array()) for w in layer.weights})  # type: ignore[arg-type]
+    np.savez(buffer, **{w.name: storable(w.array()) for w in layer.weights})  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
@@ -38,7 +38,7 @@ def csv_bytes(array: np.ndarray[Any, Any]) -> bytes | None:
         return None
     buffer = io.StringIO()
     matrix = array.reshape(-1, 1) if array.ndim == 1 else array
-    np.savetxt(buffer, _plain(matrix).astype(np.float64), delimiter=",", fmt="%.9g")
+    np.savetxt(buffer, storable(matrix).astype(np.float64), delimiter=",", fmt="%.9g")
     return buffer.getvalue().encode()
 
 
@@ -46,9 +46,3 @@ def file_stem(model: ModelWeights, layer: LayerWeights, weight: Weight | None = 
     """A safe file name stem: ``digits_cnn-conv1-kernel``."""
     parts = [model.name, layer.path] + ([weight.name] if weight is not None else [])
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts)).strip("_") or "weights"
-
-
-def _plain(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    if array.dtype.kind == "V" or array.dtype.name == "bfloat16":
-        return array.astype(np.float32)
-    return array

@@ -15,7 +15,7 @@ import streamlit as st
 
 from extraction.analysis.reduce import ReduceMode
 from extraction.layouts import filter_count, input_channels
-from extraction.records import LayerWeights, ModelWeights, Weight
+from extraction.records import LayerWeights, ModelWeights, Weight, shape_text
 
 from ..figures import filters, heatmaps, histograms, tables
 from ..figures.mosaic import Mosaic, filter_mosaic, page_count
@@ -53,7 +53,7 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
         names,
         key="weight",
         required=True,
-        format_func=lambda n: plain(f"{n} {_shape(layer.weight(n).shape)}"),
+        format_func=lambda n: plain(f"{n} {shape_text(layer.weight(n).shape)}"),
     )
     weight = layer.weight(name or names[0])
     views = views_for(layer, weight)
@@ -194,7 +194,7 @@ def _cached_histogram(base: str, bins: int, log_count: bool, _weight: Weight, pa
 def _value_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
     values = weight.array()
     if values.size == 0:
-        st.info(f"{plain(weight.name)} is empty: shape {_shape(weight.shape)} holds no values.")
+        st.info(f"{plain(weight.name)} is empty: shape {shape_text(weight.shape)} holds no values.")
     else:
         st.metric(
             plain(weight.name), f"{float(np.asarray(values, dtype=np.float64).reshape(-1)[0]):.6g}"
@@ -212,7 +212,3 @@ _VIEWS = {
 
 def _hashable(options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(options.items()))
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")" if shape else "scalar"

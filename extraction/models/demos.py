@@ -53,7 +53,9 @@ class Demo:
         return self.classes[index] if 0 <= index < len(self.classes) else str(index)
 
 
-def _digits(seed: int, *, images: bool) -> tuple[Any, Any, Any, Any]:
+def digits_data(seed: int, *, images: bool) -> tuple[Any, Any, Any, Any]:
+    """scikit-learn's 8x8 digits in [0, 1], split 75/25 (stratified, by ``seed``): ``(x_train,
+    y_train, x_test, y_test)``, images ``(n, 8, 8, 1)`` or flat ``(n, 64)``."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -65,11 +67,17 @@ def _digits(seed: int, *, images: bool) -> tuple[Any, Any, Any, Any]:
     return x_tr, y_tr, x_te, y_te
 
 
-def _compile(model: Any, learning_rate: float = 3e-3) -> Any:
+def compile_classifier(model: Any, learning_rate: float = 3e-3, optimizer: str = "adam") -> Any:
+    """Compile ``model`` as every built-in classifier is: sparse labels, accuracy reported."""
     import keras
 
+    optimizers = {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=optimizers[optimizer](learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -80,7 +88,7 @@ def _digits_mlp() -> Any:
     import keras
     from keras import layers
 
-    return _compile(
+    return compile_classifier(
         keras.Sequential(
             [
                 keras.Input((64,), name="pixels"),
@@ -97,7 +105,7 @@ def _digits_cnn() -> Any:
     import keras
     from keras import layers
 
-    return _compile(
+    return compile_classifier(
         keras.Sequential(
             [
                 keras.Input((8, 8, 1), name="image"),
@@ -120,20 +128,20 @@ DEMOS: dict[str, Demo] = {
         "Small CNN on scikit-learn's 8x8 handwritten digits",
         20,
         _digits_cnn,
-        lambda seed: _digits(seed, images=True),
+        lambda seed: digits_data(seed, images=True),
     ),
     "digits_mlp": Demo(
         "digits_mlp",
         "Two-layer MLP on scikit-learn's 8x8 handwritten digits",
         30,
         _digits_mlp,
-        lambda seed: _digits(seed, images=False),
+        lambda seed: digits_data(seed, images=False),
     ),
     "photo_patches": Demo(
         "photo_patches",
         "Small CNN telling 16x16 patches of scikit-learn's two sample photos apart (RGB)",
         10,
-        lambda: _compile(photo_cnn()),
+        lambda: compile_classifier(photo_cnn()),
         photo_patches,
         classes=PHOTOS,
     ),
@@ -200,7 +208,7 @@ def train_demo(
     x_tr, y_tr, x_te, y_te = demo.data(seed)
     model = demo.build()
     started = time.perf_counter()
-    callbacks = [_ProgressCallback(demo.epochs, progress)] if progress else []
+    callbacks = [epoch_callback(_progress(demo.epochs, progress))] if progress else []
     with quiet_native_stderr():
         model.fit(
             x_tr,
@@ -240,23 +248,22 @@ def _demo(name: str) -> Demo:
         ) from None
 
 
-def _progress_callback_base() -> Any:
+def epoch_callback(on_epoch: Callable[[int, dict[str, float]], None]) -> Any:
+    """A ``keras.callbacks.Callback`` calling ``on_epoch(epoch, logs)`` after each epoch, the
+    epoch counted from 1 as Keras counts it in file names."""
     import keras
 
-    return keras.callbacks.Callback
+    class _EpochEnd(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            on_epoch(epoch + 1, dict(logs or {}))
+
+    return _EpochEnd()
 
 
-class _ProgressCallback:
-    """Adapts Keras's epoch callbacks to a ``Progress`` function (built lazily, see below)."""
+def _progress(epochs: int, progress: Progress) -> Callable[[int, dict[str, float]], None]:
+    def report(epoch: int, logs: dict[str, float]) -> None:
+        acc = logs.get("accuracy")
+        tail = f", accuracy {acc:.1%}" if acc is not None else ""
+        progress(epoch / epochs, f"epoch {epoch}/{epochs}{tail}")
 
-    def __new__(cls, epochs: int, progress: Progress | None) -> Any:  # type: ignore[misc]
-        base = _progress_callback_base()
-
-        class _Callback(base):  # type: ignore[valid-type,misc]
-            def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-                if progress is not None:
-                    acc = (logs or {}).get("accuracy")
-                    tail = f", accuracy {acc:.1%}" if acc is not None else ""
-                    progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}{tail}")
-
-        return _Callback()
+    return report

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..records import Array, ModelWeights, Weight, eager
+from .demos import compile_classifier, digits_data, epoch_callback
 
 Optimizer = Literal["adam", "sgd", "rmsprop"]
 OPTIMIZERS: tuple[Optimizer, ...] = ("adam", "sgd", "rmsprop")
@@ -160,17 +161,7 @@ def build_model(knobs: Knobs) -> Any:
         layers.Dense(10, activation="softmax", name="digit"),
     ]
     model = keras.Sequential(parts, name="trained_digits")
-    optimizer = {
-        "adam": keras.optimizers.Adam,
-        "sgd": keras.optimizers.SGD,
-        "rmsprop": keras.optimizers.RMSprop,
-    }
-    model.compile(
-        optimizer=optimizer[knobs.optimizer](knobs.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return compile_classifier(model, knobs.learning_rate, knobs.optimizer)
 
 
 def train(
@@ -185,19 +176,12 @@ def train(
         ValueError: a knob out of range, or one snapshot larger than ``max_bytes``.
     """
     import keras
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     from ..readers.live import read_live
 
     knobs.check()
     keras.utils.set_random_seed(knobs.seed)
-    digits = load_digits()
-    x = (digits.images / 16.0).astype("float32")[..., None]
-    y = digits.target.astype("int64")
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=0.25, random_state=knobs.seed, stratify=y
-    )
+    x_tr, y_tr, x_te, y_te = digits_data(knobs.seed, images=True)
     model = build_model(knobs)
     structure = read_live(model, source="training run")
     weights = list(structure.iter_weights())
@@ -227,10 +211,6 @@ def train(
     val_eval = model.evaluate(x_te, y_te, verbose=0, return_dict=True)
     keep(0, {**train_eval, **{f"val_{k}": v for k, v in val_eval.items()}})
 
-    class Keeper(keras.callbacks.Callback):  # type: ignore[misc]
-        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-            keep(epoch + 1, logs or {})
-
     model.fit(
         x_tr,
         y_tr,
@@ -238,7 +218,7 @@ def train(
         batch_size=32,
         verbose=0,
         validation_data=(x_te, y_te),
-        callbacks=[Keeper()],
+        callbacks=[epoch_callback(keep)],
     )
     return TrainingRun(knobs, tuple(history), snapshots, structure, model)
 

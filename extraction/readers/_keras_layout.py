@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import CorruptFile
 from ..kinds import kind_of
-from ..records import LayerWeights, Weight
+from ..records import LayerWeights, Weight, unique_names
 from ._config import LayerNode
 from ._h5 import attr_text, dataset_weight, has_datasets, is_dataset, is_group
 from ._layer_vars import (
@@ -188,7 +188,7 @@ def _record(
         class_name=class_name or "unknown",
         kind=kind_of(class_name, wrapped_class(class_name, config)),
         config=config,
-        weights=_unique(weights),
+        weights=unique_names(weights),
     )
 
 
@@ -209,7 +209,7 @@ def _collect(
             )
         plain = names or [f"vars/{k}" for k in keys]
         weights.extend(_named(own, [(p, k) for p, k in zip(plain, keys, strict=True)], out, where))
-        weights = [_renamed(w, "/".join([*prefix, w.name])) for w in weights]
+        weights = [w.renamed("/".join([*prefix, w.name])) for w in weights]
     subs = [k for k in group if k != "vars" and k not in SKIPPED_ATTRS and is_group(group[k])]
     for key in sorted(subs, key=lambda k: sub_layer_rank(class_name, k)):
         sub = sub_layer(class_name, config, key, _stored_name(group[key]))
@@ -230,23 +230,3 @@ def _named(own: Any, pairs: list[tuple[str, str]], out: Layout, where: str) -> l
     if not pairs:
         pairs = [(f"vars/{k}", k) for k in _var_keys(own)]
     return [dataset_weight(name, own[key], out.budget, out.label) for name, key in pairs]
-
-
-def _renamed(w: Weight, name: str) -> Weight:
-    if name == w.name:
-        return w
-    from ..kinds import role_of
-
-    return Weight(name, role_of(name), w.shape, w.dtype, w.trainable, w.loader)
-
-
-def _unique(weights: list[Weight]) -> tuple[Weight, ...]:
-    used: set[str] = set()
-    out: list[Weight] = []
-    for w in weights:
-        name, n = w.name, 1
-        while name in used:
-            name, n = f"{w.name}_{n}", n + 1
-        used.add(name)
-        out.append(_renamed(w, name))
-    return tuple(out)

@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import CorruptFile, UnsupportedFormat
 from ..kinds import kind_of
 from ..layouts import RNN_CLASSES
-from ..records import LayerWeights, ModelWeights, SourceFormat, Weight
+from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
 from ._config import LayerNode, check_model_config, keras_major, leaves, model_tree, parse_json
 from ._h5 import (
     H5_ERRORS,
@@ -39,7 +39,7 @@ from ._h5 import (
     one_line,
     open_h5,
 )
-from ._keras_layout import CONTAINERS, Layout, _unique, read_layout
+from ._keras_layout import CONTAINERS, Layout, read_layout
 from ._layer_vars import guess_class, wrapped_class
 
 _CELL = re.compile(r".*cell(_\d+)?$")
@@ -122,11 +122,11 @@ def _read_legacy(root: Any, tree: LayerNode | None, out: Layout) -> None:
             continue
         class_name = node.class_name if node else _guess(pairs)
         config = node.config if node else {}
-        weights = [_renamed(w, _local(segs, layer_name, class_name, out)) for segs, w in pairs]
+        weights = [w.renamed(_local(segs, layer_name, class_name, out)) for segs, w in pairs]
         out.layers.append(_layer(layer_name, layer_name, class_name, config, weights))
     top = root.get("top_level_model_weights")
     if top is not None and attr_list(top, "weight_names"):
-        own = [_renamed(w, "/".join(segs)) for segs, w in _arrays(top, out, seen)]
+        own = [w.renamed("/".join(segs)) for segs, w in _arrays(top, out, seen)]
         model = tree.name if tree else "model"
         out.layers.append(_layer(model, model, "Model", {}, own))
 
@@ -185,7 +185,7 @@ def _nested(
             continue
         rel, leaf = match
         segs_from = segs[segs.index(leaf.name) :]
-        found[rel].append(_renamed(w, _local(segs_from, leaf.name, leaf.class_name, out)))
+        found[rel].append(w.renamed(_local(segs_from, leaf.name, leaf.class_name, out)))
     for rel, leaf in inner:
         path = f"{model_name}/{rel}"
         out.layers.append(_layer(leaf.name, path, leaf.class_name, leaf.config, found[rel]))
@@ -200,14 +200,8 @@ def _guess(pairs: list[tuple[list[str], Weight]]) -> str:
     return guess_class([w.name.split(":", 1)[0] for _, w in pairs], [w.shape for _, w in pairs])
 
 
-def _renamed(w: Weight, name: str) -> Weight:
-    from ..kinds import role_of
-
-    return Weight(name, role_of(name), w.shape, w.dtype, w.trainable, w.loader)
-
-
 def _layer(
     name: str, path: str, class_name: str, config: Any, weights: list[Weight]
 ) -> LayerWeights:
     kind = kind_of(class_name, wrapped_class(class_name, config))
-    return LayerWeights(name, path, class_name, kind, config, _unique(weights))
+    return LayerWeights(name, path, class_name, kind, config, unique_names(weights))

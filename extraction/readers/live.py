@@ -19,7 +19,7 @@ import numpy as np
 
 from ..kinds import kind_of, role_of
 from ..layouts import RNN_CLASSES
-from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight
+from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
 
 
 def read_live(
@@ -113,20 +113,13 @@ def _own_variables(layer: Any) -> list[Any]:
 
 def _weights(named: list[tuple[str, Any]], seen: set[int]) -> tuple[Weight, ...]:
     weights: list[Weight] = []
-    used: set[str] = set()
     for name, v in named:
         if id(v) in seen:
             continue
         seen.add(id(v))
-        unique = name
-        n = 1
-        while unique in used:
-            unique = f"{name}_{n}"
-            n += 1
-        used.add(unique)
         weights.append(
             Weight(
-                name=unique,
+                name=name,
                 role=role_of(name),
                 shape=tuple(int(d) for d in v.shape),
                 dtype=_dtype_name(v),
@@ -134,7 +127,7 @@ def _weights(named: list[tuple[str, Any]], seen: set[int]) -> tuple[Weight, ...]
                 loader=_loader(v),
             )
         )
-    return tuple(weights)
+    return unique_names(weights)
 
 
 def _dtype_name(v: Any) -> str:

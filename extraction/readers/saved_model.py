@@ -31,10 +31,9 @@ from typing import Any
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..kinds import kind_of, role_of
 from ..layouts import ATTENTION_SUBLAYERS
-from ..records import LayerWeights, ModelWeights, SourceFormat, Weight
+from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
 from ._config import LayerNode, leaves, model_tree
 from ._h5 import one_line
-from ._keras_layout import _unique
 from ._layer_vars import guess_class, is_trainable, wrapped_class
 from ._saved_graph import Graph, keras_metadata, saved_variable_names
 from .safety import ARRAY_SLACK_BYTES, MAX_ARRAY_BYTES, MAX_INFLATED_BYTES, ZIP_ERRORS
@@ -237,12 +236,14 @@ def _layers(
         _, _, weights = records.pop(path, ("", {}, []))
         kind = kind_of(node.class_name, wrapped_class(node.class_name, node.config))
         out.append(
-            LayerWeights(node.name, path, node.class_name, kind, node.config, _unique(weights))
+            LayerWeights(node.name, path, node.class_name, kind, node.config, unique_names(weights))
         )
     for path, (class_name, config, weights) in records.items():
         cls = class_name if class_name not in ("", "unknown") else _guess(weights)
         kind = kind_of(cls, wrapped_class(cls, config))
-        out.append(LayerWeights(path.rsplit("/", 1)[-1], path, cls, kind, config, _unique(weights)))
+        out.append(
+            LayerWeights(path.rsplit("/", 1)[-1], path, cls, kind, config, unique_names(weights))
+        )
     return out
 
 

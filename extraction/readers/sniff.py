@@ -51,9 +51,16 @@ def sniff(path: Path) -> SourceFormat:
             "expected .keras, .h5 or a SavedModel"
         )
     raise UnsupportedFormat(
-        f"{path.name} is not a model file Weightscope reads (it is neither a zip archive nor "
-        "HDF5); expected .keras, .h5, .weights.h5, a SavedModel folder or a zipped SavedModel"
+        f"{path.name} is not a model file Weightscope reads; expected {readable_formats()}"
     )
+
+
+def readable_formats() -> str:
+    """The formats Weightscope reads, for error messages: ``a .keras file, an HDF5 ...``."""
+    from . import FORMATS
+
+    labels = [f.label for f in FORMATS.values()]
+    return ", ".join(labels[:-1]) + " or " + labels[-1]
 
 
 def _has_hdf5_signature(f: object) -> bool:
