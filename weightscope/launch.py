@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from extraction.api import APP_PREFIX, DEMO_PREFIX
-from extraction.errors import SourceNotFound
-from extraction.folder import MODEL_DIR_ENV, model_dir, resolve
+from extraction.errors import SourceNotFound, UnsupportedFormat
+from extraction.folder import MODEL_DIR_ENV, list_models, model_dir
 
 APP_FILE = "app.py"
 CONFIG_FILE = Path(".streamlit") / "config.toml"
@@ -117,19 +117,29 @@ def plan(source: str | None, layer: str | None = None) -> Launch:
 def _model_folder(path: Path) -> tuple[Path, str]:
     """The model folder to serve ``path`` from, and its name there; checks that it is a model.
 
-    A file inside the user's own ``$WEIGHTSCOPE_MODEL_DIR`` keeps that folder (the sidebar then
-    lists its neighbours); any other is served from the folder it is in.
+    A file the sidebar of the user's own ``$WEIGHTSCOPE_MODEL_DIR`` lists keeps that folder (the
+    sidebar then shows its neighbours too); any other is served from the folder it is in. The
+    name must be one the sidebar lists (``list_models``), or the page would open another.
+
+    Raises:
+        UnsupportedFormat: not a model, or a name the model folder does not list.
     """
+    from extraction.readers import model_suffixes
     from extraction.readers.sniff import sniff
 
     sniff(path)  # one clear line now, rather than an error box in the browser
+    folders = [path.parent]
     configured = model_dir()
     if configured is not None and path.is_relative_to(configured.resolve()):
-        name = path.relative_to(configured.resolve()).as_posix()
-        resolve(configured, name)
-        return configured.resolve(), name
-    resolve(path.parent, path.name)
-    return path.parent, path.name
+        folders.insert(0, configured.resolve())
+    for folder in folders:
+        name = path.relative_to(folder).as_posix()
+        if name in list_models(folder):
+            return folder, name
+    raise UnsupportedFormat(
+        f"{path.name}: the dashboard opens model files by their ending "
+        f"({', '.join(model_suffixes())}); rename it, or use weightscope inspect"
+    )
 
 
 def free_port(host: str, start: int = DEFAULT_PORT, tries: int = 50) -> int:

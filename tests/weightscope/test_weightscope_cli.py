@@ -116,7 +116,24 @@ def test_plan_keeps_the_users_model_folder(
     assert plan.query == {"model": f"{model_file.parent.name}/{model_file.name}"}
 
 
-def test_plan_refuses_what_the_app_could_not_open(tmp_path: Path) -> None:
+def test_plan_serves_a_deep_file_from_its_own_folder(
+    model_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The sidebar lists a model folder and one level below; deeper files get their own folder.
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    (deep / "net.keras").write_bytes(model_file.read_bytes())
+    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(tmp_path))
+    plan = launch.plan(str(deep / "net.keras"))
+    assert plan.env == {"WEIGHTSCOPE_MODEL_DIR": str(deep.resolve())}
+    assert plan.query == {"model": "net.keras"}
+
+
+def test_plan_refuses_what_the_app_could_not_open(tmp_path: Path, model_file: Path) -> None:
+    odd = tmp_path / "net.bin"  # a real model whose name the model folder would not list
+    odd.write_bytes(model_file.read_bytes())
+    with pytest.raises(UnsupportedFormat, match="opens model files by their ending"):
+        launch.plan(str(odd))
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     with pytest.raises(UnsupportedFormat):
