@@ -31,7 +31,8 @@ def test_notebook_runs_and_shows_its_figures(
 
     # The kernel is a fresh Python: it imports weightscope from this checkout, and writes the
     # notebook's files in tmp_path. The demo cache is the test session's (tests/conftest.py).
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
