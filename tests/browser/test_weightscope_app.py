@@ -10,10 +10,12 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, _free_port, idle
 from playwright.sync_api import Page, expect
 
 
+@pytest.mark.slow
 def test_app_command_opens_the_file_and_layer(
     page: Page, tmp_path: Path, screenshots: Path
 ) -> None:
