@@ -47,6 +47,7 @@ lint: setup-dev
 bench: setup-dev
 	$(BIN)/python -m benchmarks.bench_vgg16
 	$(BIN)/python -m benchmarks.bench_app_vgg16
+	$(BIN)/python -m benchmarks.bench_runs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

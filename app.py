@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.page import header, layer_view, links, model_panels, sidebar, teaching
+from components.page import header, layer_view, links, model_panels, run_view, sidebar, teaching
 from components.page.session import current, current_ref
 
 st.set_page_config(page_title="Weightscope", page_icon=":material/grid_on:", layout="wide")
@@ -14,6 +14,9 @@ with st.sidebar:
     st.title("Weightscope")
     sidebar.choose_source(current_ref())
 ref, model = current()
+shown = run_view.choose(ref)  # a run: the epoch slider picks the snapshot every view shows
+if shown is not None:
+    ref, model = shown.view_ref, shown.model
 header.render(ref, model)
 if not model.layers:
     st.warning("This model has no layers to show.")
@@ -21,16 +24,21 @@ if not model.layers:
 with st.sidebar:
     layer = sidebar.choose_layer(model, links.take_linked_layer(model))
 links.sync_url(ref, layer.path)
+run_view.sync_url(shown)
 
 # Only the open tab is computed: the table and overview read every array of the model.
-layer_tab, table_tab, overview_tab, teach_tab = st.tabs(
-    ["Layer", "All layers", "Model overview", "Explain, diagnose, compare, train"],
+layer_tab, table_tab, overview_tab, teach_tab, *run_tab = st.tabs(
+    ["Layer", "All layers", "Model overview", "Explain, diagnose, compare, train"]
+    + (["Run over time"] if shown else []),
     key="main_tab",
     on_change="rerun",
 )
 if layer_tab.open:
     with layer_tab:
-        layer_view.render(ref, model, layer)
+        if shown is not None:
+            run_view.render_layer(shown, layer)
+        else:
+            layer_view.render(ref, model, layer)
 if table_tab.open:
     with table_tab:
         model_panels.render_table(ref, model)
@@ -40,3 +48,6 @@ if overview_tab.open:
 if teach_tab.open:
     with teach_tab:
         teaching.render_tabs(ref, model, layer)
+if shown is not None and run_tab[0].open:
+    with run_tab[0]:
+        run_view.render_run(shown)

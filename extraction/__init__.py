@@ -40,17 +40,21 @@ __all__ = [
     "UnsafeModel",
     "UnsupportedFormat",
     "Weight",
+    "WeightRecorder",
     "WeightRole",
     "WeightscopeError",
     "compute_stats",
     "kind_of",
     "open_model",
+    "open_run",
     "role_of",
 ]
 
 
 if TYPE_CHECKING:
     from .api import open_model
+    from .models.recorder import WeightRecorder
+    from .runs import open_run
 
 
 def __getattr__(name: str) -> object:
@@ -59,4 +63,13 @@ def __getattr__(name: str) -> object:
         from .api import open_model
 
         return open_model
+    if name == "open_run":
+        from .runs import open_run
+
+        return open_run
+    if name == "WeightRecorder":
+        # A keras.callbacks.Callback: asking for it imports Keras, importing extraction does not.
+        from .models.recorder import WeightRecorder
+
+        return WeightRecorder
     raise AttributeError(name)

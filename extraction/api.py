@@ -26,7 +26,8 @@ def open_model(
     Args:
         source: a ``keras.Model``; ``"demo:NAME"`` for a built-in demo; ``"app:NAME"`` for a
             ``keras.applications`` architecture (``app:VGG16``); a path to a model file or
-            folder of any format in ``extraction.readers.FORMATS``; or the ``bytes`` of such a
+            folder of any format in ``extraction.readers.FORMATS``; a run folder (its latest
+            snapshot; ``extraction.runs.open_run`` gives them all); or the ``bytes`` of such a
             file (an upload).
         live: also load the model into Keras (needed to run it, e.g. for activations). When
             Keras cannot load a file that the file readers can read, the weights are still
@@ -71,6 +72,12 @@ def _is_keras_model(obj: Any) -> bool:
 
 
 def _open_path(path: Path, *, live: bool) -> ModelWeights:
+    if path.is_dir() and not any(path.glob("*.index")):
+        from .runs import looks_like_run, open_run
+
+        if looks_like_run(path):  # a run opens as its latest snapshot; open_run gives them all
+            run = open_run(path)
+            return run.model(len(run.snapshots) - 1)
     fmt = sniff(path)
     records = read_file(path, fmt)
     if not live:

@@ -29,6 +29,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     parser = _parser(prog)
     args = parser.parse_args(argv)
     try:
+        if args.command == "timeline":
+            from .analysis.timeline import print_timeline
+
+            print_timeline(args.source, as_json=args.json, out=sys.stdout)
+            return EXIT_OK
         from .api import open_model
 
         model = open_model(args.source)
@@ -71,6 +76,11 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write every weight array once to an .npz file")
     export.add_argument("source", metavar="SOURCE")
     export.add_argument("--out", required=True, metavar="FILE.npz", help="the file to write")
+    timeline = sub.add_parser(
+        "timeline", help="each weight's L2, mean, std and update ratio over a run's snapshots"
+    )
+    timeline.add_argument("source", metavar="RUN", help="a run folder (checkpoints or recorder)")
+    timeline.add_argument("--json", action="store_true", help="print JSON for other tools")
     return parser
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from .errors import SourceNotFound, UnsafeModel
 from .readers import model_suffixes
 from .readers.safety import MAX_FOLDER_ENTRIES
+from .runs import looks_like_run
 
 MODEL_DIR_ENV = "WEIGHTSCOPE_MODEL_DIR"
 
@@ -26,12 +27,18 @@ def model_dir() -> Path | None:
 
 
 def list_models(folder: Path) -> list[str]:
-    """Names (relative to ``folder``, ``/``-separated) of the model files and SavedModel folders
-    in it and one level below, sorted; entries that resolve outside the folder are skipped."""
+    """Names (relative to ``folder``, ``/``-separated) of the model files, SavedModel folders and
+    runs in it and one level below, sorted; entries that resolve outside the folder are skipped.
+
+    A run folder (``extraction.runs.looks_like_run``) is listed once, as the folder, not file
+    by file."""
     root = folder.resolve()
     found: list[str] = []
     for entry in sorted(folder.iterdir()):
         candidates = [entry]
+        if entry.is_dir() and looks_like_run(entry) and entry.resolve().is_relative_to(root):
+            found.append(entry.relative_to(folder).as_posix())
+            continue
         if entry.is_dir() and not _is_saved_model(entry):
             candidates = sorted(entry.iterdir())
         for path in candidates:

@@ -12,11 +12,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from extraction.kinds import CONV_KINDS
-from extraction.layouts import to_2d
 from extraction.models.training import EpochLog, TrainingRun
 
-from . import filters, heatmaps, histograms
+from . import histograms
+from .timeline import weight_figure
 
 
 def curves_figure(
@@ -69,29 +68,16 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
         or 1.0
     )
     title = f"{path} kernel after epoch {epoch}" if epoch else f"{path} kernel before training"
-    run_wide = "one colour scale for the whole run"
-    view: go.Figure
-    if layer.kind in CONV_KINDS:
-        view = filters.filter_grid_figure(
-            values,
-            kind=layer.kind,
-            scale="shared",
-            zmax=limit,
-            title=title,
-            subtitle=run_wide,
-            height=480,
-        )
-    else:
-        matrix, rows, cols = to_2d(values, kernel.role, layer.kind)
-        view = heatmaps.heatmap_figure(
-            matrix,
-            row_label=rows,
-            col_label=cols,
-            limit=limit,
-            title=title,
-            subtitle=run_wide,
-            height=480,
-        )
+    view = weight_figure(  # the same view as a run's, on the run's colour scale
+        values,
+        kind=layer.kind,
+        role=kernel.role,
+        name=kernel.name,
+        limit=limit,
+        title=title,
+        subtitle="one colour scale for the whole run",
+        height=480,
+    )
     hist = histograms.histogram_figure(
         values, bins=40, title=f"{path} kernel values, epoch {epoch}", x_range=(-limit, limit)
     )

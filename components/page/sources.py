@@ -14,6 +14,7 @@ from extraction.folder import MODEL_DIR_ENV, model_dir, resolve
 from extraction.models.applications import APPLICATIONS
 from extraction.models.demos import DEFAULT_DEMO, DEMOS
 from extraction.readers import model_suffixes
+from extraction.runs import looks_like_run, run_token
 
 SourceKind = Literal["demo", "folder", "application", "upload"]
 
@@ -105,5 +106,7 @@ def folder_ref(name: str) -> ModelRef:
     if folder is None:
         raise SourceNotFound(f"no model folder is configured (set {MODEL_DIR_ENV})")
     path = resolve(folder, name)
+    if looks_like_run(path):  # a run changes when any checkpoint in it does
+        return ModelRef("folder", name, run_token(path))
     stat = path.stat()
     return ModelRef("folder", name, f"{stat.st_mtime_ns}-{stat.st_size}")

@@ -1,0 +1,135 @@
+"""A run on the page (AppTest): deep link with an epoch, the slider moves every view and the
+URL, the Run tab finds where NaN first appears, the other tabs show the chosen snapshot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 180
+EPOCHS = 4
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder holding ``ckpt``: four .keras checkpoints, NaN planted in the last."""
+    folder = tmp_path_factory.mktemp("models")
+    (folder / "ckpt").mkdir()
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((8, 8, 1))
+    x = layers.Conv2D(4, 3, name="conv")(inputs)
+    x = layers.Flatten()(x)
+    model = keras.Model(inputs, layers.Dense(3, name="out")(x), name="tiny_cnn")
+    for epoch in range(1, EPOCHS + 1):
+        kernel = model.get_layer("conv").kernel
+        grown = kernel.numpy() * 1.5
+        if epoch == EPOCHS:
+            grown[0, 0, 0, 1] = np.nan
+        kernel.assign(grown)
+        model.save(folder / "ckpt" / f"model-{epoch:02d}.keras")
+    # A run recorded every 3 batches (4 batches an epoch): steps 0, 3, 6, 8 (the end).
+    from extraction import WeightRecorder
+
+    model.compile("sgd", "mse")
+    x = np.random.default_rng(0).normal(size=(32, 8, 8, 1)).astype("float32")
+    y = np.zeros((32, 3), "float32")
+    model.get_layer("conv").kernel.assign(np.zeros((3, 3, 1, 4), "float32") + 0.1)
+    model.fit(
+        x, y, epochs=2, batch_size=8, verbose=0, callbacks=[WeightRecorder(folder / "rec", every=3)]
+    )
+    return folder
+
+
+def app(query: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def charts(at: AppTest) -> list[dict[str, object]]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def titles(at: AppTest) -> list[str]:
+    out = []
+    for spec in charts(at):
+        title = spec.get("layout", {}).get("title", {})  # type: ignore[union-attr]
+        out.append(title.get("text", "") if isinstance(title, dict) else "")
+    return out
+
+
+@pytest.mark.slow
+def test_a_run_opens_at_the_linked_epoch_and_the_slider_moves_every_view(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(run_dir))
+    at = app({"model": "ckpt", "layer": "conv", "epoch": "2"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert "ckpt" in at.selectbox(key="folder_name").options
+    assert at.session_state["run_index"] == 1
+    assert at.query_params["epoch"] == "2" and at.query_params["layer"] == "conv"
+    assert "conv/kernel at epoch 2" in titles(at)
+    assert "change since epoch 1" in titles(at)
+    now = charts(at)[0]
+    zmax = now["data"][0]["zmax"]  # type: ignore[index]
+    at.select_slider(key="run_index").set_value(2).run()
+    assert not at.exception
+    assert at.query_params["epoch"] == "3"
+    assert "conv/kernel at epoch 3" in titles(at)
+    assert charts(at)[0]["data"][0]["zmax"] == zmax  # type: ignore[index]  # one run scale
+    # The other tabs show the chosen snapshot too.
+    at.session_state["main_tab"] = "All layers"
+    at.run()
+    assert not at.exception
+    (table,) = [d for d in at.dataframe if "path" in d.value.columns]
+    assert "conv" in list(table.value["path"])
+
+
+@pytest.mark.slow
+def test_the_run_tab_finds_where_nan_first_appears(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(run_dir))
+    at = app({"model": "ckpt", "layer": "conv"})
+    assert at.session_state["run_index"] == EPOCHS - 1  # no epoch in the link: the newest
+    assert at.query_params["epoch"] == str(EPOCHS)
+    at.session_state["main_tab"] = "Run over time"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"first appears at epoch {EPOCHS}" in e.value for e in at.error)
+    assert any("conv/kernel" in e.value for e in at.error)
+    assert any("update ratio" in str(spec) for spec in charts(at))
+
+
+def test_a_link_to_an_epoch_the_run_lacks_is_an_error_box(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(run_dir))
+    at = app({"model": "ckpt", "epoch": "9"})
+    assert not at.exception
+    assert any("no snapshot at epoch 9" in e.value for e in at.error)
+    assert at.query_params["epoch"] == str(EPOCHS)  # the URL says what is shown
+
+
+def test_a_run_recorded_by_batches_links_epoch_and_step(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(run_dir))
+    at = app({"model": "rec", "layer": "conv", "epoch": "1"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state["run_index"] == 1  # the last snapshot of epoch 1: step 3
+    assert at.query_params["epoch"] == "1" and at.query_params["step"] == "3"
+    assert "conv/kernel at epoch 1, step 3" in titles(at)
+    at = app({"model": "rec", "layer": "conv", "epoch": "2", "step": "8"})
+    assert at.session_state["run_index"] == 3
+    assert at.query_params["step"] == "8"
