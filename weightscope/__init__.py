@@ -11,6 +11,9 @@ In a notebook (figures are plain plotly figures; they show inline in Jupyter and
     ws.overview(model)                      # one box per layer
     ws.health(model)                        # findings as a pandas DataFrame
 
+    model.fit(x, y, epochs=5, callbacks=[ws.WeightRecorder("my_run")])
+    ws.timeline("my_run")                   # how each weight moved, epoch by epoch
+
 In a terminal: ``weightscope app model.keras`` (the dashboard), ``weightscope inspect
 model.keras`` (the library's commands, as ``python -m extraction``).
 """
@@ -21,9 +24,20 @@ from typing import TYPE_CHECKING
 
 from extraction.errors import WeightscopeError
 
-_NOTEBOOK = ("filters", "health", "heatmap", "histogram", "layers", "open", "overview")
+_NOTEBOOK = (
+    "filters",
+    "health",
+    "heatmap",
+    "histogram",
+    "layers",
+    "open",
+    "open_run",
+    "overview",
+    "timeline",
+)
 
 __all__ = [
+    "WeightRecorder",
     "WeightscopeError",
     "filters",
     "health",
@@ -31,11 +45,25 @@ __all__ = [
     "histogram",
     "layers",
     "open",
+    "open_run",
     "overview",
+    "timeline",
 ]
 
 if TYPE_CHECKING:
-    from .notebook import filters, health, heatmap, histogram, layers, open, overview
+    from extraction.models.recorder import WeightRecorder
+
+    from .notebook import (
+        filters,
+        health,
+        heatmap,
+        histogram,
+        layers,
+        open,
+        open_run,
+        overview,
+        timeline,
+    )
 
 
 def __getattr__(name: str) -> object:
@@ -44,6 +72,10 @@ def __getattr__(name: str) -> object:
         from . import notebook
 
         return getattr(notebook, name)
+    if name == "WeightRecorder":  # a keras Callback: imports Keras, so only when asked for
+        from extraction.models.recorder import WeightRecorder
+
+        return WeightRecorder
     raise AttributeError(f"module 'weightscope' has no attribute {name!r}")
 
 

@@ -60,9 +60,10 @@ def _parser(commands: dict[str, str]) -> argparse.ArgumentParser:
         "app",
         help="start the dashboard in the browser, opened on SOURCE",
         description="Start the Weightscope dashboard opened on SOURCE and print its address.",
-        epilog="SOURCE is a model file or SavedModel folder (served from its folder through "
-        "WEIGHTSCOPE_MODEL_DIR), a demo (digits_cnn, demo:digits_mlp ...) or app:NAME for a "
-        "keras.applications architecture; without it, the default demo. Ctrl+C stops it.",
+        epilog="SOURCE is a model file, SavedModel folder or run folder (served from its "
+        "folder via WEIGHTSCOPE_MODEL_DIR), a demo (digits_cnn, demo:digits_mlp ...) or "
+        "app:NAME for a keras.applications architecture; without it, the default demo. Ctrl+C "
+        "stops it.",
     )
     app.add_argument("source", nargs="?", metavar="SOURCE", help="what to open")
     app.add_argument("--port", type=_port, default=0, help="port (default: first free from 8501)")

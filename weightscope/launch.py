@@ -74,7 +74,7 @@ def plan(source: str | None, layer: str | None = None) -> Launch:
 
     Args:
         source: ``None`` for the default demo; a demo (``digits_cnn`` or ``demo:digits_cnn``);
-            ``app:NAME``; or a path to a model file or SavedModel folder.
+            ``app:NAME``; or a path to a model file, a SavedModel folder or a run folder.
         layer: a layer path to select.
 
     Raises:
@@ -126,8 +126,10 @@ def _model_folder(path: Path) -> tuple[Path, str]:
     """
     from extraction.readers import model_suffixes
     from extraction.readers.sniff import sniff
+    from extraction.runs import looks_like_run
 
-    sniff(path)  # one clear line now, rather than an error box in the browser
+    if not looks_like_run(path):  # a run folder opens as a run, with its epochs
+        sniff(path)  # one clear line now, rather than an error box in the browser
     folders = [path.parent]
     configured = model_dir()
     if configured is not None and path.is_relative_to(configured.resolve()):

@@ -12,7 +12,9 @@ figure again during training shows the current weights.
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -26,6 +28,9 @@ from extraction.analysis.diagnostics import SEVERITY_ORDER, layer_findings
 from extraction.analysis.reduce import ReduceMode
 from extraction.errors import LayerNotFound
 from extraction.records import LayerWeights, ModelWeights, Weight
+
+if TYPE_CHECKING:
+    from extraction.runs import Run
 
 HEALTH_COLUMNS = ("layer", "weight", "check", "severity", "message")
 """The columns of ``health``: those of ``health --json`` in DESIGN.md."""
@@ -175,6 +180,56 @@ def health(model: Any) -> pd.DataFrame:
     found.sort(key=lambda pair: SEVERITY_ORDER[pair[1].severity])
     rows = [(path, f.weight, f.check, f.severity, f.message) for path, f in found]
     return pd.DataFrame(rows, columns=list(HEALTH_COLUMNS))
+
+
+def timeline(
+    run: Any,
+    weights: str | Sequence[str] | None = None,
+    *,
+    metrics: Sequence[str] = ("l2", "std", "update_ratio"),
+) -> go.Figure:
+    """How a run's weights moved: small multiples of L2 norm, std and update ratio
+    ``||W_t - W_(t-1)|| / ||W_(t-1)||`` per snapshot (epoch, or batches for a run recorded
+    every N batches).
+
+    Args:
+        run: a run folder (``WeightRecorder``'s, or ModelCheckpoint files), or an opened run.
+        weights: which weights: ``"<layer path>/<weight>"`` keys or layer paths (all of that
+            layer's weights); by default every weight (the figure shows at most 48 panels).
+        metrics: any of ``l2``, ``std``, ``update_ratio``.
+
+    Raises:
+        extraction.WeightscopeError: not a run (fewer than two snapshots of one model).
+        ValueError: a weight or metric that the run does not have.
+    """
+    from components.figures.timeline import multiples_figure
+    from extraction.analysis.timeline import timeline as run_timeline
+    from extraction.runs import Run, open_run
+
+    opened = run if isinstance(run, Run) else open_run(run)
+    every = list(run_timeline(opened).weights.values())
+    lines = every
+    if weights is not None:
+        wanted = [weights] if isinstance(weights, str) else list(weights)
+        lines = [w for w in every if w.key in wanted or w.layer in wanted]
+        if not lines:
+            have = ", ".join(w.key for w in every)
+            raise ValueError(f"run {opened.name!r} has no weight {wanted!r}; it has: {have}")
+    steps = [s.step for s in opened.snapshots]
+    step_title = "batches trained" if opened.unit == "batch" else "epoch"
+    return multiples_figure(lines, steps, list(metrics), step_title=step_title)
+
+
+def open_run(path: str | os.PathLike[str]) -> Run:
+    """Open a run folder (``WeightRecorder``'s, or ModelCheckpoint files of one model): its
+    snapshots in training order; ``run.model(i)`` gives snapshot ``i``'s records.
+
+    Raises:
+        extraction.WeightscopeError: no such folder, or not a run.
+    """
+    from extraction.runs import open_run as open_run_folder
+
+    return open_run_folder(path)
 
 
 def _records(model: Any) -> ModelWeights:

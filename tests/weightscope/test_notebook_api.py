@@ -170,3 +170,61 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.stdout.splitlines() == ["[]", "['plotly']"], done.stderr
+
+
+@pytest.fixture(scope="module")
+def recorded_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three epochs of a small model, recorded with ``ws.WeightRecorder`` during ``fit``."""
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [keras.Input((4,)), layers.Dense(3, name="hidden"), layers.Dense(1, name="out")],
+        name="recorded",
+    )
+    model.compile("sgd", "mse")
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    folder = tmp_path_factory.mktemp("ws_run") / "my_run"
+    recorder = ws.WeightRecorder(folder)
+    assert isinstance(recorder, keras.callbacks.Callback)
+    model.fit(x, x[:, :1], epochs=3, batch_size=8, verbose=0, callbacks=[recorder])
+    return folder
+
+
+def test_timeline_of_a_recorded_run(recorded_run: Path) -> None:
+    from extraction.analysis.timeline import timeline
+
+    run = ws.open_run(recorded_run)
+    assert [s.step for s in run.snapshots] == [0, 1, 2, 3]
+    numbers = timeline(run).as_json()["weights"]
+    fig = ws.timeline(recorded_run)
+    assert type(fig) is go.Figure
+    assert len(fig.data) == len(numbers) * 3  # l2, std and update ratio of every weight
+    by_name = {trace.name: trace for trace in fig.data}
+    l2 = by_name["hidden/kernel l2"]
+    assert list(l2.x) == [0, 1, 2, 3]
+    np.testing.assert_allclose(l2.y, numbers["hidden/kernel"]["l2"])
+    ratio = by_name["hidden/kernel update_ratio"].y
+    assert np.isnan(ratio[0]) and all(r > 0 for r in ratio[1:])  # it trained, every epoch
+
+
+def test_timeline_of_chosen_weights(recorded_run: Path) -> None:
+    one = ws.timeline(ws.open_run(recorded_run), "out", metrics=["l2"])
+    assert sorted(t.name for t in one.data) == ["out/bias l2", "out/kernel l2"]
+    with pytest.raises(ValueError, match="has no weight .*it has: hidden/kernel"):
+        ws.timeline(recorded_run, ["nope/kernel"])
+    with pytest.raises(ValueError, match="unknown metric"):
+        ws.timeline(recorded_run, metrics=["speed"])
+
+
+def test_timeline_of_a_folder_that_is_no_run(saved: Path) -> None:
+    with pytest.raises(WeightscopeError, match="is not a run"):
+        ws.timeline(saved.parent)
+
+
+def test_a_run_opens_as_its_latest_snapshot(recorded_run: Path) -> None:
+    latest = ws.open_run(recorded_run).model(3)
+    fig = ws.heatmap(recorded_run, "hidden")
+    np.testing.assert_allclose(
+        np.asarray(fig.data[0].z, dtype=np.float64),
+        latest.layer("hidden").weight("kernel").array(),
+        rtol=1e-6,
+    )

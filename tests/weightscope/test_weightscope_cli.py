@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -42,7 +43,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_app_and_every_library_command() -> None:
     done = run("--help")
     assert done.returncode == 0
-    listed = [line.split()[0] for line in done.stdout.splitlines() if line.startswith("    ")]
+    listed = re.findall(r"^    (\S+)  ", done.stdout, flags=re.MULTILINE)
     assert listed == ["app", *cli.library_commands()]
     assert {"inspect", "export"} <= set(cli.library_commands())
 
@@ -149,3 +150,13 @@ def test_app_folder_has_the_app_and_its_settings() -> None:
     assert "maxUploadSize" in config
     command = launch.server_command(folder, "localhost", 8600)
     assert command[1:5] == ["-m", "streamlit", "run", str(folder / "app.py")]
+
+
+def test_plan_for_a_run_folder(model_file: Path, tmp_path: Path) -> None:
+    run = tmp_path / "checkpoints"
+    run.mkdir()
+    for epoch in (1, 2):
+        (run / f"model-{epoch:02d}.keras").write_bytes(model_file.read_bytes())
+    plan = launch.plan(str(run))
+    assert plan.env == {"WEIGHTSCOPE_MODEL_DIR": str(tmp_path.resolve())}
+    assert plan.query == {"model": "checkpoints"}
