@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import WeightscopeError
-from .records import ModelWeights, shape_text, storable
+from .records import ModelWeights, Weight, shape_text, storable
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -66,7 +66,8 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
         prog=prog,
         description="List or export every weight of a Keras model, named by what it is.",
         epilog="SOURCE is a .keras, .h5 or .weights.h5 file, a SavedModel folder (or a zip of "
-        "one), a TensorFlow checkpoint, or demo:NAME for a built-in demo (demo:digits_cnn, "
+        "one), a TensorFlow checkpoint, a .tflite file, a TF.js model folder, model.json "
+        "or zip, or demo:NAME for a built-in demo (demo:digits_cnn, "
         "demo:digits_mlp). Exit status: 0 ok, 2 bad input.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -106,6 +107,7 @@ def inspect_json(model: ModelWeights) -> dict[str, Any]:
                         "dtype": w.dtype,
                         "trainable": w.trainable,
                         "stats": w.stats().as_dict(),
+                        **_quantization_json(w),
                     }
                     for w in layer.weights
                 ],
@@ -146,12 +148,17 @@ def print_table(model: ModelWeights, out: TextIO) -> None:
 def export_npz(model: ModelWeights, out: Path) -> int:
     """Write every weight once, keyed ``<layer path>/<weight name>``; returns the count.
 
-    bfloat16 arrays, which ``.npy`` cannot describe, are written as float32. The file is
+    bfloat16 arrays, which ``.npy`` cannot describe, are written as float32. A quantized
+    weight keeps its stored integers and adds ``<key>/scale`` and ``<key>/zero_point``. The file is
     written under a temporary name and renamed, so a failed export leaves no half file.
     """
     arrays: dict[str, np.ndarray[Any, Any]] = {}
     for layer, weight in model.iter_weights():
-        arrays[model.export_key(layer, weight)] = storable(weight.array())
+        key = model.export_key(layer, weight)
+        arrays[key] = storable(weight.array())
+        if weight.quantization is not None:  # beside the stored integers, never instead of them
+            arrays[f"{key}/scale"] = np.asarray(weight.quantization.scale, dtype=np.float32)
+            arrays[f"{key}/zero_point"] = np.asarray(weight.quantization.zero_point, np.int64)
     if out.suffix != ".npz":
         out = out.with_name(out.name + ".npz") if not out.suffix else out
     tmp = out.with_name(f".{out.name}.partial")
@@ -162,6 +169,15 @@ def export_npz(model: ModelWeights, out: Path) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return len(arrays)
+
+
+def _quantization_json(weight: Weight) -> dict[str, Any]:
+    """``{"quantization": {"scale", "zero_point", "axis"}}`` for a quantized weight, else {}."""
+    q = weight.quantization
+    if q is None:
+        return {}
+    return {"quantization": {"scale": list(q.scale), "zero_point": list(q.zero_point),
+                             "axis": q.axis}}  # fmt: skip
 
 
 def _numbers(values: list[float | None]) -> str:

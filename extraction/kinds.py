@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, get_args
 
 LayerKind = Literal[
@@ -107,10 +108,27 @@ def kind_of(class_name: str, wrapped_class: str | None = None) -> LayerKind:
     return _KIND_BY_CLASS.get(short, "other")
 
 
+# Keras 1 named weights after the layer and the equation's letter, per gate: ``gru_1_W_z``
+# (input weights of gate z), ``lstm_1_U_i`` (recurrent weights), ``dense_1_b``.
+_KERAS1 = re.compile(r"(?:^|_)(W|U|b|running_mean|running_std)(?:_[a-z])?$")
+_KERAS1_ROLES: dict[str, WeightRole] = {
+    "W": "kernel",
+    "U": "recurrent_kernel",
+    "b": "bias",
+    "running_mean": "moving_mean",
+    "running_std": "moving_variance",
+}
+
+
 def role_of(weight_name: str) -> WeightRole:
     """The role of a weight from its name; the last path segment decides (``cell/kernel``).
 
-    Keras 2 names end in ``:0`` (``kernel:0``); that suffix is ignored.
+    Keras 2 names end in ``:0`` (``kernel:0``); that suffix is ignored. Keras 1 names take the
+    role of their letter: ``W`` kernel, ``U`` recurrent kernel, ``b`` bias (``gru_1_W_z``).
     """
     last = weight_name.rsplit("/", 1)[-1].split(":", 1)[0]
-    return _ROLE_BY_NAME.get(last, "other")
+    role = _ROLE_BY_NAME.get(last)
+    if role is not None:
+        return role
+    old = _KERAS1.search(last)
+    return _KERAS1_ROLES[old.group(1)] if old else "other"

@@ -26,6 +26,49 @@ SourceFormat = str
 Array = np.ndarray[Any, Any]
 
 
+@dataclass(frozen=True)
+class Quantization:
+    """Affine quantization of stored integers: ``real = scale * (stored - zero_point)``.
+
+    Plain tuples only, so the record pickles and compares by value.
+    """
+
+    scale: tuple[float, ...]
+    """One scale per tensor, or one per channel along ``axis``."""
+    zero_point: tuple[int, ...]
+    """One zero point per scale (TFLite's int8 weights use 0)."""
+    axis: int | None = None
+    """The stored axis the per-channel scales run along; None for one scale per tensor."""
+
+    @property
+    def per_channel(self) -> bool:
+        """Whether there is one scale per channel."""
+        return self.axis is not None and len(self.scale) > 1
+
+    def dequantize(self, stored: Array) -> Array:
+        """The real values of ``stored`` as float32 (computed in float64, as TFLite's
+        reference kernels do); ``stored`` is not modified.
+
+        Raises:
+            ValueError: per-channel scales that do not match the axis length.
+        """
+        values = np.asarray(stored, dtype=np.float64)
+        scale = np.asarray(self.scale, dtype=np.float64)
+        zero = np.asarray(self.zero_point or (0,) * len(self.scale), dtype=np.float64)
+        if self.per_channel and self.axis is not None:
+            if values.ndim <= self.axis or values.shape[self.axis] != scale.size:
+                raise ValueError(
+                    f"{scale.size} per-channel scales along axis {self.axis} do not fit an array "
+                    f"of shape {values.shape}"
+                )
+            shape = [1] * values.ndim
+            shape[self.axis] = scale.size
+            scale, zero = scale.reshape(shape), zero.reshape(shape)
+        else:
+            scale, zero = scale.reshape(-1)[:1], zero.reshape(-1)[:1]
+        return ((values - zero) * scale).astype(np.float32)
+
+
 @dataclass(frozen=True, eq=False)
 class Weight:
     """One named weight array of a layer."""
@@ -43,6 +86,11 @@ class Weight:
     """False for statistics such as BatchNorm's moving mean and variance."""
     loader: Callable[[], Array] = field(repr=False)
     """Reads the array; called at most once."""
+    quantization: Quantization | None = None
+    """How stored integers map to real values (TFLite); None for plain float weights."""
+    layout: str | None = None
+    """The axis order the file stores (``OHWI`` for a TFLite conv filter, see
+    ``extraction.layouts``); None when it is Keras's own."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _owner: Any = field(default=None, repr=False)
@@ -95,6 +143,48 @@ class Weight:
     def has_stats(self) -> bool:
         """Whether the statistics have been computed already."""
         return "stats" in self._cache
+
+    def keras_axes(self) -> Weight:
+        """This weight with its axes in Keras's order (what the views expect).
+
+        Itself when the file stores Keras's layout; otherwise a derived weight (kept) whose
+        array is a transposed or reshaped view of the stored one, never a copy of other values.
+        """
+        if self.layout is None:
+            return self
+        from .layouts import keras_shape, to_keras_axes
+
+        return self._derived(
+            "keras_axes",
+            lambda: Weight(
+                self.name, self.role, keras_shape(self.shape, self.layout or ""), self.dtype,
+                self.trainable, lambda: to_keras_axes(self.array(), self.layout or ""),
+                self.quantization, None, _owner=self._owner,
+            ),
+        )  # fmt: skip
+
+    def dequantized(self) -> Weight:
+        """A float32 weight derived from the stored integers and ``quantization`` (kept).
+
+        Raises:
+            ValueError: the weight is not quantized.
+        """
+        q = self.quantization
+        if q is None:
+            raise ValueError(f"weight {self.name!r} is not quantized; it has no float view")
+        return self._derived(
+            "dequantized",
+            lambda: Weight(
+                self.name, self.role, self.shape, "float32", self.trainable,
+                lambda: q.dequantize(self.array()), None, self.layout, _owner=self._owner,
+            ),
+        )  # fmt: skip
+
+    def _derived(self, key: str, make: Callable[[], Weight]) -> Weight:
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = make()
+            return self._cache[key]  # type: ignore[no-any-return]
 
     @property
     def is_loaded(self) -> bool:

@@ -21,7 +21,7 @@ from ..figures import filters, heatmaps, histograms, tables
 from ..figures.mosaic import Mosaic, filter_mosaic, page_count
 from ..figures.weight_views import View, filter_kind, heatmap_args, views_for
 from . import downloads as page_downloads
-from . import views
+from . import quantization_view, views
 from .messages import plain
 from .sources import ModelRef
 
@@ -55,7 +55,8 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
         required=True,
         format_func=lambda n: plain(f"{n} {shape_text(layer.weight(n).shape)}"),
     )
-    weight = layer.weight(name or names[0])
+    stored = layer.weight(name or names[0])
+    weight = quantization_view.values_to_show(stored, key="values")  # Keras axes, maybe real
     views = views_for(layer, weight)
     view_key = f"view:{weight.role}:{len(weight.shape)}:{layer.kind}"
     if st.session_state.get(view_key) not in views:
@@ -66,11 +67,11 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
         )
         or views[0]
     )
-    base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}"
+    base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}|{weight.dtype}"
     with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
         png = _VIEWS[view](base, layer, weight)
     st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
-    page_downloads.render(model, layer, weight, png, key="downloads")
+    page_downloads.render(model, layer, stored, png, key="downloads")
 
 
 def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:

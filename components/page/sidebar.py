@@ -46,7 +46,7 @@ def choose_source(current: ModelRef) -> None:
             )
     elif kind == "upload":
         upload = st.file_uploader(
-            "A .keras, .h5 or .weights.h5 file, or a zipped SavedModel folder",
+            "A .keras, .h5, .weights.h5 or .tflite file, or a zipped SavedModel or TF.js folder",
             type=upload_types(),
             key="upload",
         )

@@ -54,6 +54,8 @@ FORMATS: dict[SourceFormat, Format] = {
         Format(
             "checkpoint", "a TensorFlow checkpoint", "saved_model:read_saved_model", (".index",)
         ),
+        Format("tflite", "a TensorFlow Lite flatbuffer", "tflite:read_tflite", (".tflite",)),
+        Format("tfjs", "a TensorFlow.js model", "tfjs:read_tfjs", ("model.json", ".zip")),
     )
 }
 """Every readable file format by id, in the order the page lists them."""

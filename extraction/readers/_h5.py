@@ -208,7 +208,9 @@ def is_dataset(obj: Any) -> bool:
 def is_group(obj: Any) -> bool:
     import h5py
 
-    return isinstance(obj, h5py.Group)
+    from ._windows import VirtualGroup
+
+    return isinstance(obj, (h5py.Group, VirtualGroup))
 
 
 def has_datasets(group: Any) -> bool:

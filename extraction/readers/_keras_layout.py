@@ -37,6 +37,8 @@ from ._layer_vars import (
     to_snake_case,
     wrapped_class,
 )
+from ._windows import normalise, windows_tree
+from .notes import grouped
 
 CONTAINERS = ("layers", "_layer_checkpoint_dependencies")
 _NOT_WEIGHTS = frozenset(
@@ -55,10 +57,26 @@ class Layout:
     budget: int
     layers: list[LayerWeights] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    issues: dict[str, list[str]] = field(default_factory=dict)
+    """A kind of problem -> the layers it touches; one note each (``all_notes``)."""
+
+    def flag(self, kind: str, where: str) -> None:
+        """Record that ``where`` has a problem of ``kind`` (notes are grouped by kind)."""
+        self.issues.setdefault(kind, []).append(where)
+
+    def all_notes(self) -> tuple[str, ...]:
+        """The notes, then one grouped note per kind of problem."""
+        return (*self.notes, *(n for k, items in self.issues.items() for n in grouped(k, items)))
 
 
 def read_layout(root: Any, tree: LayerNode | None, out: Layout) -> None:
     """Append every layer under the HDF5 ``root`` to ``out.layers``."""
+    root, backslashed = windows_tree(root)
+    if backslashed:
+        out.notes.append(
+            f"written on Windows: {len(backslashed)} group names such as "
+            f"{backslashed[0]!r} were read as paths ({normalise(backslashed[0])!r})"
+        )
     if tree is not None:
         _walk_model(root, tree, "", out)
     else:
@@ -67,7 +85,7 @@ def read_layout(root: Any, tree: LayerNode | None, out: Layout) -> None:
         if key in (*CONTAINERS, "vars") or key in _NOT_WEIGHTS or tree is None:
             continue
         if is_group(root[key]) and has_datasets(root[key]):
-            out.notes.append(f"group {key!r} belongs to no layer of the config; shown as is")
+            out.flag("groups that belong to no layer of the config, shown as is", key)
             out.layers.append(_record(root[key], key, "", {}, out))
 
 
@@ -104,7 +122,7 @@ def _walk_model(group: Any, node: LayerNode, prefix: str, out: Layout) -> None:
     for key in sorted(set(container) - set(groups.get(-1, ()))):
         g = container[key]
         if has_datasets(g):
-            out.notes.append(f"{prefix}{key}: no layer of the config matches; shown as is")
+            out.flag("groups that no layer of the config matches, shown as is", f"{prefix}{key}")
             out.layers.append(_record(g, key, f"{prefix}{key}", {}, out))
 
 
@@ -203,9 +221,10 @@ def _collect(
         keys = _var_keys(own)
         names = own_variable_names(class_name, config, len(keys), out.keras_major)
         if names is None and keys:
-            out.notes.append(
-                f"{where}: {class_name or 'an unknown class'} with {len(keys)} variables; "
-                "they are named by position (vars/0 ...)"
+            out.flag(
+                "layers whose variables are named by position (vars/0 ...), their class "
+                "or count unknown",
+                f"{where} ({class_name or 'unknown class'}, {len(keys)})",
             )
         plain = names or [f"vars/{k}" for k in keys]
         weights.extend(_named(own, [(p, k) for p, k in zip(plain, keys, strict=True)], out, where))

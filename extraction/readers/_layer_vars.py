@@ -193,9 +193,23 @@ def is_trainable(weight_name: str) -> bool:
     return weight_name.split(":", 1)[0].rsplit("/", 1)[-1] not in NON_TRAINABLE
 
 
+_KERAS1_GATES = {frozenset("zrh"): "GRU", frozenset("ifco"): "LSTM"}
+_KERAS1_NAME = re.compile(r"(?:^|_)(W|U|b|running_mean|running_std)$")
+_KERAS1_NAMES = {"W": "kernel", "U": "recurrent_kernel", "b": "bias",
+                 "running_mean": "moving_mean", "running_std": "moving_variance"}  # fmt: skip
+
+
 def guess_class(weight_names: list[str], shapes: list[tuple[int, ...]]) -> str:
-    """A likely Keras class from weight names and shapes, for files that record no config."""
+    """A likely Keras class from weight names and shapes, for files that record no config.
+
+    Keras 1 per-gate names decide by their gate letters (``W_z``, ``U_r``, ``b_h``: GRU;
+    ``i f c o``: LSTM); otherwise ``W``, ``U``, ``b`` read as kernel, recurrent kernel, bias.
+    """
     last = [n.rsplit("/", 1)[-1] for n in weight_names]
+    letters = frozenset(m.group(2) for n in last if (m := re.search(r"_([WUb])_([a-z])$", n)))
+    if letters in _KERAS1_GATES:
+        return _KERAS1_GATES[letters]
+    last = [_KERAS1_NAMES.get(m.group(1), n) if (m := _KERAS1_NAME.search(n)) else n for n in last]
     by_name = dict(zip(last, shapes, strict=False))
     if "pointwise_kernel" in by_name:
         return "SeparableConv2D"

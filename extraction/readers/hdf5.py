@@ -41,6 +41,7 @@ from ._h5 import (
 )
 from ._keras_layout import CONTAINERS, Layout, read_layout
 from ._layer_vars import guess_class, wrapped_class
+from ._windows import windows_tree
 
 _CELL = re.compile(r".*cell(_\d+)?$")
 
@@ -84,7 +85,7 @@ def _read(h5: Any, path: Path, fmt: SourceFormat) -> ModelWeights:
     layout = Layout(major, path.name, path.stat().st_size)
     if "layer_names" in root.attrs:
         _read_legacy(root, tree, layout)
-    elif any(name in h5 for name in (*CONTAINERS, "vars")):
+    elif any(name in windows_tree(h5)[0] for name in (*CONTAINERS, "vars")):
         read_layout(h5, tree, layout)
         if tree is None:
             layout.notes.append("a weights-only file: classes come from group names")
@@ -94,7 +95,7 @@ def _read(h5: Any, path: Path, fmt: SourceFormat) -> ModelWeights:
             "group); expected a Keras .h5 model or .weights.h5 file"
         )
     name = tree.name if tree else path.name.split(".", 1)[0]
-    records = ModelWeights(str(path), fmt, name, tuple(layout.layers), tuple(layout.notes))
+    records = ModelWeights(str(path), fmt, name, tuple(layout.layers), layout.all_notes())
     weakref.finalize(records, h5.close)
     return records
 
@@ -154,9 +155,12 @@ def _local(segs: list[str], layer_name: str, class_name: str, out: Layout) -> st
     idx = [i for i, s in enumerate(segs[:-1]) if s == layer_name]
     if idx:
         rest = segs[idx[-1] + 1 :]
+    elif len(segs) == 1 and segs[0].startswith(f"{layer_name}_"):
+        return segs[0]  # Keras 1: the layer's name, then W/U/b and the gate (gru_1_W_z)
     else:
         rest = segs[1:] if len(segs) > 1 else segs
-        out.notes.append(f"{layer_name}: weight {'/'.join(segs)!r} is named outside its scope")
+        out.flag("weights named outside their layer's scope (kept as the file names them)",
+                 f"{layer_name}: {'/'.join(segs)}")  # fmt: skip
     if class_name in RNN_CLASSES or class_name == "Bidirectional":
         rest = [s for s in rest[:-1] if not _CELL.match(s)] + rest[-1:]
     if class_name == "TimeDistributed" and len(rest) > 1:
@@ -190,7 +194,8 @@ def _nested(
         path = f"{model_name}/{rel}"
         out.layers.append(_layer(leaf.name, path, leaf.class_name, leaf.config, found[rel]))
     if stray:
-        out.notes.append(f"{model_name}: {len(stray)} arrays match no inner layer; kept as named")
+        out.flag("nested models with arrays that match no inner layer (kept as named)",
+                 f"{model_name} ({len(stray)})")  # fmt: skip
         out.layers.append(_layer(model_name, model_name, node.class_name, {}, stray))
 
 

@@ -72,7 +72,9 @@ def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
         notes.append("config.json lists no layers (a subclassed model): names come from the file")
     if h5_info is not None:
         layout, closer = _read_h5_member(path, h5_info, tree, major)
-        records = ModelWeights(str(path), fmt, name, tuple(layout.layers), (*notes, *layout.notes))
+        records = ModelWeights(
+            str(path), fmt, name, tuple(layout.layers), (*notes, *layout.all_notes())
+        )
         weakref.finalize(records, closer)
         return records
     if npz_info is not None:

@@ -13,6 +13,11 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # HDF5 allows a user block before the superblock: the signature may sit at 0, 512, 1024, ...
 _HDF5_OFFSETS = (0, 512, 1024, 2048, 4096, 8192)
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+TFLITE_MAGIC = b"TFL3"
+"""The flatbuffer file identifier of TFLite models, at bytes 4..8."""
+TFJS_MODEL_JSON = "model.json"
+"""The file a TensorFlow.js model folder is opened by; its JSON holds a ``weightsManifest``."""
+_TFJS_KEY = b'"weightsManifest"'
 
 
 def sniff(path: Path) -> SourceFormat:
@@ -30,6 +35,8 @@ def sniff(path: Path) -> SourceFormat:
             return "saved_model"
         if any(path.glob("*.index")):
             return "checkpoint"
+        if (path / TFJS_MODEL_JSON).is_file():
+            return "tfjs"
         raise UnsupportedFormat(
             f"{path} is a folder without saved_model.pb or a checkpoint .index file; "
             "expected a TensorFlow SavedModel folder"
@@ -40,6 +47,10 @@ def sniff(path: Path) -> SourceFormat:
             return _sniff_zip(path)
         if _has_hdf5_signature(f):
             return _sniff_hdf5(path)
+    if head[4:8] == TFLITE_MAGIC:
+        return "tflite"
+    if head[:1] == b"{" and _is_tfjs_json(path):
+        return "tfjs"
     if path.suffix == ".index" or path.with_suffix(".index").is_file() and ".data-" in path.name:
         return "checkpoint"
     size = path.stat().st_size
@@ -63,6 +74,14 @@ def readable_formats() -> str:
     return ", ".join(labels[:-1]) + " or " + labels[-1]
 
 
+def _is_tfjs_json(path: Path) -> bool:
+    from .safety import MAX_CONFIG_BYTES
+
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        return False
+    return _TFJS_KEY in path.read_bytes()
+
+
 def _has_hdf5_signature(f: object) -> bool:
     import io
 
@@ -84,9 +103,11 @@ def _sniff_zip(path: Path) -> SourceFormat:
         return "saved_model"
     if "config.json" in names or "metadata.json" in names:
         return "keras_zip"
+    if any(n.rsplit("/", 1)[-1] == TFJS_MODEL_JSON for n in names):
+        return "tfjs"
     raise UnsupportedFormat(
         f"{path.name} is a zip archive but neither a Keras model (no config.json) nor a zipped "
-        "SavedModel (no saved_model.pb)"
+        "SavedModel (no saved_model.pb) nor a TensorFlow.js model (no model.json)"
     )
 
 
