@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: setup setup-dev browser run test test-fast lint bench clean
+.PHONY: setup setup-dev browser graphviz run test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,15 +30,22 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "install Chromium (Debian: sudo apt-get install chromium) for the browser tests"; fi; }
 
-run: setup
+# The Graph tab lays models out with Graphviz's dot program.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else echo "install Graphviz (Debian: sudo apt-get install graphviz) for the Graph tab"; fi; }
+
+run: setup graphviz
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
 
-test: setup-dev browser
+test: setup-dev browser graphviz
 	$(BIN)/python -m pytest -q
 
 # The inner loop: the library's and the figures' unit tests (no app, browser or security suites),
 # in well under two minutes.
-test-fast: setup-dev
+test-fast: setup-dev graphviz
 	$(BIN)/python -m pytest -q -m "not slow" tests/test_imports.py tests/extraction tests/components
 
 lint: setup-dev

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.page import header, layer_view, links, model_panels, run_view, sidebar, teaching
+from components.page import (
+    graph_view,
+    header,
+    layer_view,
+    links,
+    model_panels,
+    run_view,
+    sidebar,
+    teaching,
+)
 from components.page.session import current, current_ref
 
 st.set_page_config(page_title="Weightscope", page_icon=":material/grid_on:", layout="wide")
@@ -27,8 +36,8 @@ links.sync_url(ref, layer.path)
 run_view.sync_url(shown)
 
 # Only the open tab is computed: the table and overview read every array of the model.
-layer_tab, table_tab, overview_tab, teach_tab, *run_tab = st.tabs(
-    ["Layer", "All layers", "Model overview", "Explain, diagnose, compare, train"]
+layer_tab, table_tab, overview_tab, graph_tab, teach_tab, *run_tab = st.tabs(
+    ["Layer", "All layers", "Model overview", "Graph", "Explain, diagnose, compare, train"]
     + (["Run over time"] if shown else []),
     key="main_tab",
     on_change="rerun",
@@ -45,6 +54,9 @@ if table_tab.open:
 if overview_tab.open:
     with overview_tab:
         model_panels.render_overview(ref, model)
+if graph_tab.open:
+    with graph_tab:
+        graph_view.render(ref, model, layer.path)
 if teach_tab.open:
     with teach_tab:
         teaching.render_tabs(ref, model, layer)

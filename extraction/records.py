@@ -11,13 +11,16 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .analysis.stats import Stats, compute_stats
 from .errors import CorruptFile, LayerNotFound, WeightscopeError
 from .kinds import LayerKind, WeightRole, role_of
+
+if TYPE_CHECKING:
+    from .graph import ModelGraph
 
 SourceFormat = str
 """How records were read: ``live``, ``demo``, ``application``, or the id of a file format in
@@ -257,6 +260,8 @@ class ModelWeights:
     """Things a user should know about how this was read (a fallback taken, a name guessed)."""
     live_model: Any = field(default=None, repr=False)
     """The ``keras.Model`` when one was loaded; None when the file was only read."""
+    graph: ModelGraph | None = field(default=None, repr=False)
+    """Layers and their connections from the model config; None when the source has none."""
     _origin: Any = field(default=None, repr=False)
     """The records these were derived from (see ``derive``)."""
 

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from extraction.models.training import EpochLog, TrainingRun
 
-from . import histograms
+from . import filters, histograms
 from .timeline import weight_figure
 
 
@@ -56,6 +56,8 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
 
     The colour range is fixed over the whole run (the largest ``|w|`` of any kept epoch), so a
     filter getting stronger shows as deeper colour; the histogram's x range is fixed likewise.
+    A Conv2D over three input channels (RGB) is drawn in colour instead, each filter stretched
+    to its own range.
     """
     layer = run.weights_at(epoch).layer(path)
     kernel = layer.weight("kernel")
@@ -68,16 +70,31 @@ def epoch_figures(run: TrainingRun, epoch: int, path: str) -> tuple[go.Figure, g
         or 1.0
     )
     title = f"{path} kernel after epoch {epoch}" if epoch else f"{path} kernel before training"
-    view = weight_figure(  # the same view as a run's, on the run's colour scale
-        values,
-        kind=layer.kind,
-        role=kernel.role,
-        name=kernel.name,
-        limit=limit,
-        title=title,
-        subtitle="one colour scale for the whole run",
-        height=480,
-    )
+    view: go.Figure
+    if layer.kind == "conv2d" and values.ndim == 4 and values.shape[2] == 3:
+        # Colour filters: red, green and blue weights as the pixel's colour, grey = 0. Each
+        # filter is stretched to its own range, so what it detects shows whatever its norm.
+        view = filters.filter_grid_figure(
+            values,
+            kind=layer.kind,
+            channel_mode="rgb",
+            scale="per_filter",
+            title=title,
+            subtitle="RGB weights as colour, grey = 0, each filter stretched to its own range",
+            # Smaller tiles: a 7x7 colour filter's stripes read better small than blown up.
+            height=360,
+        )
+    else:
+        view = weight_figure(  # the same view as a run's, on the run's colour scale
+            values,
+            kind=layer.kind,
+            role=kernel.role,
+            name=kernel.name,
+            limit=limit,
+            title=title,
+            subtitle="one colour scale for the whole run",
+            height=480,
+        )
     hist = histograms.histogram_figure(
         values, bins=40, title=f"{path} kernel values, epoch {epoch}", x_range=(-limit, limit)
     )

@@ -1,10 +1,13 @@
-"""The Explain panel on the page."""
+"""The Explain panel on the page: plain words and a diagram for the layer's kind, then the code,
+axes and parameter arithmetic of its own arrays."""
 
 from __future__ import annotations
 
 from extraction.records import LayerWeights
 
+from ..figures.diagrams import diagram_for
 from ..figures.explain import explain
+from ..figures.lessons import lesson_for
 from .messages import plain
 
 
@@ -12,6 +15,17 @@ def render(layer: LayerWeights) -> None:
     """Write the explanation on the page."""
     import streamlit as st
 
+    lesson = lesson_for(layer)
+    diagram = diagram_for(layer)
+    words, picture = st.columns([3, 2]) if not diagram.wide else (st.container(), st.container())
+    with words:
+        # The lesson holds only fixed words and numbers from the config, never file text.
+        st.markdown(f"#### {lesson.title}")
+        st.markdown(f"**What it computes.** {lesson.computes}")
+        st.markdown(f"**What its weights are.** {lesson.weights}")
+        st.markdown(f"**What to look for.** {lesson.look_for}")
+    with picture:
+        st.plotly_chart(diagram.figure, width="stretch", key="explain-diagram")
     ex = explain(layer)
     st.markdown("**The code that returns exactly these arrays** (from a loaded `model`):")
     st.code(ex.code, language="python")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFile, UnsupportedFormat
+from ..graph import model_graph
 from ..kinds import kind_of
 from ..layouts import RNN_CLASSES
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
@@ -95,7 +96,14 @@ def _read(h5: Any, path: Path, fmt: SourceFormat) -> ModelWeights:
             "group); expected a Keras .h5 model or .weights.h5 file"
         )
     name = tree.name if tree else path.name.split(".", 1)[0]
-    records = ModelWeights(str(path), fmt, name, tuple(layout.layers), layout.all_notes())
+    records = ModelWeights(
+        str(path),
+        fmt,
+        name,
+        tuple(layout.layers),
+        layout.all_notes(),
+        graph=model_graph(config) if tree is not None else None,
+    )
     weakref.finalize(records, h5.close)
     return records
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel
+from ..graph import model_graph
 from ..records import ModelWeights, SourceFormat
 from ._config import check_model_config, keras_major, model_tree, parse_json
 from ._h5 import H5_ERRORS, MemberFile, one_line, open_h5, stored_member_span
@@ -73,13 +74,20 @@ def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
     if h5_info is not None:
         layout, closer = _read_h5_member(path, h5_info, tree, major)
         records = ModelWeights(
-            str(path), fmt, name, tuple(layout.layers), (*notes, *layout.all_notes())
+            str(path),
+            fmt,
+            name,
+            tuple(layout.layers),
+            (*notes, *layout.all_notes()),
+            graph=model_graph(config),
         )
         weakref.finalize(records, closer)
         return records
     if npz_info is not None:
         layers, npz_notes = npz_layers(path, npz_info, tree)
-        return ModelWeights(str(path), fmt, name, layers, (*notes, *npz_notes))
+        return ModelWeights(
+            str(path), fmt, name, layers, (*notes, *npz_notes), graph=model_graph(config)
+        )
     raise CorruptFile(
         f"{label} has no model.weights.h5 or model.weights.npz; expected a .keras file "
         "saved by Keras 2.13 or later"

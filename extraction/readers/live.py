@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..graph import ModelGraph, model_graph
 from ..kinds import kind_of, role_of
 from ..layouts import RNN_CLASSES
 from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
@@ -48,7 +49,18 @@ def read_live(
         layers=tuple(layers),
         notes=tuple(extra_notes),
         live_model=model,
+        graph=_graph(model, keras),
     )
+
+
+def _graph(model: Any, keras: Any) -> ModelGraph | None:
+    """The graph from the model's own config, as a file of it would hold (None for subclassed
+    models, whose config lists no layers, or when the config cannot be produced)."""
+    try:
+        config = keras.saving.serialize_keras_object(model)
+    except Exception:  # custom layers may not serialize  # noqa: BLE001
+        return None
+    return model_graph(config)
 
 
 def _walk_model(

@@ -20,6 +20,8 @@ MAX_CONFIG_BYTES = 64 * 1024 * 1024
 (real ones are kilobytes to a few MB)."""
 MAX_CONFIG_DEPTH = 100
 """Layers nested deeper than this in a config are not a real model."""
+MAX_GRAPH_NODES = 3000
+"""Most nodes the model graph lays out (Graphviz's dot slows down faster than linearly)."""
 MAX_INFLATED_BYTES = 16 * 1024**3
 """A zip whose members inflate to more than this in total is refused, and so is one member."""
 MAX_COMPRESSION_RATIO = 200

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
+from ..graph import model_graph
 from ..kinds import kind_of, role_of
 from ..layouts import ATTENTION_SUBLAYERS
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
@@ -110,7 +111,8 @@ def _read(folder: Path, source: Path, fmt: SourceFormat) -> ModelWeights:
     if not meta and records:
         notes.append("layer classes are guessed from weight names and shapes")
     name = tree.name if tree else source.name
-    return ModelWeights(str(source), fmt, name, tuple(layers), tuple(notes))
+    structure = model_graph(meta["root"].get("metadata")) if "root" in meta else None
+    return ModelWeights(str(source), fmt, name, tuple(layers), tuple(notes), graph=structure)
 
 
 def _checkpoint_prefix(folder: Path, fmt: SourceFormat) -> str:
