@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from extraction.analysis.reduce import ReduceMode
+from extraction.errors import WeightscopeError
 from extraction.layouts import filter_count, input_channels
 from extraction.records import LayerWeights, ModelWeights, Weight, shape_text
 
@@ -22,7 +23,7 @@ from ..figures.mosaic import Mosaic, filter_mosaic, page_count
 from ..figures.weight_views import View, filter_kind, heatmap_args, views_for
 from . import downloads as page_downloads
 from . import quantization_view, views
-from .messages import plain
+from .messages import error_line, plain
 from .sources import ModelRef
 
 Png = Callable[[], bytes] | None
@@ -69,7 +70,11 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
     )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}|{weight.dtype}"
     with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
-        png = _VIEWS[view](base, layer, weight)
+        try:
+            png = _VIEWS[view](base, layer, weight)
+        except WeightscopeError as exc:  # damaged bytes found only now, or the reader crashed
+            st.error(error_line(f"Could not show {plain(weight.name)}", exc))
+            return
     st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
     page_downloads.render(model, layer, stored, png, key="downloads")
 

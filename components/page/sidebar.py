@@ -11,7 +11,7 @@ from extraction.models.demos import DEMOS, demo_info
 from extraction.records import LayerWeights, ModelWeights
 
 from .messages import plain
-from .session import demo_names, switch_to
+from .session import UPLOAD_KEY, demo_names, switch_to
 from .sources import ModelRef, SourceKind, folder_ref, upload_types
 
 _SOURCE_LABELS: dict[SourceKind, str] = {
@@ -48,7 +48,7 @@ def choose_source(current: ModelRef) -> None:
         upload = st.file_uploader(
             "A .keras, .h5, .weights.h5 or .tflite file, or a zipped SavedModel or TF.js folder",
             type=upload_types(),
-            key="upload",
+            key=UPLOAD_KEY,
         )
         if upload is not None:
             picked = ModelRef("upload", upload.name, upload.file_id)
