@@ -24,7 +24,6 @@ from components.figures import heatmaps, histograms, tables
 from components.figures import overview as overview_figures
 from components.figures.mosaic import ChannelMode, Order, Scale
 from components.figures.weight_views import View, filter_kind, heatmap_args, views_for
-from extraction.analysis.diagnostics import SEVERITY_ORDER, layer_findings
 from extraction.analysis.reduce import ReduceMode
 from extraction.errors import LayerNotFound
 from extraction.records import LayerWeights, ModelWeights, Weight
@@ -32,8 +31,8 @@ from extraction.records import LayerWeights, ModelWeights, Weight
 if TYPE_CHECKING:
     from extraction.runs import Run
 
-HEALTH_COLUMNS = ("layer", "weight", "check", "severity", "message")
-"""The columns of ``health``: those of ``health --json`` in DESIGN.md."""
+HEALTH_COLUMNS = ("layer", "weight", "check", "severity", "message", "indices", "unit")
+"""The columns of ``health``: the fields of ``health --json``."""
 
 
 def open(source: Any, *, live: bool = False, download: bool = False) -> ModelWeights:
@@ -168,17 +167,19 @@ def overview(model: Any, *, log_abs: bool = False) -> go.Figure:
 
 
 def health(model: Any) -> pd.DataFrame:
-    """Every health finding of every layer, most severe first: NaN/Inf, dead or exploding
-    units, constant biases, BatchNorm variances near zero.
+    """The whole-model health scan, most severe first: NaN/Inf, dead or exploding units,
+    weights off their initializer's scale and their peers', an untrained model or layer,
+    constant biases, BatchNorm variances near zero, spectral alpha out of range.
 
     Returns:
-        A table with columns ``layer, weight, check, severity, message`` (the fields of
-        ``health --json``); no rows when nothing was found.
+        A row per finding with the fields of ``health --json``: ``layer`` (empty for a finding
+        about the whole model), ``weight``, ``check``, ``severity``, ``message``, and the
+        affected ``indices`` counted in ``unit`` (filters, units, channels); no rows when
+        nothing was found.
     """
-    records = _records(model)
-    found = [(lay.path, f) for lay in records.weighted_layers() for f in layer_findings(lay)]
-    found.sort(key=lambda pair: SEVERITY_ORDER[pair[1].severity])
-    rows = [(path, f.weight, f.check, f.severity, f.message) for path, f in found]
+    from extraction.analysis.health import findings_json, model_findings
+
+    rows = findings_json(model_findings(_records(model)))["findings"]
     return pd.DataFrame(rows, columns=list(HEALTH_COLUMNS))
 
 

@@ -114,41 +114,37 @@ def test_mistakes_say_what_exists(net: keras.Model, saved: Path) -> None:
         ws.heatmap([1, 2], "hidden")
 
 
-def test_health_table_most_severe_first() -> None:
+def test_health_is_the_whole_model_scan(saved: Path) -> None:
+    from extraction.analysis.health import findings_json, model_findings
+
     model = keras.Sequential(
-        [
-            keras.Input((6,)),
-            layers.Dense(8, name="broken"),
-            layers.Dense(3, bias_initializer="zeros", name="fresh"),
-        ],
+        [keras.Input((6,)), layers.Dense(40, name="broken"), layers.Dense(3, name="out")],
         name="sick",
     )
     kernel, bias = model.get_layer("broken").get_weights()
     kernel[0, 0] = np.nan
     kernel[:, 3] = 0.0  # a dead unit
-    model.get_layer("broken").set_weights([kernel, bias + 0.5 * np.arange(8)])
+    model.get_layer("broken").set_weights([kernel, bias])
     table = ws.health(model)
-    assert list(table.columns) == ["layer", "weight", "check", "severity", "message"]
-    assert table.iloc[0][["layer", "weight", "check", "severity"]].tolist() == [
-        "broken",
-        "kernel",
-        "nan_inf",
-        "error",
-    ]
-    assert ("fresh", "bias", "constant_bias") in set(
-        zip(table["layer"], table["weight"], table["check"], strict=True)
-    )
-    order = {"error": 0, "warning": 1, "info": 2}
-    ranks = [order[s] for s in table["severity"]]
+    assert list(table.columns) == list(ws.notebook.HEALTH_COLUMNS)
+    # The same findings, in the same order, as `weightscope health --json`.
+    expected = findings_json(model_findings(ws.open(model)))["findings"]
+    assert table.to_dict("records") == expected
+    rows = set(zip(table["layer"], table["weight"], table["check"], table["severity"], strict=True))
+    assert ("broken", "kernel", "nan_inf", "error") in rows
+    # A check only the whole-model scan makes: "out" is still at its initial draw while
+    # "broken" moved away from its own.
+    assert ("out", "kernel", "fresh_layer", "warning") in rows
+    ranks = [{"error": 0, "warning": 1, "info": 2}[s] for s in table["severity"]]
     assert ranks == sorted(ranks)
+    assert ws.health(saved)["check"].tolist() == [
+        f["check"] for f in findings_json(model_findings(ws.open(saved)))["findings"]
+    ]
 
 
-def test_health_of_a_healthy_model_is_an_empty_table(saved: Path) -> None:
-    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, bias_initializer="ones")])
-    kernel, bias = model.layers[0].get_weights()
-    model.layers[0].set_weights([kernel, bias * np.array([1.0, 2.0])])
-    table = ws.health(model)
-    assert table.empty and list(table.columns) == list(ws.notebook.HEALTH_COLUMNS)
+def test_health_of_a_trained_model_without_faults() -> None:
+    table = ws.health("demo:digits_mlp")
+    assert table.empty or not (table["severity"] == "error").any()
 
 
 def test_figures_are_plain_plotly_json(saved: Path) -> None:
