@@ -142,6 +142,7 @@ def test_health_is_the_whole_model_scan(saved: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # trains the demo when the session has not yet
 def test_health_of_a_trained_model_without_faults() -> None:
     table = ws.health("demo:digits_mlp")
     assert table.empty or not (table["severity"] == "error").any()
