@@ -54,6 +54,7 @@ lint: setup-dev
 bench: setup-dev
 	$(BIN)/python -m benchmarks.bench_vgg16
 	$(BIN)/python -m benchmarks.bench_app_vgg16
+	$(BIN)/python -m benchmarks.bench_isolation
 	$(BIN)/python -m benchmarks.bench_runs
 
 clean:

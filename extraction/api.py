@@ -19,7 +19,12 @@ APP_PREFIX = "app:"
 
 
 def open_model(
-    source: Any, *, live: bool = False, name: str | None = None, download: bool = False
+    source: Any,
+    *,
+    live: bool = False,
+    name: str | None = None,
+    download: bool = False,
+    isolate: bool = True,
 ) -> ModelWeights:
     """Open a model and list its layers and named weights.
 
@@ -34,24 +39,29 @@ def open_model(
             returned and a note says why the model could not be loaded.
         name: a display name for ``bytes`` sources (the uploaded file's name).
         download: for ``app:NAME``, fetch the ImageNet weights when Keras has none cached.
+        isolate: parse a path or bytes in the sandboxed worker (``readers/worker.py``), so a
+            file that crashes, hangs or exhausts memory ends in ``ReaderCrashed`` and nothing
+            else. ``False`` reads in this process: only for files you trust (tests,
+            benchmarks). Demos, ``app:`` and live models are always read in process.
 
     Raises:
         SourceNotFound, UnsupportedFormat, CorruptFile, UnsafeModel: bad input, with a one-line
             message that names what was received.
+        ReaderCrashed: the reader crashed, hung or ran out of memory on the file (isolated).
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _open_bytes(bytes(source), live=live, name=name or "upload")
+        return _open_bytes(bytes(source), live=live, name=name or "upload", isolate=isolate)
     if isinstance(source, str) and source.startswith(DEMO_PREFIX):
         from .models.demos import ensure_demo
 
-        records = _open_path(ensure_demo(source[len(DEMO_PREFIX) :]), live=live)
+        records = _open_path(ensure_demo(source[len(DEMO_PREFIX) :]), live=live, isolate=False)
         return records.derive(source=source, format="demo")
     if isinstance(source, str) and source.startswith(APP_PREFIX):
         from .models.applications import open_application
 
         return open_application(source[len(APP_PREFIX) :], download=download)
     if isinstance(source, (str, os.PathLike)):
-        return _open_path(Path(source), live=live)
+        return _open_path(Path(source), live=live, isolate=isolate)
     if _is_keras_model(source):
         from .readers.live import read_live
 
@@ -71,21 +81,29 @@ def _is_keras_model(obj: Any) -> bool:
     return isinstance(obj, import_keras().Model)
 
 
-def _open_path(path: Path, *, live: bool) -> ModelWeights:
+def _open_path(path: Path, *, live: bool, isolate: bool) -> ModelWeights:
     if path.is_dir() and not any(path.glob("*.index")):
         from .runs import looks_like_run, open_run
 
         if looks_like_run(path):  # a run opens as its latest snapshot; open_run gives them all
-            run = open_run(path)
+            run = open_run(path)  # its snapshots open through the worker (open_model)
             return run.model(len(run.snapshots) - 1)
-    fmt = sniff(path)
-    records = read_file(path, fmt)
+    if isolate:
+        from .readers.worker import open_isolated
+
+        # Keras (live=True) loads the file in this process only after the worker read it whole.
+        records = open_isolated(path)
+        fmt = records.format
+    else:
+        fmt = sniff(path)
+        records = read_file(path, fmt)
     if not live:
         return records
-    if not FORMATS[fmt].keras_loadable:
+    entry = FORMATS.get(fmt)
+    if entry is None or not entry.keras_loadable:
+        label = entry.label if entry else fmt
         return _with_note(
-            records,
-            f"Keras cannot load {FORMATS[fmt].label} as a model, so it can be read but not run",
+            records, f"Keras cannot load {label} as a model, so it can be read but not run"
         )
     try:
         return _load_with_keras(path, fmt)
@@ -137,7 +155,7 @@ def _first_sentence(text: str, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def _open_bytes(data: bytes, *, live: bool, name: str) -> ModelWeights:
+def _open_bytes(data: bytes, *, live: bool, name: str, isolate: bool) -> ModelWeights:
     """Open uploaded bytes through a private temporary folder, removed with the records.
 
     The folder must outlive this call because arrays are read lazily; it is removed when the
@@ -152,7 +170,7 @@ def _open_bytes(data: bytes, *, live: bool, name: str) -> ModelWeights:
     path = folder / safe_name
     path.write_bytes(data)
     try:
-        records = _open_path(path, live=live)
+        records = _open_path(path, live=live, isolate=isolate)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -162,8 +180,14 @@ def _open_bytes(data: bytes, *, live: bool, name: str) -> ModelWeights:
 
 
 def load_live_model(path: Path | str) -> Any:
-    """A runnable ``keras.Model`` from a file, or a clear error why there is none."""
-    records = _load_with_keras(Path(path), sniff(Path(path)))
+    """A runnable ``keras.Model`` from a file, or a clear error why there is none.
+
+    The file is read by the sandboxed worker first; Keras loads it here only if that succeeds.
+    """
+    from .readers.worker import open_isolated
+
+    fmt = open_isolated(Path(path)).format
+    records = _load_with_keras(Path(path), fmt)
     return records.live_model
 
 

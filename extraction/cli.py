@@ -1,4 +1,4 @@
-"""``python -m extraction``: inspect a model's weights or export them to ``.npz``.
+"""``python -m extraction``: inspect a model's weights, scan its health, or export them to ``.npz``.
 
 Exit codes: 0 on success; 2 with one ``error: ...`` line on stderr for bad input (unreadable,
 not a model, refused as unsafe) or a bad command line; never a traceback for a user's mistake.
@@ -21,11 +21,12 @@ from .records import ModelWeights, Weight, shape_text, storable
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+PROG = "python -m extraction"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
-    parser = _parser()
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run the CLI; returns the exit code. ``prog`` names it in usage lines (``weightscope``)."""
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     try:
         if args.command == "timeline":
@@ -42,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stdout.write("\n")
             else:
                 print_table(model, sys.stdout)
+        elif args.command == "health":
+            print_health(model, sys.stdout, as_json=args.json)
         else:
             count = export_npz(model, Path(args.out))
             print(f"wrote {count} arrays to {args.out}", file=sys.stderr)
@@ -60,10 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m extraction",
-        description="List or export every weight of a Keras model, named by what it is.",
+        prog=prog,
+        description="List, health-check or export every weight of a Keras model by name.",
         epilog="SOURCE is a .keras, .h5 or .weights.h5 file, a SavedModel folder (or a zip of "
         "one), a TensorFlow checkpoint, a .tflite file, a TF.js model folder, model.json "
         "or zip, or demo:NAME for a built-in demo (demo:digits_cnn, "
@@ -73,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="print the layers, their weights and statistics")
     inspect.add_argument("source", metavar="SOURCE")
     inspect.add_argument("--json", action="store_true", help="print JSON for other tools")
+    health = sub.add_parser("health", help="scan every layer for NaN, dead units, bad scale ...")
+    health.add_argument("source", metavar="SOURCE")
+    health.add_argument("--json", action="store_true", help="print JSON for other tools")
     export = sub.add_parser("export", help="write every weight array once to an .npz file")
     export.add_argument("source", metavar="SOURCE")
     export.add_argument("--out", required=True, metavar="FILE.npz", help="the file to write")
@@ -142,6 +148,23 @@ def print_table(model: ModelWeights, out: TextIO) -> None:
             out.write("  ".join("-" * w for w in widths) + "\n")
     for note in model.notes:
         out.write(f"note: {note}\n")
+
+
+def print_health(model: ModelWeights, out: TextIO, *, as_json: bool) -> None:
+    """``health``: every finding, most severe first; JSON (DESIGN.md) or a table for people."""
+    from .analysis.health import findings_json, model_findings
+
+    findings = model_findings(model)
+    if as_json:
+        json.dump(findings_json(findings), out, indent=2)
+        out.write("\n")
+        return
+    out.write(f"{model.name} ({model.format}, {len(model.layers)} layers) from {model.source}\n")
+    for f in findings:
+        where = f"{f.layer}/{f.weight}" if f.layer else "(whole model)"
+        out.write(f"{f.severity.upper():8} {where}  [{f.check}]\n    {f.message}\n")
+    counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
+    out.write(", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items()) + "\n")
 
 
 def export_npz(model: ModelWeights, out: Path) -> int:

@@ -32,3 +32,7 @@ class LayerNotFound(WeightscopeError, KeyError):
 
 class ModelNeedsLiveKeras(WeightscopeError):
     """A feature needs a runnable model but this source can only be read."""
+
+
+class ReaderCrashed(WeightscopeError):
+    """The sandboxed reader crashed, hung or ran out of memory on the file (see readers/worker)."""

@@ -94,6 +94,9 @@ class Weight:
     layout: str | None = None
     """The axis order the file stores (``OHWI`` for a TFLite conv filter, see
     ``extraction.layouts``); None when it is Keras's own."""
+    stats_loader: Callable[[], Stats] | None = field(default=None, repr=False)
+    """Computes the statistics without handing the array over (the sandboxed worker computes
+    them beside its read); None: they are computed from ``array()``."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _owner: Any = field(default=None, repr=False)
@@ -138,7 +141,10 @@ class Weight:
         """Statistics of the values, computed on first use and kept."""
         cached = self._cache.get("stats")
         if cached is None:
-            cached = compute_stats(self.array())
+            if self.stats_loader is not None and "array" not in self._cache:
+                cached = self.stats_loader()
+            else:
+                cached = compute_stats(self.array())
             self._cache["stats"] = cached
         return cached  # type: ignore[no-any-return]
 

@@ -1,8 +1,9 @@
 """The conv filter grid: one tile per filter, as a plotly figure and a PNG.
 
 The data (tiles, gaps, scales, hover values) comes from ``mosaic.filter_mosaic``; this module
-only draws it. Diverging colours centred on 0 (red positive, blue negative); gaps
-and NaN weights are transparent.
+only draws it. Diverging colours centred on 0 (red positive, blue negative); gaps are
+transparent; NaN, +Inf and -Inf weights have their own colours and legend entries
+(``specials``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .mosaic import (
     filter_mosaic,
     page_count,
 )
+from .specials import CODES, draw_specials_png, legend_traces, overlay_traces, rgba
 from .text import mpl_text, plotly_text
 
 Array = np.ndarray[Any, Any]
@@ -37,6 +39,11 @@ def _hover(unit: str, value_name: str) -> str:
         f"<br>{value_name} = %{{customdata[4]:.4g}}{norm}<extra></extra>"
     )
 
+
+_SPECIAL_HOVER = (
+    "filter #%{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}"
+    "<br>w = %{VALUE}<br>L2 norm %{customdata[3]:.4g}<extra></extra>"
+)
 
 __all__ = [
     "filter_grid_figure",
@@ -127,9 +134,11 @@ def mosaic_figure(
     image = mosaic.image
     if image.ndim == 3:
         alpha = np.isfinite(image[..., :1]).astype(np.float32)
-        rgba = np.concatenate([np.nan_to_num(image) * 255.0, alpha], axis=-1)
+        pixels = np.concatenate([np.nan_to_num(image) * 255.0, alpha], axis=-1)
+        for name, code in CODES.items():
+            pixels[mosaic.special == code] = np.array(rgba(name)) * (255, 255, 255, 1)
         trace: go.Image | go.Heatmap = go.Image(
-            z=rgba.astype(np.float32),
+            z=pixels.astype(np.float32),
             colormodel="rgba",
             customdata=mosaic.custom,
             hovertemplate=hover,
@@ -150,6 +159,12 @@ def mosaic_figure(
             **colours,
         )
     fig = go.Figure(trace)
+    if image.ndim == 2:
+        for overlay in overlay_traces(
+            mosaic.special, customdata=mosaic.custom, hovertemplate=_SPECIAL_HOVER
+        ):
+            fig.add_trace(overlay)
+    fig.add_traces(legend_traces(mosaic.counts))
     pixels_high, pixels_wide = image.shape[:2]
     rows, cols = mosaic.tile_shape
     if len(mosaic.origins) <= LABEL_LIMIT:
@@ -228,6 +243,7 @@ def mosaic_png(mosaic: Mosaic, *, dpi: int = 110) -> bytes:
         )
         if mosaic.scale == "shared":
             fig.colorbar(shown, ax=ax, fraction=0.04, pad=0.02, label="w")
+    draw_specials_png(ax, mosaic.special, mosaic.counts.by_name())
     rows, cols = mosaic.tile_shape
     if len(mosaic.origins) <= LABEL_LIMIT:
         for (top, left), label in zip(mosaic.origins, mosaic.labels, strict=True):

@@ -1,5 +1,5 @@
-"""Figures of the Health panel: a layer's findings, one sentence each, and on demand the spectrum of
-a 2-D (or conv) weight with WeightWatcher's alpha.
+"""Figures of the Health panel: findings, one sentence each, their colours, and on demand the
+spectrum of a 2-D (or conv) weight with WeightWatcher's alpha.
 
 Pure (tested); ``components.page.health_view`` puts findings and figure on the page.
 """
@@ -16,11 +16,38 @@ from extraction.analysis.spectrum import Spectrum
 from .text import plotly_text
 
 _SHOWN_INDICES = 20
+SEVERITY_COLOURS: dict[str, str] = {
+    "error": "#d62728",
+    "warning": "#ff7f0e",
+    "info": "#1f77b4",
+    "ok": "#2ca02c",
+}
+"""One colour per severity (and ``ok``), shared by the table, the overview and the list."""
+SEVERITY_ICONS: dict[str, str] = {
+    "error": ":material/error:",
+    "warning": ":material/warning:",
+    "info": ":material/info:",
+    "ok": ":material/check_circle:",
+}
+"""Material icon per severity (Streamlit's ``:material/NAME:`` syntax)."""
+
+
+def finding_where(finding: Finding) -> str:
+    """``dense_1 / kernel``; ``whole model`` for a model-level finding."""
+    if not finding.layer:
+        return "whole model"
+    return f"{finding.layer} / {finding.weight}" if finding.weight else finding.layer
 
 
 def finding_text(finding: Finding) -> str:
-    """``kernel: <message> Affected filters: 2, 7, 11.``"""
-    text = f"{finding.weight}: {finding.message}"
+    """``kernel: <message> Affected filters: 2, 7, 11.`` as plain text (no Markdown)."""
+    detail = finding_detail(finding)
+    return f"{finding.weight}: {detail}" if finding.weight else detail
+
+
+def finding_detail(finding: Finding) -> str:
+    """``<message> Affected filters: 2, 7, 11.`` as plain text (no Markdown)."""
+    text = finding.message
     if finding.indices:
         shown = ", ".join(str(i) for i in finding.indices[:_SHOWN_INDICES])
         more = (

@@ -6,8 +6,10 @@ Colours are diverging and centred on 0 with a symmetric range ``[-m, m]``, ``m``
 finite ``|value|`` of the cells shown.
 
 Decided edge cases (each has a test):
-- NaN cells (a block of NaN only) are gaps; +-Inf cells are clipped to ``+-m`` for colour and
-  shown as they are on hover.
+- NaN and +-Inf are never mistaken for values: ``Heatmap.special`` marks every cell whose
+  block holds one (``specials.CODES``; NaN wins over +Inf over -Inf), the figures paint those
+  cells in their own colours with a legend entry, and ``counts`` (the whole matrix's) ends the
+  note and so the subtitle and caption. Under them, +-Inf are clipped to ``+-m`` for colour.
 - An all-zero or all-NaN matrix uses ``m = 1`` (a blank, white map rather than an error).
 - An empty matrix gives a figure without cells whose title says so.
 - The hover of a cell names the original index ranges it pools (``input unit 0-48``).
@@ -20,7 +22,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,14 @@ import plotly.graph_objects as go
 
 from extraction.analysis.reduce import Reduced, ReduceMode, reduce_blocks
 
+from .specials import (
+    SpecialCounts,
+    draw_specials_png,
+    legend_traces,
+    overlay_traces,
+    special_codes,
+    special_counts,
+)
 from .text import mpl_text, plotly_text
 
 Array = np.ndarray[Any, Any]
@@ -91,6 +101,10 @@ class Heatmap:
     """One name per gate, or empty."""
     title: str
     """What is shown (file-derived text: drawn as text)."""
+    special: Array = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
+    """Cells of ``reduced.values``' shape: ``specials.CODES`` where the block holds NaN/+-Inf."""
+    counts: SpecialCounts = SpecialCounts(0, 0, 0)
+    """NaN, +Inf and -Inf values in the whole matrix."""
 
     @property
     def note(self) -> str:
@@ -98,7 +112,8 @@ class Heatmap:
         rows, cols = self.reduced.shape
         if self.reduced.values.size == 0:
             return f"empty matrix ({rows} x {cols})"
-        return caption(self.reduced)
+        specials = f"; {self.counts.caption()} in their own colours" if self.counts.total else ""
+        return caption(self.reduced) + specials
 
 
 def heatmap_data(
@@ -131,6 +146,12 @@ def heatmap_data(
         ValueError: ``matrix`` is not 2-D or ``reduce_mode`` is unknown.
     """
     reduced = reduce_matrix(matrix, reduce_mode, max_cells)
+    counts = special_counts(matrix)
+    special = np.zeros(reduced.values.shape, dtype=np.int8)
+    if counts.total:
+        # Codes are non-negative: max-abs pooling keeps each block's strongest special value.
+        codes = reduce_matrix(special_codes(matrix), "max_abs", max_cells)
+        special = codes.values.astype(np.int8)
     bounds = tuple(int(b) for b in gate_boundaries or ())
     names = tuple(gate_names or ())
     if names and len(names) != len(bounds) + 1:
@@ -143,6 +164,8 @@ def heatmap_data(
         gate_boundaries=bounds,
         gate_names=names,
         title=title or "weights",
+        special=special,
+        counts=counts,
     )
 
 
@@ -170,6 +193,17 @@ def heatmap_plot(
             ),
         )
     )
+    special_hover = f"{row_label} %{{y}}<br>{col_label} %{{x}}<br>holds %{{VALUE}}<extra></extra>"
+    for overlay in overlay_traces(
+        heatmap.special,
+        x=_range_labels(n_cols, reduced.col_range),
+        y=_range_labels(n_rows, reduced.row_range),
+        hovertemplate=special_hover,
+    ):
+        fig.add_trace(overlay)
+    fig.add_traces(legend_traces(heatmap.counts))
+    if heatmap.counts.total:
+        fig.update_layout(legend={"orientation": "h", "x": 0.0, "y": -0.18, "yanchor": "top"})
     bc = reduced.block[1]
     for b in heatmap.gate_boundaries:
         fig.add_vline(x=b / bc - 0.5, line={"color": "black", "width": 1.5, "dash": "dot"})
@@ -226,6 +260,14 @@ def heatmap_image(heatmap: Heatmap, *, dpi: int = 110) -> bytes:
         aspect="auto",
         interpolation="nearest",
         extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
+    )
+    draw_specials_png(
+        ax,
+        heatmap.special,
+        heatmap.counts.by_name(),
+        extent=(-0.5, cols - 0.5, rows - 0.5, -0.5),
+        aspect="auto",
+        legend_y=-0.1,
     )
     for b in heatmap.gate_boundaries:
         ax.axvline(b - 0.5, color="black", linewidth=1.2, linestyle=":")

@@ -4,7 +4,9 @@ Values are binned here with numpy and only the bar counts go to the browser, so 
 values cost one pass and a few hundred numbers of JSON.
 
 Decided edge cases (each has a test):
-- NaN and +-Inf are left out of the bins and counted in the caption.
+- NaN and +-Inf are left out of the bins and counted in the caption; the figure draws each kind
+  present as one bar of its own colour (``specials.COLOURS``) beside the value axis, -Inf to
+  the left, +Inf then NaN to the right, each with a legend entry and its count.
 - All finite values equal (a zero-initialised bias, BatchNorm's gamma of ones): a histogram says
   nothing, so ``describe_constant`` returns a sentence for the page to show instead; the figure
   is still well formed (one bar), in case a caller draws it anyway.
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from .specials import COLOURS, special_counts
 from .text import plotly_text
 
 Array = np.ndarray[Any, Any]
@@ -144,12 +147,34 @@ def histogram_figure(
             customdata=np.stack([lo, hi], axis=-1),
             hovertemplate="%{customdata[0]:.4g} to %{customdata[1]:.4g}: %{y:,}<extra></extra>",
             marker={"line": {"width": 0}},
+            showlegend=False,
         )
     )
+    subtitle = hist.caption()
+    specials = special_counts(values) if hist.nan_count or hist.inf_count else None
+    if specials is not None:
+        subtitle += " of the bins, drawn apart in their own colours"
+        width = float(hi[0] - lo[0]) if hist.counts.size else 1.0
+        left = float(hist.edges[0]) if hist.counts.size else 0.0
+        right = float(hist.edges[-1]) if hist.counts.size else 0.0
+        slots = {"-Inf": left - 2 * width, "+Inf": right + 2 * width, "NaN": right + 4 * width}
+        for name, n in specials.by_name().items():
+            fig.add_trace(
+                go.Bar(
+                    x=[slots[name]],
+                    y=[n],
+                    width=width,
+                    name=f"{name}: {n:,} value{'s' if n > 1 else ''}",
+                    marker={"color": COLOURS[name], "line": {"width": 0}},
+                    hovertemplate=f"{name}: %{{y:,}}<extra></extra>",
+                    text=[name],
+                    textposition="outside",
+                )
+            )
     fig.update_xaxes(title_text="value", range=list(x_range) if x_range else None)
     fig.update_yaxes(title_text="count", type="log" if log_count else "linear")
     fig.update_layout(
-        title={"text": plotly_text(title or "values"), "subtitle": {"text": hist.caption()}},
+        title={"text": plotly_text(title or "values"), "subtitle": {"text": subtitle}},
         bargap=0,
         height=360,
         margin={"t": 80},
@@ -170,9 +195,19 @@ def histogram_png(
     ax = fig.add_subplot()
     if hist.counts.size:
         ax.stairs(hist.counts, hist.edges, fill=True)
+    caption = hist.caption()
+    if hist.nan_count or hist.inf_count:
+        caption += " of the bins, drawn apart"
+        width = float(hist.edges[1] - hist.edges[0]) if hist.counts.size else 1.0
+        left = float(hist.edges[0]) if hist.counts.size else 0.0
+        right = float(hist.edges[-1]) if hist.counts.size else 0.0
+        slots = {"-Inf": left - 2 * width, "+Inf": right + 2 * width, "NaN": right + 4 * width}
+        for name, n in special_counts(values).by_name().items():
+            ax.bar(slots[name], n, width=width, color=COLOURS[name], label=f"{name}: {n:,}")
+        ax.legend(fontsize=8)
     ax.set_xlabel("value")
     ax.set_ylabel("count")
-    ax.set_title(f"{title or 'values'}\n{hist.caption()}", fontsize=10)
+    ax.set_title(f"{title or 'values'}\n{caption}", fontsize=10)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()

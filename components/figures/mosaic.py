@@ -10,8 +10,12 @@ Decided edge cases (each has a test):
   bank (every page), so paging does not change colours; an all-zero bank uses ``m = 1``.
 - Per-filter scale: each tile divided by its own largest finite ``|w|``; an all-zero tile
   stays 0.
-- NaN weights stay NaN (drawn like the gaps); +-Inf are clipped to the scale's ends for
-  display; both are left out of scales and norms. Hover still shows the raw value.
+- NaN weights stay NaN in ``image`` and +-Inf are clipped to the scale's ends, but ``special``
+  marks every NaN, +Inf and -Inf pixel (``specials.CODES``; a pixel of several channels or a
+  reduced block takes the strongest code among them, NaN first), so the figures draw them in
+  their own colours, never like the transparent gaps; ``counts`` has the whole bank's counts
+  (all channels, all pages) for the caption, also in ``note``. Special values are left out of
+  scales and norms. Hover still shows the raw value.
 - ``order="l2"``: by the L2 norm of the whole filter (all input channels), largest first,
   ties by index. The norm is shown on hover.
 - A page of more pixels than the display budget has each tile block-reduced (max-abs, so
@@ -26,13 +30,15 @@ Decided edge cases (each has a test):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from extraction.analysis.reduce import reduce_blocks
 from extraction.layouts import filter_bank
+
+from .specials import SpecialCounts, special_codes, special_counts
 
 Array = np.ndarray[Any, Any]
 ChannelMode = Literal["channel", "mean", "rgb"]
@@ -96,6 +102,10 @@ class Mosaic:
     """What is shown: kind, filters on this page, channel mode."""
     note: str
     """How colours map to values, for a subtitle or caption."""
+    special: Array = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
+    """``(H, W)`` int8: ``specials.CODES`` where the pixel holds NaN/+Inf/-Inf, else 0."""
+    counts: SpecialCounts = SpecialCounts(0, 0, 0)
+    """NaN, +Inf and -Inf values in the whole bank."""
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -144,6 +154,11 @@ def filter_mosaic(
     ordered = np.argsort(-norms, kind="stable") if order == "l2" else np.arange(n)
     picked = ordered[page * page_size : (page + 1) * page_size]
     tiles = shown[picked]  # (m, rows, cols, c) with c = 1 or 3
+    counts = special_counts(bank)
+    if channel_mode == "mean":  # the mean skips NaN, so a tile's code comes from all channels
+        codes = special_codes(bank[picked]).max(axis=-1)
+    else:
+        codes = special_codes(tiles).max(axis=-1)
     if scale == "shared":
         zmax = (bank_limit(shown) if zmax is None else float(zmax)) or 1.0
         display = np.clip(tiles, -zmax, zmax)
@@ -152,10 +167,14 @@ def filter_mosaic(
         per[per == 0] = 1.0
         display = np.clip(tiles / per[:, None, None, None], -1.0, 1.0)
         zmax = 1.0
-    tiles, display, block = _fit_budget(tiles, display)
+    tiles, display, codes, block = _fit_budget(tiles, display, codes)
     if channel_mode == "rgb":
         display = 0.5 + 0.5 * display / zmax
     image, custom, origins = _layout(tiles, display, picked, norms[picked], block, aspect)
+    special = np.zeros(image.shape[:2], dtype=np.int8)
+    rows_t, cols_t = tiles.shape[1], tiles.shape[2]
+    for (top, left), code in zip(origins, codes, strict=True):
+        special[top : top + rows_t, left : left + cols_t] = code
     first, last = page * page_size + 1, page * page_size + len(picked)
     what = (
         "mean of channels"
@@ -174,6 +193,8 @@ def filter_mosaic(
         note = f"{RGB_NOTE}, brighter = positive, darker = negative; {note}"
     if block != (1, 1):
         note += f"; 1 pixel = {block[0]} x {block[1]} weights (max-abs)"
+    if counts.total:
+        note += f"; {counts.caption()} in this bank, in their own colours"
     return Mosaic(
         image=image[..., 0] if channel_mode != "rgb" else image,
         custom=custom,
@@ -190,6 +211,8 @@ def filter_mosaic(
         pages=pages,
         title=title,
         note=note,
+        special=special,
+        counts=counts,
     )
 
 
@@ -231,11 +254,13 @@ def _grid(n: int, rows: int, cols: int, gap: int, aspect: float = 1.0) -> int:
     return max(1, min(n, round(math.sqrt(aspect * n * (rows + gap) / (cols + 1)))))
 
 
-def _fit_budget(tiles: Array, display: Array) -> tuple[Array, Array, tuple[int, int]]:
+def _fit_budget(
+    tiles: Array, display: Array, codes: Array
+) -> tuple[Array, Array, Array, tuple[int, int]]:
     m, rows, cols, c = tiles.shape
     per_tile = PIXEL_BUDGET // max(m, 1)
     if rows * cols <= per_tile // 2 or m == 0:
-        return tiles, display, (1, 1)
+        return tiles, display, codes, (1, 1)
     shrink = math.sqrt(rows * cols / max(per_tile // 2, 1))
     max_r, max_c = max(1, int(rows / shrink)), max(1, int(cols / shrink))
 
@@ -250,7 +275,11 @@ def _fit_budget(tiles: Array, display: Array) -> tuple[Array, Array, tuple[int, 
         return np.stack(out)
 
     block = reduce_blocks(tiles[0, ..., 0], max_r, max_c, "max_abs").block
-    return reduce(tiles), reduce(display), block
+    # Codes are non-negative, so max-abs keeps the strongest special value of each block.
+    reduced_codes = np.stack(
+        [reduce_blocks(t, max_r, max_c, "max_abs").values.astype(np.int8) for t in codes]
+    )
+    return reduce(tiles), reduce(display), reduced_codes, block
 
 
 def _layout(

@@ -13,11 +13,15 @@ Decided edge cases (each has a test):
 - ``scale="log_abs"`` draws ``|w|`` on a log axis; zeros have no logarithm and are left out
   (an all-zero layer then has no box, and its label says so).
 - Labels flag what a user must see: ``(all zero)``, ``(NaN)``, ``(Inf)``.
+- Given the health scan's worst severity per layer (``status``), a flagged layer's label ends
+  with it (``(error)``) and a marker of its severity's colour sits at its upper whisker (at 0
+  when the layer has no finite value), one legend entry per severity present.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +29,7 @@ import plotly.graph_objects as go
 
 from extraction.records import LayerWeights, ModelWeights, Weight
 
+from .health import SEVERITY_COLOURS
 from .text import plotly_text
 
 Array = np.ndarray[Any, Any]
@@ -105,7 +110,10 @@ def layer_box(
 
 
 def overview_figure(
-    model: ModelWeights, max_points_per_layer: int = 100_000, scale: OverviewScale = "linear"
+    model: ModelWeights,
+    max_points_per_layer: int = 100_000,
+    scale: OverviewScale = "linear",
+    status: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """One horizontal box per weighted layer, in model order from the top.
 
@@ -113,8 +121,15 @@ def overview_figure(
         model: the opened model; every weighted layer's arrays are read.
         max_points_per_layer: values sampled per layer for the quartiles.
         scale: ``linear`` values, or ``log_abs`` for ``|w|`` on a log axis.
+        status: the worst finding's severity per layer path; flagged layers are marked.
     """
-    boxes = [layer_box(layer, max_points_per_layer, scale) for layer in model.weighted_layers()]
+    weighted = model.weighted_layers()
+    boxes = [layer_box(layer, max_points_per_layer, scale) for layer in weighted]
+    marks = status or {}
+    boxes = [
+        replace(b, label=f"{b.label} ({marks[layer.path]})") if layer.path in marks else b
+        for b, layer in zip(boxes, weighted, strict=True)
+    ]
     labels = [b.label for b in boxes]
 
     def column(field: str) -> list[float]:
@@ -136,6 +151,21 @@ def overview_figure(
             showlegend=False,
         )
     )
+    for severity, colour in SEVERITY_COLOURS.items():
+        hit = [
+            b for b, layer in zip(boxes, weighted, strict=True) if marks.get(layer.path) == severity
+        ]
+        if hit:
+            fig.add_trace(
+                go.Scatter(
+                    x=[b.high if np.isfinite(b.high) else 0.0 for b in hit],
+                    y=[b.label for b in hit],
+                    mode="markers",
+                    marker={"color": colour, "size": 12, "symbol": "diamond"},
+                    name=f"{severity} finding",
+                    hovertemplate="%{y}<extra></extra>",
+                )
+            )
     axis = "|w| (log scale, zeros left out)" if scale == "log_abs" else "weight value"
     fig.update_xaxes(title_text=axis, type="log" if scale == "log_abs" else "linear", zeroline=True)
     fig.update_yaxes(title_text="layer", type="category", autorange="reversed")

@@ -6,15 +6,15 @@ every array once; pass ``on_progress`` to show how far it got.
 Decided edge cases (each has a test):
 - A layer without weights is a row with 0 params, no shapes and empty (NaN) statistics.
 - A layer's mean, std, min and max pool its weights' finite values (the std is the pooled
-  population std); ``zero fraction`` is over all its values; ``NaN``/``Inf`` say whether any
-  weight holds one.
+  population std); ``zero fraction`` is over all its values; ``NaN``/``Inf`` count the NaN
+  and +-Inf values of all its weights.
 - A weight with no finite value has empty (NaN) mean, std, min, max and l2.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -59,7 +59,7 @@ def _num(value: float | None) -> float:
 
 
 def pool_stats(stats: Sequence[Stats]) -> dict[str, float | int | bool]:
-    """Mean, std, min, max, zero fraction and NaN/Inf flags of several arrays taken together."""
+    """Mean, std, min, max, zero fraction and NaN/Inf counts of several arrays taken together."""
     size = sum(s.size for s in stats)
     finite = [(s.size - s.nan_count - s.inf_count, s) for s in stats]
     count = sum(n for n, s in finite if s.mean is not None)
@@ -69,8 +69,8 @@ def pool_stats(stats: Sequence[Stats]) -> dict[str, float | int | bool]:
         "min": math.nan,
         "max": math.nan,
         "zero fraction": sum(s.zero_fraction * s.size for s in stats) / size if size else 0.0,
-        "NaN": any(s.nan_count for s in stats),
-        "Inf": any(s.inf_count for s in stats),
+        "NaN": sum(s.nan_count for s in stats),
+        "Inf": sum(s.inf_count for s in stats),
     }
     if count:
         mean = sum(n * (s.mean or 0.0) for n, s in finite) / count
@@ -83,13 +83,17 @@ def pool_stats(stats: Sequence[Stats]) -> dict[str, float | int | bool]:
 
 
 def layer_table(
-    model: ModelWeights, on_progress: Callable[[int, int], None] | None = None
+    model: ModelWeights,
+    on_progress: Callable[[int, int], None] | None = None,
+    status: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per layer (weightless layers included), columns ``LAYER_COLUMNS``.
 
     Args:
         model: the opened model.
         on_progress: called as ``on_progress(done, total)`` after each layer.
+        status: the worst finding's severity per layer path (``health.worst_by_layer``); when
+            given, a ``status`` column follows ``path``, ``ok`` for layers without findings.
     """
     rows: list[dict[str, Any]] = []
     total = len(model.layers)
@@ -98,6 +102,7 @@ def layer_table(
         rows.append(
             {
                 "path": layer.path,
+                **({"status": status.get(layer.path, "ok")} if status is not None else {}),
                 "class": layer.class_name,
                 "kind": layer.kind,
                 "shapes": "; ".join(f"{w.name} {w.shape}" for w in layer.weights),
@@ -107,7 +112,10 @@ def layer_table(
         )
         if on_progress is not None:
             on_progress(i + 1, total)
-    return pd.DataFrame(rows, columns=list(LAYER_COLUMNS))
+    columns = list(LAYER_COLUMNS)
+    if status is not None:
+        columns.insert(1, "status")
+    return pd.DataFrame(rows, columns=columns)
 
 
 def weight_stats_table(layer: LayerWeights) -> pd.DataFrame:

@@ -8,24 +8,24 @@ Which view suits a weight is decided in ``views_for`` (pure, tested); figures ar
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from extraction.analysis.reduce import ReduceMode
-from extraction.kinds import CONV_KINDS, kind_of
-from extraction.layouts import filter_count, input_channels, rnn_gates, to_2d
+from extraction.errors import WeightscopeError
+from extraction.layouts import filter_count, input_channels
 from extraction.records import LayerWeights, ModelWeights, Weight, shape_text
 
 from ..figures import filters, heatmaps, histograms, tables
 from ..figures.mosaic import Mosaic, filter_mosaic, page_count
+from ..figures.weight_views import View, filter_kind, heatmap_args, views_for
 from . import downloads as page_downloads
 from . import quantization_view, views
-from .messages import plain
+from .messages import error_line, plain
 from .sources import ModelRef
 
-View = Literal["filters", "heatmap", "histogram", "value"]
 Png = Callable[[], bytes] | None
 """Renders the figure as PNG when the user asks for it (downloads are generated lazily)."""
 VIEW_LABELS: dict[View, str] = {
@@ -35,39 +35,6 @@ VIEW_LABELS: dict[View, str] = {
     "value": "Value",
 }
 PAGE_SIZES = (16, 32, 64, 128)
-
-
-def views_for(layer: LayerWeights, weight: Weight) -> list[View]:
-    """The views that make sense for ``weight``, best first.
-
-    Conv kernels (and depthwise kernels) are filter grids, except 1x1 kernels, whose heatmap
-    comes first; any weight of 2 or more axes can be a heatmap; any weight with values can be
-    a histogram; a scalar or empty weight is a value.
-    """
-    views: list[View] = []
-    if len(weight.shape) >= 2 and weight.size > 0:
-        views.append("heatmap")
-    conv = layer.kind in CONV_KINDS and weight.role in ("kernel", "depthwise_kernel")
-    if conv and len(weight.shape) >= 3:
-        # A 1x1 kernel's tiles are single pixels: its heatmap (in x out) says more.
-        spatial = weight.shape[:-2]
-        views.insert(1 if all(d == 1 for d in spatial) else 0, "filters")
-    if weight.size > 1:
-        views.append("histogram")
-    if not views:
-        views.append("value")
-    return views
-
-
-def gates_for(layer: LayerWeights, weight: Weight, n_cols: int) -> tuple[list[int], list[str]]:
-    """Gate boundaries for recurrent kernels and biases (Bidirectional: its wrapped class)."""
-    if weight.role not in ("kernel", "recurrent_kernel", "bias"):
-        return [], []
-    kind = layer.kind
-    if kind == "bidirectional":
-        inner = layer.config.get("layer", {})
-        kind = kind_of(str(inner.get("class_name", ""))) if isinstance(inner, dict) else "other"
-    return rnn_gates(kind, n_cols)
 
 
 def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
@@ -107,7 +74,11 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
         )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}|{weight.dtype}"
     with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
-        png = _VIEWS[view](base, layer, weight, toolbar)
+        try:
+            png = _VIEWS[view](base, layer, weight, toolbar)
+        except WeightscopeError as exc:  # damaged bytes found only now, or the reader crashed
+            st.error(error_line(f"Could not show {plain(weight.name)}", exc))
+            return
     st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
     page_downloads.render(model, layer, stored, png, key="downloads")
 
@@ -121,7 +92,7 @@ GRID_WIDTH = 820
 
 
 def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
-    kind = "depthwise_conv2d" if weight.role == "depthwise_kernel" else layer.kind
+    kind = filter_kind(layer, weight)
     shape = weight.shape
     n_filters = filter_count(shape, kind)
     channels = input_channels(shape, kind)
@@ -248,17 +219,8 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
 def _cached_heatmap(
     base: str, reduce_mode: ReduceMode, _weight: Weight, _layer: LayerWeights
 ) -> tuple[heatmaps.Heatmap, Any]:
-    matrix, rows, cols = to_2d(_weight.array(), _weight.role, _layer.kind, name=_weight.name)
-    bounds, names = gates_for(_layer, _weight, matrix.shape[1])
-    heatmap = heatmaps.heatmap_data(
-        matrix,
-        reduce_mode=reduce_mode,
-        row_label=rows or "row",
-        col_label=cols,
-        gate_boundaries=bounds,
-        gate_names=names,
-        title=f"{_layer.path} / {_weight.name}",
-    )
+    matrix, kwargs = heatmap_args(_layer, _weight, reduce_mode)
+    heatmap = heatmaps.heatmap_data(matrix, **kwargs)
     return heatmap, heatmaps.heatmap_plot(heatmap)
 
 

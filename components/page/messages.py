@@ -16,8 +16,9 @@ def plain(text: object) -> str:
 def error_line(what: str, exc: BaseException, name: str = "") -> str:
     """``what: message``, without repeating ``name`` when the message already starts with it."""
     message = str(exc)
-    if name and message.startswith(f"{name}: "):
-        message = message[len(name) + 2 :]
+    for prefix in (f"{name}: ", f"could not read {name}: "):  # the sandboxed reader's lines
+        if name and message.startswith(prefix):
+            message = message[len(prefix) :]
     return f"{what}: {plain(message)}"
 
 

@@ -12,16 +12,31 @@ import streamlit as st
 from extraction.records import ModelWeights
 
 from ..figures import overview, tables
-from . import views
+from . import health_view, views
+from .navigation import open_layer
 from .sources import ModelRef
+
+TABLE_KEY = "layers-table"
 
 
 def render_table(ref: ModelRef, model: ModelWeights) -> None:
-    """Every layer with its statistics, sortable by any column."""
+    """Every layer with its statistics and health status, sortable; a row opens its layer."""
     _compute_stats(model)
-    table = tables.layer_table(model)
-    st.caption("Click a column header to sort. NaN / Inf columns flag layers holding such values.")
-    views.show_table(table, key="layers-table")
+    status = health_view.layer_status(ref, model)
+    table = tables.layer_table(model, status=status)
+    paths = list(table["path"])
+
+    def opened() -> None:
+        rows = st.session_state[TABLE_KEY]["selection"]["rows"]
+        if rows:
+            open_layer(paths[rows[0]])
+
+    st.caption(
+        "Click a column header to sort (status: worst health finding of the layer, errors "
+        "first). Select a row to open its layer. NaN / Inf columns flag layers holding such "
+        "values."
+    )
+    views.show_table(table, key=TABLE_KEY, on_select=opened)
 
 
 def render_overview(ref: ModelRef, model: ModelWeights) -> None:
@@ -38,7 +53,8 @@ def render_overview(ref: ModelRef, model: ModelWeights) -> None:
         or "linear"
     )
     _compute_stats(model)
-    views.show_overview(_overview(_key(ref), scale, model), key="overview")
+    status = health_view.layer_status(ref, model)
+    views.show_overview(_overview(_key(ref), scale, model, status), key="overview")
 
 
 def _compute_stats(model: ModelWeights) -> None:
@@ -54,8 +70,9 @@ def _compute_stats(model: ModelWeights) -> None:
 
 
 @st.cache_resource(max_entries=16, show_spinner="Sampling every layer...")
-def _overview(key: str, scale: str, _model: ModelWeights) -> Any:
-    return overview.overview_figure(_model, scale=scale)  # type: ignore[arg-type]
+def _overview(key: str, scale: str, _model: ModelWeights, _status: dict[str, str]) -> Any:
+    # The status is derived from the model (cached per model too), so the key covers it.
+    return overview.overview_figure(_model, scale=scale, status=_status)  # type: ignore[arg-type]
 
 
 def _key(ref: ModelRef) -> str:

@@ -2,7 +2,8 @@
 
 The ordinary views read files without Keras; activations need the model itself. Demos and
 model-folder files are loaded into Keras once per reference and shared by every session
-(``st.cache_resource``, keyed by the ref, whose token changes when a folder file changes).
+(``caches.ByteLRU`` keyed by the ref, whose token changes when a folder file changes; it
+shares the byte budget of the opened models).
 
 Decided: an application's records already hold their live model; an upload is read, never
 loaded into Keras here (its bytes live only in the uploading session); a file Keras cannot load
@@ -28,22 +29,44 @@ from extraction.models.activations import (
 from extraction.models.demos import sample_inputs
 from extraction.records import ModelWeights
 
+from .caches import ByteLRU, cache_bytes, keras_bytes
+from .session import OPENED
 from .sources import ModelRef
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
-def _load_live(ref: ModelRef) -> tuple[Any, str]:
-    """``(model, "")`` or ``(None, reason)``; errors become reasons so they are cached too."""
+class _Runnable:
+    """A loaded Keras model (or why there is none) and the cut-down models made from it, which
+    share its variables and so are cached, and dropped, with it."""
+
+    def __init__(self, model: Any, reason: str, owned: bool = True) -> None:
+        self.model = model
+        self.reason = reason
+        self.owned = owned
+        """False for an application's model, which its opened records hold (and count)."""
+        self.cuts: dict[str, Any] = {}
+
+    def nbytes(self) -> int:
+        return keras_bytes(self.model) if self.owned else 0
+
+
+RUNNABLE: ByteLRU[_Runnable] = ByteLRU(_Runnable.nbytes, cache_bytes)
+"""Runnable models of every session, sharing the byte budget of the opened models."""
+RUNNABLE.share_budget(OPENED)
+
+
+def _load_live(ref: ModelRef) -> _Runnable:
+    """The model, or None and the reason; errors become reasons so they are cached too."""
     try:
         source = ref.source
         if source is None:
-            return None, "an uploaded file is only read, never run, here"
+            return _Runnable(None, "an uploaded file is only read, never run, here")
+        # The worker reads the file first; Keras loads it here only when that succeeded.
         records = open_model(source, live=True)
     except WeightscopeError as exc:
-        return None, str(exc)
+        return _Runnable(None, str(exc))
     if records.live_model is None:
-        return None, records.notes[-1] if records.notes else "Keras could not load it"
-    return records.live_model, ""
+        return _Runnable(None, records.notes[-1] if records.notes else "Keras could not load it")
+    return _Runnable(records.live_model, "")
 
 
 def live_model(ref: ModelRef, model: ModelWeights) -> tuple[Any, str]:
@@ -52,7 +75,8 @@ def live_model(ref: ModelRef, model: ModelWeights) -> tuple[Any, str]:
         return model.live_model, ""
     if ref.kind in ("demo", "folder"):
         with st.spinner(f"Loading {ref.label} into Keras..."):
-            return _load_live(ref)
+            runnable = RUNNABLE.get(ref, lambda: _load_live(ref))
+        return runnable.model, runnable.reason
     if ref.kind == "upload":
         return None, (
             "an uploaded file is only read, never run, here; put it in the model folder "
@@ -61,18 +85,18 @@ def live_model(ref: ModelRef, model: ModelWeights) -> tuple[Any, str]:
     return None, "Keras did not load this model"
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
-def _cut(ref: ModelRef, path: str, _model: Any) -> Any:
-    return activation_model(_model, path)
-
-
 def sub_model(ref: ModelRef, model: Any, path: str) -> Any:
-    """``activation_model(model, path)``, cached per reference and layer.
+    """``activation_model(model, path)``, cached with the runnable model of ``ref``.
 
     Raises:
         ModelNeedsLiveKeras, LayerNotFound: as ``activation_model``.
     """
-    return _cut(ref, path, model)
+    runnable = RUNNABLE.get(ref, lambda: _Runnable(model, "", owned=False))
+    if runnable.model is not model:  # a newer model behind the same reference
+        return activation_model(model, path)
+    if path not in runnable.cuts:
+        runnable.cuts[path] = activation_model(model, path)
+    return runnable.cuts[path]
 
 
 @st.cache_data(show_spinner=False)

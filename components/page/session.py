@@ -1,7 +1,8 @@
 """Opening models for the page: cached across sessions, errors as boxes, nothing lost.
 
-Opened models are shared by every session (``st.cache_resource``): ten people looking at VGG16
-hold it in memory once. A source that fails to open leaves the previously open model in place.
+Opened models are shared by every session (``caches.ByteLRU``, bounded in bytes): ten people
+looking at VGG16 hold it in memory once. A source that fails to open leaves the previously open
+model in place.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from extraction.errors import SourceNotFound, WeightscopeError
 from extraction.models.demos import DEMOS, demo_path, ensure_demo
 from extraction.records import ModelWeights
 
+from .caches import ByteLRU, cache_bytes, records_bytes
 from .messages import error_line, plain
 from .sources import DEFAULT, ModelRef
 
@@ -22,16 +24,44 @@ NOTICES = "notices"
 """Session-state key of error lines the page header shows once (the sidebar is too narrow)."""
 FAILED = "failed_models"
 """Session-state key of the sources that failed to open, with their messages."""
+UPLOAD_KEY = "upload"
+"""Widget key of the sidebar's file uploader (its first one; see ``upload_key``)."""
+UPLOAD_ROUND = "upload_round"
+"""Session key counting rejected uploads: each gets a fresh, empty uploader, so the sidebar never
+holds a file that is not open."""
 
 
-@st.cache_resource(max_entries=12, show_spinner=False)
-def _open_cached(ref: ModelRef, _data: bytes | None = None) -> ModelWeights:
-    source = ref.source
-    if source is not None:
-        return open_model(source, download=ref.token == "download")
-    if _data is None:
-        raise SourceNotFound(f"the upload {ref.name!r} is no longer in memory; upload it again")
-    return open_model(_data, name=ref.name)
+OPENED: ByteLRU[ModelWeights] = ByteLRU(records_bytes, cache_bytes)
+"""Opened models of every session, bounded in bytes (``WEIGHTSCOPE_CACHE_MB``)."""
+
+
+def _open_cached(ref: ModelRef, data: bytes | None = None) -> ModelWeights:
+    def make() -> ModelWeights:
+        # Uploads and model-folder files are parsed in the sandboxed worker (open_model's
+        # default): a file that crashes or hangs its parser ends in one error box.
+        source = ref.source
+        if source is not None:
+            return open_model(source, download=ref.token == "download")
+        upload = data if data is not None else _uploaded(ref)
+        if upload is None:
+            raise SourceNotFound(f"the upload {ref.name!r} is no longer in memory; upload it again")
+        return open_model(upload, name=ref.name)
+
+    return OPENED.get(ref, make)
+
+
+def upload_key() -> str:
+    """Widget key of the sidebar's uploader now: ``upload``, then ``upload1``, ... after each
+    rejected file (a widget's file cannot be cleared any other way)."""
+    return f"{UPLOAD_KEY}{st.session_state.get(UPLOAD_ROUND) or ''}"
+
+
+def _uploaded(ref: ModelRef) -> bytes | None:
+    """The bytes of ``ref`` if the session's uploader still holds that very file."""
+    upload = st.session_state.get(upload_key())
+    if upload is not None and getattr(upload, "file_id", None) == ref.token:
+        return bytes(upload.getvalue())
+    return None
 
 
 def open_ref(ref: ModelRef, data: bytes | None = None) -> ModelWeights:

@@ -12,11 +12,9 @@ from extraction.models.demos import DEMOS, demo_info
 from extraction.records import LayerWeights, ModelWeights
 
 from .messages import plain
-from .session import current_ref, demo_names, switch_to
+from .session import UPLOAD_ROUND, current_ref, demo_names, switch_to, upload_key
 from .sources import UPLOAD_NOT_SHARED, ModelRef, SourceKind, folder_ref, upload_types
 
-UPLOAD_ROUND = "upload_round"
-"""Session key counting uploader widgets: a rejected upload gets a fresh, empty uploader."""
 _SOURCE_LABELS: dict[SourceKind, str] = {
     "demo": "Built-in demo",
     "upload": "Upload a file",
@@ -51,7 +49,7 @@ def choose_source(current: ModelRef) -> None:
         upload = st.file_uploader(
             "A .keras, .h5, .weights.h5 or .tflite file, or a zipped SavedModel or TF.js folder",
             type=upload_types(),
-            key=f"upload{st.session_state.get(UPLOAD_ROUND, '')}",
+            key=upload_key(),
         )
         if upload is not None:
             picked = ModelRef("upload", upload.name, upload.file_id)

@@ -26,7 +26,7 @@ def render_tabs(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None
             explain_view.render(layer)
     if health_tab.open:
         with health_tab:
-            health_view.render(layer, key="health")
+            health_view.render(ref, model, layer, key="health")
     if compare_tab.open:
         with compare_tab:
             _compare(ref, model, layer)

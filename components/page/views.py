@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -58,11 +61,49 @@ def show_overview(fig: go.Figure, *, key: str, max_points_per_layer: int = 100_0
     )
 
 
-def show_table(table: pd.DataFrame, *, key: str) -> None:
-    """Show a table from this module, sortable, numbers in 4 significant digits."""
+STATUS_ORDER = ("error", "warning", "info", "ok")
+"""A ``status`` column sorts in this order: it is stored as the rank and shown as the word."""
+
+
+def show_table(
+    table: pd.DataFrame, *, key: str, on_select: Callable[[], None] | None = None
+) -> None:
+    """Show a table from this module, sortable, numbers in 4 significant digits.
+
+    A ``status`` column (a severity per row) is coloured and sorts by severity; with
+    ``on_select`` one row can be selected and the callback runs when it is.
+    """
     import streamlit as st
 
+    from ..figures.health import SEVERITY_COLOURS
+
     number = st.column_config.NumberColumn(format="%.4g")
-    config = {c: number for c in ("mean", "std", "min", "max", "l2") if c in table.columns}
+    config: dict[str, Any] = {
+        c: number for c in ("mean", "std", "min", "max", "l2") if c in table.columns
+    }
     config["zero fraction"] = st.column_config.NumberColumn(format="percent")
-    st.dataframe(table, hide_index=True, column_config=config, key=key)
+    shown: Any = table
+    alarm = f"color: {SEVERITY_COLOURS['error']}; font-weight: bold"
+    counts = [c for c in ("NaN", "Inf", "NaN count", "Inf count") if c in table.columns]
+    if "status" in table.columns or counts:
+        ranked = table
+        if "status" in table.columns:
+            ranked = table.assign(status=[STATUS_ORDER.index(s) for s in table["status"]])
+        style = ranked.style
+        if "status" in table.columns:
+            style = style.format({"status": STATUS_ORDER.__getitem__}).map(
+                lambda rank: f"color: {SEVERITY_COLOURS[STATUS_ORDER[rank]]}; font-weight: bold",
+                subset=["status"],
+            )
+        shown = style.map(lambda n: alarm if n else "", subset=counts)
+    if on_select is None:
+        st.dataframe(shown, hide_index=True, column_config=config, key=key)
+    else:
+        st.dataframe(
+            shown,
+            hide_index=True,
+            column_config=config,
+            key=key,
+            on_select=on_select,
+            selection_mode="single-row",
+        )

@@ -11,7 +11,10 @@ What each check looks at, and the thresholds (decided; each has a test):
   whose L2 norm is exactly 0, or below ``DEAD_RATIO`` (1e-3) times the median unit norm of the
   weight. A unit that small contributes nothing its neighbours would notice, so it is dead in
   practice. The relative test needs at least 2 units and a median above 0; all-zero units are
-  reported whatever the median. Biases are not part of a unit's norm.
+  reported whatever the median. Biases are not part of a unit's norm. Severity: ``error`` when
+  every unit is dead (the layer outputs only its bias), ``warning`` from ``DEAD_WARN_FRACTION``
+  (10%) of the units, ``info`` below it (trained ReLU networks often lose a few units, and
+  weight decay then shrinks them to zero).
 - ``exploding_norm``: a unit whose norm is above ``EXPLODE_RATIO`` (100) times the median, or
   any finite value of magnitude above ``ABS_LIMIT`` (1e4), far beyond any trained float32
   network's usual weights.
@@ -26,7 +29,7 @@ Weights of fewer than 2 units, scalars and empty arrays only get the NaN/Inf che
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -36,13 +39,32 @@ from ..records import LayerWeights, Weight
 
 Array = np.ndarray[Any, Any]
 Severity = Literal["error", "warning", "info"]
-Check = Literal["nan_inf", "dead_units", "exploding_norm", "constant_bias", "bn_variance"]
+Check = Literal[
+    "nan_inf",
+    "dead_units",
+    "exploding_norm",
+    "constant_bias",
+    "bn_variance",
+    "scale",
+    "untrained",
+    "fresh_layer",
+    "spectral_alpha",
+]
+"""The per-layer checks here; ``scale``, ``untrained``, ``fresh_layer`` and ``spectral_alpha``
+look across layers (``extraction.analysis.health``)."""
 
 DEAD_RATIO = 1e-3
+"""A unit is dead when its norm is below this times the median unit norm of its weight."""
+DEAD_WARN_FRACTION = 0.1
+"""Dead units are a ``warning`` from this share of a weight's units on, ``info`` below it."""
 EXPLODE_RATIO = 100.0
+"""A unit is exploding when its norm is above this times the median unit norm of its weight."""
 ABS_LIMIT = 1e4
+"""Any finite value of larger magnitude is exploding, whatever its neighbours."""
 CONST_TOL = 1e-6
+"""A bias is constant when its std is at most this times ``max(1, |mean|)``."""
 VAR_FLOOR = 1e-5
+"""A BatchNorm moving variance below this is a channel that barely varied."""
 SEVERITY_ORDER: dict[Severity, int] = {"error": 0, "warning": 1, "info": 2}
 
 
@@ -62,13 +84,16 @@ class Finding:
     """The affected units (filters, output units, channels) or, for 1-D weights, positions."""
     unit: str
     """What an index counts: ``filter``, ``unit``, ``channel``, ``token``, ``position``."""
+    layer: str = ""
+    """The layer's path; empty for a finding about the whole model (``untrained``)."""
 
 
 def layer_findings(layer: LayerWeights) -> list[Finding]:
     """Every finding for every weight of ``layer``, most severe first (stable otherwise)."""
     found: list[Finding] = []
     for weight in layer.weights:
-        found.extend(weight_findings(weight.array(), weight, layer.kind))
+        for finding in weight_findings(weight.array(), weight, layer.kind):
+            found.append(replace(finding, layer=layer.path))
     return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
 
 
@@ -131,14 +156,21 @@ def _norm_findings(units: Array, unit: str, weight: str) -> list[Finding]:
     if dead.size:
         zero = int(np.count_nonzero(norms[dead] == 0.0))
         how = "all zero" if zero == dead.size else f"{zero} all zero, the rest near zero"
+        severity: Severity = "info"
+        if dead.size == norms.size:
+            severity = "error"
+            meaning = "every one is, so the layer outputs only its bias whatever its input."
+        else:
+            if dead.size >= DEAD_WARN_FRACTION * norms.size:
+                severity = "warning"
+            meaning = "they output nothing and no longer learn, capacity the layer has lost."
         found.append(
             Finding(
                 "dead_units",
-                "warning",
+                severity,
                 weight,
                 f"{dead.size} of {norms.size} {unit}s are dead ({how}; norm below "
-                f"{DEAD_RATIO:g} x the median {median:.3g}): they output nothing and no longer "
-                "learn, capacity the layer has lost.",
+                f"{DEAD_RATIO:g} x the median {median:.3g}): {meaning}",
                 _ints(dead),
                 unit,
             )

@@ -281,15 +281,37 @@ def dataset_weight(name: str, dataset: Any, budget: int, label: str) -> Weight:
 
 
 def _loader(dataset: Any, bf16: bool) -> Callable[[], Array]:
-    def load() -> Array:
-        value = np.asarray(dataset[()])
-        if bf16:
+    return _DatasetLoader(dataset, bf16)
+
+
+class _DatasetLoader:
+    """Reads one dataset; ``read_into`` fills a caller's buffer instead (the sandboxed worker
+    reads straight into the shared file it hands over, sparing a copy of the array)."""
+
+    def __init__(self, dataset: Any, bf16: bool) -> None:
+        self.dataset = dataset
+        self.bf16 = bf16
+
+    def __call__(self) -> Array:
+        value = np.asarray(self.dataset[()])
+        if self.bf16:
             import ml_dtypes
 
             value = value.view(ml_dtypes.bfloat16) if value.itemsize == 2 else value
         return value
 
-    return load
+    @property
+    def stored_dtype(self) -> np.dtype[Any]:
+        """The dtype the file stores (uint16 under bfloat16)."""
+        stored: np.dtype[Any] = np.dtype(self.dataset.dtype)
+        return stored
+
+    def read_into(self, out: Array) -> bool:
+        """Fill ``out`` (the dataset's shape, its stored dtype); False when it cannot."""
+        if out.shape != self.dataset.shape or out.dtype != self.dataset.dtype or not out.size:
+            return False
+        self.dataset.read_direct(out)
+        return True
 
 
 def _attr_str(value: Any) -> str | None:

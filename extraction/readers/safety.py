@@ -142,3 +142,48 @@ def read_zip_config(path: Path) -> Any:
         if info.file_size > MAX_CONFIG_BYTES:
             raise UnsafeModel(f"{path.name}: config.json is too large ({info.file_size} bytes)")
         return parse_json(zf.read(info), f"{path.name}:config.json")
+
+
+# The sandboxed worker (``readers/worker.py``): a file from outside is parsed in a child process
+# under these limits. Each has an environment variable, read when a worker starts; a value that
+# is not a positive number leaves the default.
+WORKER_MEMORY_ENV = "WEIGHTSCOPE_WORKER_MEMORY_MB"
+WORKER_MEMORY_BYTES = MAX_ARRAY_BYTES + 3 * 1024**3
+"""Address space (RLIMIT_AS) of a worker: the largest array allowed plus 3 GiB for Python,
+the native libraries (TensorFlow alone maps about 1.5 GiB) and statistics. 11 GiB by default."""
+WORKER_CPU_ENV = "WEIGHTSCOPE_WORKER_CPU_SECONDS"
+WORKER_CPU_SECONDS = 60.0
+"""CPU seconds (RLIMIT_CPU) one request to a worker may use (threads add up)."""
+WORKER_WALL_ENV = "WEIGHTSCOPE_WORKER_SECONDS"
+WORKER_WALL_SECONDS = 25.0
+"""Wall-clock seconds one request (an open, one array) may take before the worker is killed;
+below 30 so that a hanging file ends in one line within half a minute."""
+WORKER_IDLE_ENV = "WEIGHTSCOPE_WORKER_IDLE_SECONDS"
+WORKER_IDLE_SECONDS = 60.0
+"""A worker with no request for this long exits; a later array read opens the file again in a
+fresh worker (so a server holding many models does not hold as many processes)."""
+CACHE_ENV = "WEIGHTSCOPE_CACHE_MB"
+CACHE_BYTES = 2 * 1024**3
+"""What the app's caches of opened and runnable models may hold (arrays read, Keras models),
+2 GiB by default; least recently used models are dropped beyond it."""
+
+
+def setting(env: str, default: float) -> float:
+    """The positive number in environment variable ``env`` (MB or seconds), else ``default``."""
+    import os
+
+    try:
+        value = float(os.environ.get(env, ""))
+    except ValueError:
+        return default
+    return value if value > 0 and value == value and value != float("inf") else default
+
+
+def worker_memory_bytes() -> int:
+    """The worker's address-space limit in bytes (``WEIGHTSCOPE_WORKER_MEMORY_MB``)."""
+    return int(setting(WORKER_MEMORY_ENV, WORKER_MEMORY_BYTES / 1024**2) * 1024**2)
+
+
+def cache_bytes() -> int:
+    """The app's model caches' limit in bytes (``WEIGHTSCOPE_CACHE_MB``)."""
+    return int(setting(CACHE_ENV, CACHE_BYTES / 1024**2) * 1024**2)

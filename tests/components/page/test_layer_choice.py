@@ -11,7 +11,7 @@ import pytest
 from keras import layers
 
 from components.figures.downloads import CSV_MAX_VALUES, csv_bytes, file_stem, npy_bytes, npz_bytes
-from components.page.layer_view import gates_for, views_for
+from components.figures.weight_views import gates_for, views_for
 from components.page.sources import ModelRef, parse_link
 from extraction import open_model
 from extraction.errors import SourceNotFound, UnsafeModel

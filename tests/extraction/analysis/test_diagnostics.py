@@ -153,3 +153,19 @@ def test_spectrum_refuses_vectors_and_nan() -> None:
         spectrum(np.ones(4), "bias", "dense")
     with pytest.raises(ValueError, match="NaN"):
         spectrum(np.full((3, 3), np.nan), "kernel", "dense")
+
+
+@pytest.mark.parametrize(
+    ("dead", "severity"),
+    [(1, "info"), (2, "warning"), (20, "error")],
+    ids=["under-a-tenth", "a-tenth", "every-unit"],
+)
+def test_dead_unit_severity_grows_with_the_share_of_dead_units(dead: int, severity: str) -> None:
+    dense = layers.Dense(20, name="dense")
+    model = records(dense, shape=(10,))
+    kernel, bias = dense.get_weights()
+    kernel[:, :dead] = 0.0
+    dense.set_weights([kernel, bias + np.arange(20)])
+    found = checks(layer_findings(model.layer("dense")))["dead_units"]
+    assert found.severity == severity and found.indices == tuple(range(dead))
+    assert found.layer == "dense"

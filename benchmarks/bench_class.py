@@ -1,0 +1,223 @@
+"""A class at once: many browser sessions on one server for minutes; errors, speed, memory.
+
+    python -m benchmarks.bench_class [--sessions 30] [--seconds 180] [--cache-mb 2048]
+
+One Streamlit server (model folder: a small Keras model and VGG16, ``weights=None``, built by
+``bench_vgg16``), one headless Chromium with one context per session. Each session repeats
+one of five walks until time is up:
+
+- ``demo``: open ``?model=digits_cnn&layer=conv1`` (filter grid);
+- ``folder``: open ``?model=folder_mlp.keras&layer=hidden`` (a model-folder file: the worker);
+- ``vgg16_fc1``: open ``?model=vgg16.keras&layer=fc1`` (a 392 MB kernel's heatmap);
+- ``upload``: upload a small ``.keras`` file in the sidebar (the worker, one per upload);
+- ``teaching``: open the demo, then the "Explain, diagnose, compare, train" tab, Health.
+
+Reported: errors (exception boxes, error boxes, timeouts; target 0), p50/p95 seconds from the
+action to its chart drawn with the page idle, and the server's peak resident memory (VmHWM of
+the server process) beside the cache ceiling (``WEIGHTSCOPE_CACHE_MB``); the workers' peak sum
+is shown apart (each is capped by its own RLIMIT_AS). Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.bench_vgg16 import build
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+from conftest import CHROMIUM, QUIET_CHROMIUM, start_server  # noqa: E402
+
+CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot, [data-testid="stImage"] img'
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+WALKS = ("demo", "folder", "vgg16_fc1", "upload", "teaching")
+TIMEOUT_MS = 120_000
+RAMP_SECONDS = 1.0
+"""Session ``i`` starts ``i`` seconds after the first."""
+
+
+def _folder() -> tuple[Path, bytes]:
+    """A model folder (small model + VGG16 hard-linked) and a small model's bytes to upload."""
+    import keras
+    from keras import layers
+
+    folder = Path(tempfile.mkdtemp(prefix="weightscope-class-"))
+    inputs = keras.Input((12,))
+    x = layers.Dense(8, name="hidden")(inputs)
+    keras.Model(inputs, layers.Dense(3, name="out")(x), name="folder_mlp").save(
+        folder / "folder_mlp.keras"
+    )
+    vgg = build()["keras"]
+    try:
+        os.link(vgg, folder / "vgg16.keras")
+    except OSError:
+        import shutil
+
+        shutil.copy(vgg, folder / "vgg16.keras")
+    return folder, (folder / "folder_mlp.keras").read_bytes()
+
+
+class Peak(threading.Thread):
+    """Samples the server's VmHWM and its workers' summed RSS every 0.5 s."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.server_hwm_kb = 0
+        self.workers_kb = 0
+        self.workers_max = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            try:
+                status = Path(f"/proc/{self.pid}/status").read_text()
+                hwm = next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM"))
+                self.server_hwm_kb = max(self.server_hwm_kb, hwm)
+                kids = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+                total = 0
+                for kid in kids:
+                    for line in Path(f"/proc/{kid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS"):
+                            total += int(line.split()[1])
+                self.workers_kb = max(self.workers_kb, total)
+                self.workers_max = max(self.workers_max, len(kids))
+            except (OSError, StopIteration):
+                continue
+
+
+async def _drawn(page: object, started: float) -> float:
+    await page.wait_for_selector(CHART, timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
+    await page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
+    return time.perf_counter() - started
+
+
+async def walk(page: object, base: str, kind: str, upload: bytes, n: int) -> float:
+    """One walk; seconds from its action to the view drawn."""
+    links = {
+        "demo": "?model=digits_cnn&layer=conv1",
+        "folder": "?model=folder_mlp.keras&layer=hidden",
+        "vgg16_fc1": "?model=vgg16.keras&layer=fc1",
+        "upload": "",
+        "teaching": "?model=digits_cnn&layer=conv2",
+    }
+    started = time.perf_counter()
+    await page.goto(f"{base}/{links[kind]}", timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
+    seconds = await _drawn(page, started)
+    if kind == "upload":
+        await page.get_by_text("Upload a file").click()  # type: ignore[attr-defined]
+        await page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        await page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(  # type: ignore[attr-defined]
+            files=[{"name": f"mine_{n}.keras", "mimeType": "application/zip", "buffer": upload}]
+        )
+        await page.get_by_role("heading", name=f"mine_{n}.keras").wait_for(timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
+        seconds = await _drawn(page, started)
+    if kind == "teaching":
+        started = time.perf_counter()
+        await page.get_by_role("tab", name="Explain, diagnose, compare, train").click()  # type: ignore[attr-defined]
+        await page.get_by_role("tab", name="Health", exact=True).click()  # type: ignore[attr-defined]
+        await page.get_by_text("Compute the spectrum").first.wait_for(timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
+        await page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
+        seconds = time.perf_counter() - started
+    return seconds
+
+
+async def session(
+    browser: object, base: str, i: int, until: float, upload: bytes, out: dict[str, list[float]],
+    errors: list[str], ramp: float = RAMP_SECONDS,
+) -> None:  # fmt: skip
+    kind = WALKS[i % len(WALKS)]
+    await asyncio.sleep(ramp * i)  # a class arrives over a minute, not in one instant
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    n = 0
+    while time.monotonic() < until:
+        n += 1
+        try:
+            out[kind].append(await walk(page, base, kind, upload, i * 1000 + n))
+            shown = await page.locator(ERRORS).all_inner_texts()
+            errors.extend(f"{kind}: {text[:200]}" for text in shown)
+        except Exception as exc:  # a timeout is an error of the run, not of the benchmark  # noqa: BLE001
+            errors.append(f"{kind}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    await context.close()
+
+
+async def run(
+    base: str, sessions: int, seconds: float, upload: bytes
+) -> tuple[dict[str, list[float]], list[str]]:
+    from playwright.async_api import async_playwright
+
+    out: dict[str, list[float]] = {k: [] for k in WALKS}
+    errors: list[str] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=QUIET_CHROMIUM)
+        # Warm, one walk of each kind: the server has imported TensorFlow, the demos are
+        # trained and VGG16's file is in the page cache before the clock starts.
+        warm: list[str] = []
+        for i in range(len(WALKS)):
+            await session(
+                browser, base, i, time.monotonic() + 1, upload, {k: [] for k in WALKS}, warm, 0
+            )
+        print(f"warm-up done ({len(warm)} errors: {warm[:3]})", flush=True)
+        until = time.monotonic() + seconds
+        await asyncio.gather(
+            *(session(browser, base, i, until, upload, out, errors) for i in range(sessions))
+        )
+        await browser.close()
+    return out, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=180)
+    parser.add_argument("--cache-mb", type=int, default=2048)
+    args = parser.parse_args()
+    folder, upload = _folder()
+    server, base = start_server(
+        {"WEIGHTSCOPE_MODEL_DIR": str(folder), "WEIGHTSCOPE_CACHE_MB": str(args.cache_mb)}
+    )
+    peak = Peak(server.pid)
+    peak.start()
+    try:
+        out, errors = asyncio.run(run(base, args.sessions, args.seconds, upload))
+    finally:
+        peak.stop.set()
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    times = sorted(t for ts in out.values() for t in ts)
+    print(f"{args.sessions} Chromium sessions for {args.seconds:.0f} s, walks {', '.join(WALKS)}")
+    print(f"errors: {len(errors)}")
+    for line in errors[:10]:
+        print(f"  {line}")
+    print(f"{'walk':<12}{'views':>7}{'p50 s':>8}{'p95 s':>8}")
+    for kind, ts in [*out.items(), ("all", times)]:
+        if ts:
+            ts = sorted(ts)
+            p95 = ts[min(len(ts) - 1, int(0.95 * len(ts)))]
+            print(f"{kind:<12}{len(ts):>7}{statistics.median(ts):8.2f}{p95:8.2f}")
+    mb = 1024
+    print(
+        f"server peak RSS {peak.server_hwm_kb / mb:.0f} MB (cache ceiling {args.cache_mb} MB); "
+        f"workers: at most {peak.workers_max} at once, {peak.workers_kb / mb:.0f} MB together"
+    )
+
+
+if __name__ == "__main__":
+    main()

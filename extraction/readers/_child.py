@@ -1,0 +1,237 @@
+"""The sandboxed worker's own side: ``python -m extraction.readers._child FD``.
+
+It limits itself first (address space, CPU, no core files, killed with its parent), then serves
+one file: it sniffs and reads it with the ordinary ``read_file``, sends the manifest, and answers
+array and statistics requests until the caller closes the connection or it idles out. Arrays
+go into ``.npy`` files the caller names inside its private folder; everything else is JSON
+(see ``_wire``). Nothing here is imported by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+PLUGIN_ENV = "WEIGHTSCOPE_WORKER_PLUGIN"
+"""For the test suite only: a module the worker imports first, which may register extra FORMATS
+rows and define ``sniff(path) -> format id | None`` (readers that crash, hang or allocate)."""
+
+
+def limit_self(memory: int, cpu: float) -> None:
+    """Cap this process before any file is touched: address space, CPU, no core files."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    _cpu_budget(cpu)
+    # No PR_SET_PDEATHSIG: it fires when the *thread* that started us ends, and a Streamlit
+    # script thread ends after every run. A caller that dies closes our socket (we exit on EOF);
+    # a worker spinning in native code meets its CPU limit instead.
+
+
+def _cpu_budget(seconds: float) -> None:
+    """Let the next request use ``seconds`` more CPU (SIGXCPU beyond, which ends the worker)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = usage.ru_utime + usage.ru_stime
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = int(used + seconds) + 1
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+MMAP_MIN_BYTES = 1 << 20
+"""Arrays at least this large are read straight into the file that crosses (when the reader
+can: a loader with ``read_into``), sparing a copy, and memory-mapped by the caller; smaller
+ones are written and read whole."""
+
+
+class _Served:
+    """The one file this worker reads, and the last array it read (asked for twice in a row
+    when a page shows statistics, then the values), with the file it was read into, if any."""
+
+    def __init__(self) -> None:
+        self.records: Any = None
+        self.last: tuple[tuple[int, int], Any, Any, Path | None] | None = None
+
+    def read(self, i: int, j: int, scratch: Path) -> tuple[Any, Any, Path | None]:
+        """Weight ``j`` of layer ``i``: its values, statistics computed beside them, and the
+        ``.npy`` file holding them when they were read straight into ``scratch``."""
+        from ..analysis.stats import compute_stats
+
+        if self.last is not None and self.last[0] == (i, j):
+            return self.last[1], self.last[2], self.last[3]
+        self.drop()  # let the previous array go before reading the next
+        weight = self.records.layers[i].weights[j]
+        value, file = _read_direct(weight, scratch)
+        if value is None:
+            value = weight.array()
+        stats = compute_stats(value)
+        self.last = ((i, j), value, stats, file)
+        return value, stats, file
+
+    def hand_over(self, out: Path) -> bool:
+        """Move the last array's file to ``out`` (the caller maps it); False if there is none."""
+        if self.last is None or self.last[3] is None:
+            return False
+        os.replace(self.last[3], out)
+        self.last = (*self.last[:3], None)
+        return True
+
+    def drop(self) -> None:
+        if self.last is not None and self.last[3] is not None:
+            self.last[3].unlink(missing_ok=True)
+        self.last = None
+
+
+def _read_direct(weight: Any, scratch: Path) -> tuple[Any, Path | None]:
+    """Read a large array straight into a ``.npy`` file at ``scratch``, when its loader can."""
+    import math
+
+    import numpy as np
+
+    into = getattr(weight.loader, "read_into", None)
+    stored = getattr(weight.loader, "stored_dtype", None)
+    if into is None or not isinstance(stored, np.dtype) or weight.is_loaded:
+        return None, None
+    if math.prod(weight.shape) * stored.itemsize < MMAP_MIN_BYTES:
+        return None, None
+    out = np.lib.format.open_memmap(scratch, mode="w+", dtype=stored, shape=weight.shape)
+    try:
+        done = into(out)
+    except Exception as exc:  # the same line Weight.array gives for damaged bytes  # noqa: BLE001
+        scratch.unlink(missing_ok=True)
+        from ..errors import CorruptFile
+
+        text = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise CorruptFile(f"weight {weight.name!r} cannot be read ({text})") from exc
+    if not done:
+        del out
+        scratch.unlink(missing_ok=True)
+        return None, None
+    out.flush()
+    value = np.asarray(out)
+    if weight.dtype != value.dtype.name:  # bfloat16 stored as uint16
+        import ml_dtypes
+
+        value = value.view(getattr(ml_dtypes, weight.dtype))
+    return value, scratch
+
+
+def serve(conn: Connection, idle: float, cpu: float) -> None:
+    """Answer requests until the connection closes or none comes for ``idle`` seconds."""
+    from ._wire import dumps, loads
+
+    served = _Served()
+    while True:
+        if not conn.poll(idle):
+            return
+        try:
+            request = loads(conn.recv_bytes())
+        except EOFError:
+            return
+        _cpu_budget(cpu)
+        try:
+            reply = {"ok": _handle(request, served, conn)}
+        except Exception as exc:  # every failure is reported; the caller decides  # noqa: BLE001
+            if _out_of_memory(exc):
+                served.last = None
+                conn.send_bytes(dumps({"memory": True}))
+                return  # the heap may be in any state after a failed allocation
+            reply = {"error": _describe(exc)}
+        conn.send_bytes(dumps(reply))
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is, or was raised while handling, a failed allocation."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, MemoryError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _handle(request: Any, served: _Served, conn: Connection) -> Any:
+    from ._wire import dumps, manifest, stats_to_wire
+
+    op = request.get("op") if isinstance(request, dict) else None
+    if op == "open":
+        from . import read_file
+        from .sniff import sniff
+
+        path = Path(request["path"])
+        fmt = _plugin_sniff(path) or sniff(path)
+        from . import FORMATS
+
+        label = FORMATS[fmt].label if fmt in FORMATS else fmt
+        conn.send_bytes(dumps({"format": fmt, "label": label}))
+        served.records = read_file(path, fmt)
+        return manifest(served.records)
+    if op in ("array", "stats"):
+        out = Path(request["out"])
+        value, stats, _ = served.read(int(request["layer"]), int(request["weight"]), out)
+        if op == "stats":
+            return {"stats": stats_to_wire(stats)}
+        if served.hand_over(out):
+            return {"dtype": value.dtype.name, "stats": stats_to_wire(stats)}
+        dtype = _write_npy(out, value)
+        return {"dtype": dtype, "stats": stats_to_wire(stats)}
+    raise ValueError(f"unknown request {op!r}")
+
+
+def _write_npy(out: Path, value: Any) -> str:
+    """Write ``value`` as a plain ``.npy`` (no pickle); returns its dtype's name.
+
+    A dtype ``.npy`` cannot describe (bfloat16 and other ml_dtypes types) is written as unsigned
+    integers of its size, and the caller views them back by the returned name.
+    """
+    import numpy as np
+
+    array = np.asarray(value)
+    if not array.flags.c_contiguous:  # (np.ascontiguousarray would make a scalar 1-d)
+        array = array.copy(order="C")
+    name = array.dtype.name
+    if array.dtype.kind == "V" or name not in np.sctypeDict:
+        array = array.view(f"u{array.dtype.itemsize}")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        np.lib.format.write_array(f, array, allow_pickle=False)
+    return name
+
+
+def _describe(exc: BaseException) -> dict[str, str]:
+    from .. import errors
+
+    kind = type(exc).__name__
+    known = isinstance(exc, errors.WeightscopeError) and getattr(errors, kind, None) is type(exc)
+    text = " ".join(str(exc).split())[:500] or kind
+    return {"type": kind if known else "", "message": text if known else f"{kind}: {text}"}
+
+
+def _plugin_sniff(path: Path) -> str | None:
+    module = sys.modules.get("_weightscope_worker_plugin")
+    sniff = getattr(module, "sniff", None)
+    return sniff(path) if callable(sniff) else None
+
+
+def main(argv: list[str]) -> int:
+    fd, memory, cpu, idle = int(argv[0]), int(argv[1]), float(argv[2]), float(argv[3])
+    limit_self(memory, cpu)
+    conn = Connection(fd)
+    plugin = os.environ.get(PLUGIN_ENV)
+    if plugin:
+        import importlib
+
+        sys.modules["_weightscope_worker_plugin"] = importlib.import_module(plugin)
+    try:
+        serve(conn, idle, cpu)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

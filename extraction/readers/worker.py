@@ -1,0 +1,466 @@
+"""The sandboxed worker: a stranger's file is sniffed and parsed in a child process.
+
+libhdf5, zlib, protobuf and flatbuffers are native code, and a damaged file can crash or hang
+them; that must end one open with one line, never the server. So a file from outside (an
+upload, a model-folder file, a CLI path) is read by ``python -m extraction.readers._child``
+under an address-space limit (RLIMIT_AS), a CPU limit per request (RLIMIT_CPU) and a wall-clock
+limit per request kept here (see ``safety.py`` for the defaults and their environment
+variables). The child runs the ordinary ``sniff`` and ``read_file``, so every reader in
+``FORMATS`` works through it unchanged.
+
+What crosses, and how:
+- The records: a JSON manifest of every record field (``_wire``), rebuilt here with loaders
+  that ask the worker. The worker keeps the file open for those lazy reads while the records
+  live, and is ended when they are garbage-collected.
+- An array: the worker reads it straight into a plain ``.npy`` file (HDF5 datasets, via
+  ``read_direct`` into a memory map; other readers' arrays are written after the read) in a
+  private (0700) folder created here, in ``/dev/shm`` when it has room, with its statistics
+  computed beside the read; this side memory-maps the file (``np.load(mmap_mode="r",
+  allow_pickle=False)``) and unlinks it at once, so the pages are shared, not copied again,
+  and nothing is left behind.
+- Statistics alone (``Weight.stats()`` before ``array()``): only the numbers cross.
+
+Nothing from the worker is unpickled: messages are JSON and arrays are ``.npy`` without pickles.
+
+A worker that crashes, hangs or exhausts its memory is killed and a ``ReaderCrashed`` says so
+in one line; the next open starts a new one. A worker idle for a while exits by itself; a later
+array read opens the file again in a fresh worker (and fails in one line if it has changed).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import errors
+from ..analysis.stats import Stats
+from ..errors import CorruptFile, ReaderCrashed, WeightscopeError
+from ..records import Array, ModelWeights
+from ._child import MMAP_MIN_BYTES, PLUGIN_ENV
+from ._wire import WireError, dumps, loads, rebuild, stats_from_wire
+from .safety import (
+    MAX_CONFIG_BYTES,
+    WORKER_CPU_ENV,
+    WORKER_CPU_SECONDS,
+    WORKER_IDLE_ENV,
+    WORKER_IDLE_SECONDS,
+    WORKER_WALL_ENV,
+    WORKER_WALL_SECONDS,
+    setting,
+    worker_memory_bytes,
+)
+
+MAX_MESSAGE_BYTES = 4 * MAX_CONFIG_BYTES
+"""The longest message accepted from a worker (a manifest carries every layer's config)."""
+SHARED_MEMORY = "/dev/shm"
+"""Where arrays cross when it exists (tmpfs: writing and mapping cost no disk); else TMPDIR."""
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one worker may use; ``Limits.from_env()`` reads the settings."""
+
+    memory: int
+    """Address space in bytes (RLIMIT_AS)."""
+    cpu: float
+    """CPU seconds per request (RLIMIT_CPU, renewed before each request)."""
+    wall: float
+    """Wall-clock seconds per request; the worker is killed beyond it."""
+    idle: float
+    """Seconds without a request after which a worker exits by itself."""
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        return cls(
+            memory=worker_memory_bytes(),
+            cpu=setting(WORKER_CPU_ENV, WORKER_CPU_SECONDS),
+            wall=setting(WORKER_WALL_ENV, WORKER_WALL_SECONDS),
+            idle=setting(WORKER_IDLE_ENV, WORKER_IDLE_SECONDS),
+        )
+
+
+class _Ended(Exception):
+    """The worker is gone; ``how`` says why (for ``_crash_line``)."""
+
+    def __init__(self, how: str, detail: int = 0) -> None:
+        super().__init__(how)
+        self.how = how
+        self.detail = detail
+
+
+class _Process:
+    """One child process and its connection."""
+
+    def __init__(self, limits: Limits) -> None:
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(_ROOT), os.environ.get("PYTHONPATH", "")) if p
+        )}  # fmt: skip
+        verbose = bool(os.environ.get("WEIGHTSCOPE_VERBOSE"))
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "extraction.readers._child",
+                    str(theirs.fileno()),
+                    str(limits.memory),
+                    repr(limits.cpu),
+                    repr(limits.idle),
+                ],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=None if verbose else subprocess.DEVNULL,
+                env=env,
+            )
+        except OSError as exc:
+            ours.close()
+            raise ReaderCrashed(f"the sandboxed reader could not be started ({exc})") from exc
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        self.format: str | None = None
+        """How the worker named the format it sniffed (``an HDF5 model file``), once it has."""
+
+    def ask(self, message: dict[str, Any], wall: float) -> dict[str, Any]:
+        """Send one request and wait at most ``wall`` seconds for its answer.
+
+        Raises:
+            _Ended: the worker died, hung (it is killed) or ran out of memory.
+        """
+        try:
+            self.conn.send_bytes(dumps(message))
+        except OSError as exc:
+            raise self._gone() from exc
+        deadline = time.monotonic() + wall
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.conn.poll(remaining):
+                self.kill()
+                raise _Ended("hung")
+            try:
+                reply = loads(self.conn.recv_bytes(MAX_MESSAGE_BYTES))
+            except (EOFError, OSError) as exc:
+                raise self._gone() from exc
+            except WireError as exc:
+                self.kill()
+                raise _Ended("garbled") from exc
+            if not isinstance(reply, dict):
+                self.kill()
+                raise _Ended("garbled")
+            if isinstance(reply.get("format"), str) and isinstance(reply.get("label"), str):
+                self.format = reply["label"][:200]
+                continue
+            if reply.get("memory"):
+                self.kill()
+                raise _Ended("memory")
+            return reply
+
+    def _gone(self) -> _Ended:
+        try:
+            code = self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return _Ended("garbled")
+        self.conn.close()
+        if code == 0:
+            return _Ended("retired")
+        if code < 0:
+            return _Ended("signal", -code)
+        return _Ended("exit", code)
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+        self.conn.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+SPARE_ENV = "WEIGHTSCOPE_WORKER_SPARE"
+"""``0`` keeps no spare worker started (see ``_take_process``)."""
+_spare: dict[Any, _Process] = {}
+_spare_lock = threading.Lock()
+_opens = 0
+
+
+def _take_process(limits: Limits) -> _Process:
+    """A started worker: the spare one when there is one, else a new one.
+
+    A process that opens files again and again (the app's server) keeps one spare worker
+    started in the background, so an open does not wait for Python and numpy to start; a
+    process that opens one file (the CLI) never starts a spare it would not use. A spare is
+    used only if it was started with the same limits and environment.
+    """
+    global _opens
+    key = (limits, os.environ.get(PLUGIN_ENV))
+    with _spare_lock:
+        _opens += 1
+        spare = _spare.pop(key, None)
+        want_spare = _opens >= 2 and os.environ.get(SPARE_ENV, "1") != "0"
+    if want_spare:
+        threading.Thread(target=_start_spare, args=(key,), daemon=True).start()
+    if spare is not None and spare.alive() and want_spare:
+        return spare
+    if spare is not None:
+        spare.kill()
+    return _Process(limits)
+
+
+def stop_spares() -> None:
+    """End the spare workers (at exit; tests that count processes)."""
+    with _spare_lock:
+        spares = list(_spare.values())
+        _spare.clear()
+    for process in spares:
+        process.kill()
+
+
+atexit.register(stop_spares)
+
+
+def _start_spare(key: Any) -> None:
+    try:
+        process = _Process(key[0])
+    except ReaderCrashed:
+        return
+    with _spare_lock:
+        old = _spare.pop(key, None)
+        _spare[key] = process
+    if old is not None:
+        old.kill()
+
+
+class _Remote:
+    """The worker behind one opened file: opens it, and opens it again when the worker has
+    exited (idle or crashed) and an array is asked for."""
+
+    def __init__(self, path: Path, label: str, limits: Limits) -> None:
+        self.path = path
+        self.label = label
+        self.limits = limits
+        self.lock = threading.Lock()
+        self.process: _Process | None = None
+        self.manifest: bytes | None = None
+        self.folders: dict[str | None, Path] = {}
+        self.count = 0
+
+    def open(self) -> Any:
+        """The manifest of the file (the first open)."""
+        with self.lock:
+            return self._open()
+
+    def _open(self) -> Any:
+        self.process = _take_process(self.limits)
+        try:
+            reply = self.process.ask({"op": "open", "path": str(self.path)}, self.limits.wall)
+        except _Ended as ended:
+            raise self._crashed(ended, self.label) from None
+        manifest = self._answer(reply, "")
+        encoded = dumps(manifest)
+        if self.manifest is not None and encoded != self.manifest:
+            self.close_process()
+            raise CorruptFile(f"{self.label} has changed since it was opened; open it again")
+        self.manifest = encoded
+        return manifest
+
+    def call(self, message: dict[str, Any], what: str) -> Any:
+        """One request about an opened file, re-opening it in a fresh worker when needed."""
+        with self.lock:
+            for attempt in range(2):
+                if self.process is None or not self.process.alive():
+                    if self.process is not None:
+                        self.process.kill()
+                    self._open()
+                assert self.process is not None
+                try:
+                    reply = self.process.ask(message, self.limits.wall)
+                except _Ended as ended:
+                    if ended.how == "retired" and attempt == 0:
+                        self.process = None
+                        continue  # it idled out just as we asked: open again, ask again
+                    raise self._crashed(ended, f"{what} of {self.label}") from None
+                return self._answer(reply, what)
+        raise AssertionError("unreachable")
+
+    def _answer(self, reply: dict[str, Any], what: str) -> Any:
+        if "ok" in reply:
+            return reply["ok"]
+        error = reply.get("error")
+        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+            raise self._crashed(
+                _Ended("garbled"), f"{what} of {self.label}" if what else self.label
+            )
+        cls = getattr(errors, str(error.get("type") or ""), None)
+        message = error["message"]
+        if (
+            isinstance(cls, type)
+            and issubclass(cls, WeightscopeError)
+            and cls is not errors.WeightscopeError
+        ):
+            raise cls(message)
+        subject = f"{what} of " if what else ""
+        raise ReaderCrashed(f"could not read {subject}{self.label}: the reader failed ({message})")
+
+    def _crashed(self, ended: _Ended, subject: str) -> ReaderCrashed:
+        """The error for a worker that ended; the worker is forgotten (the next call starts one)."""
+        fmt = self.process.format if self.process is not None else None
+        self.close_process()
+        return ReaderCrashed(crash_line(subject, ended.how, ended.detail, fmt, self.limits))
+
+    def next_out(self, nbytes: int) -> Path:
+        """A fresh file name for an array of at most ``nbytes``: in shared memory when it has
+        room (a container's /dev/shm may be 64 MB), else in the temporary folder."""
+        base: str | None = None
+        try:
+            room = os.statvfs(SHARED_MEMORY)
+            if room.f_bavail * room.f_frsize > 2 * nbytes + (64 << 20):
+                base = SHARED_MEMORY
+        except OSError:
+            pass
+        with self.lock:
+            if base not in self.folders:
+                folder = Path(tempfile.mkdtemp(prefix="weightscope-worker-", dir=base))
+                os.chmod(folder, 0o700)
+                self.folders[base] = folder
+            self.count += 1
+            return self.folders[base] / f"array-{self.count}.npy"
+
+    def close_process(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process = None
+
+    def close(self) -> None:
+        """End the worker and remove the private folder (the records are gone)."""
+        self.close_process()
+        for folder in self.folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: Limits) -> str:
+    """The one line that says how reading ``subject`` ended (``fmt``: the label of the format
+    the worker had sniffed, None when it ended before knowing)."""
+    doing = f"while reading it as {fmt}" if fmt else "while finding out its format"
+    if how == "hung":
+        why = f"reading it took longer than {limits.wall:g} s, so it was stopped"
+    elif how == "memory":
+        mb = limits.memory / 1024**2
+        why = f"reading it needed more than {mb:.0f} MB of memory, so it was stopped"
+    elif how == "signal" and detail == signal.SIGXCPU:
+        why = f"reading it used more than {limits.cpu:g} s of CPU time, so it was stopped"
+    elif how == "signal" and detail == signal.SIGKILL:
+        why = f"the reader was killed {doing} (signal 9; the machine may be out of memory)"
+    elif how == "signal":
+        try:
+            sig = f"signal {detail}, {signal.Signals(detail).name}"
+        except ValueError:
+            sig = f"signal {detail}"
+        why = f"the reader crashed {doing} ({sig})"
+    elif how == "exit":
+        why = f"the reader stopped {doing} (exit status {detail})"
+    else:
+        why = f"the reader sent a garbled answer {doing}, so it was stopped"
+    return f"could not read {subject}: {why}"
+
+
+def open_isolated(path: Path, label: str | None = None) -> ModelWeights:
+    """The records of the model at ``path``, sniffed and parsed in a sandboxed worker.
+
+    Arrays and statistics are read by the worker when first asked for (see the module
+    docstring); the worker ends when the records are garbage-collected.
+
+    Raises:
+        SourceNotFound, UnsupportedFormat, CorruptFile, UnsafeModel: as the readers.
+        ReaderCrashed: the reader crashed, hung or exhausted its memory on this file.
+    """
+    remote = _Remote(path, label or path.name, Limits.from_env())
+    try:
+        manifest = remote.open()
+        records = rebuild(manifest, lambda *key: _loaders(remote, *key))
+    except WireError as exc:
+        remote.close()
+        raise ReaderCrashed(
+            f"could not read {remote.label}: the reader sent a bad answer ({exc})"
+        ) from exc
+    except BaseException:
+        remote.close()
+        raise
+    weakref.finalize(records, remote.close)
+    return records
+
+
+def _loaders(
+    remote: _Remote, i: int, j: int, what: str, nbytes: int, cache: dict[str, Any]
+) -> tuple[Any, Any, Any]:
+    def load() -> Array:
+        out = remote.next_out(nbytes)
+        try:
+            reply = remote.call({"op": "array", "layer": i, "weight": j, "out": str(out)}, what)
+            array = _load_npy(out, reply)
+        finally:
+            out.unlink(missing_ok=True)
+        cache["stats"] = stats_from_wire(reply.get("stats"))
+        return array
+
+    def stats() -> Stats:
+        # The worker may read the array straight into this file and keep it for a following
+        # array request; it is removed with the folder otherwise.
+        scratch = remote.next_out(nbytes)
+        request = {"op": "stats", "layer": i, "weight": j, "out": str(scratch)}
+        reply = remote.call(request, what)
+        return stats_from_wire(reply.get("stats") if isinstance(reply, dict) else None)
+
+    return load, stats, cache
+
+
+def _load_npy(out: Path, reply: Any) -> Array:
+    """The array the worker wrote at ``out``: memory-mapped when large, never unpickled."""
+    if not isinstance(reply, dict) or not isinstance(reply.get("dtype"), str):
+        raise CorruptFile("the reader's answer names no dtype")
+    big = out.stat().st_size >= MMAP_MIN_BYTES
+    try:
+        array: Array = np.load(out, mmap_mode="r" if big else None, allow_pickle=False)
+    except ValueError as exc:
+        raise CorruptFile(f"the reader wrote an array that cannot be read back ({exc})") from exc
+    if big:
+        array = np.asarray(array)  # a plain read-only ndarray over the mapping
+    name = reply["dtype"]
+    if array.dtype.name != name:
+        array = array.view(_named_dtype(name, array.dtype.itemsize))
+    return array
+
+
+def _named_dtype(name: str, itemsize: int) -> np.dtype[Any]:
+    """A dtype numpy's ``.npy`` header cannot spell (bfloat16, float8...), by its name."""
+    import ml_dtypes
+
+    kind = getattr(ml_dtypes, name, None)
+    dtype = np.dtype(kind) if isinstance(kind, type) else None
+    if dtype is None or dtype.itemsize != itemsize:
+        raise CorruptFile(f"the reader sent values of an unknown type {name!r}")
+    return dtype
+
+
+__all__ = ["SPARE_ENV", "Limits", "crash_line", "open_isolated", "stop_spares"]
