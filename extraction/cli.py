@@ -21,11 +21,12 @@ from .records import ModelWeights, Weight, shape_text, storable
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+PROG = "python -m extraction"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
-    parser = _parser()
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run the CLI; returns the exit code. ``prog`` names it in usage lines (``weightscope``)."""
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     try:
         if args.command == "timeline":
@@ -66,9 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m extraction",
+        prog=prog,
         description="List, health-check or export every weight of a Keras model by name.",
         epilog="SOURCE is a .keras, .h5 or .weights.h5 file, a SavedModel folder (or a zip of "
         "one), a TensorFlow checkpoint, a .tflite file, a TF.js model folder, model.json "

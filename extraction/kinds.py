@@ -141,6 +141,13 @@ def role_of(weight_name: str) -> WeightRole:
     return _KERAS1_ROLES[old.group(1)] if old else "other"
 
 
+PREPROCESSING_CLASSES: frozenset[str] = frozenset(
+    {"InputLayer", "Normalization", "Rescaling", "Resizing", "CenterCrop"}
+)
+"""Layers that only prepare the input (EfficientNet's Normalization holds a mean and variance):
+never the layer a model opens on, even when they hold weights."""
+
+
 _EMBEDDING_NAME = re.compile(r"embed|^(wte|wpe|shared|tok_embeddings|word_embeddings)$")
 _NORM_NAME = re.compile(r"norm|^ln(_?\d+|_f|_\w+)?$")
 _BLOCK = re.compile(r"^(?P<prefix>.*?)[._/]?(?P<index>\d+)$")

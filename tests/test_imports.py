@@ -48,3 +48,9 @@ def test_figures_never_import_streamlit() -> None:
 def test_page_modules_are_the_ones_that_use_streamlit() -> None:
     count, loaded = _import_all("components.page", ("streamlit",))
     assert count >= 10 and loaded == "streamlit"
+
+
+def test_weightscope_never_imports_streamlit() -> None:
+    # The notebook module and the command: Streamlit runs only in the server `app` starts.
+    count, loaded = _import_all("weightscope", ("streamlit",))
+    assert count >= 3 and loaded == ""

@@ -6,7 +6,8 @@ them on the page. Feature map ``#k`` is made by filter
 ``#k``: both grids use the same tile order.
 
 Colours, decided: maps that are all >= 0 (after ReLU) use a sequential scale from 0; maps with
-negative values use the diverging scale centred on 0, as weights do.
+negative values use the diverging scale centred on 0, as weights do. A grey input is drawn as the
+model sees it: 0 black, 1 white (the digits demo's samples are light strokes on black).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+
+from extraction.models.labels import Prediction
 
 from . import filters
 from .mosaic import Scale, filter_mosaic
@@ -33,7 +36,7 @@ def input_figure(x: Array, title: str = "input") -> go.Figure:
     if a.shape[-1] == 3:
         trace: go.Image | go.Heatmap = go.Image(z=np.clip(a, 0, 1) * 255.0)
     else:
-        trace = go.Heatmap(z=a[..., 0], colorscale="gray_r", showscale=False)
+        trace = go.Heatmap(z=a[..., 0], colorscale="gray", zmin=0.0, zmax=1.0, showscale=False)
     fig = go.Figure(trace)
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
@@ -51,12 +54,15 @@ def feature_maps_figure(
     page_size: int = 64,
     title: str = "",
     height: int | None = None,
+    aspect: float = 1.0,
+    width_hint: int = 380,
 ) -> go.Figure:
     """Feature maps ``(H, W, C)`` as a tile grid, one tile per channel, labelled ``#k``.
 
     Drawn as a filter grid is (``filters.mosaic_figure``): a ``(H, W, 1, C)`` "kernel" is laid
     out tile per channel exactly like a conv filter bank, so map ``#k`` sits where filter ``#k``
-    does.
+    does. ``aspect`` is the grid's width / height (as ``filter_mosaic``); ``width_hint`` the
+    pixels it is expected to get, which sets its height unless ``height`` is given.
 
     Raises:
         ValueError: ``maps`` is not 3-D, or ``page`` out of range.
@@ -75,6 +81,7 @@ def feature_maps_figure(
         page=page,
         page_size=page_size,
         title=title or f"feature maps {first}-{last} of {a.shape[-1]} ({a.shape[0]}x{a.shape[1]})",
+        aspect=aspect,
     )
     note = "one colour scale for all maps" if scale == "shared" else "each map scaled to its max"
     return filters.mosaic_figure(
@@ -84,7 +91,71 @@ def feature_maps_figure(
         unit="map",
         value_name="a",
         sequential=not signed,
+        width_hint=width_hint,
     )
+
+
+def map_figure(maps: Array, index: int) -> go.Figure:
+    """One feature map ``maps[..., index]`` large, on the same colours as the grid's shared scale.
+
+    Raises:
+        ValueError: ``maps`` is not 3-D, or ``index`` out of range.
+    """
+    a = np.asarray(maps, dtype=np.float64)
+    if a.ndim != 3:
+        raise ValueError(f"expected feature maps (H, W, C); received shape {a.shape}")
+    if not 0 <= index < a.shape[-1]:
+        raise ValueError(f"index must be in 0..{a.shape[-1] - 1}; received index={index}")
+    finite = a[np.isfinite(a)]
+    zmax = float(np.max(np.abs(finite), initial=0.0)) or 1.0
+    signed = bool(finite.size and finite.min() < 0)
+    colours: dict[str, Any] = (
+        {"colorscale": filters.COLORSCALE, "zmin": -zmax, "zmax": zmax, "zmid": 0.0}
+        if signed
+        else {"colorscale": "Viridis", "zmin": 0.0, "zmax": zmax}
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=a[..., index].astype(np.float32),
+            colorbar={"title": {"text": "a"}},
+            hovertemplate="row %{y}, col %{x}<br>a = %{z:.4g}<extra></extra>",
+            **colours,
+        )
+    )
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_layout(
+        title={
+            "text": f"map #{index} ({a.shape[0]}x{a.shape[1]})",
+            "subtitle": {"text": "the colour scale shared by all maps of this layer"},
+        },
+        height=420,
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    )
+    return fig
+
+
+def prediction_rows(predictions: Sequence[Prediction]) -> list[dict[str, str]]:
+    """A table of top guesses: rank, class (name and output index), probability or raw score.
+
+    Every cell is text, so no table shows ``None``: a probability below 0.1% reads ``<0.1%``;
+    the index is added to a name that is not the index already (``tabby (281)``).
+    """
+    rows = []
+    for rank, p in enumerate(predictions, start=1):
+        if p.probability:
+            value = "<0.1%" if p.score < 0.0005 else f"{p.score:.1%}"
+        else:
+            value = f"{p.score:.4g}"
+        plain_index = p.name == str(p.index) or p.name == f"class {p.index}"
+        rows.append(
+            {
+                "rank": str(rank),
+                "class": p.name if plain_index else f"{p.name} ({p.index})",
+                "probability" if p.probability else "score": value,
+            }
+        )
+    return rows
 
 
 def vector_figure(values: Array, title: str = "", labels: Sequence[str] | None = None) -> go.Figure:

@@ -26,8 +26,11 @@ Array = np.ndarray[Any, Any]
 DiffMode = Literal["mean", "channel"]
 
 
-def change_rows(comparison: Comparison) -> list[dict[str, Any]]:
-    """One row per weight: layer, weight, shapes, status, ``||W0||``, ``||dW||``, relative."""
+def change_rows(comparison: Comparison) -> list[dict[str, str]]:
+    """One row per weight: layer, weight, shapes, status, ``||W0||``, ``||dW||``, relative.
+
+    Every cell is text, so a weight missing on one side reads ``—`` (a dash), never ``None``.
+    """
     rows = []
     for c in comparison.changes:
         rows.append(
@@ -36,19 +39,27 @@ def change_rows(comparison: Comparison) -> list[dict[str, Any]]:
                 "weight": c.weight,
                 "status": STATUS_TEXT[c.status],
                 "shape": str(c.shape_before or c.shape_after),
-                "other shape": str(c.shape_after) if c.status == "shape_differs" else "",
-                "||W0||": c.norm_before,
-                "||W1 - W0||": c.change,
+                "other shape": str(c.shape_after) if c.status == "shape_differs" else MISSING,
+                "||W0||": _number_text(c.norm_before),
+                "||W1 - W0||": _number_text(c.change),
                 "relative change": _relative_text(c.relative),
             }
         )
     return rows
 
 
+MISSING = "\u2014"
+"""What a table cell says when there is nothing to compare (a dash, not ``None``)."""
+
+
+def _number_text(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.4g}"
+
+
 def _relative_text(value: float | None) -> str:
     """The relative change for people: ``inf`` is a weight that started all zero."""
     if value is None:
-        return ""
+        return MISSING
     if math.isinf(value):
         return "from all zeros"
     if math.isnan(value):
@@ -56,9 +67,10 @@ def _relative_text(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def change_bar_figure(comparison: Comparison) -> go.Figure:
+def change_bar_figure(comparison: Comparison, labels: tuple[str, str] | None = None) -> go.Figure:
     """A horizontal bar per layer: its pooled relative change. ``inf`` (from all zeros) and NaN
     get no bar, and their label says why."""
+    first, second = labels or (comparison.before, comparison.after)
     pairs = comparison.layer_changes()
     names = [p for p, _ in pairs]
     values = [v if math.isfinite(v) else None for _, v in pairs]
@@ -77,9 +89,7 @@ def change_bar_figure(comparison: Comparison) -> go.Figure:
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_layout(
         title={
-            "text": plotly_text(
-                f"How far each layer moved: {comparison.before} -> {comparison.after}"
-            ),
+            "text": plotly_text(f"How far each layer moved: {first} -> {second}"),
             "subtitle": {"text": "0 = unchanged; 1 = the change is as large as the weight"},
         },
         height=int(np.clip(140 + 28 * len(names), 260, 900)),

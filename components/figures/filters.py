@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from .mosaic import (
     LABEL_LIMIT,
+    RGB_LEGEND,
     ChannelMode,
     Mosaic,
     Order,
@@ -69,6 +70,8 @@ def filter_grid_figure(
     title: str | None = None,
     subtitle: str | None = None,
     height: int | None = None,
+    aspect: float = 1.0,
+    width_hint: int = 700,
 ) -> go.Figure:
     """One page of a conv kernel's filters as a plotly figure (a heatmap, or an image for RGB).
 
@@ -90,8 +93,18 @@ def filter_grid_figure(
         depth=depth,
         zmax=zmax,
         title=title,
+        aspect=aspect,
     )
-    return mosaic_figure(mosaic, subtitle=subtitle, height=height)
+    return mosaic_figure(mosaic, subtitle=subtitle, height=height, width_hint=width_hint)
+
+
+def rgb_legend_html() -> str:
+    """``RGB_LEGEND`` as one line of coloured squares with their meaning (plotly HTML)."""
+    return "   ".join(
+        f"<span style='color:rgb({round(r * 255)},{round(g * 255)},{round(b * 255)})'>"
+        f"\u25a0</span> {label}"
+        for label, (r, g, b) in RGB_LEGEND
+    )
 
 
 def mosaic_figure(
@@ -102,17 +115,20 @@ def mosaic_figure(
     unit: str = "filter",
     value_name: str = "w",
     sequential: bool = False,
+    width_hint: int = 700,
 ) -> go.Figure:
-    """Draw a ``Mosaic``: shared scale gets a colour bar; per-filter scale says so instead.
+    """Draw a ``Mosaic``: shared scale gets a colour bar; per-filter scale says so instead; an
+    RGB composite gets a legend of its colours above the grid.
 
     Args:
         mosaic: the page to draw.
         subtitle: replaces the mosaic's note.
-        height: pixels; by default fitted to the mosaic's aspect.
+        height: pixels; by default fitted to the mosaic's aspect at ``width_hint`` pixels wide.
         unit, value_name: what a tile and a value are called in the hover (``filter``/``w``;
             feature maps are ``map``/``a``). Filters also show their L2 norm.
         sequential: colour ``[0, zmax]`` on a sequential scale (values known to be >= 0)
             instead of the diverging scale centred on 0.
+        width_hint: the width in pixels the figure is expected to get.
     """
     hover = _hover(unit, value_name)
     image = mosaic.image
@@ -165,13 +181,31 @@ def mosaic_figure(
     # Reversed range with room under the last row for its labels.
     bottom = pixels_high - 0.5 + mosaic.label_space
     fig.update_yaxes(visible=False, range=[bottom, -0.5], scaleanchor="x", constrain="domain")
+    top_margin = 80
+    if image.ndim == 3:
+        # The legend sits under the subtitle, so it is on screen with the first rows.
+        top_margin = 108
+        fig.add_annotation(
+            text=rgb_legend_html(),
+            xref="paper",
+            yref="paper",
+            x=0.0,
+            y=1.0,
+            xanchor="left",
+            yanchor="bottom",
+            yshift=4,
+            showarrow=False,
+            bgcolor="#f0f0f0",
+            font={"size": 12},
+        )
     fig.update_layout(
         title={
             "text": plotly_text(mosaic.title),
             "subtitle": {"text": plotly_text(mosaic.note if subtitle is None else subtitle)},
         },
-        height=height or int(np.clip(120 + 700 * pixels_high / max(pixels_wide, 1), 280, 950)),
-        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        height=height
+        or int(np.clip(top_margin + 10 + width_hint * pixels_high / max(pixels_wide, 1), 240, 950)),
+        margin={"l": 10, "r": 10, "t": top_margin, "b": 10},
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return fig
@@ -216,6 +250,13 @@ def mosaic_png(mosaic: Mosaic, *, dpi: int = 110) -> bytes:
             ax.text(
                 left + (cols - 1) / 2, top + rows - 0.5, label, ha="center", va="top", fontsize=7
             )
+    if mosaic.image.ndim == 3:
+        from matplotlib.patches import Patch
+
+        handles = [Patch(color=rgb, label=label) for label, rgb in RGB_LEGEND]
+        ax.legend(
+            handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5, fontsize=7
+        )
     ax.set_axis_off()
     ax.set_title(mpl_text(f"{mosaic.title}\n{mosaic.note}"), fontsize=10)
     buffer = io.BytesIO()

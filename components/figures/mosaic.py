@@ -20,6 +20,11 @@ Decided edge cases (each has a test):
   ties by index. The norm is shown on hover.
 - A page of more pixels than the display budget has each tile block-reduced (max-abs, so
   strong weights stay visible); ``Mosaic.tile_block`` says by how much.
+- ``aspect`` is the width / height the grid aims for (1 = square, for a PNG; the page asks for
+  a wide grid so it uses the screen's width); a page never has more tiles per row than tiles.
+- RGB: a pixel's red, green and blue are the weights on the input's R, G and B channels, mapped
+  ``0.5 + 0.5 * w / zmax``: mid-grey is 0, brighter is positive, darker negative; ``RGB_LEGEND``
+  names the colours a reader meets.
 """
 
 from __future__ import annotations
@@ -43,6 +48,22 @@ Order = Literal["index", "l2"]
 # Pixels (tiles and gaps) per page: keeps z plus 5 float32 hover fields far below 2 MB.
 PIXEL_BUDGET = 40_000
 LABEL_LIMIT = 144  # more tiles than this on a page: no "#k" labels, hover only
+
+
+RGB_LEGEND: tuple[tuple[str, tuple[float, float, float]], ...] = (
+    ("all 3 channels 0", (0.5, 0.5, 0.5)),
+    ("R +", (1.0, 0.5, 0.5)),
+    ("G +", (0.5, 1.0, 0.5)),
+    ("B +", (0.5, 0.5, 1.0)),
+    ("R \u2212", (0.0, 0.5, 0.5)),
+    ("G \u2212", (0.5, 0.0, 0.5)),
+    ("B \u2212", (0.5, 0.5, 0.0)),
+    ("all +", (1.0, 1.0, 1.0)),
+    ("all \u2212", (0.0, 0.0, 0.0)),
+)
+"""What an RGB composite's colours mean: each entry's colour is ``0.5 + 0.5 * w / zmax`` for
+weights at 0 or at the scale's ends (``+`` = ``zmax``, ``\u2212`` = ``-zmax``) on R, G, B."""
+RGB_NOTE = "RGB: red, green, blue = the weight on input channel R, G, B; grey = 0"
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,7 @@ def filter_mosaic(
     depth: int = 0,
     zmax: float | None = None,
     title: str | None = None,
+    aspect: float = 1.0,
 ) -> Mosaic:
     """Lay out one page of a kernel's filters as an image; see the module notes.
 
@@ -148,7 +170,7 @@ def filter_mosaic(
     tiles, display, codes, block = _fit_budget(tiles, display, codes)
     if channel_mode == "rgb":
         display = 0.5 + 0.5 * display / zmax
-    image, custom, origins = _layout(tiles, display, picked, norms[picked], block)
+    image, custom, origins = _layout(tiles, display, picked, norms[picked], block, aspect)
     special = np.zeros(image.shape[:2], dtype=np.int8)
     rows_t, cols_t = tiles.shape[1], tiles.shape[2]
     for (top, left), code in zip(origins, codes, strict=True):
@@ -167,6 +189,8 @@ def filter_mosaic(
         if scale == "shared"
         else "each filter scaled to its own max |w|"
     ) + (", ordered by L2 norm" if order == "l2" else "")
+    if channel_mode == "rgb":
+        note = f"{RGB_NOTE}, brighter = positive, darker = negative; {note}"
     if block != (1, 1):
         note += f"; 1 pixel = {block[0]} x {block[1]} weights (max-abs)"
     if counts.total:
@@ -223,9 +247,11 @@ def _label_space(rows: int) -> int:
     return max(1, math.ceil(rows * 0.25))
 
 
-def _grid(n: int, rows: int, cols: int, gap: int) -> int:
-    """Tiles per grid row so that the mosaic comes out roughly square."""
-    return max(1, min(n, round(math.sqrt(n * (rows + gap) / (cols + 1)))))
+def _grid(n: int, rows: int, cols: int, gap: int, aspect: float = 1.0) -> int:
+    """Tiles per grid row so that the mosaic's width / height comes out near ``aspect``."""
+    if aspect <= 0:
+        raise ValueError(f"aspect must be positive; received aspect={aspect}")
+    return max(1, min(n, round(math.sqrt(aspect * n * (rows + gap) / (cols + 1)))))
 
 
 def _fit_budget(
@@ -257,11 +283,16 @@ def _fit_budget(
 
 
 def _layout(
-    tiles: Array, display: Array, indices: Array, norms: Array, block: tuple[int, int]
+    tiles: Array,
+    display: Array,
+    indices: Array,
+    norms: Array,
+    block: tuple[int, int],
+    aspect: float = 1.0,
 ) -> tuple[Array, Array, tuple[tuple[int, int], ...]]:
     m, rows, cols, c = tiles.shape
     gap_x, gap_y = 1, _label_space(rows)
-    per_row = _grid(m, rows, cols, gap_y)
+    per_row = _grid(m, rows, cols, gap_y, aspect)
     grid_rows = max(1, math.ceil(m / per_row))
     height = grid_rows * rows + (grid_rows - 1) * gap_y
     width = per_row * cols + (per_row - 1) * gap_x

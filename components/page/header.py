@@ -23,8 +23,16 @@ def summary_line(model: ModelWeights) -> str:
     )
 
 
+COMPACT_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-bottom: 2rem; }
+[data-testid="stSidebarUserContent"] { padding-top: 0.5rem; }
+</style>"""
+"""Less empty space above the page, so a filter grid starts on the first screen at 1280x800."""
+
+
 def render(ref: ModelRef, model: ModelWeights) -> None:
     """Errors from this run, the title, one summary line, and the model's notes."""
+    st.html(COMPACT_CSS)
     for line in take_notices():
         st.error(line, icon=":material/error:")
     title = ref.name if ref.kind in ("folder", "upload") else model.name

@@ -8,25 +8,24 @@ Which view suits a weight is decided in ``views_for`` (pure, tested); figures ar
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from extraction.analysis.reduce import ReduceMode
 from extraction.errors import WeightscopeError
-from extraction.kinds import CONV_KINDS, kind_of
-from extraction.layouts import filter_count, input_channels, rnn_gates, to_2d
+from extraction.layouts import filter_count, input_channels
 from extraction.records import LayerWeights, ModelWeights, Weight, shape_text
 
 from ..figures import filters, heatmaps, histograms, tables
 from ..figures.mosaic import Mosaic, filter_mosaic, page_count
+from ..figures.weight_views import View, filter_kind, heatmap_args, views_for
 from . import downloads as page_downloads
 from . import quantization_view, views, zoom
 from .messages import error_line, plain
 from .sources import ModelRef
 
-View = Literal["filters", "heatmap", "histogram", "value"]
 Png = Callable[[], bytes] | None
 """Renders the figure as PNG when the user asks for it (downloads are generated lazily)."""
 VIEW_LABELS: dict[View, str] = {
@@ -38,43 +37,10 @@ VIEW_LABELS: dict[View, str] = {
 PAGE_SIZES = (16, 32, 64, 128)
 
 
-def views_for(layer: LayerWeights, weight: Weight) -> list[View]:
-    """The views that make sense for ``weight``, best first.
-
-    Conv kernels (and depthwise kernels) are filter grids, except 1x1 kernels, whose heatmap
-    comes first; any weight of 2 or more axes can be a heatmap; any weight with values can be
-    a histogram; a scalar or empty weight is a value.
-    """
-    views: list[View] = []
-    if len(weight.shape) >= 2 and weight.size > 0:
-        views.append("heatmap")
-    conv = layer.kind in CONV_KINDS and weight.role in ("kernel", "depthwise_kernel")
-    if conv and len(weight.shape) >= 3:
-        # A 1x1 kernel's tiles are single pixels: its heatmap (in x out) says more.
-        spatial = weight.shape[:-2]
-        views.insert(1 if all(d == 1 for d in spatial) else 0, "filters")
-    if weight.size > 1:
-        views.append("histogram")
-    if not views:
-        views.append("value")
-    return views
-
-
-def gates_for(layer: LayerWeights, weight: Weight, n_cols: int) -> tuple[list[int], list[str]]:
-    """Gate boundaries for recurrent kernels and biases (Bidirectional: its wrapped class)."""
-    if weight.role not in ("kernel", "recurrent_kernel", "bias"):
-        return [], []
-    kind = layer.kind
-    if kind == "bidirectional":
-        inner = layer.config.get("layer", {})
-        kind = kind_of(str(inner.get("class_name", ""))) if isinstance(inner, dict) else "other"
-    return rnn_gates(kind, n_cols)
-
-
 def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
-    """The layer panel."""
-    st.subheader(plain(f"{layer.path} · {layer.class_name}"), anchor=False)
+    """The layer panel: one compact toolbar (weight, view, options, pages), then the view."""
     if not layer.weights:
+        st.markdown(f"**{plain(layer.path)} · {plain(layer.class_name)}**")
         st.info(
             f"{plain(layer.class_name)} layers have no weights: this one only transforms its "
             "input. Pick a layer with parameters in the sidebar to see its weights."
@@ -83,29 +49,33 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
     names = [w.name for w in layer.weights]
     if st.session_state.get("weight") not in names:
         st.session_state["weight"] = names[0]
-    name = st.segmented_control(
-        "Weight",
-        names,
-        key="weight",
-        required=True,
-        format_func=lambda n: plain(f"{n} {shape_text(layer.weight(n).shape)}"),
-    )
+    # One row that wraps when narrow: weight, view, then the view's own options and pages.
+    toolbar = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    with toolbar:
+        name = st.segmented_control(
+            f"{plain(layer.path)} · {plain(layer.class_name)}: weight",
+            names,
+            key="weight",
+            required=True,
+            format_func=lambda n: plain(f"{n} {shape_text(layer.weight(n).shape)}"),
+        )
     stored = layer.weight(name or names[0])
     weight = quantization_view.values_to_show(stored, key="values")  # Keras axes, maybe real
     views = views_for(layer, weight)
     view_key = f"view:{weight.role}:{len(weight.shape)}:{layer.kind}"
     if st.session_state.get(view_key) not in views:
         st.session_state[view_key] = views[0]
-    view: View = (
-        st.segmented_control(
-            "View", views, key=view_key, required=True, format_func=VIEW_LABELS.__getitem__
+    with toolbar:
+        view: View = (
+            st.segmented_control(
+                "View", views, key=view_key, required=True, format_func=VIEW_LABELS.__getitem__
+            )
+            or views[0]
         )
-        or views[0]
-    )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}|{weight.dtype}"
     with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
         try:
-            png = _VIEWS[view](base, layer, weight)
+            png = _VIEWS[view](base, layer, weight, toolbar)
         except WeightscopeError as exc:  # damaged bytes found only now, or the reader crashed
             st.error(error_line(f"Could not show {plain(weight.name)}", exc))
             return
@@ -113,14 +83,24 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
     page_downloads.render(model, layer, stored, png, key="downloads")
 
 
-def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
-    kind = "depthwise_conv2d" if weight.role == "depthwise_kernel" else layer.kind
+GRID_PAGE = "grid_page"
+"""Session key of the filter grid's page, counted from 1 (shared by the pagers above and below)."""
+GRID_ASPECT = 2.6
+"""Width / height the page's filter grid aims for: wide, so it starts on the first screen."""
+GRID_WIDTH = 820
+"""Pixels the grid is expected to get in the main column at 1280 wide (sets its height)."""
+
+
+def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
+    kind = filter_kind(layer, weight)
     shape = weight.shape
     n_filters = filter_count(shape, kind)
     channels = input_channels(shape, kind)
-    c1, c2, c3, c4 = st.columns(4)
-    modes = ["channel"] + (["mean"] if channels > 1 else []) + (["rgb"] if channels == 3 else [])
-    with c1:
+    # A 3-channel first layer sees colour: its filters are shown in colour first.
+    modes = (["rgb"] if channels == 3 else []) + ["channel"] + (["mean"] if channels > 1 else [])
+    if st.session_state.get("grid_mode") not in modes:
+        st.session_state["grid_mode"] = modes[0]
+    with tools, st.popover("Display", icon=":material/tune:", help="Channels, colour scale, order"):
         mode = st.selectbox(
             "Input channels",
             modes,
@@ -131,8 +111,7 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
                 "rgb": "RGB composite",
             }.__getitem__,
         )
-    channel = 0
-    with c2:
+        channel = 0
         if mode == "channel" and channels > 1:
             channel = st.number_input("Channel", 0, channels - 1, 0, key="grid_channel")
         scale = st.selectbox(
@@ -144,7 +123,6 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
                 "per_filter": "per filter",
             }.__getitem__,
         )
-    with c3:
         order = st.selectbox(
             "Order",
             ["index", "l2"],
@@ -152,26 +130,64 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
             format_func={"index": "by index", "l2": "by L2 norm"}.__getitem__,
         )
         page_size = st.selectbox("Filters per page", PAGE_SIZES, index=2, key="grid_page_size")
-    with c4:
-        pages = page_count(n_filters, page_size)
-        page = 0
-        if pages > 1:
-            page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="grid_page") - 1
         depth = 0
         if kind == "conv3d":
             depth = st.slider("Depth slice", 0, shape[0] - 1, 0, key="grid_depth")
+    pages = page_count(n_filters, page_size)
+    page = _pager(tools, pages, "top")
     options: dict[str, Any] = dict(
         channel_mode=mode,
         channel=min(channel, channels - 1),
         scale=scale,
         order=order,
-        page=min(page, pages - 1),
+        page=page,
         page_size=page_size,
         depth=depth,
+        aspect=GRID_ASPECT,
     )
     mosaic, fig = _cached_filters(base, _hashable(options), weight, kind)
     views.show_filters(fig, mosaic, key="grid")
+    if pages > 1:
+        _pager(st.container(), pages, "bottom")
     return lambda: filters.mosaic_png(mosaic)
+
+
+def _pager(where: Any, pages: int, place: str) -> int:
+    """Previous / next page buttons around ``page k of n`` (the page from 0).
+
+    Both pagers share ``GRID_PAGE``, so paging below the grid moves the one above it too.
+    """
+    current = int(st.session_state.get(GRID_PAGE, 1))
+    current = min(max(current, 1), pages)
+    st.session_state[GRID_PAGE] = current
+    if pages <= 1:
+        return 0
+
+    def step(delta: int) -> None:
+        st.session_state[GRID_PAGE] = min(max(current + delta, 1), pages)
+
+    with where:
+        row = st.container(horizontal=True, vertical_alignment="center", width="content")
+        row.button(
+            "",
+            icon=":material/chevron_left:",
+            key=f"grid_prev_{place}",
+            help="Previous page",
+            disabled=current <= 1,
+            on_click=step,
+            args=(-1,),
+        )
+        row.markdown(f"page **{current}** of {pages}", width="content")
+        row.button(
+            "",
+            icon=":material/chevron_right:",
+            key=f"grid_next_{place}",
+            help="Next page",
+            disabled=current >= pages,
+            on_click=step,
+            args=(1,),
+        )
+    return current - 1
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -179,12 +195,12 @@ def _cached_filters(
     base: str, options: tuple[tuple[str, Any], ...], _weight: Weight, kind: str
 ) -> tuple[Mosaic, Any]:
     mosaic = filter_mosaic(_weight.array(), kind=kind, **dict(options))
-    return mosaic, filters.mosaic_figure(mosaic)
+    return mosaic, filters.mosaic_figure(mosaic, width_hint=GRID_WIDTH)
 
 
-def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
+def _heatmap_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
     reduce_mode: ReduceMode = (
-        st.segmented_control(
+        tools.segmented_control(
             "Pooling when reduced",
             ["mean", "max_abs"],
             key="heat_mode",
@@ -194,7 +210,7 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
         )
         or "mean"
     )
-    matrix_shape = to_2d(weight.array(), weight.role, layer.kind, name=weight.name)[0].shape
+    matrix_shape = heatmap_args(layer, weight, reduce_mode)[0].shape
     window = zoom.choose_window(base, matrix_shape)
     heatmap, fig = _cached_heatmap(base, reduce_mode, window, weight, layer)
     # A chart per window: a new window starts without the box that made it.
@@ -211,26 +227,16 @@ def _cached_heatmap(
     _weight: Weight,
     _layer: LayerWeights,
 ) -> tuple[heatmaps.Heatmap, Any]:
-    matrix, rows, cols = to_2d(_weight.array(), _weight.role, _layer.kind, name=_weight.name)
-    bounds, names = gates_for(_layer, _weight, matrix.shape[1])
-    heatmap = heatmaps.heatmap_data(
-        matrix,
-        reduce_mode=reduce_mode,
-        row_label=rows or "row",
-        col_label=cols,
-        gate_boundaries=bounds,
-        gate_names=names,
-        title=f"{_layer.path} / {_weight.name}",
-        window=window,
-    )
+    matrix, kwargs = heatmap_args(_layer, _weight, reduce_mode)
+    heatmap = heatmaps.heatmap_data(matrix, **kwargs, window=window)
     return heatmap, heatmaps.heatmap_plot(heatmap, select_to_zoom=True)
 
 
-def _histogram_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
-    c1, c2 = st.columns([3, 1])
-    with c2:
+def _histogram_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
+    with tools, st.popover("Bins", icon=":material/tune:"):
         bins = st.slider("Bins", 5, 200, histograms.DEFAULT_BINS, key="hist_bins")
         log_count = st.toggle("Log count", key="hist_log")
+    c1 = st.container()
     stats = weight.stats()  # cached: spares a pass over the values on every rerun
     varied = stats.min is not None and stats.min != stats.max
     sentence = None if varied else histograms.describe_constant(weight.array())
@@ -249,7 +255,7 @@ def _cached_histogram(base: str, bins: int, log_count: bool, _weight: Weight, pa
     return histograms.histogram_figure(_weight.array(), bins=bins, title=title, log_count=log_count)
 
 
-def _value_view(base: str, layer: LayerWeights, weight: Weight) -> Png:
+def _value_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
     values = weight.array()
     if values.size == 0:
         st.info(f"{plain(weight.name)} is empty: shape {shape_text(weight.shape)} holds no values.")

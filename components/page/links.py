@@ -54,7 +54,7 @@ def take_linked_layer(model: ModelWeights) -> str | None:
 
 def sync_url(ref: ModelRef, layer: str | None) -> None:
     """Make the URL say what is on screen, so it can be shared."""
-    wanted = {"model": ref.link, "layer": layer}
+    wanted: dict[str, str | None] = {"model": ref.link, "layer": layer}
     for key, value in wanted.items():
         if value is None:
             if key in st.query_params:

@@ -19,7 +19,13 @@ import streamlit as st
 
 from extraction import open_model
 from extraction.errors import WeightscopeError
-from extraction.models.activations import Array, activation_model, sample_photos
+from extraction.models.activations import (
+    Array,
+    activation_model,
+    background_level,
+    representative_index,
+    sample_photos,
+)
 from extraction.models.demos import sample_inputs
 from extraction.records import ModelWeights
 
@@ -104,3 +110,18 @@ def demo_samples(name: str) -> tuple[Array, Array]:
 def photos() -> dict[str, Array]:
     """scikit-learn's sample photos by name, cached."""
     return sample_photos()
+
+
+@st.cache_data(show_spinner=False)
+def demo_representative(name: str) -> int:
+    """The demo's held-out sample with the most edges (``representative_index``), cached."""
+    xs, _ = demo_samples(name)
+    return representative_index(xs)
+
+
+@st.cache_data(show_spinner=False)
+def demo_background(name: str) -> float | None:
+    """The mean background level of a demo's held-out images (None for non-image inputs)."""
+    xs, _ = demo_samples(name)
+    images = [x for x in xs[:200] if np.asarray(x).ndim == 3]
+    return float(np.mean([background_level(x) for x in images])) if images else None

@@ -25,7 +25,10 @@ NOTICES = "notices"
 FAILED = "failed_models"
 """Session-state key of the sources that failed to open, with their messages."""
 UPLOAD_KEY = "upload"
-"""Widget key of the sidebar's file uploader."""
+"""Widget key of the sidebar's file uploader (its first one; see ``upload_key``)."""
+UPLOAD_ROUND = "upload_round"
+"""Session key counting rejected uploads: each gets a fresh, empty uploader, so the sidebar never
+holds a file that is not open."""
 
 
 OPENED: ByteLRU[ModelWeights] = ByteLRU(records_bytes, cache_bytes)
@@ -47,9 +50,15 @@ def _open_cached(ref: ModelRef, data: bytes | None = None) -> ModelWeights:
     return OPENED.get(ref, make)
 
 
+def upload_key() -> str:
+    """Widget key of the sidebar's uploader now: ``upload``, then ``upload1``, ... after each
+    rejected file (a widget's file cannot be cleared any other way)."""
+    return f"{UPLOAD_KEY}{st.session_state.get(UPLOAD_ROUND) or ''}"
+
+
 def _uploaded(ref: ModelRef) -> bytes | None:
     """The bytes of ``ref`` if the session's uploader still holds that very file."""
-    upload = st.session_state.get(UPLOAD_KEY)
+    upload = st.session_state.get(upload_key())
     if upload is not None and getattr(upload, "file_id", None) == ref.token:
         return bytes(upload.getvalue())
     return None

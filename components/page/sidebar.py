@@ -6,13 +6,14 @@ import streamlit as st
 
 from extraction.errors import WeightscopeError
 from extraction.folder import MODEL_DIR_ENV, list_models, model_dir
+from extraction.kinds import PREPROCESSING_CLASSES
 from extraction.models.applications import APPLICATIONS, cached_weights
 from extraction.models.demos import DEMOS, demo_info
 from extraction.records import LayerWeights, ModelWeights
 
 from .messages import plain
-from .session import UPLOAD_KEY, demo_names, switch_to
-from .sources import ModelRef, SourceKind, folder_ref, upload_types
+from .session import UPLOAD_ROUND, current_ref, demo_names, switch_to, upload_key
+from .sources import UPLOAD_NOT_SHARED, ModelRef, SourceKind, folder_ref, upload_types
 
 _SOURCE_LABELS: dict[SourceKind, str] = {
     "demo": "Built-in demo",
@@ -48,13 +49,17 @@ def choose_source(current: ModelRef) -> None:
         upload = st.file_uploader(
             "A .keras, .h5, .weights.h5 or .tflite file, or a zipped SavedModel or TF.js folder",
             type=upload_types(),
-            key=UPLOAD_KEY,
+            key=upload_key(),
         )
         if upload is not None:
             picked = ModelRef("upload", upload.name, upload.file_id)
             data = upload.getvalue()
         else:
             st.caption("The model open now stays open until a file is uploaded.")
+        st.caption(
+            f"{UPLOAD_NOT_SHARED.capitalize()}: an upload lives only in this browser session "
+            "(files in the model folder can be linked)."
+        )
     elif kind == "folder" and folder is not None:
         picked = _pick_from_folder(folder.as_posix())
     elif kind == "application":
@@ -69,7 +74,12 @@ def choose_source(current: ModelRef) -> None:
                 token = "download"
         picked = ModelRef("application", name, token)
     if picked is not None and picked != current:
-        switch_to(picked, data)
+        if not switch_to(picked, data) and picked.kind == "upload":
+            # A new uploader: the rejected file's name must not sit in the sidebar as if it
+            # were open while the page shows the previous model (the error box says so).
+            st.session_state[UPLOAD_ROUND] = int(st.session_state.get(UPLOAD_ROUND) or 0) + 1
+            st.rerun()
+    st.caption(f"Open now: {plain(current_ref().label)}")
 
 
 def _pick_from_folder(folder: str) -> ModelRef | None:
@@ -93,21 +103,77 @@ def _demo_label(name: str) -> str:
     return f"{name}: {DEMOS[name].title}"
 
 
+SHOW_WEIGHTLESS = "show_weightless"
+"""Session key of the toggle that lists layers without weights (Input, ReLU, pooling) too."""
+
+
 def choose_layer(model: ModelWeights, linked: str | None) -> LayerWeights:
-    """The layer picker: every layer with its class and parameter count."""
-    paths = [layer.path for layer in model.layers]
+    """The layer picker with previous / next buttons.
+
+    Only layers with weights are listed unless "show layers without weights" is on; a deep link
+    to a weightless layer turns it on, so the link opens what it names.
+    """
+    by_path = {layer.path: layer for layer in model.layers}
     if linked is not None:
         st.session_state["layer"] = linked
+        if not by_path[linked].weights:
+            st.session_state[SHOW_WEIGHTLESS] = True
+    weighted = [layer.path for layer in model.weighted_layers()]
+    show_all = bool(st.session_state.get(SHOW_WEIGHTLESS)) or not weighted
+    paths = [layer.path for layer in model.layers] if show_all else weighted
     if st.session_state.get("layer") not in paths:
         st.session_state["layer"] = default_layer(model)
-    by_path = {layer.path: layer for layer in model.layers}
     path = st.selectbox("Layer", paths, key="layer", format_func=lambda p: layer_label(by_path[p]))
+    index = paths.index(path)
+
+    def move(delta: int) -> None:
+        st.session_state["layer"] = paths[min(max(index + delta, 0), len(paths) - 1)]
+
+    c_prev, c_next = st.columns(2)
+    c_prev.button(
+        "Previous",
+        icon=":material/arrow_upward:",
+        key="layer_prev",
+        disabled=index == 0,
+        on_click=move,
+        args=(-1,),
+        width="stretch",
+    )
+    c_next.button(
+        "Next",
+        icon=":material/arrow_downward:",
+        key="layer_next",
+        disabled=index == len(paths) - 1,
+        on_click=move,
+        args=(1,),
+        width="stretch",
+    )
+    hidden = len(model.layers) - len(weighted)
+    st.toggle(
+        f"Show layers without weights ({hidden})",
+        key=SHOW_WEIGHTLESS,
+        disabled=not weighted or not hidden,
+        help="Input, activation, pooling and reshaping layers hold no weights to look at.",
+    )
     return by_path[path]
 
 
 def default_layer(model: ModelWeights) -> str:
-    """The first layer with weights (a CNN's first conv: learned filters at once)."""
+    """The layer a model opens on: the first with trainable weights that does more than prepare
+    the input (a CNN's first conv, never EfficientNet's Normalization); else the first with
+    weights; else the first layer.
+
+    Raises:
+        WeightscopeError: the model has no layers.
+    """
     weighted = model.weighted_layers()
+    for layer in weighted:
+        short = layer.class_name.rsplit(".", 1)[-1]
+        if short not in PREPROCESSING_CLASSES and any(w.trainable for w in layer.weights):
+            return layer.path
+    for layer in weighted:
+        if layer.class_name.rsplit(".", 1)[-1] not in PREPROCESSING_CLASSES:
+            return layer.path
     if weighted:
         return weighted[0].path
     if not model.layers:

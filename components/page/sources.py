@@ -17,6 +17,10 @@ from extraction.readers import model_suffixes
 from extraction.runs import looks_like_run, run_token
 
 SourceKind = Literal["demo", "folder", "application", "upload"]
+UPLOAD_PREFIX = "upload:"
+"""How a link names an upload: it says what was open, and opening it says uploads cannot be
+shared (their bytes live only in the session that uploaded them)."""
+UPLOAD_NOT_SHARED = "uploads cannot be shared by link"
 
 
 @dataclass(frozen=True)
@@ -31,13 +35,14 @@ class ModelRef:
     """What makes two versions differ: an upload's id, a folder file's mtime and size."""
 
     @property
-    def link(self) -> str | None:
-        """The ``model=`` value of a deep link; uploads have none (they live in one session)."""
+    def link(self) -> str:
+        """The ``model=`` value of a deep link; ``upload:NAME`` for an upload, which names it
+        but does not open it elsewhere (it lives in one session)."""
         if self.kind == "demo" or self.kind == "folder":
             return self.name
         if self.kind == "application":
             return f"{APP_PREFIX}{self.name}"
-        return None
+        return f"{UPLOAD_PREFIX}{self.name}"
 
     @property
     def source(self) -> str | None:
@@ -86,6 +91,12 @@ def parse_link(value: str) -> ModelRef:
     """
     if value in DEMOS:
         return ModelRef("demo", value)
+    if value.startswith(UPLOAD_PREFIX):
+        raise SourceNotFound(
+            f"the link names the uploaded file {value[len(UPLOAD_PREFIX) :]!r}: "
+            f"{UPLOAD_NOT_SHARED} (an upload lives only in the browser session that uploaded "
+            "it); upload the file again, or put it in the model folder to share it"
+        )
     if value.startswith(APP_PREFIX):
         name = value[len(APP_PREFIX) :]
         if name not in APPLICATIONS:

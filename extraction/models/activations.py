@@ -15,6 +15,10 @@ Decided edge cases (each has a test):
   size); otherwise ``ValueError`` names both shapes. Inputs are never modified.
 - ``fit_image`` centre-crops to the model's aspect ratio, resizes with PIL (bilinear), converts
   RGB to grey by luminance (and grey to RGB by repeating) and returns float32 in ``[0, 1]``.
+- ``representative_index`` picks the sample with the most edges (total variation per pixel,
+  over all channels), so a panel never opens on a blank patch of sky; ties go to the lower index.
+- ``background_level`` is the mean of an image's outermost ring of pixels (``[0, 1]`` input):
+  a student's dark digit on white paper is near 1, the digits demo's own samples near 0.
 """
 
 from __future__ import annotations
@@ -198,6 +202,50 @@ def scale_pixels(x01: Array, pixel_range: PixelRange) -> Array:
     if pixel_range != "0..1":
         raise ValueError(f"pixel_range must be one of {PIXEL_RANGES}; received {pixel_range!r}")
     return x.copy()
+
+
+def edge_energy(x: Array) -> float:
+    """Mean absolute difference between neighbouring pixels of one image ``(H, W[, C])``; a flat
+    vector is treated as a square image when it is one (the digits MLP's 64 inputs), else its
+    standard deviation is used."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 1:
+        side = int(round(np.sqrt(a.size)))
+        if side * side != a.size:
+            return float(np.nanstd(a)) if a.size else 0.0
+        a = a.reshape(side, side)
+    if a.ndim < 2 or a.shape[0] < 2 or a.shape[1] < 2:
+        return float(np.nanstd(a)) if a.size else 0.0
+    dy = np.abs(np.diff(a, axis=0))
+    dx = np.abs(np.diff(a, axis=1))
+    return float(np.nan_to_num(dy.mean() + dx.mean()))
+
+
+def representative_index(xs: Array, limit: int = 2000) -> int:
+    """The index of the sample with the most edges among the first ``limit`` (see module notes).
+
+    Raises:
+        ValueError: no samples.
+    """
+    if len(xs) == 0:
+        raise ValueError("no samples to choose from")
+    energies = [edge_energy(x) for x in xs[:limit]]
+    return int(np.argmax(energies))
+
+
+def background_level(x01: Array) -> float:
+    """Mean of the outermost ring of pixels of an ``(H, W[, C])`` image in ``[0, 1]``.
+
+    Raises:
+        ValueError: not an image of at least 2 x 2 pixels.
+    """
+    a = np.asarray(x01, dtype=np.float64)
+    if a.ndim not in (2, 3) or a.shape[0] < 2 or a.shape[1] < 2:
+        raise ValueError(f"expected an (H, W) or (H, W, C) image; received shape {a.shape}")
+    ring = np.concatenate(
+        [a[0].reshape(-1), a[-1].reshape(-1), a[1:-1, 0].reshape(-1), a[1:-1, -1].reshape(-1)]
+    )
+    return float(np.nanmean(ring))
 
 
 def sample_photos() -> dict[str, Array]:

@@ -25,17 +25,43 @@ class Application:
     """The constructor's name (``VGG16``)."""
     weights_file: str
     """The file Keras caches ImageNet weights (with the classifier top) under."""
+    module: str
+    """The ``keras.applications`` module whose ``preprocess_input`` prepares its pixels."""
+    preprocessing: str
+    """What that ``preprocess_input`` does, in words."""
 
 
 APPLICATIONS: dict[str, Application] = {
     a.name: a
     for a in (
-        Application("VGG16", "vgg16_weights_tf_dim_ordering_tf_kernels.h5"),
-        Application("ResNet50", "resnet50_weights_tf_dim_ordering_tf_kernels.h5"),
-        Application("MobileNetV2", "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"),
-        Application("EfficientNetB0", "efficientnetb0.h5"),
+        Application(
+            "VGG16",
+            "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+            "vgg16",
+            "RGB to BGR, minus the ImageNet mean pixel (0..255 scale)",
+        ),
+        Application(
+            "ResNet50",
+            "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+            "resnet50",
+            "RGB to BGR, minus the ImageNet mean pixel (0..255 scale)",
+        ),
+        Application(
+            "MobileNetV2",
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+            "mobilenet_v2",
+            "pixels scaled to -1..1",
+        ),
+        Application(
+            "EfficientNetB0",
+            "efficientnetb0.h5",
+            "efficientnet",
+            "0..255 passed as is: the model's own Rescaling and Normalization layers scale it",
+        ),
     )
 }
+OFFLINE = "ImageNet weights are not available offline"
+"""What a failed weights download says (never Keras's raw URL or errno)."""
 
 
 def keras_home() -> Path:
@@ -66,11 +92,12 @@ def build_application(name: str, *, download: bool = False) -> tuple[Any, bool]:
         if weights is None and download:
             try:
                 return constructor(weights="imagenet"), True
-            except Exception as exc:  # urllib, HTTP and hash errors  # noqa: BLE001
+            except Exception:  # urllib, HTTP and hash errors  # noqa: BLE001
+                # Keras's message holds the URL and the socket's errno: useless to a class.
                 raise WeightscopeError(
-                    f"could not download ImageNet weights for {name} (is there a network?): "
-                    f"{str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
-                ) from exc
+                    f"{OFFLINE}: Keras could not download them for {name}, and they are not in "
+                    "its cache (~/.keras/models)"
+                ) from None
         model = constructor(weights=None)
         if weights is not None:
             model.load_weights(weights)
@@ -93,6 +120,27 @@ def open_application(name: str, *, download: bool = False) -> ModelWeights:
         "in ~/.keras/models once downloaded)"
     )
     return read_live(model, source=f"app:{name}", fmt="application", notes=(note,))
+
+
+def preprocess(name: str, pixels01: Any) -> Any:
+    """Pixels in ``[0, 1]`` (``(H, W, 3)``) prepared by the architecture's own
+    ``keras.applications.<module>.preprocess_input`` (a new float32 array).
+
+    Raises:
+        SourceNotFound: not an application Weightscope offers.
+    """
+    import importlib
+
+    import numpy as np
+
+    from .._native import import_keras
+
+    app = _application(name)
+    import_keras()
+    module = importlib.import_module(f"keras.applications.{app.module}")
+    # preprocess_input may work in place on a float array: hand it a copy.
+    x = np.array(pixels01, dtype=np.float32) * np.float32(255.0)
+    return np.asarray(module.preprocess_input(x), dtype=np.float32)
 
 
 def _application(name: str) -> Application:

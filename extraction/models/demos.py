@@ -233,6 +233,18 @@ def train_demo(
     return model, info
 
 
+def initial_demo(name: str, seed: int = DEFAULT_SEED) -> Any:
+    """A demo as ``train_demo`` builds it before its first step: the same seed, so the same
+    random initial weights the cached demo started from (Compare's "before training")."""
+    from .._native import import_keras, quiet_native_stderr
+
+    keras = import_keras()
+    demo = _demo(name)
+    keras.utils.set_random_seed(seed)
+    with quiet_native_stderr():
+        return demo.build()
+
+
 def sample_inputs(name: str, seed: int = DEFAULT_SEED) -> tuple[np.ndarray[Any, Any], Any]:
     """Held-out inputs and labels of a demo (for activations and accuracy checks)."""
     _, _, x_te, y_te = _demo(name).data(seed)

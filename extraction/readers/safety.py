@@ -45,6 +45,8 @@ MAX_SHARDS = 4096
 than this is refused."""
 MAX_FOLDER_ENTRIES = 500
 """The model folder lists at most this many models."""
+MAX_CLASS_INDEX_BYTES = 1024**2
+"""Largest class-name file read from Keras's cache (ImageNet's is about 35 kB)."""
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
 """What reading a damaged zip member raises (bad CRC or deflate stream, cut short, an
 unsupported compression method)."""

@@ -63,6 +63,8 @@ def test_walk_layers_conv_dense_bias_and_weightless() -> None:
     assert_clean(at)
     (hist,) = charts(at)
     assert hist["data"][0]["type"] == "bar"
+    assert not any("pool" in o for o in at.selectbox(key="layer").options)  # hidden at first
+    at.toggle(key="show_weightless").set_value(True).run()
     at.selectbox(key="layer").set_value("pool").run()
     assert_clean(at)
     assert any("no weights" in i.value for i in at.info)
@@ -123,6 +125,10 @@ def test_bad_upload_is_an_error_box_and_the_open_model_stays() -> None:
     assert any("Could not open upload model\\.keras" in e.value for e in at.error)
     assert at.session_state["layer"] == "conv1"  # the demo is still open
     assert charts(at)
+    # The sidebar no longer holds the rejected file as if it were open: a fresh uploader.
+    (uploader,) = at.file_uploader
+    assert uploader.key != "upload" and uploader.value is None
+    assert "Open now: demo digits\\_cnn" in [c.value for c in at.sidebar.caption]
 
 
 def test_good_upload_opens(tmp_path: Path) -> None:
@@ -138,7 +144,9 @@ def test_good_upload_opens(tmp_path: Path) -> None:
     assert_clean(at)
     assert not at.error, [e.value for e in at.error]
     assert at.session_state["layer"] == "up_dense"
-    assert "model" not in at.query_params  # an upload has no deep link
+    # The URL says what is open; such a link says uploads cannot be shared (tested with links).
+    assert at.query_params["model"] == "upload:up.keras"
+    assert any("cannot be shared by link" in c.value for c in at.sidebar.caption)
 
 
 def test_all_layers_table_and_overview_tabs() -> None:

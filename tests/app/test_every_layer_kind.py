@@ -24,6 +24,7 @@ def test_every_layer_and_weight_of_the_zoo_renders(
     at.query_params["model"] = "zoo.keras"
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+    at.toggle(key="show_weightless").set_value(True).run()  # list Input, Flatten, ... too
     model = open_model(tmp_path / "zoo.keras")
     paths = [layer.path for layer in model.layers]
     assert "block/inner" in paths and "mha" in paths

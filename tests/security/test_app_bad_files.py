@@ -56,7 +56,7 @@ def test_five_bad_uploads_in_a_row_keep_the_open_model(tiny_files: dict[str, Pat
     layer = at.session_state["layer"]
     at.radio(key="source_kind").set_value("upload").run()
     for name, data in bad:
-        at.file_uploader(key="upload").upload(name, data, "application/octet-stream")
+        at.file_uploader[0].upload(name, data, "application/octet-stream")  # renewed per reject
         at.run()
         assert not at.exception, (name, [e.value for e in at.exception])
         assert at.error, f"{name}: no error box"

@@ -11,7 +11,7 @@ import pytest
 from keras import layers
 
 from components.figures.downloads import CSV_MAX_VALUES, csv_bytes, file_stem, npy_bytes, npz_bytes
-from components.page.layer_view import gates_for, views_for
+from components.figures.weight_views import gates_for, views_for
 from components.page.sources import ModelRef, parse_link
 from extraction import open_model
 from extraction.errors import SourceNotFound, UnsafeModel
@@ -88,7 +88,9 @@ def test_parse_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert parse_link("digits_cnn") == ModelRef("demo", "digits_cnn")
     assert parse_link("app:VGG16") == ModelRef("application", "VGG16")
     assert ModelRef("application", "VGG16").link == "app:VGG16"
-    assert ModelRef("upload", "x.keras", "id").link is None
+    assert ModelRef("upload", "x.keras", "id").link == "upload:x.keras"
+    with pytest.raises(SourceNotFound, match="uploads cannot be shared by link"):
+        parse_link("upload:x.keras")  # the URL says what was open, but it cannot open it
     monkeypatch.delenv("WEIGHTSCOPE_MODEL_DIR", raising=False)
     with pytest.raises(SourceNotFound, match="no model folder is configured"):
         parse_link("mine.keras")
