@@ -34,6 +34,9 @@ class Format:
     Only a hint for listing and uploading: the format itself is always sniffed from the bytes."""
     keras_loadable: bool = False
     """Whether ``keras.models.load_model`` can load it as a runnable model."""
+    preload: tuple[str, ...] = ()
+    """Modules its reader needs that are slow to import (TensorFlow): the sandboxed worker
+    imports them before the read's time limit starts."""
 
     def read(self, path: Path) -> ModelWeights:
         """The records of the file at ``path`` in this format."""
@@ -50,9 +53,19 @@ FORMATS: dict[SourceFormat, Format] = {
         Format("keras_zip", "a .keras file", "keras_zip:read_keras_zip", (".keras",), True),
         Format("h5_model", "an HDF5 model file", "hdf5:read_hdf5", (".h5", ".hdf5"), True),
         Format("h5_weights", "an HDF5 weights file", "hdf5:read_hdf5", (".weights.h5", ".h5")),
-        Format("saved_model", "a TensorFlow SavedModel", "saved_model:read_saved_model", (".zip",)),
         Format(
-            "checkpoint", "a TensorFlow checkpoint", "saved_model:read_saved_model", (".index",)
+            "saved_model",
+            "a TensorFlow SavedModel",
+            "saved_model:read_saved_model",
+            (".zip",),
+            preload=("tensorflow",),
+        ),
+        Format(
+            "checkpoint",
+            "a TensorFlow checkpoint",
+            "saved_model:read_saved_model",
+            (".index",),
+            preload=("tensorflow",),
         ),
         Format("tflite", "a TensorFlow Lite flatbuffer", "tflite:read_tflite", (".tflite",)),
         Format("tfjs", "a TensorFlow.js model", "tfjs:read_tfjs", ("model.json", ".zip")),

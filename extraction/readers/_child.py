@@ -169,7 +169,11 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         from . import FORMATS
 
         label = FORMATS[fmt].label if fmt in FORMATS else fmt
-        conn.send_bytes(dumps({"format": fmt, "label": label}))
+        preload = FORMATS[fmt].preload if fmt in FORMATS else ()
+        conn.send_bytes(dumps({"format": fmt, "label": label, "preload": bool(preload)}))
+        if preload:
+            _preload(preload)
+            conn.send_bytes(dumps({"ready": True}))
         served.records = read_file(path, fmt)
         return manifest(served.records)
     if op in ("array", "stats"):
@@ -182,6 +186,17 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         dtype = _write_npy(out, value)
         return {"dtype": dtype, "stats": stats_to_wire(stats)}
     raise ValueError(f"unknown request {op!r}")
+
+
+def _preload(modules: tuple[str, ...]) -> None:
+    """Import what the reader needs (quietly: TensorFlow writes notices to fd 2)."""
+    import importlib
+
+    from .._native import quiet_native_stderr
+
+    with quiet_native_stderr():
+        for module in modules:
+            importlib.import_module(module)
 
 
 def _npy_spells(dtype: Any) -> bool:

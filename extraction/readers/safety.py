@@ -164,6 +164,11 @@ WORKER_WALL_ENV = "WEIGHTSCOPE_WORKER_SECONDS"
 WORKER_WALL_SECONDS = 25.0
 """Wall-clock seconds one request (an open, one array) may take before the worker is killed;
 below 30 so that a hanging file ends in one line within half a minute."""
+WORKER_PRELOAD_SECONDS = 180.0
+"""Wall-clock seconds a worker may take to import what a format's reader needs before reading
+(``Format.preload``: TensorFlow takes seconds, tens of them on a busy machine). No byte of the
+file is parsed meanwhile, so this cannot let a hanging file live longer; sniffing the file and
+reading it each still have ``WORKER_WALL_SECONDS``."""
 WORKER_IDLE_ENV = "WEIGHTSCOPE_WORKER_IDLE_SECONDS"
 WORKER_IDLE_SECONDS = 60.0
 """A worker with no request for this long exits; a later array read opens the file again in a

@@ -60,6 +60,7 @@ from .safety import (
     WORKER_CPU_SECONDS,
     WORKER_IDLE_ENV,
     WORKER_IDLE_SECONDS,
+    WORKER_PRELOAD_SECONDS,
     WORKER_WALL_ENV,
     WORKER_WALL_SECONDS,
     setting,
@@ -167,7 +168,14 @@ class _Process:
                 self.kill()
                 raise _Ended("garbled")
             if isinstance(reply.get("format"), str) and isinstance(reply.get("label"), str):
+                # Sniffed: importing what the reader needs has its own, longer allowance (no
+                # byte of the file is parsed meanwhile); the read then has ``wall`` again.
                 self.format = reply["label"][:200]
+                if reply.get("preload") is True:
+                    deadline = time.monotonic() + WORKER_PRELOAD_SECONDS
+                continue
+            if reply.get("ready") is True:
+                deadline = time.monotonic() + wall
                 continue
             if reply.get("memory"):
                 self.kill()
