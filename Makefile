@@ -40,8 +40,10 @@ graphviz:
 run: setup graphviz
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
 
+# One pytest worker per core (pytest-xdist): the suite is mostly waiting on TensorFlow, Keras
+# and the browser, and each worker starts its own app server for the browser tests.
 test: setup-dev browser graphviz
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # The inner loop: the library's and the figures' unit tests (no app, browser or security suites),
 # in well under two minutes.
