@@ -39,6 +39,7 @@ from ..figures.activations import (
     vector_figure,
 )
 from ..figures.mosaic import Scale
+from . import views
 from .messages import plain
 from .sources import ModelRef
 
@@ -174,7 +175,7 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
     )
     pages = filters.page_count(channels, page_size)
     page_key = f"{key}-page"
-    page = _map_pager(c3, pages, page_key, "top")
+    page = views.pager(c3, pages, state=page_key, key=f"{page_key}-top", noun="maps")
     scale: Scale = "per_filter" if per else "shared"
     kernel = next((w for w in layer.weights if w.role == "kernel"), None)
     maps = feature_maps_figure(
@@ -203,7 +204,7 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
         st.plotly_chart(grid, width="stretch", key=f"{key}-filters")
         st.caption("Map #k is made by filter #k: each filter slides over the layer's input.")
     if pages > 1:
-        _map_pager(st.container(), pages, page_key, "bottom")
+        views.pager(st.container(), pages, state=page_key, key=f"{page_key}-bottom", noun="maps")
     first = page * page_size
     shown = list(range(first, min(first + page_size, channels)))
     index = st.selectbox(
@@ -216,42 +217,6 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
     )
     if index is not None:
         st.plotly_chart(map_figure(act.values, int(index)), width="stretch", key=f"{key}-big")
-
-
-def _map_pager(where: Any, pages: int, state: str, place: str) -> int:
-    """Previous / next buttons around ``page k of n``; both pagers share ``state`` (from 1)."""
-    import streamlit as st
-
-    current = min(max(int(st.session_state.get(state, 1)), 1), pages)
-    st.session_state[state] = current
-    if pages <= 1:
-        return 0
-
-    def step(delta: int) -> None:
-        st.session_state[state] = min(max(current + delta, 1), pages)
-
-    with where:
-        row = st.container(horizontal=True, vertical_alignment="center", width="content")
-        row.button(
-            "",
-            icon=":material/chevron_left:",
-            key=f"{state}-prev-{place}",
-            help="Previous maps",
-            disabled=current <= 1,
-            on_click=step,
-            args=(-1,),
-        )
-        row.markdown(f"maps page **{current}** of {pages}", width="content")
-        row.button(
-            "",
-            icon=":material/chevron_right:",
-            key=f"{state}-next-{place}",
-            help="Next maps",
-            disabled=current >= pages,
-            on_click=step,
-            args=(1,),
-        )
-    return current - 1
 
 
 def _pick_input(ref: ModelRef, shape: tuple[int | None, ...], key: str) -> Picked | None:

@@ -134,7 +134,7 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
         if kind == "conv3d":
             depth = st.slider("Depth slice", 0, shape[0] - 1, 0, key="grid_depth")
     pages = page_count(n_filters, page_size)
-    page = _pager(tools, pages, "top")
+    page = views.pager(tools, pages, state=GRID_PAGE, key="grid-top")
     options: dict[str, Any] = dict(
         channel_mode=mode,
         channel=min(channel, channels - 1),
@@ -148,46 +148,8 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
     mosaic, fig = _cached_filters(base, _hashable(options), weight, kind)
     views.show_filters(fig, mosaic, key="grid")
     if pages > 1:
-        _pager(st.container(), pages, "bottom")
+        views.pager(st.container(), pages, state=GRID_PAGE, key="grid-bottom")
     return lambda: filters.mosaic_png(mosaic)
-
-
-def _pager(where: Any, pages: int, place: str) -> int:
-    """Previous / next page buttons around ``page k of n`` (the page from 0).
-
-    Both pagers share ``GRID_PAGE``, so paging below the grid moves the one above it too.
-    """
-    current = int(st.session_state.get(GRID_PAGE, 1))
-    current = min(max(current, 1), pages)
-    st.session_state[GRID_PAGE] = current
-    if pages <= 1:
-        return 0
-
-    def step(delta: int) -> None:
-        st.session_state[GRID_PAGE] = min(max(current + delta, 1), pages)
-
-    with where:
-        row = st.container(horizontal=True, vertical_alignment="center", width="content")
-        row.button(
-            "",
-            icon=":material/chevron_left:",
-            key=f"grid_prev_{place}",
-            help="Previous page",
-            disabled=current <= 1,
-            on_click=step,
-            args=(-1,),
-        )
-        row.markdown(f"page **{current}** of {pages}", width="content")
-        row.button(
-            "",
-            icon=":material/chevron_right:",
-            key=f"grid_next_{place}",
-            help="Next page",
-            disabled=current >= pages,
-            on_click=step,
-            args=(1,),
-        )
-    return current - 1
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

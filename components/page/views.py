@@ -124,3 +124,45 @@ def show_table(
             on_select=on_select,
             selection_mode="single-row",
         )
+
+
+def pager(where: Any, pages: int, *, state: str, key: str, noun: str = "page") -> int:
+    """Previous / next buttons around ``page k of n``; returns the page, counted from 0.
+
+    Every pager sharing ``state`` (the session key of the page, counted from 1) moves with the
+    others, so paging below a grid moves the one above it too. ``noun`` names what a page holds
+    in the buttons' help (``Previous page``, ``Previous maps``).
+    """
+    import streamlit as st
+
+    current = min(max(int(st.session_state.get(state, 1)), 1), pages)
+    st.session_state[state] = current
+    if pages <= 1:
+        return 0
+
+    def step(delta: int) -> None:
+        st.session_state[state] = min(max(current + delta, 1), pages)
+
+    label = "page" if noun == "page" else f"{noun} page"
+    with where:
+        row = st.container(horizontal=True, vertical_alignment="center", width="content")
+        row.button(
+            "",
+            icon=":material/chevron_left:",
+            key=f"{key}-prev",
+            help=f"Previous {noun}",
+            disabled=current <= 1,
+            on_click=step,
+            args=(-1,),
+        )
+        row.markdown(f"{label} **{current}** of {pages}", width="content")
+        row.button(
+            "",
+            icon=":material/chevron_right:",
+            key=f"{key}-next",
+            help=f"Next {noun}",
+            disabled=current >= pages,
+            on_click=step,
+            args=(1,),
+        )
+    return current - 1

@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,10 @@ def test_ten_sessions_browse_at_once(model_dir: Path) -> None:
         pytest.skip("Debian's chromium is not installed")
     proc, url = start_server({"WEIGHTSCOPE_MODEL_DIR": str(model_dir)})
     try:
-        figures = asyncio.run(load(url, proc.pid))
+        # pytest-playwright's sync API keeps an event loop running on this thread once any
+        # browser test has run in this process, so the async sessions get a thread of their own.
+        with ThreadPoolExecutor(1) as pool:
+            figures = pool.submit(asyncio.run, load(url, proc.pid)).result()
     finally:
         proc.terminate()
         try:

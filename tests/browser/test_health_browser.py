@@ -4,6 +4,7 @@ the All-layers table opens its layer too."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -13,7 +14,13 @@ import h5py
 import numpy as np
 import pytest
 from conftest import idle, start_server
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
+
+
+def layer_picker(page: Page) -> Locator:
+    """The sidebar's layer picker: its value names the open layer."""
+    return page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Layer")
+
 
 TEACH = "Explain, diagnose, compare, train"
 
@@ -61,7 +68,7 @@ def test_a_finding_opens_its_layer(page: Page, health_url: str, screenshots: Pat
     page.screenshot(path=str(screenshots / "health.png"), full_page=True)
 
     finding.click()
-    expect(page.get_by_role("heading", name="dense_1 · Dense")).to_be_visible(timeout=60_000)
+    expect(layer_picker(page)).to_have_value(re.compile(r"^dense_1 · Dense"), timeout=60_000)
     idle(page)
     expect(page.get_by_role("tab", name="Layer", exact=True)).to_have_attribute(
         "aria-selected", "true"
@@ -76,6 +83,6 @@ def test_a_finding_opens_its_layer(page: Page, health_url: str, screenshots: Pat
     assert box is not None
     row_height = 35  # Streamlit's data grid: a 35 px header, then 35 px rows
     page.mouse.click(box["x"] + 16, box["y"] + row_height + 2 * row_height + row_height / 2)
-    expect(page.get_by_role("heading", name="dense_2 · Dense")).to_be_visible(timeout=60_000)
+    expect(layer_picker(page)).to_have_value(re.compile(r"^dense_2 · Dense"), timeout=60_000)
     idle(page)
     assert "layer=dense_2" in page.url
