@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -92,6 +93,25 @@ def start_server(env: dict[str, str] | None = None) -> tuple[subprocess.Popen[by
     raise RuntimeError("the Streamlit server did not become healthy in 120 s")
 
 
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server from ``start_server``; kill it if it does not stop within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str] | None = None) -> Iterator[str]:
+    """An app server (``start_server``) for the block; its URL, stopped at the end."""
+    proc, url = start_server(env)
+    try:
+        yield url
+    finally:
+        stop_server(proc)
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model folder with one saved model for deep links."""
@@ -115,15 +135,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def app_url(model_dir: Path) -> Iterator[str]:
-    proc, url = start_server({"WEIGHTSCOPE_MODEL_DIR": str(model_dir)})
-    try:
+    with serving({"WEIGHTSCOPE_MODEL_DIR": str(model_dir)}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")

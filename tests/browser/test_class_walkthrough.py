@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import idle, start_server
+from conftest import idle, serving
 from playwright.sync_api import Page, expect
 
 CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
@@ -52,15 +51,8 @@ def class_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def class_url(class_dirs: tuple[Path, Path]) -> Iterator[str]:
     folder, home = class_dirs
-    proc, url = start_server({"WEIGHTSCOPE_MODEL_DIR": str(folder), "KERAS_HOME": str(home)})
-    try:
+    with serving({"WEIGHTSCOPE_MODEL_DIR": str(folder), "KERAS_HOME": str(home)}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def open_page(page: Page, url: str) -> None:

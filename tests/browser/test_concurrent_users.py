@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, QUIET_CHROMIUM, start_server
+from conftest import CHROMIUM, QUIET_CHROMIUM, start_server, stop_server
 from playwright.async_api import Page, async_playwright
 
 SESSIONS = 10
@@ -108,11 +107,7 @@ def test_ten_sessions_browse_at_once(model_dir: Path) -> None:
         with ThreadPoolExecutor(1) as pool:
             figures = pool.submit(asyncio.run, load(url, proc.pid)).result()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
     print(f"\nconcurrent users: {figures}")  # noqa: T201  (the closing note reports these)
     assert figures["visits"] >= SESSIONS
     assert figures["per_extra_session_mb"] < MAX_MB_PER_SESSION, figures

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from conftest import idle, start_server
+from conftest import idle, serving
 from playwright.sync_api import Locator, Page, expect
 
 
@@ -38,15 +37,8 @@ def health_url(realworld: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         values[:, :20] = 0.0
         values[3, 30] = np.nan
         kernel[...] = values
-    proc, url = start_server({"WEIGHTSCOPE_MODEL_DIR": str(folder)})
-    try:
+    with serving({"WEIGHTSCOPE_MODEL_DIR": str(folder)}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def open_tab(page: Page, name: str) -> None:

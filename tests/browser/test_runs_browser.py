@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import idle, start_server
+from conftest import idle, serving
 from playwright.sync_api import Page, expect
 
 CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
@@ -46,15 +46,8 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def runs_url(runs_dir: Path) -> Iterator[str]:
-    proc, url = start_server({"WEIGHTSCOPE_MODEL_DIR": str(runs_dir)})
-    try:
+    with serving({"WEIGHTSCOPE_MODEL_DIR": str(runs_dir)}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _slider_text(page: Page) -> str:
