@@ -30,6 +30,24 @@ Array = np.ndarray[Any, Any]
 
 
 @dataclass(frozen=True)
+class Extent:
+    """Where a weight's values lie in a file as plain bytes: ``prod(shape)`` values of
+    ``dtype`` in C order from ``offset``, so one plain read gives the array with no parsing.
+
+    A loader that knows this offers it as ``loader.extent()`` (HDF5 contiguous datasets,
+    safetensors tensors); the sandboxed worker sends it instead of copying the array.
+    """
+
+    path: str
+    """The file holding the bytes."""
+    offset: int
+    """Byte offset of the first value in that file."""
+    dtype: str
+    """numpy's spelling with byte order (``<f4``); unsigned integers of the same size for a
+    type numpy cannot spell (bfloat16 is ``<u2``)."""
+
+
+@dataclass(frozen=True)
 class Quantization:
     """Affine quantization of stored integers: ``real = scale * (stored - zero_point)``.
 
@@ -210,6 +228,12 @@ class Weight:
     def is_loaded(self) -> bool:
         """Whether the array has been read already (for tests of laziness)."""
         return "array" in self._cache
+
+    def unload(self) -> None:
+        """Forget the array read (its statistics stay); ``array()`` reads it again. For a
+        process that reads every weight once in turn (the sandboxed worker)."""
+        with self._lock:
+            self._cache.pop("array", None)
 
     def renamed(self, name: str, *, keep_role: bool = False) -> Weight:
         """A copy called ``name`` (every other field kept); its role is decided again from the

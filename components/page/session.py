@@ -12,6 +12,7 @@ import streamlit as st
 from extraction import open_model
 from extraction.errors import SourceNotFound, WeightscopeError
 from extraction.models.demos import DEMOS, demo_path, ensure_demo
+from extraction.readers.worker import prestart
 from extraction.records import ModelWeights
 
 from .caches import ByteLRU, cache_bytes, records_bytes
@@ -132,8 +133,17 @@ def current_ref() -> ModelRef:
     return ref
 
 
+@st.cache_resource(show_spinner=False)
+def _worker_started() -> bool:
+    """Once per server: a sandboxed worker waits in the background (and one is kept waiting
+    from then on), so that even the first upload or folder file does not wait for it to start."""
+    prestart()
+    return True
+
+
 def current() -> tuple[ModelRef, ModelWeights]:
     """The open model; the default demo when nothing was opened yet or it vanished."""
+    _worker_started()
     ref = current_ref()
     try:
         return ref, open_ref(ref)

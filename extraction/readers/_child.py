@@ -9,6 +9,7 @@ go into ``.npy`` files the caller names inside its private folder; everything el
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import sys
@@ -55,17 +56,34 @@ class _Served:
     def __init__(self) -> None:
         self.records: Any = None
         self.last: tuple[tuple[int, int], Any, Any, Path | None] | None = None
+        self.extents: dict[tuple[int, int], Any] = {}
+
+    def extent(self, i: int, j: int) -> Any:
+        """Where weight ``j`` of layer ``i`` lies as plain bytes (an ``Extent``), if its
+        reader knows; the caller then reads it itself, and nothing is copied here."""
+        if (i, j) not in self.extents:
+            weight = self.records.layers[i].weights[j]
+            find = getattr(weight.loader, "extent", None)
+            self.extents[(i, j)] = find() if callable(find) else None
+        return self.extents[(i, j)]
+
+    def handed(self, i: int, j: int) -> bool:
+        """Whether the last array read is weight ``(i, j)`` and waits in a file to hand over."""
+        return self.last is not None and self.last[0] == (i, j) and self.last[3] is not None
 
     def read(self, i: int, j: int, scratch: Path) -> tuple[Any, Any, Path | None]:
         """Weight ``j`` of layer ``i``: its values, statistics computed beside them, and the
-        ``.npy`` file holding them when they were read straight into ``scratch``."""
+        ``.npy`` file holding them when they were read straight into ``scratch`` (never for a
+        weight with an extent: its values cross by the caller reading the file itself)."""
         from ..analysis.stats import compute_stats
 
         if self.last is not None and self.last[0] == (i, j):
             return self.last[1], self.last[2], self.last[3]
         self.drop()  # let the previous array go before reading the next
         weight = self.records.layers[i].weights[j]
-        value, file = _read_direct(weight, scratch)
+        value, file = None, None
+        if not _direct_candidate(weight) or self.extent(i, j) is None:
+            value, file = _read_direct(weight, scratch)
         if value is None:
             value = weight.array()
         stats = compute_stats(value)
@@ -83,13 +101,17 @@ class _Served:
         return True
 
     def drop(self) -> None:
-        if self.last is not None and self.last[3] is not None:
-            self.last[3].unlink(missing_ok=True)
+        """Let the last array go: its file, and the copy its ``Weight`` keeps."""
+        if self.last is not None:
+            i, j = self.last[0]
+            self.records.layers[i].weights[j].unload()
+            if self.last[3] is not None:
+                self.last[3].unlink(missing_ok=True)
         self.last = None
 
 
-def _read_direct(weight: Any, scratch: Path) -> tuple[Any, Path | None]:
-    """Read a large array straight into a ``.npy`` file at ``scratch``, when its loader can."""
+def _direct_candidate(weight: Any) -> bool:
+    """Whether ``weight`` is large and its loader can read straight into a file."""
     import math
 
     import numpy as np
@@ -97,9 +119,17 @@ def _read_direct(weight: Any, scratch: Path) -> tuple[Any, Path | None]:
     into = getattr(weight.loader, "read_into", None)
     stored = getattr(weight.loader, "stored_dtype", None)
     if into is None or not isinstance(stored, np.dtype) or weight.is_loaded:
+        return False
+    return bool(math.prod(weight.shape) * stored.itemsize >= MMAP_MIN_BYTES)
+
+
+def _read_direct(weight: Any, scratch: Path) -> tuple[Any, Path | None]:
+    """Read a large array straight into a ``.npy`` file at ``scratch``, when its loader can."""
+    import numpy as np
+
+    if not _direct_candidate(weight):
         return None, None
-    if math.prod(weight.shape) * stored.itemsize < MMAP_MIN_BYTES:
-        return None, None
+    into, stored = weight.loader.read_into, weight.loader.stored_dtype
     out = np.lib.format.open_memmap(scratch, mode="w+", dtype=stored, shape=weight.shape)
     try:
         done = into(out)
@@ -178,7 +208,14 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         return manifest(served.records)
     if op in ("array", "stats"):
         out = Path(request["out"])
-        value, stats, _ = served.read(int(request["layer"]), int(request["weight"]), out)
+        i, j = int(request["layer"]), int(request["weight"])
+        if op == "array" and not served.handed(i, j):
+            extent = served.extent(i, j)
+            if extent is not None:
+                served.drop()
+                weight = served.records.layers[i].weights[j]
+                return {"dtype": weight.dtype, "extent": dataclasses.asdict(extent)}
+        value, stats, _ = served.read(i, j, out)
         if op == "stats":
             return {"stats": stats_to_wire(stats)}
         if served.hand_over(out):
@@ -245,6 +282,15 @@ def _plugin_sniff(path: Path) -> str | None:
     return sniff(path) if callable(sniff) else None
 
 
+def _warm() -> None:
+    """Import what almost every read needs before any request comes (a spare worker: it is
+    started ahead of the open it will serve, so this costs the open nothing)."""
+    import h5py  # noqa: F401
+
+    from ..analysis import stats  # noqa: F401
+    from . import _wire, read_file, sniff  # noqa: F401
+
+
 def main(argv: list[str]) -> int:
     fd, memory, cpu, idle = int(argv[0]), int(argv[1]), float(argv[2]), float(argv[3])
     limit_self(memory, cpu)
@@ -254,6 +300,8 @@ def main(argv: list[str]) -> int:
         import importlib
 
         sys.modules["_weightscope_worker_plugin"] = importlib.import_module(plugin)
+    if argv[4:5] == ["warm"]:
+        _warm()
     try:
         serve(conn, idle, cpu)
     except (EOFError, BrokenPipeError, ConnectionResetError):

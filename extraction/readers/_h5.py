@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import struct
 import threading
+import weakref
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +35,7 @@ import numpy as np
 
 from ..errors import CorruptFile, UnsafeModel
 from ..kinds import role_of
-from ..records import Array, Weight
+from ..records import Array, Extent, Weight
 from ._layer_vars import is_trainable
 from .safety import ARRAY_SLACK_BYTES, MAX_ARRAY_BYTES, MAX_FILL_RATIO, RATIO_CHECK_BYTES
 
@@ -41,6 +43,10 @@ H5_ERRORS = (OSError, RuntimeError, SystemError, KeyError, ValueError, TypeError
 """What h5py raises on damaged structure: its errors map HDF5's error stack onto OSError,
 RuntimeError, KeyError and ValueError, and a few corruptions surface as SystemError from its
 lock; TypeError and IndexError come from attributes of unexpected types or shapes."""
+
+
+_MEMBERS: dict[int, tuple[Path, int, int]] = {}
+"""HDF5 files opened in place inside a zip, by HDF5 file id: (zip path, first byte, size)."""
 
 
 class MemberFile(io.RawIOBase):
@@ -115,6 +121,9 @@ def open_h5(source: Path | io.RawIOBase, label: str) -> Any:
             h5 = h5py.File(io.BufferedReader(source, buffer_size=1 << 16), "r")
     except H5_ERRORS as exc:
         raise CorruptFile(f"{label} is not readable HDF5 ({one_line(exc)})") from exc
+    if isinstance(source, MemberFile):
+        _MEMBERS[h5.id.id] = (source.path, source.start, source.size)
+        weakref.finalize(h5, _MEMBERS.pop, h5.id.id, None)
     try:
         refuse_foreign_links(h5, label)
     except BaseException:
@@ -355,6 +364,48 @@ class _DatasetLoader:
             return False
         self.dataset.read_direct(out)
         return True
+
+    def extent(self) -> Extent | None:
+        """Where the values lie as plain bytes in the file, for a contiguous dataset stored
+        without filters; None otherwise (chunked, compact, unwritten, or not plain numbers).
+
+        HDF5's own address is checked against the file: the first and last values read
+        through HDF5 must equal the bytes found there.
+        """
+        ds = self.dataset
+        try:
+            if ds.chunks is not None or ds.external or ds.is_virtual or not ds.size:
+                return None
+            dtype = np.dtype(ds.dtype)
+            offset = ds.id.get_offset()
+            if offset is None or dtype.kind not in "biuf" or dtype.itemsize > 8:
+                return None
+            if ds.file.driver == "sec2":
+                path, start = Path(ds.file.filename), 0
+                end = path.stat().st_size
+            else:
+                member = _MEMBERS.get(ds.file.id.id)
+                if member is None:
+                    return None
+                path, start, size = member
+                end = start + size
+            where = start + int(offset)
+            nbytes = ds.size * dtype.itemsize
+            if where < start or where + nbytes > end:
+                return None
+            last = tuple(d - 1 for d in ds.shape)
+            first = tuple(0 for _ in ds.shape)
+            with path.open("rb") as f:
+                head = os.pread(f.fileno(), dtype.itemsize, where)
+                tail = os.pread(f.fileno(), dtype.itemsize, where + nbytes - dtype.itemsize)
+            if (
+                head != np.asarray(ds[first], dtype).tobytes()
+                or tail != np.asarray(ds[last], dtype).tobytes()
+            ):
+                return None
+        except (*H5_ERRORS, OverflowError):
+            return None
+        return Extent(str(path), where, dtype.str)
 
 
 def _attr_str(value: Any) -> str | None:

@@ -165,8 +165,10 @@ def manifest(records: ModelWeights) -> dict[str, Any]:
     }
 
 
-LoaderFactory = Callable[[int, int, str, int, dict[str, Any]], tuple[Callable[[], Array], Any, Any]]
-"""``(layer index, weight index, "weight 'kernel' of layer 'fc1'", its bytes, cache) ->
+LoaderFactory = Callable[
+    [int, int, str, tuple[int, ...], dict[str, Any]], tuple[Callable[[], Array], Any, Any]
+]
+"""``(layer index, weight index, "weight 'kernel' of layer 'fc1'", its shape, cache) ->
 (loader, stats_loader, cache)`` for one weight."""
 
 
@@ -187,8 +189,7 @@ def rebuild(message: Any, loaders: LoaderFactory) -> ModelWeights:
         for j, fields in enumerate(entry["weights"]):
             values = _fields(Weight, fields)
             what = f"weight {values.get('name')!r} of layer {layer.get('path')!r}"
-            nbytes = math.prod(values["shape"]) * 8  # an upper bound: dtypes are at most 8 bytes
-            loader, stats_loader, cache = loaders(i, j, what, nbytes, {})
+            loader, stats_loader, cache = loaders(i, j, what, values["shape"], {})
             weights.append(Weight(**values, loader=loader, stats_loader=stats_loader, _cache=cache))
         layers.append(LayerWeights(**layer, weights=tuple(weights)))
     return ModelWeights(**_fields(ModelWeights, message.get("model")), layers=tuple(layers))

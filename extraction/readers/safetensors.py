@@ -48,7 +48,7 @@ import numpy as np
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..kinds import kind_by_name, kind_of, role_of
-from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight
+from ..records import Array, Extent, LayerWeights, ModelWeights, SourceFormat, Weight
 from ._shards import read_index, shard_paths
 from .safety import MAX_ARRAY_BYTES, MAX_SAFETENSORS_HEADER_BYTES, MAX_SHARDS
 from .sniff import SAFETENSORS_INDEX
@@ -357,8 +357,35 @@ def _role(weight: str, kind: str) -> Any:
     return role_of(weight)
 
 
+class _Loader:
+    """Reads one tensor (a view of the shard's memory map); ``extent`` says where it lies."""
+
+    def __init__(self, shard: _Shard, tensor: Tensor) -> None:
+        self.shard, self.tensor = shard, tensor
+
+    def __call__(self) -> Array:
+        return self.shard.view(self.tensor)
+
+    def extent(self) -> Extent | None:
+        dtype = self.tensor.dtype
+        if not math.prod(self.tensor.shape):
+            return None
+        return Extent(str(self.shard.path), self.tensor.start, _spelling(dtype))
+
+
+def _spelling(dtype: np.dtype[Any]) -> str:
+    """numpy's spelling of ``dtype`` that reads back as it, or unsigned integers of its size
+    (bfloat16 and the float8 types have none: ``float8_e5m2`` spells as ``<f1``)."""
+    try:
+        if dtype.kind in "biuf" and np.dtype(dtype.str) == dtype:
+            return dtype.str
+    except TypeError:
+        pass
+    return np.dtype(f"<u{dtype.itemsize}").str
+
+
 def _loader(shard: _Shard, tensor: Tensor) -> Callable[[], Array]:
-    return lambda: shard.view(tensor)
+    return _Loader(shard, tensor)
 
 
 def _releaser(shard: _Shard, tensor: Tensor) -> Callable[[], None]:

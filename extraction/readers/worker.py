@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import math
 import os
+import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -109,7 +112,7 @@ class _Ended(Exception):
 class _Process:
     """One child process and its connection."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, *, warm: bool = False) -> None:
         ours, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(_ROOT), os.environ.get("PYTHONPATH", "")) if p
@@ -125,6 +128,7 @@ class _Process:
                     str(limits.memory),
                     repr(limits.cpu),
                     repr(limits.idle),
+                    *(["warm"] if warm else []),
                 ],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
@@ -211,6 +215,26 @@ SPARE_ENV = "WEIGHTSCOPE_WORKER_SPARE"
 _spare: dict[Any, _Process] = {}
 _spare_lock = threading.Lock()
 _opens = 0
+_keep_spare = False
+
+
+def _spares_allowed() -> bool:
+    return os.environ.get(SPARE_ENV, "1") != "0"
+
+
+def prestart() -> None:
+    """Start a spare worker now, in the background, and keep one from now on: for a process
+    that will open files (the app's server calls it when it starts), so that even its first
+    open does not wait for Python, numpy and h5py to start in the worker."""
+    global _keep_spare
+    if not _spares_allowed():
+        return
+    key = (Limits.from_env(), os.environ.get(PLUGIN_ENV))
+    with _spare_lock:
+        _keep_spare = True
+        if key in _spare:
+            return
+    threading.Thread(target=_start_spare, args=(key,), daemon=True).start()
 
 
 def _take_process(limits: Limits) -> _Process:
@@ -226,10 +250,10 @@ def _take_process(limits: Limits) -> _Process:
     with _spare_lock:
         _opens += 1
         spare = _spare.pop(key, None)
-        want_spare = _opens >= 2 and os.environ.get(SPARE_ENV, "1") != "0"
+        want_spare = (_opens >= 2 or _keep_spare) and _spares_allowed()
     if want_spare:
         threading.Thread(target=_start_spare, args=(key,), daemon=True).start()
-    if spare is not None and spare.alive() and want_spare:
+    if spare is not None and spare.alive() and _spares_allowed():
         return spare
     if spare is not None:
         spare.kill()
@@ -250,7 +274,7 @@ atexit.register(stop_spares)
 
 def _start_spare(key: Any) -> None:
     try:
-        process = _Process(key[0])
+        process = _Process(key[0], warm=True)
     except ReaderCrashed:
         return
     with _spare_lock:
@@ -420,12 +444,16 @@ def open_isolated(path: Path, label: str | None = None) -> ModelWeights:
 
 
 def _loaders(
-    remote: _Remote, i: int, j: int, what: str, nbytes: int, cache: dict[str, Any]
+    remote: _Remote, i: int, j: int, what: str, shape: tuple[int, ...], cache: dict[str, Any]
 ) -> tuple[Any, Any, Any]:
+    nbytes = math.prod(shape) * 8  # an upper bound: dtypes are at most 8 bytes
+
     def load() -> Array:
         out = remote.next_out(nbytes)
         try:
             reply = remote.call({"op": "array", "layer": i, "weight": j, "out": str(out)}, what)
+            if isinstance(reply, dict) and "extent" in reply:
+                return read_extent(remote.path, reply, shape, remote.label)
             array = _load_npy(out, reply)
         finally:
             out.unlink(missing_ok=True)
@@ -443,6 +471,64 @@ def _loaders(
     return load, stats, cache
 
 
+_EXTENT_DTYPE = re.compile(r"[<>|][biuf][1248]")
+"""The plain dtypes an extent may name (numpy's spelling, byte order first)."""
+
+
+def read_extent(root: Path, reply: dict[str, Any], shape: tuple[int, ...], label: str) -> Array:
+    """The array at the extent the worker found: one plain read of bytes from the opened file.
+
+    No structure is parsed here, so nothing native can crash on it; the worker's answer is
+    checked as untrusted: the file must be the opened one (or lie beside it, or inside the
+    opened folder), the dtype a plain number type, and the bytes inside the file, which also
+    bounds the allocation by the file's size.
+
+    Raises:
+        CorruptFile: an extent outside the file, a file that changed, or a malformed answer.
+    """
+    extent, name = reply.get("extent"), reply.get("dtype")
+    if not isinstance(extent, dict) or not isinstance(name, str):
+        raise CorruptFile(f"the reader's answer about {label} is malformed")
+    path, offset, spelled = extent.get("path"), extent.get("offset"), extent.get("dtype")
+    if (
+        not isinstance(path, str)
+        or not isinstance(offset, int)
+        or isinstance(offset, bool)
+        or offset < 0
+        or not isinstance(spelled, str)
+        or not _EXTENT_DTYPE.fullmatch(spelled)
+    ):
+        raise CorruptFile(f"the reader's answer about {label} is malformed")
+    real, base = Path(path).resolve(), root.resolve()
+    if not (real == base or base in real.parents or real.parent == base.parent):
+        raise CorruptFile(f"the reader pointed outside {label}; refused")
+    dtype = np.dtype(spelled)
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
+    try:
+        with real.open("rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise CorruptFile(f"the reader pointed at something in {label} that is no file")
+            if offset + nbytes > os.fstat(f.fileno()).st_size:
+                raise CorruptFile(f"{label} has changed since it was opened; open it again")
+            values = np.empty(count, dtype)
+            view = values.data.cast("B")
+            f.seek(offset)
+            done = 0
+            while done < nbytes:
+                got = f.readinto(view[done:])
+                if not got:
+                    raise CorruptFile(f"{label} has changed since it was opened; open it again")
+                done += got
+    except OSError as exc:
+        raise CorruptFile(f"{label} cannot be read again ({exc.strerror or exc})") from exc
+    array = values.reshape(shape)
+    if not _spelled(name, dtype):
+        array = array.view(_named_dtype(name, dtype.itemsize))
+    array.setflags(write=False)
+    return array
+
+
 def _load_npy(out: Path, reply: Any) -> Array:
     """The array the worker wrote at ``out``: memory-mapped when large, never unpickled."""
     if not isinstance(reply, dict) or not isinstance(reply.get("dtype"), str):
@@ -455,20 +541,26 @@ def _load_npy(out: Path, reply: Any) -> Array:
     if big:
         array = np.asarray(array)  # a plain read-only ndarray over the mapping
     name = reply["dtype"]
-    if array.dtype.name != name:
+    if not _spelled(name, array.dtype):
         array = array.view(_named_dtype(name, array.dtype.itemsize))
     return array
+
+
+def _spelled(name: str, dtype: np.dtype[Any]) -> bool:
+    """Whether the records' dtype ``name`` is ``dtype`` (``float32``, or ``>f4`` as HDF5
+    files written on big-endian machines name theirs)."""
+    return name in (dtype.name, str(dtype))
 
 
 def _named_dtype(name: str, itemsize: int) -> np.dtype[Any]:
     """A dtype numpy's ``.npy`` header cannot spell (bfloat16, float8...), by its name."""
     import ml_dtypes
 
-    kind = getattr(ml_dtypes, name, None)
+    kind = getattr(ml_dtypes, name, None) if name.isidentifier() and name[0] != "_" else None
     dtype = np.dtype(kind) if isinstance(kind, type) else None
-    if dtype is None or dtype.itemsize != itemsize:
+    if dtype is None or dtype.itemsize != itemsize or dtype.hasobject:
         raise CorruptFile(f"the reader sent values of an unknown type {name!r}")
     return dtype
 
 
-__all__ = ["SPARE_ENV", "Limits", "crash_line", "open_isolated", "stop_spares"]
+__all__ = ["SPARE_ENV", "Limits", "crash_line", "open_isolated", "prestart", "stop_spares"]

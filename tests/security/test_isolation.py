@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from _crash_readers import MODULE, crasher
 from _security import REALWORLD, run_cli
 
 from extraction import open_model
+from extraction.analysis.stats import compute_stats
 from extraction.cli import export_npz, inspect_json
 from extraction.errors import CorruptFile, ReaderCrashed, UnsafeModel, WeightscopeError
 from extraction.readers._child import PLUGIN_ENV
@@ -29,7 +31,7 @@ from extraction.readers.safety import (
     WORKER_MEMORY_ENV,
     WORKER_WALL_ENV,
 )
-from extraction.readers.worker import SPARE_ENV, stop_spares
+from extraction.readers.worker import SPARE_ENV, read_extent, stop_spares
 
 WALL = 6.0
 """The wall limit the tests set; the worker must be stopped, and the error raised, by then."""
@@ -241,3 +243,109 @@ def test_new_formats_cross_unchanged_quantization_included(tmp_path: Path) -> No
         pairs = zip(isolated.iter_weights(), local.iter_weights(), strict=True)
         for (_, w1), (_, w2) in pairs:
             assert w1.quantization == w2.quantization and w1.layout == w2.layout, path.name
+
+
+# --- arrays that cross as an extent: the caller reads the file's bytes itself -----------------
+
+
+def _mlp(path: Path, widths: tuple[int, ...] = (300, 500, 20)) -> Any:
+    import keras
+
+    inputs = keras.Input((widths[0],))
+    x = inputs
+    for k, width in enumerate(widths[1:]):
+        x = keras.layers.Dense(width, name=f"d{k}")(x)
+    model = keras.Model(inputs, x)
+    if path.name.endswith(".weights.h5"):
+        model.save_weights(path)
+    else:
+        model.save(path)
+    return model
+
+
+@pytest.mark.parametrize("name", ["m.keras", "m.h5", "m.weights.h5"])
+def test_hdf5_arrays_cross_as_a_plain_read_of_the_opened_file(tmp_path: Path, name: str) -> None:
+    model = _mlp(tmp_path / name)
+    isolated = open_model(tmp_path / name)
+    kernel = isolated.layer("d0").weight("kernel").array()
+    # One read of the file's bytes into memory the caller owns: no .npy file, no memory map.
+    assert not isinstance(kernel.base, np.memmap) and kernel.base.flags.owndata
+    assert not kernel.flags.writeable
+    np.testing.assert_array_equal(kernel, model.get_layer("d0").kernel.numpy())
+    assert isolated.layer("d0").weight("kernel").stats() == compute_stats(kernel)
+
+
+def test_a_big_endian_or_chunked_dataset_reads_back_exactly(tmp_path: Path) -> None:
+    import h5py
+
+    model = _mlp(tmp_path / "m.weights.h5")
+    with h5py.File(tmp_path / "m.weights.h5", "r+") as f:
+        # Keras 3 names a layer's group by its class: d0 is "dense", d1 "dense_1".
+        for key, dtype, chunks in (("dense", ">f4", None), ("dense_1", ">f4", (10, 10))):
+            group = f[f"layers/{key}/vars"]
+            kernel = group["0"][()]
+            del group["0"]
+            group.create_dataset("0", data=kernel.astype(dtype), chunks=chunks,
+                                 compression="gzip" if chunks else None)  # fmt: skip
+    isolated = open_model(tmp_path / "m.weights.h5")
+    local = open_model(tmp_path / "m.weights.h5", isolate=False)
+    for layer in ("d0", "d1"):
+        a, b = isolated.layer(layer).weight("kernel"), local.layer(layer).weight("kernel")
+        assert a.dtype == b.dtype and a.array().dtype == b.array().dtype
+        np.testing.assert_array_equal(a.array(), model.get_layer(layer).kernel.numpy())
+    assert {isolated.layer(k).weight("kernel").dtype for k in ("d0", "d1")} == {">f4"}
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"path": "/etc/passwd"}, "outside"),
+        ({"path": "../elsewhere.bin"}, "outside"),
+        ({"offset": -1}, "malformed"),
+        ({"offset": 10**12}, "changed since it was opened"),
+        ({"dtype": "|O8"}, "malformed"),
+        ({"dtype": "(2,)<f4"}, "malformed"),
+    ],
+)
+def test_an_extent_from_the_worker_is_checked_as_untrusted(
+    tmp_path: Path, change: dict[str, Any], match: str
+) -> None:
+    path = tmp_path / "m.bin"
+    path.write_bytes(np.arange(12, dtype="<f4").tobytes())
+    (tmp_path.parent / "elsewhere.bin").write_bytes(b"\0" * 64)
+    extent = {"path": str(path), "offset": 8, "dtype": "<f4", **change}
+    if extent["path"].startswith(".."):
+        extent["path"] = str(tmp_path / extent["path"])
+    reply = {"dtype": "float32", "extent": extent}
+    with pytest.raises(CorruptFile, match=match):
+        read_extent(path, reply, (2, 3), "m.bin")
+    good = read_extent(path, {"dtype": "float32", "extent": {**extent, **{
+        "path": str(path), "offset": 8, "dtype": "<f4"}}}, (2, 3), "m.bin")  # fmt: skip
+    np.testing.assert_array_equal(good.ravel(), np.arange(2, 8, dtype="<f4"))
+    for name in ("__class__", "object", "float64"):  # a name that is no type of this size
+        with pytest.raises(CorruptFile, match="unknown type"):
+            read_extent(path, {"dtype": name, "extent": {
+                "path": str(path), "offset": 8, "dtype": "<u4"}}, (2, 3), "m.bin")  # fmt: skip
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_the_worker_keeps_no_array_it_has_passed_on(tmp_path: Path) -> None:
+    # Statistics of every weight in turn (what inspect does): the worker holds one array at a
+    # time, not all of them. Five kernels of 8 MB each.
+    _mlp(tmp_path / "m.h5", (2048, 1024, 1024, 1024, 1024, 1024))
+    gc.collect()
+    before = _children()
+    model = open_model(tmp_path / "m.h5")
+    (worker,) = _children() - before
+    weights = [w for _, w in model.iter_weights() if w.name == "kernel"]
+    weights[0].stats()
+    first = _rss_kb(worker)
+    for weight in weights[1:]:
+        weight.stats()
+    assert _rss_kb(worker) - first < 12 * 1024, "the worker kept arrays it had passed on"

@@ -34,10 +34,10 @@ def _records() -> ModelWeights:
 def test_every_record_field_crosses_and_loaders_are_replaced() -> None:
     records = _records()
     message = loads(dumps(manifest(records)))
-    calls: list[tuple[int, int, str, int]] = []
+    calls: list[tuple[int, int, str, tuple[int, ...]]] = []
 
-    def loaders(i: int, j: int, what: str, nbytes: int, cache: dict) -> tuple:  # type: ignore[type-arg]
-        calls.append((i, j, what, nbytes))
+    def loaders(i: int, j: int, what: str, shape: tuple[int, ...], cache: dict) -> tuple:  # type: ignore[type-arg]
+        calls.append((i, j, what, shape))
         return (lambda: np.full((3, 2), 7.0, "float32")), None, cache
 
     rebuilt = rebuild(message, loaders)
@@ -53,7 +53,7 @@ def test_every_record_field_crosses_and_loaders_are_replaced() -> None:
             assert getattr(a, f.name) == getattr(b, f.name), (cls.__name__, f.name)
             assert type(getattr(a, f.name)) is type(getattr(b, f.name)), (cls.__name__, f.name)
     assert rebuilt.layers[0].config[3] == "int key"
-    assert calls[0] == (0, 0, "weight 'kernel' of layer 'outer/dense'", 48)
+    assert calls[0] == (0, 0, "weight 'kernel' of layer 'outer/dense'", (3, 2))
     assert rebuilt.layers[0].weight("kernel").array()[0, 0] == 7.0
 
 
