@@ -1,10 +1,12 @@
-"""A real HDF5 file that crashes libhdf5 ends in one line, like the test-only crashers do.
+"""Real HDF5 files that crash libhdf5 end in one line, like the test-only crashers do.
 
-``data/hdf5_dense_links_crash.h5`` makes HDF5 1.14.6 (h5py 3.14) free uninitialized pointers
-(see ``data/README.md``): the process reading it dies with SIGSEGV or SIGABRT. The first tests
-prove the fixture is still a real crasher, in a process of its own; the others open it through
-the product (library, CLI, app, and inside a ``.keras`` zip), where the sandboxed worker takes
-the crash and the caller gets one line.
+Two damaged files in ``data/`` (see its README) kill the process that reads them with HDF5
+1.14.6 (h5py 3.14): ``hdf5_dense_links_crash.h5`` makes it free uninitialized pointers (SIGSEGV
+or SIGABRT), ``hdf5_btree_cycle_crash.h5`` (a Keras ``.weights.h5`` whose root B-tree node is
+its own child) makes it recurse until the stack overflows (SIGSEGV). The first tests prove each
+is still a real crasher, in a process of its own; the others open them through the product
+(library, bytes, CLI, app, and inside a ``.keras`` zip), where the sandboxed worker takes the
+crash and the caller gets one line.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from streamlit.testing.v1 import AppTest
 from extraction import open_model
 from extraction.errors import ReaderCrashed
 
-CRASHER = Path(__file__).with_name("data") / "hdf5_dense_links_crash.h5"
+DATA = Path(__file__).with_name("data")
+CRASHERS = [DATA / "hdf5_dense_links_crash.h5", DATA / "hdf5_btree_cycle_crash.h5"]
 FATAL = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS}
 """How the in-process read ends (which one depends on what the freed garbage is)."""
 CRASH_LINE = re.compile(
@@ -50,9 +53,16 @@ def _keras_with(weights: bytes, real: Path, out: Path) -> Path:
     return out
 
 
+@pytest.fixture(params=CRASHERS, ids=lambda p: p.stem)
+def crasher(request: pytest.FixtureRequest) -> Path:
+    path: Path = request.param
+    return path
+
+
 @pytest.fixture()
-def crasher_keras(tiny_files: dict[str, Path], tmp_path: Path) -> Path:
-    return _keras_with(CRASHER.read_bytes(), tiny_files["keras"], tmp_path / "crash.keras")
+def crasher_keras(crasher: Path, tiny_files: dict[str, Path], tmp_path: Path) -> Path:
+    """A .keras saved by Keras whose ``model.weights.h5`` is the crasher."""
+    return _keras_with(crasher.read_bytes(), tiny_files["keras"], tmp_path / "crash.keras")
 
 
 def _read_in_process(path: Path) -> subprocess.CompletedProcess[str]:
@@ -67,13 +77,13 @@ def _read_in_process(path: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("kind", ["h5", "keras"])
 def test_the_fixture_still_kills_a_process_that_reads_it_unisolated(
-    kind: str, crasher_keras: Path
+    kind: str, crasher: Path, crasher_keras: Path
 ) -> None:
-    path = CRASHER if kind == "h5" else crasher_keras
+    path = crasher if kind == "h5" else crasher_keras
     for _ in range(2):
         done = _read_in_process(path)
         assert done.returncode in FATAL, (
-            f"{CRASHER.name} no longer crashes h5py {h5py.version.version} with HDF5 "
+            f"{crasher.name} ({kind}) no longer crashes h5py {h5py.version.version} with HDF5 "
             f"{h5py.version.hdf5_version} in process (exit {done.returncode}); the bug it "
             f"exercises may be fixed: find another real crasher (see data/README.md).\n"
             f"{done.stderr[-2000:]}"
@@ -81,9 +91,9 @@ def test_the_fixture_still_kills_a_process_that_reads_it_unisolated(
 
 
 def test_through_the_worker_it_is_one_reader_crashed_and_the_next_open_works(
-    tiny_files: dict[str, Path],
+    crasher: Path, tiny_files: dict[str, Path]
 ) -> None:
-    for source, name in ((CRASHER, CRASHER.name), (CRASHER.read_bytes(), "upload.h5")):
+    for source, name in ((crasher, crasher.name), (crasher.read_bytes(), "upload.h5")):
         with pytest.raises(ReaderCrashed) as caught:
             open_model(source, name=name if isinstance(source, bytes) else None)
         message = str(caught.value)
@@ -105,9 +115,9 @@ def test_inside_a_keras_zip_it_is_one_reader_crashed(crasher_keras: Path) -> Non
 
 @pytest.mark.parametrize("kind", ["h5", "keras"])
 def test_the_cli_exits_2_with_one_error_line(
-    kind: str, crasher_keras: Path, tmp_path: Path
+    kind: str, crasher: Path, crasher_keras: Path, tmp_path: Path
 ) -> None:
-    path = CRASHER if kind == "h5" else crasher_keras
+    path = crasher if kind == "h5" else crasher_keras
     (tmp_path / "tmp").mkdir()
     run = run_cli("inspect", str(path), tmpdir=tmp_path / "tmp", timeout=60)
     assert run.returncode == 2, run.stderr
@@ -121,21 +131,23 @@ def test_the_cli_exits_2_with_one_error_line(
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_an_upload_that_crashes_libhdf5_ends_in_one_error_box(
+def test_uploads_that_crash_libhdf5_each_end_in_one_error_box(
     tiny_files: dict[str, Path],
 ) -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception, [e.value for e in at.exception]
     layer = at.session_state["layer"]
     at.radio(key="source_kind").set_value("upload").run()
-    at.file_uploader[0].upload("crash.h5", CRASHER.read_bytes(), "application/x-hdf5")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    shown = [e.value.replace("\\", "") for e in at.error]  # markdown escapes
-    assert len(shown) == 1, shown
-    assert "crash.h5" in shown[0] and CRASH_LINE.search(shown[0]), shown
-    assert at.session_state["layer"] == layer
-    assert at.get("plotly_chart"), "the open model's charts are gone"
+    for path in CRASHERS:
+        # The uploader is replaced by a fresh one after each rejected file: take whichever it is.
+        at.file_uploader[0].upload(path.name, path.read_bytes(), "application/x-hdf5")
+        at.run()
+        assert not at.exception, (path.name, [e.value for e in at.exception])
+        shown = [e.value.replace("\\", "") for e in at.error]  # markdown escapes
+        assert len(shown) == 1, shown
+        assert path.name in shown[0] and CRASH_LINE.search(shown[0]), shown
+        assert at.session_state["layer"] == layer, path.name
+        assert at.get("plotly_chart"), f"{path.name}: the open model's charts are gone"
     # The app goes on: the next upload opens (the uploader is a fresh one after a rejection).
     good = tiny_files["weights_h5"]
     at.file_uploader[0].upload(good.name, good.read_bytes(), "application/x-hdf5")
