@@ -158,20 +158,25 @@ def check_global_heaps(path: Path, start: int, size: int, label: str) -> None:
             pos = buf.find(b"GCOL", pos + 4, end_of_data)
 
 
+_WORD = (1 << 64) - 1
+"""HDF5 adds object sizes in 64-bit arithmetic, which wraps: a size near 2**64 steps back."""
+
+
 def _walk_collection(buf: Any, pos: int, end: int, label: str) -> None:
     p = pos + 16
     steps = 0
     while p + 16 <= end:
         index = int.from_bytes(buf[p : p + 2], "little")
         object_size = int.from_bytes(buf[p + 8 : p + 16], "little")
-        need = 16 + (object_size + 7) // 8 * 8 if index else object_size
+        need = (16 + ((object_size + 7) & _WORD) // 8 * 8) & _WORD if index else object_size
+        following = (p + need) & _WORD
         steps += 1
-        if need == 0 or steps > 1_000_000:
+        if following <= p or steps > 1_000_000:
             raise CorruptFile(
-                f"{label}: the HDF5 global heap at byte {pos} is damaged (an object of size 0 "
-                f"at byte {p}); refused before HDF5 would loop on it"
+                f"{label}: the HDF5 global heap at byte {pos} is damaged (the object at byte "
+                f"{p} does not lead past itself); refused before HDF5 would loop on it"
             )
-        p += need
+        p = following
 
 
 def one_line(exc: BaseException) -> str:
@@ -311,7 +316,9 @@ def dataset_weight(name: str, dataset: Any, budget: int, label: str) -> Weight:
             "which are never read; expected weights stored in the file itself"
         )
     declared = math.prod(shape) * dataset.dtype.itemsize
-    compressed = dataset.compression is not None or bool(dataset.chunks and dataset.filters())
+    compressed = dataset.compression is not None or bool(
+        dataset.chunks and dataset.id.get_create_plist().get_nfilters()
+    )
     stored = dataset.id.get_storage_size()
     if (
         declared > MAX_ARRAY_BYTES

@@ -53,6 +53,19 @@ def test_a_crashing_upload_ends_in_one_box_and_harms_no_one_else(
         expect(page.locator('[data-testid="stException"]')).to_have_count(0)
         page.screenshot(path=str(screenshots / "crash-upload-error-box.png"))
 
+        # A real file that crashes libhdf5 (tests/security/data/README.md): the same one box.
+        real = ROOT / "tests" / "security" / "data" / "hdf5_btree_cycle_crash.h5"
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            files=[{"name": real.name, "mimeType": "application/x-hdf5", "buffer": real.read_bytes()}]
+        )
+        box = page.locator(ERROR).filter(has_text=real.name)
+        expect(box).to_have_count(1, timeout=60_000)
+        expect(box).to_contain_text("SIGSEGV")
+        idle(page)
+        expect(page.locator(CHART).first).to_be_visible()
+        assert "model=digits_cnn" in page.url
+        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
         assert server.poll() is None, "the server died"
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as reply:
             assert reply.read() == b"ok"
