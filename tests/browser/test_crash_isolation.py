@@ -55,9 +55,8 @@ def test_a_crashing_upload_ends_in_one_box_and_harms_no_one_else(
 
         # A real file that crashes libhdf5 (tests/security/data/README.md): the same one box.
         real = ROOT / "tests" / "security" / "data" / "hdf5_btree_cycle_crash.h5"
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-            files=[{"name": real.name, "mimeType": "application/x-hdf5", "buffer": real.read_bytes()}]
-        )
+        upload = {"name": real.name, "mimeType": "application/x-hdf5", "buffer": real.read_bytes()}
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files=[upload])
         box = page.locator(ERROR).filter(has_text=real.name)
         expect(box).to_have_count(1, timeout=60_000)
         expect(box).to_contain_text("SIGSEGV")

@@ -23,7 +23,7 @@ from _security import ROOT, run_cli
 from streamlit.testing.v1 import AppTest
 
 from extraction import open_model
-from extraction.errors import CorruptFile, ReaderCrashed, WeightscopeError
+from extraction.errors import CorruptFile, WeightscopeError
 from extraction.readers.safety import WORKER_MEMORY_ENV, WORKER_WALL_ENV
 
 DATA = Path(__file__).with_name("data")
