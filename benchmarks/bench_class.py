@@ -134,10 +134,14 @@ async def arrive(page: object, base: str, kind: str) -> float:
 
 
 async def _step_layer(page: object, n: int) -> float:
-    """Next, then Previous, in turn: the layer changes (the URL says so) and is drawn."""
+    """Next, then Previous, in turn (from the first view on): the layer changes (the URL says
+    so) and is drawn."""
     before = await page.evaluate("location.search")  # type: ignore[attr-defined]
+    name = "Next" if n % 2 == 0 else "Previous"
+    if await page.get_by_role("button", name=name).is_disabled():  # type: ignore[attr-defined]
+        name = "Previous" if name == "Next" else "Next"  # at the first or the last layer
     started = time.perf_counter()
-    await page.get_by_role("button", name="Previous" if n % 2 == 0 else "Next").click()  # type: ignore[attr-defined]
+    await page.get_by_role("button", name=name).click()  # type: ignore[attr-defined]
     await page.wait_for_function("s => location.search !== s", arg=before, timeout=TIMEOUT_MS)  # type: ignore[attr-defined]
     return await _drawn(page, started)
 

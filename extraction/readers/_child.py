@@ -9,6 +9,7 @@ go into ``.npy`` files the caller names inside its private folder; everything el
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import resource
@@ -41,6 +42,50 @@ def _cpu_budget(seconds: float) -> None:
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def fit_memory(path: Path) -> None:
+    """Lower this worker's address space to what reading ``path`` may need: what is mapped
+    now (Python, numpy, a preloaded TensorFlow), twice the bytes of the file (with the files
+    beside a ``.json`` index, or in a folder), and ``WORKER_HEADROOM_BYTES``; never above the
+    limit it started with, and not at all when ``WEIGHTSCOPE_WORKER_MEMORY_MB`` is set."""
+    from .safety import WORKER_HEADROOM_BYTES, WORKER_MEMORY_ENV
+
+    if os.environ.get(WORKER_MEMORY_ENV):
+        return
+    try:
+        status = Path("/proc/self/status").read_text()
+        mapped = next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmSize")
+        )
+    except (OSError, StopIteration, ValueError):
+        return  # no /proc: keep the limit it was given
+    want = mapped * 1024 + 2 * _source_bytes(path) + WORKER_HEADROOM_BYTES
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY or want < soft:
+        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+
+
+def _source_bytes(path: Path, most: int = 100_000) -> int:
+    """The bytes of the file at ``path``; of every file in it for a folder, or beside it for a
+    ``.json`` index (sharded weights, TF.js), counting at most ``most`` files."""
+    try:
+        if path.is_file() and path.suffix.lower() != ".json":
+            return path.stat().st_size
+        root = path if path.is_dir() else path.parent
+        total = seen = 0
+        for folder, _, names in os.walk(root):
+            for name in names:
+                seen += 1
+                if seen > most:
+                    return total
+                with contextlib.suppress(OSError):
+                    total += os.stat(os.path.join(folder, name), follow_symlinks=False).st_size
+            if path.is_file():
+                break  # beside the index only
+        return total
+    except OSError:
+        return 0
 
 
 MMAP_MIN_BYTES = 1 << 20
@@ -170,7 +215,8 @@ def serve(conn: Connection, idle: float, cpu: float) -> None:
         except Exception as exc:  # every failure is reported; the caller decides  # noqa: BLE001
             if _out_of_memory(exc):
                 served.last = None
-                conn.send_bytes(dumps({"memory": True}))
+                limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+                conn.send_bytes(dumps({"memory": limit if limit > 0 else True}))
                 return  # the heap may be in any state after a failed allocation
             reply = {"error": _describe(exc)}
         conn.send_bytes(dumps(reply))
@@ -204,6 +250,7 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         if preload:
             _preload(preload)
             conn.send_bytes(dumps({"ready": True}))
+        fit_memory(path)
         served.records = read_file(path, fmt)
         return manifest(served.records)
     if op in ("array", "stats"):

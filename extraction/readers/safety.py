@@ -173,6 +173,17 @@ WORKER_IDLE_ENV = "WEIGHTSCOPE_WORKER_IDLE_SECONDS"
 WORKER_IDLE_SECONDS = 60.0
 """A worker with no request for this long exits; a later array read opens the file again in a
 fresh worker (so a server holding many models does not hold as many processes)."""
+WORKER_COUNT_ENV = "WEIGHTSCOPE_WORKERS"
+WORKER_COUNT = 8
+"""Workers kept alive at once by one process, besides the spare; beyond it the least recently
+used idle one is ended (its records stay: a later read opens the file again in a fresh worker).
+A class uploading a file a minute each would otherwise hold a process per upload."""
+WORKER_HEADROOM_BYTES = 2 * 1024**3
+"""What a worker may allocate beyond twice the bytes of the file it reads (and what it had
+mapped before reading it): its address space is lowered to that once it knows the file, so a
+file of a few kB that makes its parser allocate without end is stopped at about 2 GiB, not at
+``WORKER_MEMORY_BYTES``. Reads that need more (compressed arrays many times their file) are
+not expected of such a file."""
 CACHE_ENV = "WEIGHTSCOPE_CACHE_MB"
 CACHE_BYTES = 2 * 1024**3
 """What the app's caches of opened and runnable models may hold (arrays read, Keras models),

@@ -44,6 +44,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -59,6 +60,8 @@ from ._child import MMAP_MIN_BYTES, PLUGIN_ENV
 from ._wire import WireError, dumps, loads, rebuild, stats_from_wire
 from .safety import (
     MAX_CONFIG_BYTES,
+    WORKER_COUNT,
+    WORKER_COUNT_ENV,
     WORKER_CPU_ENV,
     WORKER_CPU_SECONDS,
     WORKER_IDLE_ENV,
@@ -183,7 +186,8 @@ class _Process:
                 continue
             if reply.get("memory"):
                 self.kill()
-                raise _Ended("memory")
+                limit = reply["memory"]
+                raise _Ended("memory", limit if type(limit) is int and limit > 0 else 0)
             return reply
 
     def _gone(self) -> _Ended:
@@ -284,9 +288,31 @@ def _start_spare(key: Any) -> None:
         old.kill()
 
 
+_live: OrderedDict[int, weakref.ref[_Remote]] = OrderedDict()
+"""Opened files whose worker may be alive, least recently used first."""
+_live_lock = threading.Lock()
+
+
+def _used(remote: _Remote) -> None:
+    """Mark ``remote`` as just used, and end the least recently used idle workers beyond
+    ``WEIGHTSCOPE_WORKERS`` (a busy one is left alone: its lock is held)."""
+    limit = max(1, int(setting(WORKER_COUNT_ENV, WORKER_COUNT)))
+    with _live_lock:
+        _live[id(remote)] = weakref.ref(remote)
+        _live.move_to_end(id(remote))
+        others = [r() for r in _live.values()]
+    alive = [r for r in others if r is not None and r is not remote and r.process is not None]
+    for other in alive[: max(0, len(alive) + 1 - limit)]:
+        if other.lock.acquire(blocking=False):
+            try:
+                other.close_process()
+            finally:
+                other.lock.release()
+
+
 class _Remote:
     """The worker behind one opened file: opens it, and opens it again when the worker has
-    exited (idle or crashed) and an array is asked for."""
+    exited (idle or crashed) or was ended for others, and an array is asked for."""
 
     def __init__(self, path: Path, label: str, limits: Limits) -> None:
         self.path = path
@@ -305,6 +331,7 @@ class _Remote:
 
     def _open(self) -> Any:
         self.process = _take_process(self.limits)
+        _used(self)
         try:
             reply = self.process.ask({"op": "open", "path": str(self.path)}, self.limits.wall)
         except _Ended as ended:
@@ -326,6 +353,7 @@ class _Remote:
                         self.process.kill()
                     self._open()
                 assert self.process is not None
+                _used(self)
                 try:
                     reply = self.process.ask(message, self.limits.wall)
                 except _Ended as ended:
@@ -386,6 +414,8 @@ class _Remote:
 
     def close(self) -> None:
         """End the worker and remove the private folder (the records are gone)."""
+        with _live_lock:
+            _live.pop(id(self), None)
         self.close_process()
         for folder in self.folders.values():
             shutil.rmtree(folder, ignore_errors=True)
@@ -398,7 +428,7 @@ def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: Lim
     if how == "hung":
         why = f"reading it took longer than {limits.wall:g} s, so it was stopped"
     elif how == "memory":
-        mb = limits.memory / 1024**2
+        mb = (detail or limits.memory) / 1024**2
         why = f"reading it needed more than {mb:.0f} MB of memory, so it was stopped"
     elif how == "signal" and detail == signal.SIGXCPU:
         why = f"reading it used more than {limits.cpu:g} s of CPU time, so it was stopped"

@@ -26,6 +26,7 @@ from extraction.cli import export_npz, inspect_json
 from extraction.errors import CorruptFile, ReaderCrashed, UnsafeModel, WeightscopeError
 from extraction.readers._child import PLUGIN_ENV
 from extraction.readers.safety import (
+    WORKER_COUNT_ENV,
     WORKER_CPU_ENV,
     WORKER_IDLE_ENV,
     WORKER_MEMORY_ENV,
@@ -350,3 +351,22 @@ def test_the_worker_keeps_no_array_it_has_passed_on(tmp_path: Path) -> None:
     for weight in weights[1:]:
         weight.stats()
     assert _rss_kb(worker) - first < 12 * 1024, "the worker kept arrays it had passed on"
+
+
+def test_workers_beyond_the_cap_are_ended_and_their_files_still_read(
+    tiny_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(WORKER_COUNT_ENV, "2")
+    gc.collect()
+    before = _children()
+    paths = []
+    for k in range(5):
+        paths.append(tmp_path / f"m{k}.keras")
+        paths[-1].write_bytes(tiny_files["keras"].read_bytes())
+    models = [open_model(path) for path in paths]
+    assert len(_children() - before) <= 2  # the three least recently used were ended
+    local = open_model(tiny_files["keras"], isolate=False)
+    for model in models:  # each opens its file again in a fresh worker when read
+        for (_, a), (_, b) in zip(model.iter_weights(), local.iter_weights(), strict=True):
+            np.testing.assert_array_equal(a.array(), b.array())
+        assert len(_children() - before) <= 2

@@ -12,8 +12,11 @@ variables) so that the tests are quick.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +27,8 @@ from streamlit.testing.v1 import AppTest
 
 from extraction import open_model
 from extraction.errors import CorruptFile, WeightscopeError
-from extraction.readers.safety import WORKER_MEMORY_ENV, WORKER_WALL_ENV
+from extraction.readers.safety import WORKER_HEADROOM_BYTES, WORKER_MEMORY_ENV, WORKER_WALL_ENV
+from extraction.readers.worker import SPARE_ENV
 
 DATA = Path(__file__).with_name("data")
 HANG = DATA / "hdf5_global_heap_hang.h5"
@@ -126,6 +130,49 @@ def test_a_file_that_makes_libhdf5_allocate_without_bound_ends_in_one_line(
     assert "\n" not in message
     model = open_model(tiny_files["weights_h5"])
     assert sum(w.array().size for _, w in model.iter_weights()) > 0
+
+
+def _children_rss_kb() -> int:
+    total = 0
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{pid}/status").read_text()
+                total += next(
+                    int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
+                )
+    return total
+
+
+def test_a_small_file_cannot_take_the_whole_default_memory_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No memory setting: the worker starts with the 11 GiB default, then lowers its limit to
+    # what this 13 kB file may need (WORKER_HEADROOM_BYTES above what it had mapped), so the
+    # endless allocation stops at about 2 GiB instead of 11.
+    monkeypatch.delenv(WORKER_MEMORY_ENV, raising=False)
+    monkeypatch.setenv(WORKER_WALL_ENV, "60")
+    monkeypatch.setenv(SPARE_ENV, "0")
+    peak = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], _children_rss_kb())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        with pytest.raises(WeightscopeError) as caught:
+            open_model(BOMB)
+    finally:
+        done.set()
+        watcher.join()
+    message = str(caught.value)
+    assert "memory" in message and "\n" not in message and BOMB.name in message, message
+    assert "took longer" not in message, message  # ended by memory, not by the clock
+    headroom_mb = WORKER_HEADROOM_BYTES // 1024**2
+    assert peak[0] // 1024 < headroom_mb + 1024, f"the worker grew to {peak[0] // 1024} MB"
 
 
 @pytest.mark.parametrize("path", [HANG, BOMB], ids=lambda p: p.stem)
