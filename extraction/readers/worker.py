@@ -12,19 +12,28 @@ What crosses, and how:
 - The records: a JSON manifest of every record field (``_wire``), rebuilt here with loaders
   that ask the worker. The worker keeps the file open for those lazy reads while the records
   live, and is ended when they are garbage-collected.
-- An array: the worker reads it straight into a plain ``.npy`` file (HDF5 datasets, via
-  ``read_direct`` into a memory map; other readers' arrays are written after the read) in a
-  private (0700) folder created here, in ``/dev/shm`` when it has room, with its statistics
-  computed beside the read; this side memory-maps the file (``np.load(mmap_mode="r",
-  allow_pickle=False)``) and unlinks it at once, so the pages are shared, not copied again,
-  and nothing is left behind.
-- Statistics alone (``Weight.stats()`` before ``array()``): only the numbers cross.
+- An array stored as plain bytes (a contiguous HDF5 dataset, a safetensors tensor: its
+  loader's ``extent()``): only its place crosses (file, offset, dtype), and this side reads
+  the bytes itself with one plain read (``read_extent``), after checking that the file is the
+  opened one (or beside it, or in the opened folder), that the dtype is a plain number type
+  and that the bytes lie inside the file. Nothing is parsed here, and nothing is copied twice:
+  this costs what reading the array in process costs.
+- Any other array: the worker reads it straight into a plain ``.npy`` file (HDF5 chunked
+  datasets, via ``read_direct`` into a memory map; other readers' arrays are written after
+  the read) in a private (0700) folder created here, in ``/dev/shm`` when it has room, with
+  its statistics computed beside the read; this side memory-maps the file
+  (``np.load(mmap_mode="r", allow_pickle=False)``) and unlinks it at once, so the pages are
+  shared, not copied again, and nothing is left behind.
+- Statistics alone (``Weight.stats()`` before ``array()``): only the numbers cross. The
+  worker keeps one array at a time.
 
 Nothing from the worker is unpickled: messages are JSON and arrays are ``.npy`` without pickles.
 
 A worker that crashes, hangs or exhausts its memory is killed and a ``ReaderCrashed`` says so
-in one line; the next open starts a new one. A worker idle for a while exits by itself; a later
-array read opens the file again in a fresh worker (and fails in one line if it has changed).
+in one line; the next open starts a new one. A worker idle for a while exits by itself, and
+beyond ``WEIGHTSCOPE_WORKERS`` alive the least recently used is ended; a later array read
+opens the file again in a fresh worker (and fails in one line if it has changed). A process
+that opens many files keeps one spare worker started ahead (``prestart``).
 """
 
 from __future__ import annotations
