@@ -45,7 +45,9 @@ class Exports:
 
 def _folder() -> Path:
     base = os.environ.get("WEIGHTSCOPE_TEST_CACHE") or tempfile.mkdtemp(prefix="ws-exports-")
-    folder = Path(base) / "exports"
+    # One folder per process: pytest-xdist's workers share the session's cache folder, and one
+    # worker rewriting a shard while another reads it made the reads fail now and then.
+    folder = Path(base) / f"exports-{os.getpid()}"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
