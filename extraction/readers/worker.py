@@ -129,6 +129,9 @@ class _Process:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(_ROOT), os.environ.get("PYTHONPATH", "")) if p
         )}  # fmt: skip
+        # glibc reserves 64 MiB of address space per malloc arena, up to eight per core: on a
+        # many-core server TensorFlow's threads alone would fill the worker's RLIMIT_AS.
+        env.setdefault("MALLOC_ARENA_MAX", "4")
         verbose = bool(os.environ.get("WEIGHTSCOPE_VERBOSE"))
         try:
             self.proc = subprocess.Popen(
