@@ -127,7 +127,7 @@ class _Served:
         self.drop()  # let the previous array go before reading the next
         weight = self.records.layers[i].weights[j]
         value, file = None, None
-        if not _direct_candidate(weight) or self.extent(i, j) is None:
+        if _direct_candidate(weight) and self.extent(i, j) is None:
             value, file = _read_direct(weight, scratch)
         if value is None:
             value = weight.array()
@@ -169,11 +169,9 @@ def _direct_candidate(weight: Any) -> bool:
 
 
 def _read_direct(weight: Any, scratch: Path) -> tuple[Any, Path | None]:
-    """Read a large array straight into a ``.npy`` file at ``scratch``, when its loader can."""
+    """Read a large array straight into a ``.npy`` file at ``scratch`` (``_direct_candidate``)."""
     import numpy as np
 
-    if not _direct_candidate(weight):
-        return None, None
     into, stored = weight.loader.read_into, weight.loader.stored_dtype
     out = np.lib.format.open_memmap(scratch, mode="w+", dtype=stored, shape=weight.shape)
     try:
@@ -190,7 +188,9 @@ def _read_direct(weight: Any, scratch: Path) -> tuple[Any, Path | None]:
         return None, None
     out.flush()
     value = np.asarray(out)
-    if weight.dtype != value.dtype.name:  # bfloat16 stored as uint16
+    from ._wire import names_dtype
+
+    if not names_dtype(weight.dtype, value.dtype):  # bfloat16 stored as uint16
         import ml_dtypes
 
         value = value.view(getattr(ml_dtypes, weight.dtype))

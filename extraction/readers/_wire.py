@@ -216,6 +216,13 @@ def _shape(shape: Any) -> tuple[int, ...]:
     return shape
 
 
+def names_dtype(name: str, dtype: np.dtype[Any]) -> bool:
+    """Whether the records' dtype ``name`` is ``dtype`` as numpy reads it (``float32``, or
+    ``>f4`` as HDF5 files written on big-endian machines name theirs); False for a type the
+    bytes cross as unsigned integers (bfloat16), viewed back by its name."""
+    return name in (dtype.name, str(dtype))
+
+
 def stats_to_wire(stats: Stats) -> dict[str, Any]:
     """A ``Stats`` as JSON-ready data."""
     return stats.as_dict()

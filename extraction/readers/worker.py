@@ -66,7 +66,7 @@ from ..analysis.stats import Stats
 from ..errors import CorruptFile, ReaderCrashed, WeightscopeError
 from ..records import Array, ModelWeights
 from ._child import MMAP_MIN_BYTES, PLUGIN_ENV
-from ._wire import WireError, dumps, loads, rebuild, stats_from_wire
+from ._wire import WireError, dumps, loads, names_dtype, rebuild, stats_from_wire
 from .safety import (
     MAX_CONFIG_BYTES,
     WORKER_COUNT,
@@ -567,7 +567,7 @@ def read_extent(root: Path, reply: dict[str, Any], shape: tuple[int, ...], label
     except OSError as exc:
         raise CorruptFile(f"{label} cannot be read again ({exc.strerror or exc})") from exc
     array = values.reshape(shape)
-    if not _spelled(name, dtype):
+    if not names_dtype(name, dtype):
         array = array.view(_named_dtype(name, dtype.itemsize))
     array.setflags(write=False)
     return array
@@ -585,15 +585,9 @@ def _load_npy(out: Path, reply: Any) -> Array:
     if big:
         array = np.asarray(array)  # a plain read-only ndarray over the mapping
     name = reply["dtype"]
-    if not _spelled(name, array.dtype):
+    if not names_dtype(name, array.dtype):
         array = array.view(_named_dtype(name, array.dtype.itemsize))
     return array
-
-
-def _spelled(name: str, dtype: np.dtype[Any]) -> bool:
-    """Whether the records' dtype ``name`` is ``dtype`` (``float32``, or ``>f4`` as HDF5
-    files written on big-endian machines name theirs)."""
-    return name in (dtype.name, str(dtype))
 
 
 def _named_dtype(name: str, itemsize: int) -> np.dtype[Any]:

@@ -279,10 +279,11 @@ def test_hdf5_arrays_cross_as_a_plain_read_of_the_opened_file(tmp_path: Path, na
 def test_big_endian_and_chunked_datasets_read_back_exactly(tmp_path: Path) -> None:
     import h5py
 
-    model = _mlp(tmp_path / "m.weights.h5")
+    model = _mlp(tmp_path / "m.weights.h5", (300, 700, 600))  # d1's kernel: 1.7 MB
     with h5py.File(tmp_path / "m.weights.h5", "r+") as f:
-        # Keras 3 names a layer's group by its class: d0 is "dense", d1 "dense_1".
-        for key, dtype, chunks in (("dense", ">f4", None), ("dense_1", ">f4", (10, 10))):
+        # Keras 3 names a layer's group by its class: d0 is "dense", d1 "dense_1". The chunked
+        # one is big enough to be read straight into the .npy that crosses.
+        for key, dtype, chunks in (("dense", ">f4", None), ("dense_1", ">f4", (70, 60))):
             group = f[f"layers/{key}/vars"]
             kernel = group["0"][()]
             del group["0"]
