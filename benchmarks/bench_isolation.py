@@ -13,6 +13,9 @@ process (``open_model(path, isolate=False)``), interleaved:
 - ``fc1 first read + stats``: open the model, then fc1's kernel (25088 x 4096 float32,
   392 MB) ``array()`` and ``stats()``, timed from the open; the open alone is shown beside it,
   cold (a worker starts for it, as in the CLI) and with a worker started ahead (the app).
+- ``fc1 read, A/B``: in one interpreter, fc1's loader through the worker and in process,
+  alternated 15 times after one untimed round: the same process memory for both, so the
+  kernel's page-zeroing noise (0.08-1.2 s for the same read here) falls on both alike.
 
 Target: isolated / in process <= 1.3 for the reads. What crosses: a JSON manifest of the
 records; statistics alone as JSON numbers (computed in the worker beside its read); an array
@@ -61,6 +64,33 @@ assert a.shape == (25088, 4096) and s.size == a.size
 t2 = time.perf_counter()
 print(json.dumps({{"open": t1 - t0, "read": t2 - t1, "total": t2 - t0}}))
 """
+
+
+_AB = """
+import json, time, gc
+from extraction import open_model
+isolated, local = open_model({path!r}), open_model({path!r}, isolate=False)
+times = {{"isolated": [], "local": []}}
+for k in range({rounds} + 1):
+    for name in (("isolated", "local") if k % 2 else ("local", "isolated")):
+        w = (isolated if name == "isolated" else local).layer("fc1").weight("kernel")
+        t = time.perf_counter(); a = w.loader(); seconds = time.perf_counter() - t
+        assert a.shape == (25088, 4096)
+        if k:  # the first round pays for the process's first 392 MB of memory; not counted
+            times[name].append(seconds)
+        del a; gc.collect()
+print(json.dumps(times))
+"""
+AB_ROUNDS = 15
+"""Alternations of fc1's read, isolated and in process, within one interpreter."""
+
+
+def ab_seconds(path: Path) -> dict[str, list[float]]:
+    """fc1's read through the worker and in process, alternated in one interpreter: the same
+    memory state for both, so the difference is what crossing costs."""
+    _, out = _run([sys.executable, "-c", _AB.format(path=str(path), rounds=AB_ROUNDS)])
+    result: dict[str, list[float]] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 def _run(command: list[str]) -> tuple[float, str]:
@@ -119,6 +149,7 @@ def main() -> None:
         ready.append(fc1_seconds(path, True, ready=True))
     local, isolated = json.loads(outputs[False]), json.loads(outputs[True])
     assert local == isolated, "isolated and in-process inspect --json differ"
+    ab = ab_seconds(path)
     inspect_runs = {k: [{"s": t} for t in v] for k, v in timed.items()}
     rows = [
         ("inspect --json, whole process", inspect_runs[False], inspect_runs[True], "s"),
@@ -126,7 +157,9 @@ def main() -> None:
         ("fc1: open, worker waiting (the app)", fc1[False], ready, "open"),
         ("fc1: first array() + stats()", fc1[False], fc1[True], "read"),
         ("fc1: open + first read + stats", fc1[False], fc1[True], "total"),
-    ]
+        (f"fc1: read, A/B in one process (x{AB_ROUNDS})", [{"s": t} for t in ab["local"]],
+         [{"s": t} for t in ab["isolated"]], "s"),
+    ]  # fmt: skip
     print(f"{'':<38}{'median':^26}{'best':^26}")
     print(f"{'measure':<38}" + f"{'in proc':>9}{'isolated':>9}{'ratio':>8}" * 2)
     for label, a, b, key in rows:
