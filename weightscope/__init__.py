@@ -24,18 +24,6 @@ from typing import TYPE_CHECKING
 
 from extraction.errors import WeightscopeError
 
-_NOTEBOOK = (
-    "filters",
-    "health",
-    "heatmap",
-    "histogram",
-    "layers",
-    "open",
-    "open_run",
-    "overview",
-    "timeline",
-)
-
 __all__ = [
     "WeightRecorder",
     "WeightscopeError",
@@ -49,6 +37,9 @@ __all__ = [
     "overview",
     "timeline",
 ]
+
+_NOTEBOOK = frozenset(__all__) - {"WeightRecorder", "WeightscopeError"}
+"""The names ``weightscope.notebook`` defines, loaded when first asked for."""
 
 if TYPE_CHECKING:
     from extraction.models.recorder import WeightRecorder

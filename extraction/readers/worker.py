@@ -339,11 +339,12 @@ class _Remote:
     def open(self) -> Any:
         """The manifest of the file (the first open)."""
         with self.lock:
-            return self._open()
+            manifest = self._open()
+            _used(self)
+            return manifest
 
     def _open(self) -> Any:
         self.process = _take_process(self.limits)
-        _used(self)
         try:
             reply = self.process.ask({"op": "open", "path": str(self.path)}, self.limits.wall)
         except _Ended as ended:

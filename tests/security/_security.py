@@ -102,3 +102,27 @@ def save_tiny_models(folder: Path) -> dict[str, Path]:
     model.save(files["h5"])
     model.save_weights(files["weights_h5"])
     return files
+
+
+def children() -> set[int]:
+    """The process ids of this process's children (the workers it started, among others)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        try:
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+        except OSError:
+            continue  # a thread that ended meanwhile
+    return found
+
+
+def rss_kb(pids: set[int]) -> int:
+    """The resident memory of ``pids`` in kB (a zombie or a vanished one counts 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        rss = (line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
+        total += int(next(rss, "0"))
+    return total

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _crash_readers import MODULE, crasher
-from _security import REALWORLD, run_cli
+from _security import REALWORLD, children, rss_kb, run_cli
 
 from extraction import open_model
 from extraction.analysis.stats import compute_stats
@@ -61,20 +60,11 @@ def crash_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def _children() -> set[int]:
-    pid = os.getpid()
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.update(int(t) for t in text)
-    return found
-
-
 @pytest.mark.parametrize("kind", sorted(EXPECTED_LINE))
 def test_a_misbehaving_file_ends_in_one_line_and_the_next_open_works(
     kind: str, crash_env: None, tiny_files: dict[str, Path]
 ) -> None:
-    before = _children()
+    before = children()
     start = time.monotonic()
     with pytest.raises(ReaderCrashed) as caught:
         open_model(crasher(kind), name=f"{kind}.h5")
@@ -83,7 +73,7 @@ def test_a_misbehaving_file_ends_in_one_line_and_the_next_open_works(
     assert message == f"could not read {kind}.h5: {EXPECTED_LINE[kind]}"
     assert "\n" not in message
     assert elapsed < WALL + SLACK
-    assert _children() <= before, "the misbehaving worker is still running"
+    assert children() <= before, "the misbehaving worker is still running"
     # The worker is replaced: the next file opens and reads as usual.
     model = open_model(tiny_files["keras"])
     assert model.layer("conv").weight("kernel").array().shape == (3, 3, 2, 3)
@@ -183,16 +173,16 @@ def test_refusals_are_the_readers_own_errors(realworld: Path) -> None:
 
 def test_the_worker_ends_with_its_records(tiny_files: dict[str, Path]) -> None:
     gc.collect()
-    before = _children()
+    before = children()
     model = open_model(tiny_files["h5"])
     model.layer("out").weight("kernel").array()
-    assert len(_children() - before) == 1
+    assert len(children() - before) == 1
     del model
     gc.collect()
     deadline = time.monotonic() + 10
-    while _children() - before and time.monotonic() < deadline:
+    while children() - before and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _children() - before
+    assert not children() - before
 
 
 def test_an_idle_worker_exits_and_a_later_read_opens_the_file_again(
@@ -217,19 +207,19 @@ def test_a_process_that_opens_files_again_keeps_one_spare_worker(
     tiny_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(SPARE_ENV, "1")
-    before = _children()
+    before = children()
     models = [open_model(tiny_files["h5"]) for _ in range(3)]
     deadline = time.monotonic() + 30
-    while len(_children() - before) < 4 and time.monotonic() < deadline:
+    while len(children() - before) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert len(_children() - before) == 4  # three open files and one spare
+    assert len(children() - before) == 4  # three open files and one spare
     assert all(m.layer("out").weight("bias").array().shape == (4,) for m in models)
     stop_spares()
     del models
     gc.collect()
-    while _children() - before and time.monotonic() < deadline:
+    while children() - before and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _children() - before
+    assert not children() - before
 
 
 @pytest.mark.slow
@@ -348,27 +338,20 @@ def test_shards_symlinked_into_a_cache_cross_as_extents(tmp_path: Path) -> None:
         np.testing.assert_array_equal(got, values)
 
 
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def test_the_worker_keeps_no_array_it_has_passed_on(tmp_path: Path) -> None:
     # Statistics of every weight in turn (what inspect does): the worker holds one array at a
     # time, not all of them. Five kernels of 8 MB each.
     _mlp(tmp_path / "m.h5", (2048, 1024, 1024, 1024, 1024, 1024))
     gc.collect()
-    before = _children()
+    before = children()
     model = open_model(tmp_path / "m.h5")
-    (worker,) = _children() - before
+    (worker,) = children() - before
     weights = [w for _, w in model.iter_weights() if w.name == "kernel"]
     weights[0].stats()
-    first = _rss_kb(worker)
+    first = rss_kb({worker})
     for weight in weights[1:]:
         weight.stats()
-    assert _rss_kb(worker) - first < 12 * 1024, "the worker kept arrays it had passed on"
+    assert rss_kb({worker}) - first < 12 * 1024, "the worker kept arrays it had passed on"
 
 
 def test_workers_beyond_the_cap_are_ended_and_their_files_still_read(
@@ -376,15 +359,15 @@ def test_workers_beyond_the_cap_are_ended_and_their_files_still_read(
 ) -> None:
     monkeypatch.setenv(WORKER_COUNT_ENV, "2")
     gc.collect()
-    before = _children()
+    before = children()
     paths = []
     for k in range(5):
         paths.append(tmp_path / f"m{k}.keras")
         paths[-1].write_bytes(tiny_files["keras"].read_bytes())
     models = [open_model(path) for path in paths]
-    assert len(_children() - before) <= 2  # the three least recently used were ended
+    assert len(children() - before) <= 2  # the three least recently used were ended
     local = open_model(tiny_files["keras"], isolate=False)
     for model in models:  # each opens its file again in a fresh worker when read
         for (_, a), (_, b) in zip(model.iter_weights(), local.iter_weights(), strict=True):
             np.testing.assert_array_equal(a.array(), b.array())
-        assert len(_children() - before) <= 2
+        assert len(children() - before) <= 2

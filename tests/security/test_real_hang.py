@@ -12,8 +12,6 @@ variables) so that the tests are quick.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 import sys
 import threading
@@ -22,7 +20,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from _security import ROOT, run_cli
+from _security import ROOT, children, rss_kb, run_cli
 from streamlit.testing.v1 import AppTest
 
 from extraction import open_model
@@ -132,25 +130,6 @@ def test_a_file_that_makes_libhdf5_allocate_without_bound_ends_in_one_line(
     assert sum(w.array().size for _, w in model.iter_weights()) > 0
 
 
-def _children() -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        with contextlib.suppress(OSError):
-            found.update(int(pid) for pid in (task / "children").read_text().split())
-    return found
-
-
-def _rss_kb(pids: set[int]) -> int:
-    """The resident memory of ``pids`` (a zombie or a vanished one counts 0)."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            status = Path(f"/proc/{pid}/status").read_text()
-            rss = (line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))
-            total += int(next(rss, "0"))
-    return total
-
-
 def test_a_small_file_cannot_take_the_whole_default_memory_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -162,11 +141,11 @@ def test_a_small_file_cannot_take_the_whole_default_memory_limit(
     monkeypatch.setenv(SPARE_ENV, "0")
     peak = [0]
     done = threading.Event()
-    before = _children()  # other tests' servers and workers in this process are not counted
+    before = children()  # other tests' servers and workers in this process are not counted
 
     def watch() -> None:
         while not done.wait(0.05):
-            peak[0] = max(peak[0], _rss_kb(_children() - before))
+            peak[0] = max(peak[0], rss_kb(children() - before))
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
