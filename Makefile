@@ -1,4 +1,4 @@
-# Weightscope: `make run` starts the app on the demo model, `make test` runs every test.
+# Kerascope: `make run` starts the app on the demo model, `make test` runs every test.
 # Both create the virtual environment in .venv first (Python 3.10-3.12 with venv).
 PYTHON ?= python3
 VENV := .venv

@@ -1,10 +1,10 @@
-"""Weightscope: see every weight of a Keras model. This file only wires the page together."""
+"""Kerascope: see every weight of a Keras model. This file only wires the page together."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from components.page import (
+from kerascope.components.page import (
     graph_view,
     header,
     layer_view,
@@ -14,13 +14,13 @@ from components.page import (
     sidebar,
     teaching,
 )
-from components.page.session import current, current_ref
+from kerascope.components.page.session import current, current_ref
 
-st.set_page_config(page_title="Weightscope", page_icon=":material/grid_on:", layout="wide")
+st.set_page_config(page_title="Kerascope", page_icon=":material/grid_on:", layout="wide")
 
 links.apply_deep_link()
 with st.sidebar:
-    st.title("Weightscope")
+    st.title("Kerascope")
     sidebar.choose_source(current_ref())
 ref, model = current()
 shown = run_view.choose(ref)  # a run: the epoch slider picks the snapshot every view shows

@@ -54,7 +54,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     build()
-    proc, url = start_server({"WEIGHTSCOPE_MODEL_DIR": str(CACHE)})
+    proc, url = start_server({"KERASCOPE_MODEL_DIR": str(CACHE)})
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=QUIET_CHROMIUM)

@@ -23,7 +23,7 @@ two cores; time to a drawn view still includes drawing in that starved browser.
 
 Reported: errors (target 0), p50/p95 seconds from the action to its chart drawn with the page
 idle, and the server's peak resident memory (VmHWM of the server process) beside the cache
-ceiling (``WEIGHTSCOPE_CACHE_MB``); the workers' peak sum is shown apart (each is capped by its
+ceiling (``KERASCOPE_CACHE_MB``); the workers' peak sum is shown apart (each is capped by its
 own RLIMIT_AS). Not part of the test suite.
 """
 
@@ -64,7 +64,7 @@ def _folder() -> tuple[Path, bytes]:
     import keras
     from keras import layers
 
-    folder = Path(tempfile.mkdtemp(prefix="weightscope-class-"))
+    folder = Path(tempfile.mkdtemp(prefix="kerascope-class-"))
     inputs = keras.Input((12,))
     x = layers.Dense(8, name="hidden")(inputs)
     keras.Model(inputs, layers.Dense(3, name="out")(x), name="folder_mlp").save(
@@ -251,7 +251,7 @@ def _niced(level: int) -> str:
     """Chromium's path, behind a wrapper that starts it at ``nice`` ``level`` (0: as is)."""
     if level == 0:
         return str(CHROMIUM)
-    wrapper = Path(tempfile.mkdtemp(prefix="weightscope-class-")) / "chromium"
+    wrapper = Path(tempfile.mkdtemp(prefix="kerascope-class-")) / "chromium"
     wrapper.write_text(f'#!/bin/sh\nexec nice -n {level} {CHROMIUM} "$@"\n')
     wrapper.chmod(0o755)
     return str(wrapper)
@@ -267,7 +267,7 @@ def main() -> None:
     chromium = _niced(args.browser_nice)
     folder, upload = _folder()
     server, base = start_server(
-        {"WEIGHTSCOPE_MODEL_DIR": str(folder), "WEIGHTSCOPE_CACHE_MB": str(args.cache_mb)}
+        {"KERASCOPE_MODEL_DIR": str(folder), "KERASCOPE_CACHE_MB": str(args.cache_mb)}
     )
     peak = Peak(server.pid)
     peak.start()

@@ -13,11 +13,11 @@ import time
 def main() -> None:
     import keras
 
-    from components.figures.graph import graph_figure, node_values
-    from extraction.graph import model_graph
-    from extraction.graph_layout import layout_graph
-    from extraction.models.training import Knobs, train
-    from extraction.readers.live import read_live
+    from kerascope.components.figures.graph import graph_figure, node_values
+    from kerascope.extraction.graph import model_graph
+    from kerascope.extraction.graph_layout import layout_graph
+    from kerascope.extraction.models.training import Knobs, train
+    from kerascope.extraction.readers.live import read_live
 
     model = keras.applications.ResNet50(weights=None)
     config = keras.saving.serialize_keras_object(model)

@@ -45,15 +45,15 @@ in either path)."""
 
 _INSPECT = """
 import json, sys
-from extraction import open_model
-from extraction.cli import inspect_json
+from kerascope.extraction import open_model
+from kerascope.extraction.cli import inspect_json
 json.dump(inspect_json(open_model({path!r}, isolate={isolate})), sys.stdout)
 """
 _FC1 = """
 import json, time
-from extraction import open_model
+from kerascope.extraction import open_model
 if {ready} and {isolate}:  # as in the app's server: a worker started ahead is waiting
-    from extraction.readers.worker import prestart
+    from kerascope.extraction.readers.worker import prestart
     prestart(); time.sleep(2)
 t0 = time.perf_counter()
 m = open_model({path!r}, isolate={isolate})
@@ -68,7 +68,7 @@ print(json.dumps({{"open": t1 - t0, "read": t2 - t1, "total": t2 - t0}}))
 
 _AB = """
 import json, time, gc
-from extraction import open_model
+from kerascope.extraction import open_model
 isolated, local = open_model({path!r}), open_model({path!r}, isolate=False)
 times = {{"isolated": [], "local": []}}
 for k in range({rounds} + 1):
@@ -96,8 +96,8 @@ def ab_seconds(path: Path) -> dict[str, list[float]]:
 def _run(command: list[str]) -> tuple[float, str]:
     # A fresh statistics cache each run: nothing computed on an earlier open is reused, so
     # every run reads its arrays and computes their statistics (a true first visit).
-    with tempfile.TemporaryDirectory(prefix="weightscope-bench-") as cache:
-        env = {**os.environ, "WEIGHTSCOPE_CACHE_DIR": cache}
+    with tempfile.TemporaryDirectory(prefix="kerascope-bench-") as cache:
+        env = {**os.environ, "KERASCOPE_CACHE_DIR": cache}
         t0 = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
         seconds = time.perf_counter() - t0

@@ -44,16 +44,16 @@ print(json.dumps({{"seconds": seconds, "peak_rss": peak}}))
 
 CASES = {
     "open": (
-        "from extraction import open_model",
+        "from kerascope.extraction import open_model",
         "m = open_model({path!r}); n = sum(len(layer.weights) for layer in m.layers)",
     ),
     "stats": (
-        "from extraction import open_model\nm = open_model({path!r})",
+        "from kerascope.extraction import open_model\nm = open_model({path!r})",
         "stats = [w.stats() for _, w in m.iter_weights()]",
     ),
     "numpy": (
         "import numpy as np\nfrom pathlib import Path\n"
-        "from extraction.readers.safetensors import read_header, shard_files\n"
+        "from kerascope.extraction.readers.safetensors import read_header, shard_files\n"
         "import mmap\nfiles = shard_files(Path({path!r}))",
         "for f in files:\n"
         "    with f.open('rb') as fh:\n"
@@ -127,7 +127,7 @@ def main() -> None:
     warm(folder)
     with tempfile.TemporaryDirectory() as cache:
         # A fresh statistics cache: (b) computes, it does not reread persisted statistics.
-        env = {**os.environ, "WEIGHTSCOPE_CACHE_DIR": cache}
+        env = {**os.environ, "KERASCOPE_CACHE_DIR": cache}
         listing, tensors = cli_listing(folder, env)
         opened = probe("open", folder, env)
         # The machine is shared: (b) and (c) alternate, twice, and each keeps its best run.

@@ -36,7 +36,7 @@ import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
 import sys; sys.path.insert(0, {root!r})
 import keras, numpy as np
 from keras import layers
-from extraction import WeightRecorder
+from kerascope.extraction import WeightRecorder
 keras.utils.set_random_seed(0)
 m = keras.Sequential([keras.Input((1024,)), layers.Dense(2048, activation='relu', name='d1'),
     layers.Dense(2048, activation='relu', name='d2'), layers.Dense(1024, activation='relu',
@@ -53,8 +53,8 @@ _VISIT = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 t0 = time.perf_counter()
-from extraction import open_run
-from extraction.analysis.timeline import timeline
+from kerascope.extraction import open_run
+from kerascope.extraction.analysis.timeline import timeline
 run = open_run({run!r})
 line = timeline(run)
 print(json.dumps({{"seconds": time.perf_counter() - t0, "snapshots": len(run.snapshots)}}))
@@ -64,9 +64,9 @@ _SCRUB = """
 import json, random, statistics, sys, time
 sys.path.insert(0, {root!r})
 import h5py, numpy as np
-from extraction import open_run
-from extraction.analysis.timeline import timeline
-from components.figures import timeline as figures
+from kerascope.extraction import open_run
+from kerascope.extraction.analysis.timeline import timeline
+from kerascope.components.figures import timeline as figures
 run = open_run({run!r})
 line = timeline(run)
 steps = [s.step for s in run.snapshots]
@@ -111,7 +111,7 @@ print(json.dumps({{"play_median": statistics.median(wall(play)), "play_max": max
 
 def build() -> Path:
     """The cached run, written by WeightRecorder in a child process the first time."""
-    manifest = RUN / "weightscope-run.json"
+    manifest = RUN / "kerascope-run.json"
     if manifest.is_file() and len(json.loads(manifest.read_text())["snapshots"]) == SNAPSHOTS:
         return RUN
     RUN.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def build() -> Path:
 
 def run_probe(template: str, cache: str) -> dict[str, float]:
     code = template.format(root=str(ROOT), run=str(RUN))
-    env = {**os.environ, "WEIGHTSCOPE_CACHE_DIR": cache}
+    env = {**os.environ, "KERASCOPE_CACHE_DIR": cache}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
@@ -137,7 +137,7 @@ def main() -> None:
     build()
     size = sum(p.stat().st_size for p in RUN.glob("*.weights.h5"))
     print(f"run: {SNAPSHOTS} snapshots, {size / 1024**3:.2f} GB ({time.perf_counter() - t0:.0f} s)")
-    with tempfile.TemporaryDirectory(prefix="weightscope-bench-") as cache:
+    with tempfile.TemporaryDirectory(prefix="kerascope-bench-") as cache:
         first = run_probe(_VISIT, cache)
         second = run_probe(_VISIT, cache)
         scrub = run_probe(_SCRUB, cache)

@@ -1,4 +1,4 @@
-"""VGG16 (138 M weights, a 553 MB .keras): Weightscope's file readers against the Keras path.
+"""VGG16 (138 M weights, a 553 MB .keras): Kerascope's file readers against the Keras path.
 
 Run from the repository root: ``python -m benchmarks.bench_vgg16`` (or ``make bench``).
 
@@ -37,30 +37,30 @@ print(json.dumps({{"seconds": time.perf_counter() - t0, "peak_above_base": rss()
 
 CASES = {
     "list": (
-        "from pathlib import Path\nfrom extraction.readers import read_file\n"
-        "from extraction.readers.sniff import sniff",
+        "from pathlib import Path\nfrom kerascope.extraction.readers import read_file\n"
+        "from kerascope.extraction.readers.sniff import sniff",
         "p = Path({path!r}); m = read_file(p, sniff(p))\nn = sum(len(l.weights) for l in m.layers)",
     ),
     "fc1": (
-        "from pathlib import Path\nfrom extraction.readers import read_file\n"
-        "from extraction.readers.sniff import sniff",
+        "from pathlib import Path\nfrom kerascope.extraction.readers import read_file\n"
+        "from kerascope.extraction.readers.sniff import sniff",
         "p = Path({path!r}); m = read_file(p, sniff(p))\n"
         "a = m.layer('fc1').weight('kernel').array(); assert a.shape == (25088, 4096)",
     ),
     "read_all": (
-        "from pathlib import Path\nfrom extraction.readers import read_file\n"
-        "from extraction.readers.sniff import sniff",
+        "from pathlib import Path\nfrom kerascope.extraction.readers import read_file\n"
+        "from kerascope.extraction.readers.sniff import sniff",
         "p = Path({path!r}); m = read_file(p, sniff(p))\n"
         "arrays = [w.array() for _, w in m.iter_weights()]",
     ),
     "stats_only": (
-        "import numpy as np\nfrom extraction.analysis.stats import compute_stats\n"
+        "import numpy as np\nfrom kerascope.extraction.analysis.stats import compute_stats\n"
         "arrays = [np.ones(n, 'float32') for n in (102760448, 16777216, 14714688, 4096000)]",
         "stats = [compute_stats(a) for a in arrays]",
     ),
     "keras": (
         "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nimport keras\n"
-        "from extraction.analysis.stats import compute_stats",
+        "from kerascope.extraction.analysis.stats import compute_stats",
         "model = keras.models.load_model({path!r}, compile=False)\n"
         "stats = [compute_stats(w.numpy()) for w in model.weights]",
     ),

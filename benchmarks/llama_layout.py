@@ -111,7 +111,7 @@ def write_llama_checkpoint(
         "vocab_size": shape.vocab,
         "tie_word_embeddings": True,
         "torch_dtype": "bfloat16",
-        "weightscope_synthetic": asdict(shape) | {"seed": seed},
+        "kerascope_synthetic": asdict(shape) | {"seed": seed},
     }
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     return folder

@@ -1,4 +1,4 @@
-"""Weightscope's extraction library: open a Keras model from any source, list its named weights.
+"""Kerascope's extraction library: open a Keras model from any source, list its named weights.
 
 Never imports Streamlit; imports TensorFlow/Keras only when a live model is really needed.
 """
@@ -15,13 +15,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 from .analysis.stats import Stats, compute_stats
 from .errors import (
     CorruptFile,
+    KerascopeError,
     LayerNotFound,
     ModelNeedsLiveKeras,
     ReaderCrashed,
     SourceNotFound,
     UnsafeModel,
     UnsupportedFormat,
-    WeightscopeError,
 )
 from .kinds import LAYER_KINDS, WEIGHT_ROLES, LayerKind, WeightRole, kind_of, role_of
 from .records import LayerWeights, ModelWeights, SourceFormat, Weight
@@ -44,7 +44,7 @@ __all__ = [
     "Weight",
     "WeightRecorder",
     "WeightRole",
-    "WeightscopeError",
+    "KerascopeError",
     "compute_stats",
     "kind_of",
     "open_model",

@@ -25,7 +25,7 @@ def quiet_native_stderr() -> Iterator[None]:
     Only the main thread silences: in a server, other threads may be writing real errors.
     """
     if threading.current_thread() is not threading.main_thread() or os.environ.get(
-        "WEIGHTSCOPE_VERBOSE"
+        "KERASCOPE_VERBOSE"
     ):
         yield
         return

@@ -9,7 +9,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from .errors import CorruptFile, UnsafeModel, UnsupportedFormat, WeightscopeError
+from .errors import CorruptFile, KerascopeError, UnsafeModel, UnsupportedFormat
 from .readers import FORMATS, read_file
 from .readers.sniff import sniff
 from .records import ModelWeights, SourceFormat
@@ -110,7 +110,7 @@ def _open_path(path: Path, *, live: bool, isolate: bool) -> ModelWeights:
         )
     try:
         return _load_with_keras(path, fmt)
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         return _with_note(records, f"weights read from the file; Keras could not load it ({exc})")
 
 
@@ -167,7 +167,7 @@ def _open_bytes(data: bytes, *, live: bool, name: str, isolate: bool) -> ModelWe
     """
     if not data:
         raise UnsupportedFormat(f"{name} is empty (0 bytes); expected a Keras model file")
-    folder = Path(tempfile.mkdtemp(prefix="weightscope-upload-"))
+    folder = Path(tempfile.mkdtemp(prefix="kerascope-upload-"))
     os.chmod(folder, 0o700)
     safe_name = Path(name.replace("\\", "/")).name or "upload"
     path = folder / safe_name

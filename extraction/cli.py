@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .errors import WeightscopeError
+from .errors import KerascopeError
 from .records import ModelWeights, Weight, shape_text, storable
 
 EXIT_OK = 0
@@ -25,7 +25,7 @@ PROG = "python -m extraction"
 
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
-    """Run the CLI; returns the exit code. ``prog`` names it in usage lines (``weightscope``)."""
+    """Run the CLI; returns the exit code. ``prog`` names it in usage lines (``kerascope``)."""
     parser = _parser(prog)
     args = parser.parse_args(argv)
     try:
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         else:
             count = export_npz(model, Path(args.out))
             print(f"wrote {count} arrays to {args.out}", file=sys.stderr)
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

@@ -3,36 +3,36 @@
 from __future__ import annotations
 
 
-class WeightscopeError(Exception):
+class KerascopeError(Exception):
     """Base of every error caused by the input rather than by a bug."""
 
 
-class SourceNotFound(WeightscopeError):
+class SourceNotFound(KerascopeError):
     """The path, demo name or model-folder entry does not exist."""
 
 
-class UnsupportedFormat(WeightscopeError):
-    """The bytes are not a model format Weightscope can read."""
+class UnsupportedFormat(KerascopeError):
+    """The bytes are not a model format Kerascope can read."""
 
 
-class CorruptFile(WeightscopeError):
+class CorruptFile(KerascopeError):
     """The file claims a known format but its contents are broken."""
 
 
-class UnsafeModel(WeightscopeError):
+class UnsafeModel(KerascopeError):
     """Reading the file would run code or allocate without bound, so it is refused."""
 
 
-class LayerNotFound(WeightscopeError, KeyError):
+class LayerNotFound(KerascopeError, KeyError):
     """A layer path that the model does not have."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
 
 
-class ModelNeedsLiveKeras(WeightscopeError):
+class ModelNeedsLiveKeras(KerascopeError):
     """A feature needs a runnable model but this source can only be read."""
 
 
-class ReaderCrashed(WeightscopeError):
+class ReaderCrashed(KerascopeError):
     """The sandboxed reader crashed, hung or ran out of memory on the file (see readers/worker)."""

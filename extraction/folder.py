@@ -1,4 +1,4 @@
-"""The model folder (``$WEIGHTSCOPE_MODEL_DIR``): list its models, resolve names safely.
+"""The model folder (``$KERASCOPE_MODEL_DIR``): list its models, resolve names safely.
 
 A name from a deep link is untrusted: it must stay inside the folder. Absolute paths, ``..``
 and symbolic links that point outside are refused, whatever the name looks like.
@@ -16,7 +16,7 @@ from .readers.safety import MAX_FOLDER_ENTRIES
 from .readers.sniff import KERAS_SHARDS_SUFFIX, SAFETENSORS_INDEX, is_model_folder
 from .runs import looks_like_run
 
-MODEL_DIR_ENV = "WEIGHTSCOPE_MODEL_DIR"
+MODEL_DIR_ENV = "KERASCOPE_MODEL_DIR"
 
 
 def model_dir() -> Path | None:

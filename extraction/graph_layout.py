@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import WeightscopeError
+from .errors import KerascopeError
 from .graph import GraphNode, ModelGraph
 from .readers.safety import MAX_GRAPH_NODES
 
@@ -28,7 +28,7 @@ NODE_HEIGHT = 0.32
 """Node box height, inches."""
 
 
-class LayoutUnavailable(WeightscopeError):
+class LayoutUnavailable(KerascopeError):
     """Graphviz's ``dot`` program is missing or failed, so the graph cannot be placed."""
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .analysis.stats import Stats, compute_stats
-from .errors import CorruptFile, LayerNotFound, WeightscopeError
+from .errors import CorruptFile, KerascopeError, LayerNotFound
 from .kinds import LayerKind, WeightRole, role_of
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ class Weight:
             if "array" not in self._cache:
                 try:
                     value = np.asarray(self.loader())
-                except WeightscopeError:
+                except KerascopeError:
                     raise
                 except Exception as exc:  # any reader's failure on damaged bytes  # noqa: BLE001
                     text = " ".join(str(exc).split())[:300] or type(exc).__name__
@@ -287,7 +287,7 @@ class LayerWeights:
 
 @dataclass(frozen=True, eq=False)
 class ModelWeights:
-    """Everything Weightscope knows about one opened model."""
+    """Everything Kerascope knows about one opened model."""
 
     source: str
     """Where it came from: a path, ``demo:NAME``, ``<upload>``, or ``<live model>``."""

@@ -1,7 +1,7 @@
 """Runs: the checkpoints of one model over a training, in order, each opened like a model.
 
 A run is a folder that holds either
-- a manifest written by ``WeightRecorder`` (``weightscope-run.json``, see ``models/recorder.py``),
+- a manifest written by ``WeightRecorder`` (``kerascope-run.json``, see ``models/recorder.py``),
   which lists the snapshots, their steps and the training logs of each; or
 - at least two model files of one architecture as Keras's ``ModelCheckpoint`` leaves them
   (``.keras``, legacy ``.h5``, ``.weights.h5``; full models or weights only).
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import CorruptFile, SourceNotFound, UnsupportedFormat, WeightscopeError
+from .errors import CorruptFile, KerascopeError, SourceNotFound, UnsupportedFormat
 from .records import ModelWeights
 
-MANIFEST = "weightscope-run.json"
+MANIFEST = "kerascope-run.json"
 """The recorder's manifest, in the run folder."""
 MANIFEST_VERSION = 1
 RUN_FORMATS = ("keras_zip", "h5_model", "h5_weights")
@@ -118,7 +118,7 @@ class Run:
 
         Raises:
             IndexError: no such snapshot.
-            WeightscopeError: its file can no longer be read.
+            KerascopeError: its file can no longer be read.
         """
         snapshot = self.snapshots[index]
         with self._lock:
@@ -297,7 +297,7 @@ def _same_model(files: list[Path]) -> tuple[list[Path], list[str]]:
     for p in files:
         try:
             sig = _file_signature(p)
-        except (WeightscopeError, OSError) as exc:
+        except (KerascopeError, OSError) as exc:
             notes.append(f"{p.name} left out: it cannot be read ({exc})")
             continue
         if first is None:

@@ -7,7 +7,7 @@ and GRU become WHILE loops). TF.js folders are written in the documented layers-
 real Keras model: the ``tensorflowjs`` pip package would downgrade TensorFlow, Keras and NumPy
 here, so it is not installed.
 
-Everything is written once into the session's cache folder (``WEIGHTSCOPE_TEST_CACHE``) and
+Everything is written once into the session's cache folder (``KERASCOPE_TEST_CACHE``) and
 kept in memory per process, so every test module shares one conversion.
 """
 
@@ -44,7 +44,7 @@ class Exports:
 
 
 def _folder() -> Path:
-    base = os.environ.get("WEIGHTSCOPE_TEST_CACHE") or tempfile.mkdtemp(prefix="ws-exports-")
+    base = os.environ.get("KERASCOPE_TEST_CACHE") or tempfile.mkdtemp(prefix="ks-exports-")
     # One folder per process: pytest-xdist's workers share the session's cache folder, and one
     # worker rewriting a shard while another reads it made the reads fail now and then.
     folder = Path(base) / f"exports-{os.getpid()}"
@@ -135,7 +135,7 @@ def write_tfjs(model: Any, folder: Path, *, quantize: str | None, shard_bytes: i
     doc = {
         "format": "layers-model",
         "generatedBy": "keras",
-        "convertedBy": "weightscope test fixture (TF.js layers-model format)",
+        "convertedBy": "kerascope test fixture (TF.js layers-model format)",
         "modelTopology": {"keras_version": "3", "model_config": json.loads(model.to_json())},
         "weightsManifest": [{"paths": paths, "weights": entries}],
     }

@@ -16,9 +16,9 @@ REALWORLD = ROOT.parent / "shared" / "realworld"
 def pytest_configure(config: pytest.Config) -> None:
     # One demo cache per test session, shared with the app servers the tests start: the demos
     # train once per run (seconds), and a developer's own cache is never touched.
-    if "WEIGHTSCOPE_TEST_CACHE" not in os.environ:
-        os.environ["WEIGHTSCOPE_TEST_CACHE"] = tempfile.mkdtemp(prefix="weightscope-test-")
-    os.environ["WEIGHTSCOPE_CACHE_DIR"] = os.environ["WEIGHTSCOPE_TEST_CACHE"]
+    if "KERASCOPE_TEST_CACHE" not in os.environ:
+        os.environ["KERASCOPE_TEST_CACHE"] = tempfile.mkdtemp(prefix="kerascope-test-")
+    os.environ["KERASCOPE_CACHE_DIR"] = os.environ["KERASCOPE_TEST_CACHE"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

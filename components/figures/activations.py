@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from extraction.models.labels import Prediction
+from kerascope.extraction.models.labels import Prediction
 
 from . import filters
 from .mosaic import Scale, filter_mosaic

@@ -14,9 +14,9 @@ from typing import Any, Literal
 import numpy as np
 import plotly.graph_objects as go
 
-from extraction.analysis.compare import STATUS_TEXT, Comparison
-from extraction.kinds import CONV_KINDS
-from extraction.layouts import to_2d
+from kerascope.extraction.analysis.compare import STATUS_TEXT, Comparison
+from kerascope.extraction.kinds import CONV_KINDS
+from kerascope.extraction.layouts import to_2d
 
 from . import filters, heatmaps
 from .mosaic import filter_mosaic

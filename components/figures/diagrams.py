@@ -16,8 +16,8 @@ from typing import Any, Literal, NamedTuple
 
 import plotly.graph_objects as go
 
-from extraction.layouts import RNN_GATES
-from extraction.records import LayerWeights
+from kerascope.extraction.layouts import RNN_GATES
+from kerascope.extraction.records import LayerWeights
 
 CELL = 1.0
 MAX_WINDOW = 5

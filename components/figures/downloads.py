@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from extraction.records import LayerWeights, ModelWeights, Weight, storable
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, storable
 
 CSV_MAX_VALUES = 2_000_000
 """Above this many values a CSV is not offered (it would be hundreds of MB of text)."""

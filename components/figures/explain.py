@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from extraction.kinds import kind_of
-from extraction.layouts import ATTENTION_OUTPUTS, GATE_MEANINGS
-from extraction.records import LayerWeights, Weight
+from kerascope.extraction.kinds import kind_of
+from kerascope.extraction.layouts import ATTENTION_OUTPUTS, GATE_MEANINGS
+from kerascope.extraction.records import LayerWeights, Weight
 
 Term = tuple[tuple[int, ...], str]
 """A product of factors and what it counts (``((3, 3, 1, 16), "kernel")``)."""

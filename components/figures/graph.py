@@ -26,9 +26,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from extraction.analysis.diagnostics import SEVERITY_ORDER, layer_findings
-from extraction.graph_layout import NODE_HEIGHT, NODE_WIDTH, GraphLayout
-from extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER, layer_findings
+from kerascope.extraction.graph_layout import NODE_HEIGHT, NODE_WIDTH, GraphLayout
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from .tables import pool_stats
 

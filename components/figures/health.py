@@ -10,8 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from extraction.analysis.diagnostics import Finding
-from extraction.analysis.spectrum import Spectrum
+from kerascope.extraction.analysis.diagnostics import Finding
+from kerascope.extraction.analysis.spectrum import Spectrum
 
 from .text import plotly_text
 

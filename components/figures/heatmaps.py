@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from extraction.analysis.reduce import Reduced, ReduceMode, reduce_blocks
+from kerascope.extraction.analysis.reduce import Reduced, ReduceMode, reduce_blocks
 
 from .specials import (
     SpecialCounts,

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from extraction.kinds import LayerKind
-from extraction.records import LayerWeights
+from kerascope.extraction.kinds import LayerKind
+from kerascope.extraction.records import LayerWeights
 
 
 @dataclass(frozen=True)
@@ -238,8 +238,8 @@ def _fallback(layer: LayerWeights) -> Lesson:
             "Look at the layer before it: this layer passes on whatever that one computes.",
         )
     return Lesson(
-        "A layer of a kind Weightscope has no lesson for",
-        "Weightscope does not know what this layer computes, so it shows its weights as arrays.",
+        "A layer of a kind Kerascope has no lesson for",
+        "Kerascope does not know what this layer computes, so it shows its weights as arrays.",
         "Each weight's axes are listed below, as far as the shapes tell.",
         "The general signs still hold: all zeros, NaN or Inf, or values far larger than the "
         "rest are worth a look (see the Health tab).",

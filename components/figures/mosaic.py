@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from extraction.analysis.reduce import reduce_blocks
-from extraction.layouts import filter_bank
+from kerascope.extraction.analysis.reduce import reduce_blocks
+from kerascope.extraction.layouts import filter_bank
 
 from .specials import SpecialCounts, special_codes, special_counts
 

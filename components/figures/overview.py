@@ -40,8 +40,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from extraction.kinds import block_position
-from extraction.records import LayerWeights, ModelWeights, Weight
+from kerascope.extraction.kinds import block_position
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
 
 from .health import SEVERITY_COLOURS
 from .text import plotly_text

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from extraction.analysis.quantization import QuantizationReport, WeightError
+from kerascope.extraction.analysis.quantization import QuantizationReport, WeightError
 
 
 def error_rows(report: QuantizationReport) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from extraction.analysis.stats import Stats
-from extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.analysis.stats import Stats
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 LAYER_COLUMNS = (
     "path",

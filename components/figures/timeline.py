@@ -22,10 +22,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from extraction.analysis.diagnostics import Finding
-from extraction.analysis.timeline import WeightTimeline
-from extraction.kinds import CONV_KINDS
-from extraction.layouts import to_2d
+from kerascope.extraction.analysis.diagnostics import Finding
+from kerascope.extraction.analysis.timeline import WeightTimeline
+from kerascope.extraction.kinds import CONV_KINDS
+from kerascope.extraction.layouts import to_2d
 
 from . import filters, heatmaps
 from .text import plotly_text

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from extraction.models.training import EpochLog, TrainingRun
+from kerascope.extraction.models.training import EpochLog, TrainingRun
 
 from . import filters, histograms
 from .timeline import weight_figure

@@ -1,5 +1,5 @@
 """Which views suit a weight, and the arguments its figures take: shared by the page and the
-notebook module (``weightscope``), so both draw a weight the same way.
+notebook module (``kerascope``), so both draw a weight the same way.
 
 Pure: records in, names and keyword arguments out; no Streamlit.
 """
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from extraction.analysis.reduce import ReduceMode
-from extraction.kinds import CONV_KINDS, kind_of
-from extraction.layouts import rnn_gates, to_2d
-from extraction.records import LayerWeights, Weight
+from kerascope.extraction.analysis.reduce import ReduceMode
+from kerascope.extraction.kinds import CONV_KINDS, kind_of
+from kerascope.extraction.layouts import rnn_gates, to_2d
+from kerascope.extraction.records import LayerWeights, Weight
 
 View = Literal["filters", "heatmap", "histogram", "value"]
 Array = Any

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from extraction.errors import WeightscopeError
-from extraction.kinds import CONV_KINDS
-from extraction.layouts import filter_count, input_channels
-from extraction.models.activations import (
+from kerascope.extraction.errors import KerascopeError
+from kerascope.extraction.kinds import CONV_KINDS
+from kerascope.extraction.layouts import filter_count, input_channels
+from kerascope.extraction.models.activations import (
     PIXEL_RANGES,
     Activation,
     background_level,
@@ -26,8 +26,13 @@ from extraction.models.activations import (
     run_activation,
     scale_pixels,
 )
-from extraction.models.labels import ClassNames, Prediction, imagenet_classes, top_predictions
-from extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.models.labels import (
+    ClassNames,
+    Prediction,
+    imagenet_classes,
+    top_predictions,
+)
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from ..figures import filters, heatmaps
 from ..figures.activations import (
@@ -84,7 +89,7 @@ def render(ref: ModelRef, records: ModelWeights, layer: LayerWeights, *, key: st
     try:
         shape = input_shape(model)
         sub = sub_model(ref, model, layer.path)
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         st.info(f"No activations for {plain(layer.path)}: {plain(exc)}.", icon=":material/info:")
         return
     left, right = st.columns([1, 3])
@@ -94,7 +99,7 @@ def render(ref: ModelRef, records: ModelWeights, layer: LayerWeights, *, key: st
         return
     try:
         act = run_activation(sub, layer.path, picked.x)
-    except (WeightscopeError, ValueError) as exc:
+    except (KerascopeError, ValueError) as exc:
         st.info(f"No activations for {plain(layer.path)}: {plain(exc)}.", icon=":material/info:")
         return
     with left:
@@ -142,8 +147,8 @@ def predicted_sentence(best: Prediction) -> str:
 def class_names(ref: ModelRef, n_outputs: int) -> ClassNames:
     """What the open model calls its outputs: a demo's classes, ImageNet's for an application
     with 1000 outputs, otherwise indices, labelled as such."""
-    from extraction.models.demos import DEMOS
-    from extraction.models.labels import IMAGENET_CLASSES
+    from kerascope.extraction.models.demos import DEMOS
+    from kerascope.extraction.models.labels import IMAGENET_CLASSES
 
     if ref.kind == "demo" and ref.name in DEMOS:
         demo = DEMOS[ref.name]
@@ -223,7 +228,7 @@ def _pick_input(ref: ModelRef, shape: tuple[int | None, ...], key: str) -> Picke
     """The input to run; None when waiting for an upload."""
     import streamlit as st
 
-    from extraction.models.demos import DEMOS
+    from kerascope.extraction.models.demos import DEMOS
 
     from ..page.runnable import demo_representative, demo_samples
     from ..page.runnable import photos as cached_photos
@@ -306,7 +311,7 @@ def shape_is_grey(pixels: Array) -> bool:
 
 def trained_background(ref: ModelRef) -> float | None:
     """The mean background level of a demo's held-out images, or None when unknown."""
-    from extraction.models.demos import DEMOS
+    from kerascope.extraction.models.demos import DEMOS
 
     if ref.kind != "demo" or ref.name not in DEMOS:
         return None
@@ -320,7 +325,7 @@ def _to_model_range(ref: ModelRef, pixels: Array, key: str) -> Array:
     ``preprocess_input`` by default, else the range the user picks."""
     import streamlit as st
 
-    from extraction.models.applications import APPLICATIONS, preprocess
+    from kerascope.extraction.models.applications import APPLICATIONS, preprocess
 
     app = APPLICATIONS.get(ref.name) if ref.kind == "application" else None
     choices: list[str] = ([PREPROCESS] if app is not None else []) + list(PIXEL_RANGES)

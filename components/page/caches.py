@@ -1,7 +1,7 @@
 """Caches of opened models bounded in bytes, shared by every session of the server.
 
 Streamlit's ``cache_resource`` bounds a cache by its number of entries; twelve VGG16s are not
-twelve MNIST models. Here each cache has a byte budget (``WEIGHTSCOPE_CACHE_MB``, see
+twelve MNIST models. Here each cache has a byte budget (``KERASCOPE_CACHE_MB``, see
 ``extraction.readers.safety.CACHE_BYTES``) shared by the caches of opened records and of
 runnable Keras models, and drops the least recently used entries beyond it. An entry's size is
 measured again on every access, because arrays are read lazily: a model grows as its layers
@@ -18,8 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-from extraction.readers.safety import cache_bytes
-from extraction.records import ModelWeights
+from kerascope.extraction.readers.safety import cache_bytes
+from kerascope.extraction.records import ModelWeights
 
 V = TypeVar("V")
 

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from extraction.analysis.compare import compare_models, difference
-from extraction.errors import WeightscopeError
-from extraction.folder import list_models, model_dir
-from extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.analysis.compare import compare_models, difference
+from kerascope.extraction.errors import KerascopeError
+from kerascope.extraction.folder import list_models, model_dir
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from ..figures.compare import change_bar_figure, change_rows, difference_figures
 from . import quantization_view
@@ -130,7 +130,7 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
             if upload is not None:
                 other_ref = ModelRef("upload", upload.name, upload.file_id)
                 after, label = open_ref(other_ref, upload.getvalue()), other_ref.label
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         st.error(error_line("Could not open it", exc))
         return
     if after is None:
@@ -145,8 +145,8 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def initial_weights(name: str) -> ModelWeights:
     """A demo's records before training (the same seed, so its true random start)."""
-    from extraction.models.demos import initial_demo
-    from extraction.readers.live import read_live
+    from kerascope.extraction.models.demos import initial_demo
+    from kerascope.extraction.readers.live import read_live
 
     return read_live(initial_demo(name), source=f"demo:{name}", fmt="demo")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from extraction.records import LayerWeights, ModelWeights, Weight
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
 
 from ..figures.downloads import CSV_MAX_VALUES, csv_bytes, file_stem, npy_bytes, npz_bytes
 

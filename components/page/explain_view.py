@@ -3,7 +3,7 @@ axes and parameter arithmetic of its own arrays."""
 
 from __future__ import annotations
 
-from extraction.records import LayerWeights
+from kerascope.extraction.records import LayerWeights
 
 from ..figures.diagrams import diagram_for
 from ..figures.explain import explain

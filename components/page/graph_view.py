@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from extraction.graph import ModelGraph
-from extraction.graph_layout import GraphLayout, LayoutUnavailable, layout_graph
-from extraction.records import ModelWeights
+from kerascope.extraction.graph import ModelGraph
+from kerascope.extraction.graph_layout import GraphLayout, LayoutUnavailable, layout_graph
+from kerascope.extraction.records import ModelWeights
 
 from ..figures.graph import STATISTICS, graph_figure, node_health, node_values
 from .messages import plain

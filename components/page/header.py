@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from extraction.readers import SOURCE_LABELS
-from extraction.records import ModelWeights
+from kerascope.extraction.readers import SOURCE_LABELS
+from kerascope.extraction.records import ModelWeights
 
 from .messages import plain
 from .session import take_notices

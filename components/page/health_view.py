@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from extraction.analysis.diagnostics import Finding, layer_findings
-from extraction.analysis.health import model_findings, worst_by_layer
-from extraction.analysis.spectrum import spectrum
-from extraction.errors import WeightscopeError
-from extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.analysis.diagnostics import Finding, layer_findings
+from kerascope.extraction.analysis.health import model_findings, worst_by_layer
+from kerascope.extraction.analysis.spectrum import spectrum
+from kerascope.extraction.errors import KerascopeError
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from ..figures.health import (
     SEVERITY_ICONS,
@@ -48,7 +48,7 @@ def model_scan(ref: ModelRef, model: ModelWeights) -> list[Finding] | None:
 
         try:
             slot["findings"] = model_findings(model, progress=progress)
-        except WeightscopeError as exc:
+        except KerascopeError as exc:
             st.error(error_line("The health scan could not read this model", exc))
             return None
         finally:

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from extraction.analysis.reduce import ReduceMode
-from extraction.errors import WeightscopeError
-from extraction.layouts import filter_count, input_channels
-from extraction.records import LayerWeights, ModelWeights, Weight, shape_text
+from kerascope.extraction.analysis.reduce import ReduceMode
+from kerascope.extraction.errors import KerascopeError
+from kerascope.extraction.layouts import filter_count, input_channels
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, shape_text
 
 from ..figures import filters, heatmaps, histograms, tables
 from ..figures.mosaic import Mosaic, filter_mosaic, page_count
@@ -76,7 +76,7 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
     with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
         try:
             png = _VIEWS[view](base, layer, weight, toolbar)
-        except WeightscopeError as exc:  # damaged bytes found only now, or the reader crashed
+        except KerascopeError as exc:  # damaged bytes found only now, or the reader crashed
             st.error(error_line(f"Could not show {plain(weight.name)}", exc))
             return
     st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from extraction.errors import WeightscopeError
-from extraction.records import ModelWeights
+from kerascope.extraction.errors import KerascopeError
+from kerascope.extraction.records import ModelWeights
 
 from .messages import error_line
 from .session import switch_to
@@ -29,7 +29,7 @@ def apply_deep_link() -> None:
     if model:
         try:
             ref = parse_link(model)
-        except WeightscopeError as exc:
+        except KerascopeError as exc:
             st.error(error_line("The link names a model that cannot be opened", exc))
             return
         if not switch_to(ref):
@@ -47,7 +47,7 @@ def take_linked_layer(model: ModelWeights) -> str | None:
         return None
     try:
         return model.layer(path).path
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         st.error(error_line("The link names a layer that does not exist", exc))
         return None
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import streamlit as st
 
-from extraction.analysis.stats_job import StatsJob
-from extraction.kinds import block_position
-from extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.analysis.stats_job import StatsJob
+from kerascope.extraction.kinds import block_position
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from ..figures import overview, tables
 from . import health_view, views

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from extraction.analysis.quantization import quantization_error, weight_difference
-from extraction.records import ModelWeights, Weight
+from kerascope.extraction.analysis.quantization import quantization_error, weight_difference
+from kerascope.extraction.records import ModelWeights, Weight
 
 from ..figures.compare import difference_figures
 from ..figures.quantization import channel_error_figure, error_rows, layer_error_figure

@@ -15,10 +15,10 @@ from typing import Any
 
 import streamlit as st
 
-from extraction.analysis.timeline import Timeline, timeline
-from extraction.errors import WeightscopeError
-from extraction.records import LayerWeights, ModelWeights
-from extraction.runs import Run, looks_like_run, open_run, run_token
+from kerascope.extraction.analysis.timeline import Timeline, timeline
+from kerascope.extraction.errors import KerascopeError
+from kerascope.extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.runs import Run, looks_like_run, open_run, run_token
 
 from ..figures import timeline as figures
 from ..figures.health import finding_text
@@ -69,7 +69,7 @@ def choose(ref: ModelRef) -> Shown | None:
         index = choose_snapshot(ref, run)
     try:
         model = run.model(index)
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         st.error(error_line(f"Could not read {plain(run.snapshots[index].label)}", exc))
         st.stop()
     return Shown(run, index, ref, model)
@@ -81,13 +81,13 @@ def open_current(ref: ModelRef) -> Run | None:
         return None
     try:
         path = Path(str(ref.source))
-    except WeightscopeError:
+    except KerascopeError:
         return None
     if not looks_like_run(path):
         return None
     try:
         return _open_run(str(path), ref.token)
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         st.error(error_line(f"Could not open the run {plain(ref.name)}", exc))
         return None
 
@@ -151,7 +151,7 @@ def _apply_link(run: Run) -> None:
     except ValueError:
         st.error(f"The link's epoch {plain(epoch)} is not a number.")
         return
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         st.error(error_line("The link names an epoch the run does not have", exc))
         return
     st.session_state[NEXT_INDEX] = index
@@ -215,7 +215,7 @@ def render_layer(shown: Shown, layer: LayerWeights) -> None:
     its timelines, and its health at this snapshot."""
     try:
         _render_layer(shown, layer)
-    except WeightscopeError as exc:  # a snapshot damaged or gone since the run was listed
+    except KerascopeError as exc:  # a snapshot damaged or gone since the run was listed
         st.error(error_line("Could not read the run", exc))
 
 
@@ -314,7 +314,7 @@ def render_run(shown: Shown) -> None:
     """The whole run: logs, where NaN/Inf first appear, every weight's timeline, the files."""
     try:
         _render_run(shown)
-    except WeightscopeError as exc:  # a snapshot damaged or gone since the run was listed
+    except KerascopeError as exc:  # a snapshot damaged or gone since the run was listed
         st.error(error_line("Could not read the run", exc))
 
 

@@ -17,17 +17,17 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from extraction import open_model
-from extraction.errors import WeightscopeError
-from extraction.models.activations import (
+from kerascope.extraction import open_model
+from kerascope.extraction.errors import KerascopeError
+from kerascope.extraction.models.activations import (
     Array,
     activation_model,
     background_level,
     representative_index,
     sample_photos,
 )
-from extraction.models.demos import sample_inputs
-from extraction.records import ModelWeights
+from kerascope.extraction.models.demos import sample_inputs
+from kerascope.extraction.records import ModelWeights
 
 from .caches import ByteLRU, cache_bytes, keras_bytes
 from .session import OPENED
@@ -62,7 +62,7 @@ def _load_live(ref: ModelRef) -> _Runnable:
             return _Runnable(None, "an uploaded file is only read, never run, here")
         # The worker reads the file first; Keras loads it here only when that succeeded.
         records = open_model(source, live=True)
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         return _Runnable(None, str(exc))
     if records.live_model is None:
         return _Runnable(None, records.notes[-1] if records.notes else "Keras could not load it")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from extraction import open_model
-from extraction.errors import SourceNotFound, WeightscopeError
-from extraction.models.demos import DEMOS, demo_path, ensure_demo
-from extraction.readers.worker import prestart
-from extraction.records import ModelWeights
+from kerascope.extraction import open_model
+from kerascope.extraction.errors import KerascopeError, SourceNotFound
+from kerascope.extraction.models.demos import DEMOS, demo_path, ensure_demo
+from kerascope.extraction.readers.worker import prestart
+from kerascope.extraction.records import ModelWeights
 
 from .caches import ByteLRU, cache_bytes, records_bytes
 from .messages import error_line, plain
@@ -33,7 +33,7 @@ holds a file that is not open."""
 
 
 OPENED: ByteLRU[ModelWeights] = ByteLRU(records_bytes, cache_bytes)
-"""Opened models of every session, bounded in bytes (``WEIGHTSCOPE_CACHE_MB``)."""
+"""Opened models of every session, bounded in bytes (``KERASCOPE_CACHE_MB``)."""
 
 
 def _open_cached(ref: ModelRef, data: bytes | None = None) -> ModelWeights:
@@ -88,7 +88,7 @@ _OPENED_APPS: set[ModelRef] = set()
 def _open_application(ref: ModelRef) -> ModelWeights:
     """A keras.applications model's first open, in steps with a progress bar: importing
     TensorFlow (seconds, once per process), then building the model and reading its weights."""
-    from extraction._native import import_keras
+    from kerascope.extraction._native import import_keras
 
     bar = st.progress(0.05, text="Importing TensorFlow and Keras (first open only)...")
     import_keras()
@@ -111,7 +111,7 @@ def switch_to(ref: ModelRef, data: bytes | None = None) -> bool:
     if ref not in failed:
         try:
             open_ref(ref, data)
-        except WeightscopeError as exc:
+        except KerascopeError as exc:
             failed[ref] = error_line(f"Could not open {plain(ref.label)}", exc, ref.name)
         except Exception as exc:  # a bug must not take the page down  # noqa: BLE001
             failed[ref] = error_line(

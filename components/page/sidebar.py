@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from extraction.errors import WeightscopeError
-from extraction.folder import MODEL_DIR_ENV, list_models, model_dir
-from extraction.kinds import PREPROCESSING_CLASSES
-from extraction.models.applications import APPLICATIONS, cached_weights
-from extraction.models.demos import DEMOS, demo_info
-from extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.errors import KerascopeError
+from kerascope.extraction.folder import MODEL_DIR_ENV, list_models, model_dir
+from kerascope.extraction.kinds import PREPROCESSING_CLASSES
+from kerascope.extraction.models.applications import APPLICATIONS, cached_weights
+from kerascope.extraction.models.demos import DEMOS, demo_info
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from .messages import plain
 from .session import UPLOAD_ROUND, current_ref, demo_names, switch_to, upload_key
@@ -94,7 +94,7 @@ def _pick_from_folder(folder: str) -> ModelRef | None:
     name = st.selectbox("File", names, key="folder_name")
     try:
         return folder_ref(name)
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         st.error(plain(exc))
         return None
 
@@ -164,7 +164,7 @@ def default_layer(model: ModelWeights) -> str:
     weights; else the first layer.
 
     Raises:
-        WeightscopeError: the model has no layers.
+        KerascopeError: the model has no layers.
     """
     weighted = model.weighted_layers()
     for layer in weighted:
@@ -177,7 +177,7 @@ def default_layer(model: ModelWeights) -> str:
     if weighted:
         return weighted[0].path
     if not model.layers:
-        raise WeightscopeError(f"model {model.name!r} has no layers")
+        raise KerascopeError(f"model {model.name!r} has no layers")
     return model.layers[0].path
 
 

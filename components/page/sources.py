@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from extraction.api import APP_PREFIX, DEMO_PREFIX
-from extraction.errors import SourceNotFound
-from extraction.folder import MODEL_DIR_ENV, model_dir, resolve
-from extraction.models.applications import APPLICATIONS
-from extraction.models.demos import DEFAULT_DEMO, DEMOS
-from extraction.readers import model_suffixes
-from extraction.runs import looks_like_run, run_token
+from kerascope.extraction.api import APP_PREFIX, DEMO_PREFIX
+from kerascope.extraction.errors import SourceNotFound
+from kerascope.extraction.folder import MODEL_DIR_ENV, model_dir, resolve
+from kerascope.extraction.models.applications import APPLICATIONS
+from kerascope.extraction.models.demos import DEFAULT_DEMO, DEMOS
+from kerascope.extraction.readers import model_suffixes
+from kerascope.extraction.runs import looks_like_run, run_token
 
 SourceKind = Literal["demo", "folder", "application", "upload"]
 UPLOAD_PREFIX = "upload:"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from . import activations_view, compare_view, explain_view, health_view, training_view
 from .sources import ModelRef

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from extraction.analysis.orientation import orientation_selectivity
-from extraction.models.training import (
+from kerascope.extraction.analysis.orientation import orientation_selectivity
+from kerascope.extraction.models.training import (
     OPTIMIZERS,
     TASKS,
     EpochLog,

@@ -1,6 +1,6 @@
 """Statistics of big files computed once and kept in the cache folder, so reopening is instant.
 
-The cache folder is ``$WEIGHTSCOPE_CACHE_DIR`` (else ``$XDG_CACHE_HOME/weightscope``, as for the
+The cache folder is ``$KERASCOPE_CACHE_DIR`` (else ``$XDG_CACHE_HOME/kerascope``, as for the
 demos); statistics live under ``stats/`` in one small JSON file per model, named by a hash of the
 model's key: its resolved path, size and modification time (for a folder, those of every file
 directly in it). A file that changes gets a new key, so stale statistics are never shown.

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..errors import WeightscopeError
+from ..errors import KerascopeError
 from ..records import ModelWeights
 from .stats_cache import save_stats
 
@@ -36,7 +36,7 @@ class StatsJob:
         self.current = ""
         self.error: str | None = None
         self._finished = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="weightscope-stats", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="kerascope-stats", daemon=True)
 
     def start(self) -> StatsJob:
         """Start the thread (returns self); a job with nothing to do is finished at once."""
@@ -67,7 +67,7 @@ class StatsJob:
                 self.current = f"{layer.path}/{weight.name}"
                 try:
                     weight.stats()
-                except WeightscopeError as exc:
+                except KerascopeError as exc:
                     self.error = self.error or f"{self.current}: {exc}"
                 self.done += 1
                 if self.source is not None and time.monotonic() - last_save > SAVE_EVERY_S:

@@ -2,7 +2,7 @@
 histogram, and how far it moved since the snapshot before.
 
 Each snapshot's numbers are computed once, in one pass over its arrays, and kept in memory and
-on disk (``$WEIGHTSCOPE_CACHE_DIR/runs``, one small JSON file per snapshot file keyed by its
+on disk (``$KERASCOPE_CACHE_DIR/runs``, one small JSON file per snapshot file keyed by its
 path, size and modification time), so coming back to a run, or following one that grows, reads
 only the new files.
 
@@ -145,7 +145,7 @@ def timeline(run: Run, progress: Progress | None = None) -> Timeline:
     """The numbers of every weight of ``run`` at every snapshot (cached per snapshot file).
 
     Raises:
-        WeightscopeError: a snapshot file can no longer be read.
+        KerascopeError: a snapshot file can no longer be read.
     """
     columns: list[dict[str, WeightPoint]] = []
     findings: list[dict[str, tuple[Finding, ...]]] = []
@@ -182,7 +182,7 @@ def _file_key(path: str) -> str:
 
 
 def cache_folder() -> Path:
-    """Where snapshot numbers are kept on disk: ``<weightscope cache>/runs``."""
+    """Where snapshot numbers are kept on disk: ``<kerascope cache>/runs``."""
     from ..models.demos import cache_dir
 
     return cache_dir() / "runs"
@@ -339,7 +339,7 @@ def print_timeline(source: str, *, as_json: bool, out: TextIO) -> None:
     """``python -m extraction timeline RUN [--json]``: JSON, or one line per weight for people.
 
     Raises:
-        WeightscopeError: not a run, or a snapshot that cannot be read.
+        KerascopeError: not a run, or a snapshot that cannot be read.
     """
     from ..runs import open_run
 

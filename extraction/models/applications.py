@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import SourceNotFound, WeightscopeError
+from ..errors import KerascopeError, SourceNotFound
 from ..records import ModelWeights
 
 
 @dataclass(frozen=True)
 class Application:
-    """A ``keras.applications`` architecture Weightscope offers."""
+    """A ``keras.applications`` architecture Kerascope offers."""
 
     name: str
     """The constructor's name (``VGG16``)."""
@@ -79,8 +79,8 @@ def build_application(name: str, *, download: bool = False) -> tuple[Any, bool]:
     """Build an application; returns ``(model, has_imagenet_weights)``.
 
     Raises:
-        SourceNotFound: not an application Weightscope offers.
-        WeightscopeError: ``download`` was asked and the weights could not be fetched.
+        SourceNotFound: not an application Kerascope offers.
+        KerascopeError: ``download`` was asked and the weights could not be fetched.
     """
     from .._native import import_keras, quiet_native_stderr
 
@@ -94,7 +94,7 @@ def build_application(name: str, *, download: bool = False) -> tuple[Any, bool]:
                 return constructor(weights="imagenet"), True
             except Exception:  # urllib, HTTP and hash errors  # noqa: BLE001
                 # Keras's message holds the URL and the socket's errno: useless to a class.
-                raise WeightscopeError(
+                raise KerascopeError(
                     f"{OFFLINE}: Keras could not download them for {name}, and they are not in "
                     "its cache (~/.keras/models)"
                 ) from None
@@ -127,7 +127,7 @@ def preprocess(name: str, pixels01: Any) -> Any:
     ``keras.applications.<module>.preprocess_input`` (a new float32 array).
 
     Raises:
-        SourceNotFound: not an application Weightscope offers.
+        SourceNotFound: not an application Kerascope offers.
     """
     import importlib
 

@@ -2,8 +2,8 @@
 digits, and patches of the two sample photos for an RGB model).
 
 Each demo is trained once from a fixed seed and cached as a ``.keras`` file under the user's
-cache folder (``$WEIGHTSCOPE_CACHE_DIR``, else ``$XDG_CACHE_HOME/weightscope``, else
-``~/.cache/weightscope``), with a small JSON file of facts beside it (held-out accuracy, epochs).
+cache folder (``$KERASCOPE_CACHE_DIR``, else ``$XDG_CACHE_HOME/kerascope``, else
+``~/.cache/kerascope``), with a small JSON file of facts beside it (held-out accuracy, epochs).
 A first training takes seconds on two cores and reports progress through a callback.
 """
 
@@ -151,11 +151,11 @@ DEFAULT_DEMO = "digits_cnn"
 
 def cache_dir() -> Path:
     """Where trained demos are kept (created on first use)."""
-    explicit = os.environ.get("WEIGHTSCOPE_CACHE_DIR")
+    explicit = os.environ.get("KERASCOPE_CACHE_DIR")
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "weightscope"
+    return Path(base) / "kerascope"
 
 
 def demo_path(name: str, seed: int = DEFAULT_SEED) -> Path:

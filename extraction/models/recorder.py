@@ -1,7 +1,7 @@
 """``WeightRecorder``: a Keras callback that keeps the weights of a training as a run folder.
 
 Each snapshot is one ``.weights.h5`` file written by Keras's own ``save_weights`` (float16 on
-request), and ``weightscope-run.json`` lists them with the logs (loss, metrics) of each. The
+request), and ``kerascope-run.json`` lists them with the logs (loss, metrics) of each. The
 manifest is rewritten atomically after each snapshot, so a reader (the app following the run
 live) sees either the old list or the new one, never half of either; snapshot files are written
 under a hidden temporary name and renamed when complete.
@@ -42,7 +42,7 @@ class _Recorder:
     """Keep the model's weights every epoch (or every N batches) in ``run_dir``.
 
     Args:
-        run_dir: the run folder (created); open it in Weightscope or with ``open_run``.
+        run_dir: the run folder (created); open it in Kerascope or with ``open_run``.
         every: ``"epoch"`` or a number of batches.
         dtype: ``"float32"`` (exact) or ``"float16"`` (half the disk).
         max_bytes: the disk cap for the snapshot files; see the module docstring.
@@ -147,7 +147,7 @@ class _Recorder:
                 self._batches = max((s["step"] for s in old["snapshots"]), default=0)
         if self._manifest is None:
             self._manifest = {
-                "weightscope_run": MANIFEST_VERSION,
+                "kerascope_run": MANIFEST_VERSION,
                 "model": self.model.name,
                 "unit": "epoch" if self.every == "epoch" else "batch",
                 "every": self.every,

@@ -1,4 +1,4 @@
-"""Every file format Weightscope reads, in one registry: ``FORMATS``.
+"""Every file format Kerascope reads, in one registry: ``FORMATS``.
 
 A new format is one reader module in this package and one row here. Sniffing (``sniff.py``)
 returns a row's id; the uploaders, the model folder and the page header read their suffixes and

@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-PLUGIN_ENV = "WEIGHTSCOPE_WORKER_PLUGIN"
+PLUGIN_ENV = "KERASCOPE_WORKER_PLUGIN"
 """For the test suite only: a module the worker imports first, which may register extra FORMATS
 rows and define ``sniff(path) -> format id | None`` (readers that crash, hang or allocate)."""
 
@@ -48,7 +48,7 @@ def fit_memory(path: Path) -> None:
     """Lower this worker's address space to what reading ``path`` may need: what is mapped
     now (Python, numpy, a preloaded TensorFlow), twice the bytes of the file (with the files
     beside a ``.json`` index, or in a folder), and ``WORKER_HEADROOM_BYTES``; never above the
-    limit it started with, and not at all when ``WEIGHTSCOPE_WORKER_MEMORY_MB`` is set."""
+    limit it started with, and not at all when ``KERASCOPE_WORKER_MEMORY_MB`` is set."""
     from .safety import WORKER_HEADROOM_BYTES, WORKER_MEMORY_ENV
 
     if os.environ.get(WORKER_MEMORY_ENV):
@@ -318,13 +318,13 @@ def _describe(exc: BaseException) -> dict[str, str]:
     from .. import errors
 
     kind = type(exc).__name__
-    known = isinstance(exc, errors.WeightscopeError) and getattr(errors, kind, None) is type(exc)
+    known = isinstance(exc, errors.KerascopeError) and getattr(errors, kind, None) is type(exc)
     text = " ".join(str(exc).split())[:500] or kind
     return {"type": kind if known else "", "message": text if known else f"{kind}: {text}"}
 
 
 def _plugin_sniff(path: Path) -> str | None:
-    module = sys.modules.get("_weightscope_worker_plugin")
+    module = sys.modules.get("_kerascope_worker_plugin")
     sniff = getattr(module, "sniff", None)
     return sniff(path) if callable(sniff) else None
 
@@ -346,7 +346,7 @@ def main(argv: list[str]) -> int:
     if plugin:
         import importlib
 
-        sys.modules["_weightscope_worker_plugin"] = importlib.import_module(plugin)
+        sys.modules["_kerascope_worker_plugin"] = importlib.import_module(plugin)
     if argv[4:5] == ["warm"]:
         _warm()
     try:

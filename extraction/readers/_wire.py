@@ -25,6 +25,9 @@ import numpy as np
 from ..analysis.stats import Stats
 from ..records import Array, LayerWeights, ModelWeights, Weight
 
+_LIBRARY = (__package__ or "extraction.readers").rpartition(".")[0]
+"""The library's own package (``kerascope.extraction``; ``extraction`` under ``python -m``)."""
+
 SKIPPED = frozenset({"layers", "weights", "loader", "stats_loader", "release", "live_model"})
 """Fields that never cross: nesting (rebuilt), loaders (replaced), a memory map's page release
 (the worker's own), the live model (in process)."""
@@ -128,9 +131,9 @@ def _record(body: Any) -> Any:
     if not isinstance(name, str) or not isinstance(fields, dict):
         raise WireError("a malformed record")
     module, _, qualname = name.partition(":")
-    # Only Weightscope's own record types are rebuilt, by calling their constructor with data.
-    if not (module == "extraction" or module.startswith("extraction.")) or "." in qualname:
-        raise WireError(f"a record of type {name!r}, which is not one of Weightscope's")
+    # Only Kerascope's own record types are rebuilt, by calling their constructor with data.
+    if not (module == _LIBRARY or module.startswith(_LIBRARY + ".")) or "." in qualname:
+        raise WireError(f"a record of type {name!r}, which is not one of Kerascope's")
     cls = getattr(importlib.import_module(module), qualname, None)
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise WireError(f"{name!r} is not a record type")

@@ -106,7 +106,7 @@ def _read_h5_member(path: Path, info: zipfile.ZipInfo, tree: Any, major: int) ->
                 f"{label} would inflate to {info.file_size} bytes, more than the "
                 f"{MAX_INFLATED_BYTES} allowed"
             )
-        tmp = tempfile.mkdtemp(prefix="weightscope-keras-")
+        tmp = tempfile.mkdtemp(prefix="kerascope-keras-")
         source = Path(tmp) / "model.weights.h5"
     try:
         if tmp:

@@ -136,7 +136,7 @@ def read_header(path: Path) -> list[Tensor]:
     Raises:
         CorruptFile: a header that disagrees with the file (length, JSON, offsets, shapes).
         UnsafeModel: a header or a tensor larger than any real one.
-        UnsupportedFormat: a dtype Weightscope cannot hold.
+        UnsupportedFormat: a dtype Kerascope cannot hold.
     """
     label = path.name
     size = path.stat().st_size
@@ -179,7 +179,7 @@ def _tensors(header: dict[str, Any], data_start: int, data_size: int, label: str
         if not isinstance(code, str) or code not in dtypes:
             known = ", ".join(dtypes)
             raise UnsupportedFormat(
-                f"{label}: tensor {name!r} has dtype {code!r}; Weightscope reads {known}"
+                f"{label}: tensor {name!r} has dtype {code!r}; Kerascope reads {known}"
             )
         if not (isinstance(shape, list) and all(_is_count(d) for d in shape)):
             raise CorruptFile(f"{label}: tensor {name!r} has shape {shape!r}; expected a list")

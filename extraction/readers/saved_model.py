@@ -60,7 +60,7 @@ def read_saved_model(path: Path, fmt: SourceFormat) -> ModelWeights:
     tmp: str | None = None
     folder = path
     if path.is_file() and zipfile.is_zipfile(path):
-        tmp = tempfile.mkdtemp(prefix="weightscope-savedmodel-")
+        tmp = tempfile.mkdtemp(prefix="kerascope-savedmodel-")
         try:
             folder = _unzip(path, Path(tmp))
         except BaseException:

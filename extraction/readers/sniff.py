@@ -25,7 +25,7 @@ def sniff(path: Path) -> SourceFormat:
 
     Raises:
         SourceNotFound: nothing at ``path``.
-        UnsupportedFormat: the bytes are no model format Weightscope reads.
+        UnsupportedFormat: the bytes are no model format Kerascope reads.
         CorruptFile: a zip or HDF5 file that cannot even be listed.
     """
     if not path.exists():
@@ -59,7 +59,7 @@ def sniff(path: Path) -> SourceFormat:
             "expected .keras, .h5 or a SavedModel"
         )
     raise UnsupportedFormat(
-        f"{path.name} is not a model file Weightscope reads; expected {readable_formats()}"
+        f"{path.name} is not a model file Kerascope reads; expected {readable_formats()}"
     )
 
 
@@ -139,7 +139,7 @@ def _sniff_folder(path: Path) -> SourceFormat:
 
 
 def readable_formats() -> str:
-    """The formats Weightscope reads, for error messages: ``a .keras file, an HDF5 ...``."""
+    """The formats Kerascope reads, for error messages: ``a .keras file, an HDF5 ...``."""
     from . import FORMATS
 
     labels = [f.label for f in FORMATS.values()]

@@ -31,7 +31,7 @@ Nothing from the worker is unpickled: messages are JSON and arrays are ``.npy`` 
 
 A worker that crashes, hangs or exhausts its memory is killed and a ``ReaderCrashed`` says so
 in one line; the next open starts a new one. A worker idle for a while exits by itself, and
-beyond ``WEIGHTSCOPE_WORKERS`` alive the least recently used is ended; a later array read
+beyond ``KERASCOPE_WORKERS`` alive the least recently used is ended; a later array read
 opens the file again in a fresh worker (and fails in one line if it has changed). A process
 that opens many files keeps one spare worker started ahead (``prestart``).
 """
@@ -63,7 +63,7 @@ import numpy as np
 
 from .. import errors
 from ..analysis.stats import Stats
-from ..errors import CorruptFile, ReaderCrashed, WeightscopeError
+from ..errors import CorruptFile, KerascopeError, ReaderCrashed
 from ..records import Array, ModelWeights
 from ._child import MMAP_MIN_BYTES, PLUGIN_ENV
 from ._wire import WireError, dumps, loads, names_dtype, rebuild, stats_from_wire
@@ -86,7 +86,11 @@ MAX_MESSAGE_BYTES = 4 * MAX_CONFIG_BYTES
 """The longest message accepted from a worker (a manifest carries every layer's config)."""
 SHARED_MEMORY = "/dev/shm"
 """Where arrays cross when it exists (tmpfs: writing and mapping cost no disk); else TMPDIR."""
-_ROOT = Path(__file__).resolve().parents[2]
+_PACKAGE = __package__ or "extraction.readers"
+_ROOT = Path(__file__).parents[len(_PACKAGE.split("."))]
+"""The folder the package is imported from (the repository root in a checkout, where
+``kerascope/extraction`` links to ``extraction``; site-packages when installed): not resolved, so
+the worker imports the library under the same name as its caller."""
 
 
 @dataclass(frozen=True)
@@ -132,13 +136,13 @@ class _Process:
         # glibc reserves 64 MiB of address space per malloc arena, up to eight per core: on a
         # many-core server TensorFlow's threads alone would fill the worker's RLIMIT_AS.
         env.setdefault("MALLOC_ARENA_MAX", "4")
-        verbose = bool(os.environ.get("WEIGHTSCOPE_VERBOSE"))
+        verbose = bool(os.environ.get("KERASCOPE_VERBOSE"))
         try:
             self.proc = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
-                    "extraction.readers._child",
+                    f"{_PACKAGE}._child",
                     str(theirs.fileno()),
                     str(limits.memory),
                     repr(limits.cpu),
@@ -226,7 +230,7 @@ class _Process:
         return self.proc.poll() is None
 
 
-SPARE_ENV = "WEIGHTSCOPE_WORKER_SPARE"
+SPARE_ENV = "KERASCOPE_WORKER_SPARE"
 """``0`` keeps no spare worker started (see ``_take_process``)."""
 _spare: dict[Any, _Process] = {}
 _spare_lock = threading.Lock()
@@ -307,7 +311,7 @@ _live_lock = threading.Lock()
 
 def _used(remote: _Remote) -> None:
     """Mark ``remote`` as just used, and end the least recently used idle workers beyond
-    ``WEIGHTSCOPE_WORKERS`` (a busy one is left alone: its lock is held)."""
+    ``KERASCOPE_WORKERS`` (a busy one is left alone: its lock is held)."""
     limit = max(1, int(setting(WORKER_COUNT_ENV, WORKER_COUNT)))
     with _live_lock:
         _live[id(remote)] = weakref.ref(remote)
@@ -389,8 +393,8 @@ class _Remote:
         message = error["message"]
         if (
             isinstance(cls, type)
-            and issubclass(cls, WeightscopeError)
-            and cls is not errors.WeightscopeError
+            and issubclass(cls, KerascopeError)
+            and cls is not errors.KerascopeError
         ):
             raise cls(message)
         subject = f"{what} of " if what else ""
@@ -414,7 +418,7 @@ class _Remote:
             pass
         with self.lock:
             if base not in self.folders:
-                folder = Path(tempfile.mkdtemp(prefix="weightscope-worker-", dir=base))
+                folder = Path(tempfile.mkdtemp(prefix="kerascope-worker-", dir=base))
                 os.chmod(folder, 0o700)
                 self.folders[base] = folder
             self.count += 1

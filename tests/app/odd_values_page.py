@@ -6,10 +6,10 @@ import ml_dtypes
 import numpy as np
 import streamlit as st
 
-from components.page import layer_view
-from components.page.sources import ModelRef
-from extraction.kinds import role_of
-from extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.components.page import layer_view
+from kerascope.components.page.sources import ModelRef
+from kerascope.extraction.kinds import role_of
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
 
 
 def odd_model() -> ModelWeights:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.page.sources import DEFAULT
-from components.page.teaching import render_tabs
-from extraction import ModelWeights, open_model
+from kerascope.components.page.sources import DEFAULT
+from kerascope.components.page.teaching import render_tabs
+from kerascope.extraction import ModelWeights, open_model
 
 
 @st.cache_resource

@@ -60,12 +60,12 @@ def folder_page() -> None:
 
     import streamlit as st
 
-    from components.page.sources import ModelRef
-    from components.page.teaching import render_tabs
-    from extraction import open_model
+    from kerascope.components.page.sources import ModelRef
+    from kerascope.components.page.teaching import render_tabs
+    from kerascope.extraction import open_model
 
     name = os.environ["ACT_TEST_FILE"]
-    model = open_model(Path(os.environ["WEIGHTSCOPE_MODEL_DIR"]) / name)
+    model = open_model(Path(os.environ["KERASCOPE_MODEL_DIR"]) / name)
     st.session_state["teaching_tab"] = "Activations"
     ref = ModelRef(os.environ.get("ACT_TEST_KIND", "folder"), name)  # type: ignore[arg-type]
     render_tabs(ref, model, model.layer(os.environ["ACT_TEST_LAYER"]))
@@ -84,7 +84,7 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     model = keras.Model(inputs, inner(x), name="rgb_net")
     model.save(tmp_path / "rgb.keras")
     model.save_weights(tmp_path / "rgb.weights.h5")
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(tmp_path))
     return tmp_path
 
 

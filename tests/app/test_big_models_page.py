@@ -28,7 +28,7 @@ def charts(at: AppTest) -> list[dict[str, object]]:
 def test_llama_folder_opens_and_draws_embedding_mlp_and_depth(
     model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(model_dir))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.query_params["model"] = "llama-tiny"
     at.query_params["layer"] = "model.embed_tokens"
@@ -52,7 +52,7 @@ def test_llama_folder_opens_and_draws_embedding_mlp_and_depth(
 
 
 def test_heatmap_zooms_to_single_weights(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(model_dir))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.query_params["model"] = "llama-tiny"
     at.query_params["layer"] = "model.embed_tokens"

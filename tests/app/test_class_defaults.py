@@ -83,7 +83,7 @@ def test_previous_next_and_weightless_layers() -> None:
 def test_compare_a_folder_file_with_its_neighbour_by_file_name(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(folder))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(folder))
     at = app({"model": "ckpt-02.keras"}, {"main_tab": "Explain, diagnose, compare, train"})
     at.session_state["teaching_tab"] = "Compare"
     at.run()
@@ -119,7 +119,7 @@ def test_a_demo_compares_with_its_own_random_start() -> None:
 
 def _dark_on_white_digit() -> tuple[bytes, int]:
     """A held-out digit drawn as a student would: dark ink on white paper, 64x64 PNG."""
-    from extraction.models.demos import sample_inputs
+    from kerascope.extraction.models.demos import sample_inputs
 
     xs, ys = sample_inputs("digits_cnn")
     i = int(np.flatnonzero(ys == 0)[0])

@@ -104,7 +104,7 @@ def test_bad_deep_links_show_an_error_box(query: dict[str, str], message: str) -
 
 
 def test_model_folder_links_and_escapes(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(model_dir))
     at = app({"model": "tiny.keras", "layer": "bn"})
     assert_clean(at)
     assert not at.error, [e.value for e in at.error]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.page.layer_view import views_for
-from extraction import open_model
+from kerascope.components.page.layer_view import views_for
+from kerascope.extraction import open_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ def test_every_layer_and_weight_of_the_zoo_renders(
     tmp_path: Path, zoo_model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     zoo_model.save(tmp_path / "zoo.keras")
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(tmp_path))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.query_params["model"] = "zoo.keras"
     at.run()

@@ -46,7 +46,7 @@ def charts(at: AppTest) -> list[dict[str, object]]:
 
 
 def test_tflite_int8_every_view(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(folder))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(folder))
     at = app({"model": "cnn_int8.tflite", "layer": "cnn_1/conv_1"})
     clean(at)
     assert at.session_state["layer"] == "cnn_1/conv_1"
@@ -71,7 +71,7 @@ def test_tflite_int8_every_view(folder: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_tfjs_folder_opens_like_a_keras_file(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(folder))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(folder))
     at = app({"model": "tfjs_uint8/model.json", "layer": "dw"})
     clean(at)
     (grid,) = charts(at)
@@ -82,7 +82,7 @@ def test_tfjs_folder_opens_like_a_keras_file(folder: Path, monkeypatch: pytest.M
 
 
 def test_compare_ranks_what_int8_lost(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(folder))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(folder))
     at = app({"model": "cnn.keras", "layer": "conv"}, main_tab=TABS[3], teaching_tab="Compare")
     clean(at)
     at.radio(key="compare_with").set_value("folder").run()

@@ -26,7 +26,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def graph_tab(folder: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(folder))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(folder))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.query_params["model"] = name
     at.session_state["main_tab"] = "Graph"

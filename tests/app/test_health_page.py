@@ -34,7 +34,7 @@ def planted_dir(realworld: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def health_page(
     monkeypatch: pytest.MonkeyPatch, folder: Path, model: str = "planted.h5", layer: str = "dense_2"
 ) -> AppTest:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(folder))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(folder))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.query_params["model"] = model
     at.query_params["layer"] = layer

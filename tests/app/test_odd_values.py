@@ -8,7 +8,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from components.page.layer_view import views_for
+from kerascope.components.page.layer_view import views_for
 
 HERE = Path(__file__).resolve().parent
 

@@ -35,7 +35,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         kernel.assign(grown)
         model.save(folder / "ckpt" / f"model-{epoch:02d}.keras")
     # A run recorded every 3 batches (4 batches an epoch): steps 0, 3, 6, 8 (the end).
-    from extraction import WeightRecorder
+    from kerascope.extraction import WeightRecorder
 
     model.compile("sgd", "mse")
     x = np.random.default_rng(0).normal(size=(32, 8, 8, 1)).astype("float32")
@@ -70,7 +70,7 @@ def titles(at: AppTest) -> list[str]:
 def test_a_run_opens_at_the_linked_epoch_and_the_slider_moves_every_view(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(run_dir))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(run_dir))
     at = app({"model": "ckpt", "layer": "conv", "epoch": "2"})
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -98,7 +98,7 @@ def test_a_run_opens_at_the_linked_epoch_and_the_slider_moves_every_view(
 def test_the_run_tab_finds_where_nan_first_appears(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(run_dir))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(run_dir))
     at = app({"model": "ckpt", "layer": "conv"})
     assert at.session_state["run_index"] == EPOCHS - 1  # no epoch in the link: the newest
     assert at.query_params["epoch"] == str(EPOCHS)
@@ -113,7 +113,7 @@ def test_the_run_tab_finds_where_nan_first_appears(
 def test_a_link_to_an_epoch_the_run_lacks_is_an_error_box(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(run_dir))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(run_dir))
     at = app({"model": "ckpt", "epoch": "9"})
     assert not at.exception
     assert any("no snapshot at epoch 9" in e.value for e in at.error)
@@ -123,7 +123,7 @@ def test_a_link_to_an_epoch_the_run_lacks_is_an_error_box(
 def test_a_run_recorded_by_batches_links_epoch_and_step(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(run_dir))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(run_dir))
     at = app({"model": "rec", "layer": "conv", "epoch": "1"})
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]

@@ -135,7 +135,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def app_url(model_dir: Path) -> Iterator[str]:
-    with serving({"WEIGHTSCOPE_MODEL_DIR": str(model_dir)}) as url:
+    with serving({"KERASCOPE_MODEL_DIR": str(model_dir)}) as url:
         yield url
 
 

@@ -51,7 +51,7 @@ def class_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def class_url(class_dirs: tuple[Path, Path]) -> Iterator[str]:
     folder, home = class_dirs
-    with serving({"WEIGHTSCOPE_MODEL_DIR": str(folder), "KERAS_HOME": str(home)}) as url:
+    with serving({"KERASCOPE_MODEL_DIR": str(folder), "KERAS_HOME": str(home)}) as url:
         yield url
 
 
@@ -199,7 +199,7 @@ def test_photo_demo_opens_on_a_detailed_sample(
 def _dark_on_white_digit(path: Path) -> int:
     from PIL import Image
 
-    from extraction.models.demos import sample_inputs
+    from kerascope.extraction.models.demos import sample_inputs
 
     xs, ys = sample_inputs("digits_cnn")
     i = int(np.flatnonzero(ys == 3)[0])

@@ -15,7 +15,7 @@ from conftest import CHROMIUM, QUIET_CHROMIUM, start_server, stop_server
 from playwright.async_api import Page, async_playwright
 
 SESSIONS = 10
-SECONDS = float(os.environ.get("WEIGHTSCOPE_LOAD_SECONDS", "60"))
+SECONDS = float(os.environ.get("KERASCOPE_LOAD_SECONDS", "60"))
 MAX_MB_PER_SESSION = 60
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 LINKS = [
@@ -100,7 +100,7 @@ async def load(base: str, pid: int) -> dict[str, float]:
 def test_ten_sessions_browse_at_once(model_dir: Path) -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
-    proc, url = start_server({"WEIGHTSCOPE_MODEL_DIR": str(model_dir)})
+    proc, url = start_server({"KERASCOPE_MODEL_DIR": str(model_dir)})
     try:
         # pytest-playwright's sync API keeps an event loop running on this thread once any
         # browser test has run in this process, so the async sessions get a thread of their own.

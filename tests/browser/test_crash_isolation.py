@@ -15,8 +15,8 @@ from playwright.sync_api import Browser, expect
 sys.path.insert(0, str(ROOT / "tests" / "security"))
 from _crash_readers import MODULE, crasher  # noqa: E402
 
-from extraction.readers._child import PLUGIN_ENV  # noqa: E402
-from extraction.readers.safety import WORKER_WALL_ENV  # noqa: E402
+from kerascope.extraction.readers._child import PLUGIN_ENV  # noqa: E402
+from kerascope.extraction.readers.safety import WORKER_WALL_ENV  # noqa: E402
 
 CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 ERROR = '[data-testid="stAlertContentError"]'
@@ -27,7 +27,7 @@ def test_a_crashing_upload_ends_in_one_box_and_harms_no_one_else(
     browser: Browser, model_dir: Path, screenshots: Path
 ) -> None:
     server, url = start_server(
-        {PLUGIN_ENV: MODULE, WORKER_WALL_ENV: "5", "WEIGHTSCOPE_MODEL_DIR": str(model_dir)}
+        {PLUGIN_ENV: MODULE, WORKER_WALL_ENV: "5", "KERASCOPE_MODEL_DIR": str(model_dir)}
     )
     try:
         other = browser.new_context().new_page()

@@ -37,7 +37,7 @@ def health_url(realworld: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         values[:, :20] = 0.0
         values[3, 30] = np.nan
         kernel[...] = values
-    with serving({"WEIGHTSCOPE_MODEL_DIR": str(folder)}) as url:
+    with serving({"KERASCOPE_MODEL_DIR": str(folder)}) as url:
         yield url
 
 

@@ -46,7 +46,7 @@ def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def runs_url(runs_dir: Path) -> Iterator[str]:
-    with serving({"WEIGHTSCOPE_MODEL_DIR": str(runs_dir)}) as url:
+    with serving({"KERASCOPE_MODEL_DIR": str(runs_dir)}) as url:
         yield url
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from extraction.cli import main
+from kerascope.extraction.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from extraction.cli import main
+from kerascope.extraction.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

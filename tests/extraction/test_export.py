@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from extraction import open_model
-from extraction.cli import export_npz
+from kerascope.extraction import open_model
+from kerascope.extraction.cli import export_npz
 
 
 def _digest(array: np.ndarray) -> tuple[tuple[int, ...], str]:  # type: ignore[type-arg]

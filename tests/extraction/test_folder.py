@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from extraction.errors import SourceNotFound, UnsafeModel
-from extraction.folder import list_models, resolve
+from kerascope.extraction.errors import SourceNotFound, UnsafeModel
+from kerascope.extraction.folder import list_models, resolve
 
 
 @pytest.fixture()

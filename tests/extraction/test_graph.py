@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from extraction import open_model
-from extraction.graph import ModelGraph, model_graph
+from kerascope.extraction import open_model
+from kerascope.extraction.graph import ModelGraph, model_graph
 
 
 def build_branchy() -> Any:

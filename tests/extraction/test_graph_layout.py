@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from test_graph import build_branchy
 
-from extraction import open_model
-from extraction.graph import ModelGraph
-from extraction.graph_layout import LayoutUnavailable, layout_graph
+from kerascope.extraction import open_model
+from kerascope.extraction.graph import ModelGraph
+from kerascope.extraction.graph_layout import LayoutUnavailable, layout_graph
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_without_dot_the_error_says_how_to_install_it(
 def test_resnet50_graph_is_placed_and_drawn_in_under_two_seconds() -> None:
     import keras
 
-    from components.figures.graph import graph_figure, node_values
+    from kerascope.components.figures.graph import graph_figure, node_values
 
     model = open_model(keras.applications.ResNet50(weights=None))
     assert model.graph is not None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from extraction.kinds import kind_of
-from extraction.layouts import rnn_gates, to_2d, unit_matrix
+from kerascope.extraction.kinds import kind_of
+from kerascope.extraction.layouts import rnn_gates, to_2d, unit_matrix
 
 
 def readonly(a: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from extraction import UnsafeModel, open_model
+from kerascope.extraction import UnsafeModel, open_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ def small_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_files_are_read_without_importing_tensorflow(small_file: Path) -> None:
     code = (
-        "import sys\nfrom extraction import open_model\n"
+        "import sys\nfrom kerascope.extraction import open_model\n"
         f"m = open_model({str(small_file)!r})\n"
         "print(m.format, m.live_model is None, [w.array().shape for _, w in m.iter_weights()],"
         " 'tensorflow' in sys.modules, 'keras' in sys.modules)"
@@ -75,17 +75,17 @@ def test_lambda_code_never_runs_but_other_weights_show(tmp_path: Path) -> None:
     live = open_model(path, live=True)
     assert live.live_model is None
     assert any("Lambda" in n and "double" in n for n in live.notes)
-    from extraction.api import load_live_model
+    from kerascope.extraction.api import load_live_model
 
     with pytest.raises(UnsafeModel, match="Lambda layers \\(double\\)"):
         load_live_model(path)
 
 
 def test_upload_bytes_use_a_private_folder_removed_afterwards(small_file: Path) -> None:
-    before = set(Path(tempfile.gettempdir()).glob("weightscope-upload-*"))
+    before = set(Path(tempfile.gettempdir()).glob("kerascope-upload-*"))
     records = open_model(small_file.read_bytes(), name="../../evil name.keras")
     assert records.source == "evil name.keras"
-    created = set(Path(tempfile.gettempdir()).glob("weightscope-upload-*")) - before
+    created = set(Path(tempfile.gettempdir()).glob("kerascope-upload-*")) - before
     (folder,) = created
     assert folder.stat().st_mode & 0o777 == 0o700
     assert records.layer("d").weight("kernel").array().shape == (4, 2)
@@ -107,7 +107,7 @@ def test_upload_of_a_zipped_saved_model(tmp_path: Path) -> None:
 
 
 def test_empty_upload_is_refused() -> None:
-    from extraction import UnsupportedFormat
+    from kerascope.extraction import UnsupportedFormat
 
     with pytest.raises(UnsupportedFormat, match="empty"):
         open_model(b"", name="x.keras")

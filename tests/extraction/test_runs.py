@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from keras import layers
 
-from extraction import WeightRecorder, open_model, open_run
-from extraction.analysis import timeline as timeline_module
-from extraction.analysis.timeline import timeline
-from extraction.errors import CorruptFile, SourceNotFound, UnsupportedFormat
-from extraction.folder import list_models
-from extraction.runs import MANIFEST, Snapshot, epoch_numbers, looks_like_run, stem
+from kerascope.extraction import WeightRecorder, open_model, open_run
+from kerascope.extraction.analysis import timeline as timeline_module
+from kerascope.extraction.analysis.timeline import timeline
+from kerascope.extraction.errors import CorruptFile, SourceNotFound, UnsupportedFormat
+from kerascope.extraction.folder import list_models
+from kerascope.extraction.runs import MANIFEST, Snapshot, epoch_numbers, looks_like_run, stem
 
 ROOT = Path(__file__).resolve().parents[2]
 EPOCHS = 3
@@ -302,11 +302,11 @@ def test_importing_extraction_and_opening_a_run_needs_no_tensorflow(
     trained: tuple[Path, dict[int, dict[str, float]]],
 ) -> None:
     code = (
-        "import sys\nimport extraction\nfrom extraction import open_run\n"
-        "from extraction.analysis.timeline import timeline\n"
+        "import sys\nimport kerascope.extraction\nfrom kerascope.extraction import open_run\n"
+        "from kerascope.extraction.analysis.timeline import timeline\n"
         f"t = timeline(open_run({str(trained[0] / 'keras')!r}))\n"
         "print(len(t.snapshots), 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
-        "from extraction import WeightRecorder\n"
+        "from kerascope.extraction import WeightRecorder\n"
         "import keras\nprint(issubclass(WeightRecorder, keras.callbacks.Callback))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -365,7 +365,7 @@ def test_a_manifest_names_only_files_inside_its_run_folder(
 def test_a_run_keeps_few_snapshots_open(
     trained: tuple[Path, dict[int, dict[str, float]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from extraction import runs
+    from kerascope.extraction import runs
 
     run = open_run(trained[0] / "recorded")
     for i in (0, 1, 2, 3, 1):

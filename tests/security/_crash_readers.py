@@ -1,6 +1,6 @@
 """Readers that crash, hang or allocate without bound: only the test suite loads them.
 
-The sandboxed worker imports this module when ``WEIGHTSCOPE_WORKER_PLUGIN`` names it (the tests
+The sandboxed worker imports this module when ``KERASCOPE_WORKER_PLUGIN`` names it (the tests
 set it; nothing else does). It adds one ``FORMATS`` row per misbehaviour and sniffs files that
 start with ``WSTEST:<kind>\\n``, so a test makes a "model file" that really kills, hangs or
 bloats the process that parses it, as a libhdf5 bug would.
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from extraction.readers import FORMATS, Format
-from extraction.records import LayerWeights, ModelWeights, Weight
+from kerascope.extraction.readers import FORMATS, Format
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
 
 MODULE = "tests.security._crash_readers"
-"""What ``WEIGHTSCOPE_WORKER_PLUGIN`` is set to."""
+"""What ``KERASCOPE_WORKER_PLUGIN`` is set to."""
 MAGIC = b"WSTEST:"
 KINDS = ("segv", "hang", "bomb", "lazy_segv", "cpu")
 

@@ -2,7 +2,7 @@
 
 Run as a subprocess so that a crash (h5py in C on corrupt bytes) or a hang is caught by the
 parent and pinned on one file. For file ``i`` it prints ``{"start": i}`` before touching it and
-``{"done": i, "outcome": ...}`` after: ``ok``, ``error`` (a WeightscopeError, with its class
+``{"done": i, "outcome": ...}`` after: ``ok``, ``error`` (a KerascopeError, with its class
 and message), ``timeout`` (``signal.alarm`` fired) or ``bad`` (anything else, with the
 traceback's last lines). Every array is read and its statistics computed.
 """
@@ -32,8 +32,8 @@ def _emit(record: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    from extraction import open_model
-    from extraction.errors import WeightscopeError
+    from kerascope.extraction import open_model
+    from kerascope.extraction.errors import KerascopeError
 
     paths = Path(sys.argv[1]).read_text().splitlines()
     first, seconds = int(sys.argv[2]), int(sys.argv[3])
@@ -48,7 +48,7 @@ def main() -> None:
                 weight.stats()
             record["outcome"] = "ok"
             del model
-        except WeightscopeError as exc:
+        except KerascopeError as exc:
             record.update(outcome="error", type=type(exc).__name__, message=str(exc))
         except FileTimeout:
             record.update(outcome="timeout")

@@ -17,7 +17,7 @@ from _security import save_tiny_models
 
 @pytest.fixture()
 def private_tmp(tmp_path: Path) -> Iterator[Path]:
-    """A private temporary folder for this test, checked empty of ``weightscope-*`` at the end."""
+    """A private temporary folder for this test, checked empty of ``kerascope-*`` at the end."""
     folder = tmp_path / "tmp"
     folder.mkdir()
     saved = tempfile.tempdir

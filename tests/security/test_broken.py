@@ -1,9 +1,9 @@
-"""Broken files: a WeightscopeError with a one-line message, never a raw traceback.
+"""Broken files: a KerascopeError with a one-line message, never a raw traceback.
 
 Each case damages one thing a reader relies on: the bytes (empty, cut, random, text), the zip
 (missing or invalid config.json, configs of the wrong shape) or the HDF5 structure (missing
 groups, attributes of the wrong type, datasets where groups belong). The library must raise a
-``WeightscopeError`` subclass (opening, or reading every array and its statistics); the CLI must
+``KerascopeError`` subclass (opening, or reading every array and its statistics); the CLI must
 exit 2 with exactly one ``error: ...`` line.
 """
 
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from _security import assert_cli_refuses, run_cli
 
-from extraction import open_model
-from extraction.errors import CorruptFile, WeightscopeError
+from kerascope.extraction import open_model
+from kerascope.extraction.errors import CorruptFile, KerascopeError
 
 Builder = Callable[[dict[str, Path], Path], Path]
 RNG_SEED = 6
@@ -216,7 +216,7 @@ def test_library_raises_one_line_error(
         model = open_model(path)
         for _, weight in model.iter_weights():
             weight.stats()
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         message = str(exc)
         assert message and "\n" not in message, message
         assert len(message) < 1000, message
@@ -242,7 +242,7 @@ def test_uploaded_bytes_raise_the_same(
     case: str, tiny_files: dict[str, Path], broken_dir: Path, private_tmp: Path
 ) -> None:
     path = _build(case, tiny_files, broken_dir)
-    with pytest.raises(WeightscopeError):
+    with pytest.raises(KerascopeError):
         model = open_model(path.read_bytes(), name=path.name)
         for _, weight in model.iter_weights():
             weight.stats()
@@ -258,7 +258,7 @@ def test_global_heap_that_would_hang_hdf5_is_refused(
     data[start : start + 16] = bytes(16)
     path = tmp_path / "heap.h5"
     path.write_bytes(data)
-    with pytest.raises(WeightscopeError, match="global heap"):
+    with pytest.raises(KerascopeError, match="global heap"):
         open_model(path)
     assert_cli_refuses(run_cli("inspect", str(path), tmpdir=private_tmp, timeout=60), "heap")
 

@@ -8,8 +8,8 @@ edits (keys deleted, values replaced by other JSON types, numbers changed).
 
 Every file is opened in a worker subprocess with ``signal.alarm`` per file, so a hang or a crash
 of native code is caught and pinned on one file. Acceptable per file: success, or a
-WeightscopeError with a one-line message; for the CLI, exit 0, or exit 2 with one ``error:``
-line. The seed is printed and taken from ``WEIGHTSCOPE_FUZZ_SEED`` when set, to replay a run.
+KerascopeError with a one-line message; for the CLI, exit 0, or exit 2 with one ``error:``
+line. The seed is printed and taken from ``KERASCOPE_FUZZ_SEED`` when set, to replay a run.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ WORKER = Path(__file__).with_name("_fuzz_worker.py")
 
 
 def fuzz_seed() -> int:
-    return int(os.environ.get("WEIGHTSCOPE_FUZZ_SEED", DEFAULT_SEED))
+    return int(os.environ.get("KERASCOPE_FUZZ_SEED", DEFAULT_SEED))
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def corpus(tiny_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
         if (REALWORLD / name).is_file():
             bases[name.split(".")[0]] = REALWORLD / name
     seed = fuzz_seed()
-    print(f"\nfuzz seed {seed} (set WEIGHTSCOPE_FUZZ_SEED={seed} to replay)")  # noqa: T201 - the seed must be visible to replay
+    print(f"\nfuzz seed {seed} (set KERASCOPE_FUZZ_SEED={seed} to replay)")  # noqa: T201 - the seed must be visible to replay
     return make_mutants(bases, tmp_path_factory.mktemp("fuzz"), seed)
 
 

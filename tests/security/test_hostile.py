@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 from _security import assert_cli_refuses, run_cli
 
-from extraction import open_model
-from extraction.errors import CorruptFile, UnsafeModel, UnsupportedFormat, WeightscopeError
+from kerascope.extraction import open_model
+from kerascope.extraction.errors import CorruptFile, KerascopeError, UnsafeModel, UnsupportedFormat
 
 GIB = 1024**3
 
@@ -287,7 +287,7 @@ def saved_model_zip_bomb(_tiny: dict[str, Path], folder: Path, _marker: Path) ->
     return path
 
 
-CASES: dict[str, tuple[Any, type[WeightscopeError], tuple[str, ...]]] = {
+CASES: dict[str, tuple[Any, type[KerascopeError], tuple[str, ...]]] = {
     "npz_object_stored": (
         lambda t, f, m: npz_object_array(t, f, m, deflate=False),
         UnsafeModel,

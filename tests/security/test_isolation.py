@@ -19,19 +19,19 @@ import pytest
 from _crash_readers import MODULE, crasher
 from _security import REALWORLD, children, rss_kb, run_cli
 
-from extraction import open_model
-from extraction.analysis.stats import compute_stats
-from extraction.cli import export_npz, inspect_json
-from extraction.errors import CorruptFile, ReaderCrashed, UnsafeModel, WeightscopeError
-from extraction.readers._child import PLUGIN_ENV
-from extraction.readers.safety import (
+from kerascope.extraction import open_model
+from kerascope.extraction.analysis.stats import compute_stats
+from kerascope.extraction.cli import export_npz, inspect_json
+from kerascope.extraction.errors import CorruptFile, KerascopeError, ReaderCrashed, UnsafeModel
+from kerascope.extraction.readers._child import PLUGIN_ENV
+from kerascope.extraction.readers.safety import (
     WORKER_COUNT_ENV,
     WORKER_CPU_ENV,
     WORKER_IDLE_ENV,
     WORKER_MEMORY_ENV,
     WORKER_WALL_ENV,
 )
-from extraction.readers.worker import SPARE_ENV, read_extent, stop_spares
+from kerascope.extraction.readers.worker import SPARE_ENV, read_extent, stop_spares
 
 WALL = 6.0
 """The wall limit the tests set; the worker must be stopped, and the error raised, by then."""
@@ -167,7 +167,7 @@ def test_refusals_are_the_readers_own_errors(realworld: Path) -> None:
     with pytest.raises(UnsafeModel) as local:
         open_model(REALWORLD / "pickle_exploit.keras", isolate=False)
     assert str(isolated.value) == str(local.value)
-    with pytest.raises(WeightscopeError, match="not a model file"):
+    with pytest.raises(KerascopeError, match="not a model file"):
         open_model(b"hello, world", name="notes.txt")
 
 

@@ -23,8 +23,8 @@ import pytest
 from _security import ROOT, run_cli
 from streamlit.testing.v1 import AppTest
 
-from extraction import open_model
-from extraction.errors import ReaderCrashed
+from kerascope.extraction import open_model
+from kerascope.extraction.errors import ReaderCrashed
 
 DATA = Path(__file__).with_name("data")
 CRASHERS = [DATA / "hdf5_dense_links_crash.h5", DATA / "hdf5_btree_cycle_crash.h5"]
@@ -36,7 +36,7 @@ CRASH_LINE = re.compile(
 )
 _IN_PROCESS = """
 import sys
-from extraction import open_model
+from kerascope.extraction import open_model
 model = open_model(sys.argv[1], isolate=False)
 for _, weight in model.iter_weights():
     weight.array()

@@ -23,10 +23,14 @@ import pytest
 from _security import ROOT, children, rss_kb, run_cli
 from streamlit.testing.v1 import AppTest
 
-from extraction import open_model
-from extraction.errors import CorruptFile, WeightscopeError
-from extraction.readers.safety import WORKER_HEADROOM_BYTES, WORKER_MEMORY_ENV, WORKER_WALL_ENV
-from extraction.readers.worker import SPARE_ENV
+from kerascope.extraction import open_model
+from kerascope.extraction.errors import CorruptFile, KerascopeError
+from kerascope.extraction.readers.safety import (
+    WORKER_HEADROOM_BYTES,
+    WORKER_MEMORY_ENV,
+    WORKER_WALL_ENV,
+)
+from kerascope.extraction.readers.worker import SPARE_ENV
 
 DATA = Path(__file__).with_name("data")
 HANG = DATA / "hdf5_global_heap_hang.h5"
@@ -114,7 +118,7 @@ def test_a_file_that_makes_libhdf5_allocate_without_bound_ends_in_one_line(
     low_limits: None, tiny_files: dict[str, Path]
 ) -> None:
     start = time.monotonic()
-    with pytest.raises(WeightscopeError) as caught:
+    with pytest.raises(KerascopeError) as caught:
         open_model(BOMB)
     elapsed = time.monotonic() - start
     message = str(caught.value)
@@ -150,7 +154,7 @@ def test_a_small_file_cannot_take_the_whole_default_memory_limit(
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        with pytest.raises(WeightscopeError) as caught:
+        with pytest.raises(KerascopeError) as caught:
             open_model(BOMB)
     finally:
         done.set()

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.figures.activations import feature_maps_figure, input_figure, vector_figure
+from kerascope.components.figures.activations import (
+    feature_maps_figure,
+    input_figure,
+    vector_figure,
+)
 
 
 def test_input_figure_grey_and_rgb() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from components.figures import histograms
-from extraction.analysis.reduce import reduce_blocks
+from kerascope.components.figures import histograms
+from kerascope.extraction.analysis.reduce import reduce_blocks
 
 
 def test_chunked_histogram_equals_numpy_on_the_whole_array() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.figures.activations import map_figure, prediction_rows
-from components.figures.compare import change_bar_figure, change_rows
-from components.figures.filters import filter_grid_figure, filter_grid_png
-from components.figures.mosaic import RGB_LEGEND, filter_mosaic
-from extraction.analysis.compare import compare_models
-from extraction.models.labels import Prediction
-from extraction.readers.live import read_live
+from kerascope.components.figures.activations import map_figure, prediction_rows
+from kerascope.components.figures.compare import change_bar_figure, change_rows
+from kerascope.components.figures.filters import filter_grid_figure, filter_grid_png
+from kerascope.components.figures.mosaic import RGB_LEGEND, filter_mosaic
+from kerascope.extraction.analysis.compare import compare_models
+from kerascope.extraction.models.labels import Prediction
+from kerascope.extraction.readers.live import read_live
 
 
 def test_a_wide_aspect_puts_more_filters_in_a_row() -> None:

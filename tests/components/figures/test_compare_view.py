@@ -6,9 +6,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from components.figures.compare import change_bar_figure, change_rows, difference_figures
-from extraction.analysis.compare import compare_models
-from extraction.readers.live import read_live
+from kerascope.components.figures.compare import change_bar_figure, change_rows, difference_figures
+from kerascope.extraction.analysis.compare import compare_models
+from kerascope.extraction.readers.live import read_live
 
 
 def conv_model(scale: float) -> keras.Model:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from keras import layers
 
-from components.figures.explain import explain
-from extraction.readers.live import read_live
+from kerascope.components.figures.explain import explain
+from kerascope.extraction.readers.live import read_live
 
-# (name, layer factory, input shape): every layer kind Weightscope knows, built for real.
+# (name, layer factory, input shape): every layer kind Kerascope knows, built for real.
 CASES: list[tuple[str, Callable[[], Any], tuple[int, ...]]] = [
     ("conv1d", lambda: layers.Conv1D(5, 3, name="layer"), (10, 4)),
     ("conv2d", lambda: layers.Conv2D(16, 3, name="layer"), (8, 8, 1)),

@@ -7,9 +7,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from components.figures.filters import filter_grid_figure, filter_grid_png
-from components.figures.mosaic import filter_mosaic, page_count
-from extraction.layouts import filter_bank, filter_count, input_channels
+from kerascope.components.figures.filters import filter_grid_figure, filter_grid_png
+from kerascope.components.figures.mosaic import filter_mosaic, page_count
+from kerascope.extraction.layouts import filter_bank, filter_count, input_channels
 
 keras = pytest.importorskip("keras")
 

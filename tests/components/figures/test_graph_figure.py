@@ -8,16 +8,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from components.figures.graph import (
+from kerascope.components.figures.graph import (
     HEALTH_COLOURS,
     graph_figure,
     layer_statistic,
     node_health,
     node_values,
 )
-from extraction import open_model
-from extraction.graph_layout import GraphLayout, layout_graph
-from extraction.records import ModelWeights
+from kerascope.extraction import open_model
+from kerascope.extraction.graph_layout import GraphLayout, layout_graph
+from kerascope.extraction.records import ModelWeights
 
 
 def nested_model(broken: bool = False) -> Any:
@@ -96,7 +96,7 @@ def test_names_from_a_file_are_escaped_in_hover(opened: tuple[ModelWeights, Grap
     _, layout = opened
     from dataclasses import replace
 
-    from extraction.graph_layout import PlacedNode
+    from kerascope.extraction.graph_layout import PlacedNode
 
     odd = replace(layout.nodes[0].node, id="<b>x</b>", name="<b>x</b>")
     fig = graph_figure(replace(layout, nodes=(PlacedNode(odd, 0, 0), *layout.nodes[1:])))

@@ -6,7 +6,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from components.figures.heatmaps import heatmap_data, heatmap_image, heatmap_plot
+from kerascope.components.figures.heatmaps import heatmap_data, heatmap_image, heatmap_plot
 
 
 def matrix() -> np.ndarray:  # type: ignore[type-arg]
@@ -59,7 +59,7 @@ def test_gate_lines_follow_the_window() -> None:
 
 
 def test_a_box_on_the_cells_maps_to_the_weights_they_pool() -> None:
-    from components.figures.heatmaps import window_of_cells
+    from kerascope.components.figures.heatmaps import window_of_cells
 
     heat = heatmap_data(matrix(), max_cells=(100, 100))  # 1 cell = 30 x 10 weights
     assert window_of_cells(heat, (9.6, 20.2), (-3.0, 0.4)) == (300, 630, 0, 10)

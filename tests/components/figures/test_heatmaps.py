@@ -6,14 +6,14 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from components.figures.heatmaps import (
+from kerascope.components.figures.heatmaps import (
     MAX_CELLS,
     heatmap_figure,
     heatmap_png,
     reduce_matrix,
 )
-from extraction.kinds import kind_of
-from extraction.layouts import rnn_gates, to_2d
+from kerascope.extraction.kinds import kind_of
+from kerascope.extraction.layouts import rnn_gates, to_2d
 
 keras = pytest.importorskip("keras")
 

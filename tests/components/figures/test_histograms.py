@@ -8,7 +8,7 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from components.figures.histograms import (
+from kerascope.components.figures.histograms import (
     describe_constant,
     histogram_data,
     histogram_figure,

@@ -10,7 +10,7 @@ import pytest
 from keras import layers
 from test_explain import CASES, build
 
-from components.figures.diagrams import (
+from kerascope.components.figures.diagrams import (
     HIGHLIGHT,
     MAX_WINDOW,
     diagram_for,
@@ -18,10 +18,10 @@ from components.figures.diagrams import (
     matrix_vector_figure,
     window_figure,
 )
-from components.figures.lessons import lesson_for
-from extraction.layouts import RNN_GATES
-from extraction.readers.live import read_live
-from extraction.records import LayerWeights
+from kerascope.components.figures.lessons import lesson_for
+from kerascope.extraction.layouts import RNN_GATES
+from kerascope.extraction.readers.live import read_live
+from kerascope.extraction.records import LayerWeights
 
 
 def live_layer(factory: Callable[[], Any], shape: tuple[int, ...]) -> LayerWeights:

@@ -6,15 +6,15 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from components.figures.overview import layer_box, overview_figure
-from extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.components.figures.overview import layer_box, overview_figure
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
 
 keras = pytest.importorskip("keras")
 
 
 @pytest.fixture(scope="module")
 def model() -> ModelWeights:
-    from extraction.api import open_model
+    from kerascope.extraction.api import open_model
 
     keras.utils.set_random_seed(0)
     net = keras.Sequential(

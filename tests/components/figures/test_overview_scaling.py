@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks.llama_layout import TINY, write_llama_checkpoint
-from components.figures.overview import (
+from kerascope.components.figures.overview import (
     box_figure,
     depth_figure,
     depth_series,
@@ -16,8 +16,8 @@ from components.figures.overview import (
     normalized,
     overview_figure,
 )
-from extraction import open_model
-from extraction.records import ModelWeights
+from kerascope.extraction import open_model
+from kerascope.extraction.records import ModelWeights
 
 keras = pytest.importorskip("keras")
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 
-from components.figures.quantization import channel_error_figure, error_rows, layer_error_figure
-from extraction.analysis.quantization import QuantizationReport, WeightError
+from kerascope.components.figures.quantization import (
+    channel_error_figure,
+    error_rows,
+    layer_error_figure,
+)
+from kerascope.extraction.analysis.quantization import QuantizationReport, WeightError
 
 
 def _error(

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from components.figures.filters import filter_grid_figure, filter_grid_png
-from components.figures.histograms import histogram_figure, histogram_png
-from components.figures.mosaic import PIXEL_BUDGET, filter_mosaic
-from components.figures.specials import (
+from kerascope.components.figures.filters import filter_grid_figure, filter_grid_png
+from kerascope.components.figures.histograms import histogram_figure, histogram_png
+from kerascope.components.figures.mosaic import PIXEL_BUDGET, filter_mosaic
+from kerascope.components.figures.specials import (
     CODES,
     COLOURS,
     SpecialCounts,
@@ -123,8 +123,8 @@ def test_histogram_draws_each_special_kind_as_its_own_bar() -> None:
 
 @pytest.mark.parametrize("scale", ["linear", "log_abs"])
 def test_overview_marks_layers_with_findings(scale: str) -> None:
-    from components.figures.overview import overview_figure
-    from extraction.records import LayerWeights, ModelWeights, Weight, eager
+    from kerascope.components.figures.overview import overview_figure
+    from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
 
     def layer(path: str, values: np.ndarray) -> LayerWeights:  # type: ignore[type-arg]
         w = Weight("kernel", "kernel", values.shape, "float64", True, eager(values))
@@ -142,8 +142,8 @@ def test_overview_marks_layers_with_findings(scale: str) -> None:
 
 
 def test_layer_table_status_column() -> None:
-    from components.figures.tables import layer_table
-    from extraction.records import LayerWeights, ModelWeights, Weight, eager
+    from kerascope.components.figures.tables import layer_table
+    from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
 
     values = np.array([[1.0, np.nan], [np.inf, 2.0]])
     w = Weight("kernel", "kernel", (2, 2), "float64", True, eager(values))
@@ -164,7 +164,7 @@ def test_layer_table_status_column() -> None:
 
 
 def test_heatmap_marks_nan_and_inf_cells_even_when_reduced() -> None:
-    from components.figures.heatmaps import heatmap_data, heatmap_figure, heatmap_png
+    from kerascope.components.figures.heatmaps import heatmap_data, heatmap_figure, heatmap_png
 
     matrix = np.random.default_rng(2).standard_normal((600, 400)).astype(np.float32)
     matrix[5, 7] = np.nan
@@ -190,7 +190,7 @@ def test_heatmap_marks_nan_and_inf_cells_even_when_reduced() -> None:
 
 
 def test_a_finite_heatmap_has_no_special_traces() -> None:
-    from components.figures.heatmaps import heatmap_data, heatmap_figure
+    from kerascope.components.figures.heatmaps import heatmap_data, heatmap_figure
 
     matrix = np.arange(12, dtype=np.float32).reshape(3, 4)
     assert heatmap_data(matrix).counts.total == 0

@@ -7,15 +7,20 @@ import math
 import numpy as np
 import pytest
 
-from components.figures.tables import LAYER_COLUMNS, WEIGHT_COLUMNS, layer_table, weight_stats_table
-from extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.components.figures.tables import (
+    LAYER_COLUMNS,
+    WEIGHT_COLUMNS,
+    layer_table,
+    weight_stats_table,
+)
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
 
 keras = pytest.importorskip("keras")
 
 
 @pytest.fixture(scope="module")
 def model() -> ModelWeights:
-    from extraction.api import open_model
+    from kerascope.extraction.api import open_model
 
     keras.utils.set_random_seed(0)
     net = keras.Sequential(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.figures.health import finding_text, spectrum_figure
-from components.figures.training import curves_figure
-from extraction.analysis.diagnostics import Finding
-from extraction.analysis.spectrum import spectrum
-from extraction.models.training import EpochLog
+from kerascope.components.figures.health import finding_text, spectrum_figure
+from kerascope.components.figures.training import curves_figure
+from kerascope.extraction.analysis.diagnostics import Finding
+from kerascope.extraction.analysis.spectrum import spectrum
+from kerascope.extraction.models.training import EpochLog
 
 
 def test_spectrum_figure_has_singular_values_esd_and_fit() -> None:

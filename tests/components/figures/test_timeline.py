@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from components.figures import timeline as figures
-from extraction.analysis.timeline import WeightPoint, WeightTimeline, _change, _point
+from kerascope.components.figures import timeline as figures
+from kerascope.extraction.analysis.timeline import WeightPoint, WeightTimeline, _change, _point
 
 
 def _line(arrays: list[np.ndarray], key: str = "dense/kernel") -> WeightTimeline:
@@ -125,7 +125,7 @@ def test_logs_figure_is_none_without_logs_and_has_a_curve_per_key() -> None:
 
 
 def test_health_over_time_counts_findings_by_severity() -> None:
-    from extraction.analysis.diagnostics import Finding
+    from kerascope.extraction.analysis.diagnostics import Finding
 
     nan = Finding("nan_inf", "error", "kernel", "NaN", (0,), "unit")
     bias = Finding("constant_bias", "info", "bias", "constant", (), "position")

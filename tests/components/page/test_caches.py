@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components.page.caches import ByteLRU, cache_bytes, records_bytes
-from extraction.readers.safety import CACHE_BYTES, CACHE_ENV
-from extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.components.page.caches import ByteLRU, cache_bytes, records_bytes
+from kerascope.extraction.readers.safety import CACHE_BYTES, CACHE_ENV
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
 
 
 def _sized(size: int) -> bytearray:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.page.compare_view import neighbour, other_choices
-from components.page.sources import ModelRef
+from kerascope.components.page.compare_view import neighbour, other_choices
+from kerascope.components.page.sources import ModelRef
 
 
 def test_defaults_never_compare_a_model_with_itself() -> None:

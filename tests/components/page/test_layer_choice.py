@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 from keras import layers
 
-from components.figures.downloads import CSV_MAX_VALUES, csv_bytes, file_stem, npy_bytes, npz_bytes
-from components.figures.weight_views import gates_for, views_for
-from components.page.sources import ModelRef, parse_link
-from extraction import open_model
-from extraction.errors import SourceNotFound, UnsafeModel
+from kerascope.components.figures.downloads import (
+    CSV_MAX_VALUES,
+    csv_bytes,
+    file_stem,
+    npy_bytes,
+    npz_bytes,
+)
+from kerascope.components.figures.weight_views import gates_for, views_for
+from kerascope.components.page.sources import ModelRef, parse_link
+from kerascope.extraction import open_model
+from kerascope.extraction.errors import SourceNotFound, UnsafeModel
 
 
 def _layer(layer: keras.layers.Layer, shape: tuple[int, ...]):  # type: ignore[no-untyped-def]
@@ -91,10 +97,10 @@ def test_parse_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert ModelRef("upload", "x.keras", "id").link == "upload:x.keras"
     with pytest.raises(SourceNotFound, match="uploads cannot be shared by link"):
         parse_link("upload:x.keras")  # the URL says what was open, but it cannot open it
-    monkeypatch.delenv("WEIGHTSCOPE_MODEL_DIR", raising=False)
+    monkeypatch.delenv("KERASCOPE_MODEL_DIR", raising=False)
     with pytest.raises(SourceNotFound, match="no model folder is configured"):
         parse_link("mine.keras")
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(tmp_path))
     (tmp_path / "mine.keras").write_bytes(b"x")
     ref = parse_link("mine.keras")
     assert ref.kind == "folder" and ref.token
@@ -103,7 +109,7 @@ def test_parse_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_messages_show_file_text_as_written() -> None:
-    from components.page.messages import error_line, plain
+    from kerascope.components.page.messages import error_line, plain
 
     assert plain("__root__.npy") == "\\_\\_root\\_\\_\\.npy"
     exc = UnsafeModel("evil.keras: holds a [link](http://x)")

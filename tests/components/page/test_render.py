@@ -6,14 +6,14 @@ from streamlit.testing.v1 import AppTest
 
 SCRIPT = """
 import numpy as np
-from components.figures import filters
-from components.figures import heatmaps
-from components.figures import histograms
-from components.figures import overview
-from components.figures import tables
-from components.page import views
-from extraction.layouts import rnn_gates
-from extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.components.figures import filters
+from kerascope.components.figures import heatmaps
+from kerascope.components.figures import histograms
+from kerascope.components.figures import overview
+from kerascope.components.figures import tables
+from kerascope.components.page import views
+from kerascope.extraction.layouts import rnn_gates
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
 
 rng = np.random.default_rng(0)
 kernel = rng.standard_normal((3, 3, 3, 8)).astype("f4")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from keras import layers
 
-from extraction.analysis.compare import compare_models, difference
-from extraction.readers.live import read_live
-from extraction.records import ModelWeights
+from kerascope.extraction.analysis.compare import compare_models, difference
+from kerascope.extraction.readers.live import read_live
+from kerascope.extraction.records import ModelWeights
 
 
 def model(hidden: int = 3, extra: bool = False, name: str = "m") -> keras.Model:

@@ -7,10 +7,15 @@ import numpy as np
 import pytest
 from keras import layers
 
-from extraction.analysis.diagnostics import Finding, layer_findings
-from extraction.analysis.spectrum import MIN_EIGENVALUES, fit_power_law, read_alpha, spectrum
-from extraction.readers.live import read_live
-from extraction.records import ModelWeights
+from kerascope.extraction.analysis.diagnostics import Finding, layer_findings
+from kerascope.extraction.analysis.spectrum import (
+    MIN_EIGENVALUES,
+    fit_power_law,
+    read_alpha,
+    spectrum,
+)
+from kerascope.extraction.readers.live import read_live
+from kerascope.extraction.records import ModelWeights
 
 
 def records(*model_layers: keras.layers.Layer, shape: tuple[int, ...]) -> ModelWeights:

@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 from keras import layers
 
-from extraction import open_model
-from extraction.analysis.diagnostics import SEVERITY_ORDER, Finding
-from extraction.analysis.health import (
+from kerascope.extraction import open_model
+from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER, Finding
+from kerascope.extraction.analysis.health import (
     SPECTRAL_MIN_EIGENVALUES,
     alpha_finding,
     findings_json,
     model_findings,
 )
-from extraction.analysis.scale import SCALE_ALONE_FACTOR
-from extraction.models.demos import DEMOS, ensure_demo
-from extraction.readers.live import read_live
+from kerascope.extraction.analysis.scale import SCALE_ALONE_FACTOR
+from kerascope.extraction.models.demos import DEMOS, ensure_demo
+from kerascope.extraction.readers.live import read_live
 
 CORPUS = (
     "mnist_mlp.h5",
@@ -280,7 +280,7 @@ def test_grown_embeddings_are_not_out_of_scale_but_a_blown_up_kernel_is() -> Non
 
 
 def test_quantized_kernels_are_not_judged_against_a_float_initializer() -> None:
-    from extraction.records import LayerWeights, ModelWeights, Weight, eager
+    from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
 
     rng = np.random.default_rng(0)
 

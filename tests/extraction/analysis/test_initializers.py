@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from extraction.analysis.initializers import compute_fans, init_scale
-from extraction.readers.live import read_live
+from kerascope.extraction.analysis.initializers import compute_fans, init_scale
+from kerascope.extraction.readers.live import read_live
 
 SHAPES = [(300, 200), (3, 3, 16, 32), (3, 3, 64, 1), (5, 40, 8)]
 INITIALIZERS: list[tuple[str, Any]] = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from extraction.analysis.orientation import colour_fraction, orientation_selectivity
+from kerascope.extraction.analysis.orientation import colour_fraction, orientation_selectivity
 
 
 def gabor(angle: float, size: int = 7, colour: tuple[float, ...] = (1.0, 1.0, 1.0)) -> np.ndarray:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from _exports import Exports, exports
 
-from extraction import layouts
-from extraction.analysis.quantization import match_layers, quantization_error
-from extraction.api import open_model
-from extraction.records import Quantization
+from kerascope.extraction import layouts
+from kerascope.extraction.analysis.quantization import match_layers, quantization_error
+from kerascope.extraction.api import open_model
+from kerascope.extraction.records import Quantization
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from extraction.analysis.reduce import reduce_blocks
+from kerascope.extraction.analysis.reduce import reduce_blocks
 
 
 def readonly(a: np.ndarray) -> np.ndarray:

@@ -8,8 +8,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from extraction.analysis import stats as stats_module
-from extraction.analysis.stats import compute_stats
+from kerascope.extraction.analysis import stats as stats_module
+from kerascope.extraction.analysis.stats import compute_stats
 
 
 def test_matches_numpy_on_ordinary_values() -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks.llama_layout import TINY, write_llama_checkpoint
-from extraction import open_model
-from extraction.analysis import stats_cache
+from kerascope.extraction import open_model
+from kerascope.extraction.analysis import stats_cache
 
 
 @pytest.fixture()
 def llama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WEIGHTSCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KERASCOPE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(stats_cache, "PERSIST_MIN_BYTES", 0)  # the tiny model counts as big
     return write_llama_checkpoint(tmp_path / "llama", TINY, seed=1)
 
@@ -58,7 +58,7 @@ def test_small_sources_are_not_kept(tmp_path: Path) -> None:
 
 
 def test_background_job_computes_everything_and_keeps_it(llama: Path) -> None:
-    from extraction.analysis.stats_job import StatsJob
+    from kerascope.extraction.analysis.stats_job import StatsJob
 
     model = open_model(llama)
     job = StatsJob(model, llama).start()

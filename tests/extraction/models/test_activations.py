@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from extraction.errors import LayerNotFound, ModelNeedsLiveKeras
-from extraction.models.activations import (
+from kerascope.extraction.errors import LayerNotFound, ModelNeedsLiveKeras
+from kerascope.extraction.models.activations import (
     activation_model,
     fit_image,
     input_shape,

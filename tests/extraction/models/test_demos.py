@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from extraction import open_model
-from extraction.models.demos import DEMOS, demo_info, ensure_demo, train_demo
+from kerascope.extraction import open_model
+from kerascope.extraction.models.demos import DEMOS, demo_info, ensure_demo, train_demo
 
 
 @pytest.mark.parametrize("name", sorted(DEMOS))
@@ -36,7 +36,7 @@ def test_training_is_reproducible_from_a_seed() -> None:
 def test_trained_once_then_cached_with_progress(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("WEIGHTSCOPE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("KERASCOPE_CACHE_DIR", str(tmp_path))
     seen: list[tuple[float, str]] = []
     path = ensure_demo("digits_mlp", progress=lambda f, m: seen.append((f, m)))
     assert path.is_file() and path.parent == tmp_path

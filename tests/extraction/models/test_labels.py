@@ -9,9 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from extraction.models.activations import background_level, edge_energy, representative_index
-from extraction.models.applications import OFFLINE, build_application, preprocess
-from extraction.models.labels import (
+from kerascope.extraction.models.activations import (
+    background_level,
+    edge_energy,
+    representative_index,
+)
+from kerascope.extraction.models.applications import OFFLINE, build_application, preprocess
+from kerascope.extraction.models.labels import (
     IMAGENET_CLASS_INDEX,
     ClassNames,
     imagenet_classes,

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from extraction import open_model
-from extraction.models import demos
-from extraction.models.activations import layer_activation
-from extraction.models.demos import demo_info, ensure_demo, sample_inputs, train_demo
+from kerascope.extraction import open_model
+from kerascope.extraction.models import demos
+from kerascope.extraction.models.activations import layer_activation
+from kerascope.extraction.models.demos import demo_info, ensure_demo, sample_inputs, train_demo
 
 NAME = "photo_patches"
 

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from extraction.analysis.orientation import colour_fraction, orientation_selectivity
-from extraction.models.photo_edges import (
+from kerascope.extraction.analysis.orientation import colour_fraction, orientation_selectivity
+from kerascope.extraction.models.photo_edges import (
     CLASSES,
     ORIENTATIONS,
     PATCH,
@@ -16,7 +16,7 @@ from extraction.models.photo_edges import (
     orientation_labels,
     whitened_photos,
 )
-from extraction.models.training import Knobs, build_model, train
+from kerascope.extraction.models.training import Knobs, build_model, train
 
 
 def stripes(angle_deg: float) -> np.ndarray:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from extraction.models.training import EpochLog, Knobs, TrainingRun, build_model, train
-from extraction.readers.live import read_live
+from kerascope.extraction.models.training import EpochLog, Knobs, TrainingRun, build_model, train
+from kerascope.extraction.readers.live import read_live
 
 TINY = Knobs(conv_filters=4, kernel_size=3, depth=1, dense_units=8, epochs=2, seed=3)
 

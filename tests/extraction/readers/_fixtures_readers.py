@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from extraction.records import ModelWeights
+from kerascope.extraction.records import ModelWeights
 
 REALWORLD = Path(__file__).resolve().parents[3].parent / "shared" / "realworld"
 CUSTOM = "WsTestScale"
@@ -83,7 +83,7 @@ def save_all(model: Any, folder: Path) -> dict[str, Path]:
 
 def live_layout(model: Any) -> list[tuple[str, str, str, list[str]]]:
     """(path, class, kind, weight names) as the live reader lists them."""
-    from extraction.readers.live import read_live
+    from kerascope.extraction.readers.live import read_live
 
     return [
         (layer.path, layer.class_name, layer.kind, [w.name for w in layer.weights])

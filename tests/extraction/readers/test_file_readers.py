@@ -22,9 +22,9 @@ from _fixtures_readers import (
     save_all,
 )
 
-from extraction.errors import CorruptFile, UnsafeModel, UnsupportedFormat
-from extraction.readers import read_file
-from extraction.readers.sniff import sniff
+from kerascope.extraction.errors import CorruptFile, UnsafeModel, UnsupportedFormat
+from kerascope.extraction.readers import read_file
+from kerascope.extraction.readers.sniff import sniff
 
 FORMATS = ["keras", "h5", "weights_h5"]
 

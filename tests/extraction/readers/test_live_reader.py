@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from extraction import open_model
-from extraction.kinds import role_of
+from kerascope.extraction import open_model
+from kerascope.extraction.kinds import role_of
 
 
 def _single(layer: keras.layers.Layer, input_shape: tuple[int, ...]) -> keras.Model:

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from extraction.api import open_model
-from extraction.kinds import role_of
+from kerascope.extraction.api import open_model
+from kerascope.extraction.kinds import role_of
 
 
 def _windows_h5(source: h5py.File, target: h5py.File) -> None:

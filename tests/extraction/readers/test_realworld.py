@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from _fixtures_readers import REALWORLD, array_multiset
 
-from extraction.errors import UnsafeModel
-from extraction.readers import read_file
-from extraction.readers.sniff import sniff
+from kerascope.extraction.errors import UnsafeModel
+from kerascope.extraction.readers import read_file
+from kerascope.extraction.readers.sniff import sniff
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -49,8 +49,8 @@ def test_pickle_exploit_is_refused_and_nothing_runs(realworld: Path, tmp_path: P
         "calls = []\n"
         "os.system = lambda cmd: calls.append(cmd) or 0\n"
         "from pathlib import Path\n"
-        "from extraction.readers import read_file\n"
-        "from extraction.errors import UnsafeModel\n"
+        "from kerascope.extraction.readers import read_file\n"
+        "from kerascope.extraction.errors import UnsafeModel\n"
         "try:\n"
         f"    read_file(Path({str(path)!r}), 'keras_zip')\n"
         "except UnsafeModel as exc:\n"

@@ -12,11 +12,11 @@ import pytest
 from safetensors.numpy import save_file
 
 from benchmarks.llama_layout import TINY, write_llama_checkpoint
-from extraction import open_model
-from extraction.cli import main
-from extraction.errors import CorruptFile, UnsafeModel, UnsupportedFormat
-from extraction.readers.safety import MAX_SAFETENSORS_HEADER_BYTES
-from extraction.readers.sniff import sniff
+from kerascope.extraction import open_model
+from kerascope.extraction.cli import main
+from kerascope.extraction.errors import CorruptFile, UnsafeModel, UnsupportedFormat
+from kerascope.extraction.readers.safety import MAX_SAFETENSORS_HEADER_BYTES
+from kerascope.extraction.readers.sniff import sniff
 
 DTYPES = {
     "float32": np.float32,
@@ -145,7 +145,7 @@ def test_header_length_is_checked_before_reading(tmp_path: Path) -> None:
     path.write_bytes(_raw(header, b"\0" * 4)[:40])
     with pytest.raises(CorruptFile, match="cut short"):
         open_model(path)
-    from extraction.readers.safetensors import read_header
+    from kerascope.extraction.readers.safetensors import read_header
 
     huge = tmp_path / "huge.safetensors"
     huge.write_bytes(struct.pack("<Q", MAX_SAFETENSORS_HEADER_BYTES + 1) + b"{" + b" " * 64)
@@ -168,7 +168,7 @@ def test_index_naming_a_shard_outside_the_folder_is_refused(tmp_path: Path) -> N
 
 
 def test_linear_weights_are_drawn_output_by_input(llama: Path) -> None:
-    from extraction.layouts import to_2d
+    from kerascope.extraction.layouts import to_2d
 
     layer = open_model(llama).layer("model.layers.0.mlp.down_proj")
     weight = layer.weights[0]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from _fixtures_readers import array_multiset, build_model, live_layout, model_multiset
 
-from extraction.readers import read_file
-from extraction.readers.sniff import sniff
+from kerascope.extraction.readers import read_file
+from kerascope.extraction.readers.sniff import sniff
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from extraction import open_model
-from extraction.errors import CorruptFile, UnsafeModel
-from extraction.folder import list_models
-from extraction.readers.sniff import sniff
-from extraction.runs import looks_like_run
+from kerascope.extraction import open_model
+from kerascope.extraction.errors import CorruptFile, UnsafeModel
+from kerascope.extraction.folder import list_models
+from kerascope.extraction.readers.sniff import sniff
+from kerascope.extraction.runs import looks_like_run
 
 DATA = Path(__file__).resolve().parent / "data"
 

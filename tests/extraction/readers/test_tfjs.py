@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from _exports import keras_models, tfjs_exports, write_tfjs
 
-from extraction.api import open_model
-from extraction.errors import CorruptFile, UnsafeModel
+from kerascope.extraction.api import open_model
+from kerascope.extraction.errors import CorruptFile, UnsafeModel
 
 
 @pytest.fixture(scope="module")

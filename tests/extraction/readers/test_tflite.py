@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from _exports import Exports, exports
 
-from extraction.api import open_model
-from extraction.errors import CorruptFile, UnsafeModel, WeightscopeError
-from extraction.records import LayerWeights, ModelWeights, Weight
+from kerascope.extraction.api import open_model
+from kerascope.extraction.errors import CorruptFile, KerascopeError, UnsafeModel
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
 
 pytestmark = pytest.mark.slow  # the session's conversions (about 10 s of CPU) come first
 
@@ -173,7 +173,7 @@ def test_recurrent_weights_found_in_while_bodies(made: Exports) -> None:
 
 
 def test_inspect_and_export_through_the_cli(made: Exports, tmp_path: Path) -> None:
-    from extraction.cli import inspect_json, main
+    from kerascope.extraction.cli import inspect_json, main
 
     path = made.tflite["int8"]
     data = inspect_json(open_model(path))
@@ -233,7 +233,7 @@ def test_damaged_files_give_one_clear_error(made: Exports, tmp_path: Path) -> No
             for _, w in open_model(path).iter_weights():
                 w.array()
             outcomes["ok"] += 1
-        except WeightscopeError as exc:
+        except KerascopeError as exc:
             assert "\n" not in str(exc)
             outcomes["error"] += 1
     assert outcomes["error"] > 0

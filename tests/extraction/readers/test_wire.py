@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from extraction.analysis.stats import Stats, compute_stats
-from extraction.readers._wire import (
+from kerascope.extraction.analysis.stats import Stats, compute_stats
+from kerascope.extraction.readers._wire import (
     WireError,
     decode,
     dumps,
@@ -20,7 +20,7 @@ from extraction.readers._wire import (
     stats_from_wire,
     stats_to_wire,
 )
-from extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
 
 
 def _records() -> ModelWeights:
@@ -57,7 +57,7 @@ def test_every_record_field_crosses_and_loaders_are_replaced() -> None:
     assert rebuilt.layers[0].weight("kernel").array()[0, 0] == 7.0
 
 
-def test_a_record_inside_a_field_crosses_when_it_is_weightscopes_own() -> None:
+def test_a_record_inside_a_field_crosses_when_it_is_kerascopes_own() -> None:
     stats = compute_stats(np.arange(5.0))
     assert decode(loads(dumps(encode({"stats": stats})))) == {"stats": stats}
     assert stats_from_wire(loads(dumps(stats_to_wire(stats)))) == stats
@@ -71,7 +71,7 @@ def test_a_record_inside_a_field_crosses_when_it_is_weightscopes_own() -> None:
     [
         {"\x00record": ["subprocess:Popen", {"args": "id"}]},
         {"\x00record": ["os:system", {}]},
-        {"\x00record": ["extraction.api:open_model", {}]},
+        {"\x00record": ["kerascope.extraction.api:open_model", {}]},
         {"\x00ndarray": ["|O", [1], [1]]},
         {"\x00ndarray": ["<f4", [3], [1.0]]},
         {"\x00unknown": []},

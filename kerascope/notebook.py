@@ -1,4 +1,4 @@
-"""Weightscope in a notebook: open a model, get its figures as plain plotly figures.
+"""Kerascope in a notebook: open a model, get its figures as plain plotly figures.
 
 A thin front over ``extraction`` (records) and ``components.figures`` (builders): the same
 figures the dashboard draws, returned as ``plotly.graph_objects.Figure`` so Jupyter, JupyterLab,
@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.figures import filters as filter_figures
-from components.figures import heatmaps, histograms, tables
-from components.figures import overview as overview_figures
-from components.figures.mosaic import ChannelMode, Order, Scale
-from components.figures.weight_views import View, filter_kind, heatmap_args, views_for
-from extraction.analysis.reduce import ReduceMode
-from extraction.errors import LayerNotFound
-from extraction.records import LayerWeights, ModelWeights, Weight
+from kerascope.components.figures import filters as filter_figures
+from kerascope.components.figures import heatmaps, histograms, tables
+from kerascope.components.figures import overview as overview_figures
+from kerascope.components.figures.mosaic import ChannelMode, Order, Scale
+from kerascope.components.figures.weight_views import View, filter_kind, heatmap_args, views_for
+from kerascope.extraction.analysis.reduce import ReduceMode
+from kerascope.extraction.errors import LayerNotFound
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
 
 if TYPE_CHECKING:
-    from extraction.runs import Run
+    from kerascope.extraction.runs import Run
 
 HEALTH_COLUMNS = ("layer", "weight", "check", "severity", "message", "indices", "unit")
 """The columns of ``health``: the fields of ``health --json``."""
@@ -44,10 +44,10 @@ def open(source: Any, *, live: bool = False, download: bool = False) -> ModelWei
         download: for ``app:NAME``, fetch the ImageNet weights when Keras has none cached.
 
     Raises:
-        extraction.WeightscopeError: the source is missing, not a model, or unsafe; the
+        extraction.KerascopeError: the source is missing, not a model, or unsafe; the
             message says what was received.
     """
-    from extraction.api import open_model
+    from kerascope.extraction.api import open_model
 
     return open_model(source, live=live, download=download)
 
@@ -177,7 +177,7 @@ def health(model: Any) -> pd.DataFrame:
         affected ``indices`` counted in ``unit`` (filters, units, channels); no rows when
         nothing was found.
     """
-    from extraction.analysis.health import findings_json, model_findings
+    from kerascope.extraction.analysis.health import findings_json, model_findings
 
     rows = findings_json(model_findings(_records(model)))["findings"]
     return pd.DataFrame(rows, columns=list(HEALTH_COLUMNS))
@@ -200,12 +200,12 @@ def timeline(
         metrics: any of ``l2``, ``std``, ``update_ratio``.
 
     Raises:
-        extraction.WeightscopeError: not a run (fewer than two snapshots of one model).
+        extraction.KerascopeError: not a run (fewer than two snapshots of one model).
         ValueError: a weight or metric that the run does not have.
     """
-    from components.figures.timeline import multiples_figure
-    from extraction.analysis.timeline import timeline as run_timeline
-    from extraction.runs import Run, open_run
+    from kerascope.components.figures.timeline import multiples_figure
+    from kerascope.extraction.analysis.timeline import timeline as run_timeline
+    from kerascope.extraction.runs import Run, open_run
 
     opened = run if isinstance(run, Run) else open_run(run)
     every = list(run_timeline(opened).weights.values())
@@ -226,9 +226,9 @@ def open_run(path: str | os.PathLike[str]) -> Run:
     snapshots in training order; ``run.model(i)`` gives snapshot ``i``'s records.
 
     Raises:
-        extraction.WeightscopeError: no such folder, or not a run.
+        extraction.KerascopeError: no such folder, or not a run.
     """
-    from extraction.runs import open_run as open_run_folder
+    from kerascope.extraction.runs import open_run as open_run_folder
 
     return open_run_folder(path)
 

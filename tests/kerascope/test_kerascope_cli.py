@@ -1,4 +1,4 @@
-"""The ``weightscope`` command: the library's commands handed over unchanged, ``app``'s plan
+"""The ``kerascope`` command: the library's commands handed over unchanged, ``app``'s plan
 (deep link and model folder) for every kind of source, and its one-line errors."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import keras
 import pytest
 from keras import layers
 
-from extraction import SourceNotFound, UnsupportedFormat
-from extraction import cli as library
-from weightscope import cli, launch
+from kerascope import cli, launch
+from kerascope.extraction import SourceNotFound, UnsupportedFormat
+from kerascope.extraction import cli as library
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "weightscope", *args],
+        [sys.executable, "-m", "kerascope", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -65,7 +65,7 @@ def test_library_errors_are_one_line_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
     usage = run("inspect", "--bogus")
-    assert usage.returncode == 2 and "usage: weightscope" in usage.stderr
+    assert usage.returncode == 2 and "usage: kerascope" in usage.stderr
 
 
 def test_app_errors_are_one_line_exit_2(tmp_path: Path) -> None:
@@ -97,10 +97,10 @@ def test_plan_for_demos_and_applications(source: str | None, model: str | None) 
 def test_plan_for_a_file_serves_its_folder(
     model_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.delenv("WEIGHTSCOPE_MODEL_DIR", raising=False)
+    monkeypatch.delenv("KERASCOPE_MODEL_DIR", raising=False)
     monkeypatch.chdir(model_file.parent)
     plan = launch.plan(model_file.name)  # relative to the working directory
-    assert plan.env == {"WEIGHTSCOPE_MODEL_DIR": str(model_file.parent.resolve())}
+    assert plan.env == {"KERASCOPE_MODEL_DIR": str(model_file.parent.resolve())}
     assert plan.query == {"model": model_file.name}
     url = plan.url("localhost", 8600)
     assert url == "http://localhost:8600/?model=cli+net.keras"
@@ -111,9 +111,9 @@ def test_plan_keeps_the_users_model_folder(
     model_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = model_file.parent.parent
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(folder))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(folder))
     plan = launch.plan(str(model_file))
-    assert plan.env == {"WEIGHTSCOPE_MODEL_DIR": str(folder.resolve())}
+    assert plan.env == {"KERASCOPE_MODEL_DIR": str(folder.resolve())}
     assert plan.query == {"model": f"{model_file.parent.name}/{model_file.name}"}
 
 
@@ -124,9 +124,9 @@ def test_plan_serves_a_deep_file_from_its_own_folder(
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
     (deep / "net.keras").write_bytes(model_file.read_bytes())
-    monkeypatch.setenv("WEIGHTSCOPE_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(tmp_path))
     plan = launch.plan(str(deep / "net.keras"))
-    assert plan.env == {"WEIGHTSCOPE_MODEL_DIR": str(deep.resolve())}
+    assert plan.env == {"KERASCOPE_MODEL_DIR": str(deep.resolve())}
     assert plan.query == {"model": "net.keras"}
 
 
@@ -158,5 +158,5 @@ def test_plan_for_a_run_folder(model_file: Path, tmp_path: Path) -> None:
     for epoch in (1, 2):
         (run / f"model-{epoch:02d}.keras").write_bytes(model_file.read_bytes())
     plan = launch.plan(str(run))
-    assert plan.env == {"WEIGHTSCOPE_MODEL_DIR": str(tmp_path.resolve())}
+    assert plan.env == {"KERASCOPE_MODEL_DIR": str(tmp_path.resolve())}
     assert plan.query == {"model": "checkpoints"}

@@ -1,6 +1,6 @@
-"""The ``weightscope`` command: the dashboard (``app``) and the library's commands.
+"""The ``kerascope`` command: the dashboard (``app``) and the library's commands.
 
-``weightscope inspect | export | health | timeline ...`` are ``python -m extraction``'s own
+``kerascope inspect | export | health | timeline ...`` are ``python -m extraction``'s own
 commands, handed over unchanged (same options, output and exit codes); only ``app`` is new.
 """
 
@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from extraction import cli as library
-from extraction.errors import WeightscopeError
+from kerascope.extraction import cli as library
+from kerascope.extraction.errors import KerascopeError
 
-PROG = "weightscope"
+PROG = "kerascope"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         plan = launch.plan(parsed.source, parsed.layer)
         port = parsed.port or launch.free_port(parsed.host)
-    except WeightscopeError as exc:
+    except KerascopeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return library.EXIT_BAD_INPUT
     except OSError as exc:
@@ -51,17 +51,17 @@ def _parser(commands: dict[str, str]) -> argparse.ArgumentParser:
         prog=PROG,
         description="See every weight of a Keras model: the dashboard, or the library's "
         "commands in a terminal.",
-        epilog="`weightscope COMMAND --help` describes a command. Exit status: 0 ok, 2 bad input. "
-        "In Python or a notebook: `import weightscope as ws; ws.filters('model.keras', 'conv1')`.",
+        epilog="`kerascope COMMAND --help` describes a command. Exit status: 0 ok, 2 bad input. "
+        "In Python or a notebook: `import kerascope as ks; ks.filters('model.keras', 'conv1')`.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     app = sub.add_parser(
         "app",
         help="start the dashboard in the browser, opened on SOURCE",
-        description="Start the Weightscope dashboard opened on SOURCE and print its address.",
+        description="Start the Kerascope dashboard opened on SOURCE and print its address.",
         epilog="SOURCE is a model file, SavedModel folder or run folder (served from its "
-        "folder via WEIGHTSCOPE_MODEL_DIR), a demo (digits_cnn, demo:digits_mlp ...) or "
+        "folder via KERASCOPE_MODEL_DIR), a demo (digits_cnn, demo:digits_mlp ...) or "
         "app:NAME for a keras.applications architecture; without it, the default demo. Ctrl+C "
         "stops it.",
     )
@@ -91,6 +91,6 @@ def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("weightscope")
+        return version("kerascope")
     except PackageNotFoundError:
         return "(not installed)"

@@ -29,7 +29,7 @@ def test_notebook_runs_and_shows_its_figures(
 ) -> None:
     from nbclient import NotebookClient
 
-    # The kernel is a fresh Python: it imports weightscope from this checkout, and writes the
+    # The kernel is a fresh Python: it imports kerascope from this checkout, and writes the
     # notebook's files in tmp_path. The demo cache is the test session's (tests/conftest.py).
     paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))

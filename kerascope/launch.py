@@ -1,11 +1,11 @@
-"""``weightscope app``: start the dashboard opened on a source, through its deep-link contract.
+"""``kerascope app``: start the dashboard opened on a source, through its deep-link contract.
 
 The page opens what ``?model=NAME&layer=PATH`` names (``components/page/links.py``): a demo,
-``app:NAME``, or a file inside ``$WEIGHTSCOPE_MODEL_DIR``. So a file on the command line is
+``app:NAME``, or a file inside ``$KERASCOPE_MODEL_DIR``. So a file on the command line is
 served by pointing the model folder at the folder it is in (unless it is already inside the
 folder the user configured) and naming it in the URL; the app has no second way in.
 
-The app and its ``.streamlit/config.toml`` are found beside the package: ``weightscope/_app``
+The app and its ``.streamlit/config.toml`` are found beside the package: ``kerascope/_app``
 in an installed wheel, the repository root in a clone (an editable install, or running from
 source). Streamlit reads ``.streamlit/config.toml`` from its working directory, so the server
 runs there; paths from the command line are made absolute first.
@@ -25,9 +25,9 @@ import webbrowser
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from extraction.api import APP_PREFIX, DEMO_PREFIX
-from extraction.errors import SourceNotFound, UnsupportedFormat
-from extraction.folder import MODEL_DIR_ENV, list_models, model_dir
+from kerascope.extraction.api import APP_PREFIX, DEMO_PREFIX
+from kerascope.extraction.errors import SourceNotFound, UnsupportedFormat
+from kerascope.extraction.folder import MODEL_DIR_ENV, list_models, model_dir
 
 APP_FILE = "app.py"
 CONFIG_FILE = Path(".streamlit") / "config.toml"
@@ -39,7 +39,7 @@ cold disk)."""
 
 @dataclass(frozen=True)
 class Launch:
-    """What ``weightscope app SOURCE`` starts: the query string and the environment it needs."""
+    """What ``kerascope app SOURCE`` starts: the query string and the environment it needs."""
 
     query: dict[str, str] = field(default_factory=dict)
     """The deep link's parameters (``model``, ``layer``); empty opens the default demo."""
@@ -65,7 +65,7 @@ def app_folder() -> Path:
             return folder
     raise FileNotFoundError(
         f"the dashboard's {APP_FILE} is missing from {package / '_app'} and {package.parent}; "
-        "reinstall weightscope"
+        "reinstall kerascope"
     )
 
 
@@ -79,10 +79,10 @@ def plan(source: str | None, layer: str | None = None) -> Launch:
 
     Raises:
         SourceNotFound: no such file, demo or application (the message lists the demos).
-        UnsupportedFormat, UnsafeModel: the file is not a model Weightscope reads.
+        UnsupportedFormat, UnsafeModel: the file is not a model Kerascope reads.
     """
-    from extraction.models.applications import APPLICATIONS
-    from extraction.models.demos import DEMOS
+    from kerascope.extraction.models.applications import APPLICATIONS
+    from kerascope.extraction.models.demos import DEMOS
 
     query: dict[str, str] = {}
     env: dict[str, str] = {}
@@ -117,16 +117,16 @@ def plan(source: str | None, layer: str | None = None) -> Launch:
 def _model_folder(path: Path) -> tuple[Path, str]:
     """The model folder to serve ``path`` from, and its name there; checks that it is a model.
 
-    A file the sidebar of the user's own ``$WEIGHTSCOPE_MODEL_DIR`` lists keeps that folder (the
+    A file the sidebar of the user's own ``$KERASCOPE_MODEL_DIR`` lists keeps that folder (the
     sidebar then shows its neighbours too); any other is served from the folder it is in. The
     name must be one the sidebar lists (``list_models``), or the page would open another.
 
     Raises:
         UnsupportedFormat: not a model, or a name the model folder does not list.
     """
-    from extraction.readers import model_suffixes
-    from extraction.readers.sniff import sniff
-    from extraction.runs import looks_like_run
+    from kerascope.extraction.readers import model_suffixes
+    from kerascope.extraction.readers.sniff import sniff
+    from kerascope.extraction.runs import looks_like_run
 
     if not looks_like_run(path):  # a run folder opens as a run, with its epochs
         sniff(path)  # one clear line now, rather than an error box in the browser
@@ -140,7 +140,7 @@ def _model_folder(path: Path) -> tuple[Path, str]:
             return folder, name
     raise UnsupportedFormat(
         f"{path.name}: the dashboard opens model files by their ending "
-        f"({', '.join(model_suffixes())}); rename it, or use weightscope inspect"
+        f"({', '.join(model_suffixes())}); rename it, or use kerascope inspect"
     )
 
 
@@ -199,7 +199,7 @@ def serve(launch: Launch, *, host: str, port: int, open_browser: bool) -> int:
             )
             print(f"error: the dashboard {why} before it started", file=sys.stderr)
             return code or 1
-        print(f"Weightscope is running at {url}\nPress Ctrl+C to stop.", flush=True)
+        print(f"Kerascope is running at {url}\nPress Ctrl+C to stop.", flush=True)
         if open_browser:
             webbrowser.open(url)
         return server.wait()

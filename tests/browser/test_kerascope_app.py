@@ -1,4 +1,4 @@
-"""``weightscope app FILE --layer L``: the address it prints opens the dashboard on that file and
+"""``kerascope app FILE --layer L``: the address it prints opens the dashboard on that file and
 layer, from any working directory; stopping the command stops the server."""
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def test_app_command_opens_the_file_and_layer(
 
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("WEIGHTSCOPE_MODEL_DIR", None)
-    command = [sys.executable, "-m", "weightscope", "app", "my models/cmd net.keras"]
+    env.pop("KERASCOPE_MODEL_DIR", None)
+    command = [sys.executable, "-m", "kerascope", "app", "my models/cmd net.keras"]
     options = ["--port", str(port), "--host", "127.0.0.1", "--layer", "scores", "--no-browser"]
     proc = subprocess.Popen(
         command + options, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
@@ -40,7 +40,7 @@ def test_app_command_opens_the_file_and_layer(
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        assert line.startswith("Weightscope is running at "), line
+        assert line.startswith("Kerascope is running at "), line
         url = line.split()[-1]
         assert url == f"http://127.0.0.1:{port}/?model=cmd+net.keras&layer=scores"
 
@@ -51,13 +51,13 @@ def test_app_command_opens_the_file_and_layer(
         expect(page.locator('[data-testid="stException"]')).to_have_count(0)
         expect(page.locator('[data-testid="stAlert"]')).to_have_count(0)
         page.wait_for_selector('[data-testid="stPlotlyChart"] .heatmaplayer')
-        page.screenshot(path=str(screenshots / "weightscope-app-command.png"))
+        page.screenshot(path=str(screenshots / "kerascope-app-command.png"))
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     # The server went with the command.
     try:
         urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
-        raise AssertionError("the Streamlit server outlived the weightscope command")
+        raise AssertionError("the Streamlit server outlived the kerascope command")
     except OSError:
         pass
