@@ -1,9 +1,12 @@
 """A run on the page (AppTest): deep link with an epoch, the slider moves every view and the
-URL, the Run tab finds where NaN first appears, the other tabs show the chosen snapshot."""
+URL, the snapshot shown first and the timelines filled after, a run opened after another lands
+on its newest snapshot, the Run tab finds where NaN first appears, the other tabs show the chosen
+snapshot."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import keras
@@ -54,6 +57,16 @@ def app(query: dict[str, str]) -> AppTest:
     return at.run()
 
 
+def filled(at: AppTest, timeout: float = 120) -> AppTest:
+    """Rerun until the run's timelines have been read (no progress line left)."""
+    deadline = time.monotonic() + timeout
+    while at.get("progress"):
+        assert time.monotonic() < deadline, "the run's timelines were not read in time"
+        time.sleep(0.3)
+        at.run()
+    return at
+
+
 def charts(at: AppTest) -> list[dict[str, object]]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
@@ -79,7 +92,10 @@ def test_a_run_opens_at_the_linked_epoch_and_the_slider_moves_every_view(
     assert at.query_params["epoch"] == "2" and at.query_params["layer"] == "conv"
     assert "conv/kernel at epoch 2" in titles(at)
     assert "change since epoch 1" in titles(at)
+    filled(at)
+    assert any("histograms over time" in t for t in titles(at))
     now = charts(at)[0]
+    assert "one colour scale for the whole run" in str(now["layout"])
     zmax = now["data"][0]["zmax"]  # type: ignore[index]
     at.select_slider(key="run_index").set_value(2).run()
     assert not at.exception
@@ -103,7 +119,7 @@ def test_the_run_tab_finds_where_nan_first_appears(
     assert at.session_state["run_index"] == EPOCHS - 1  # no epoch in the link: the newest
     assert at.query_params["epoch"] == str(EPOCHS)
     at.session_state["main_tab"] = "Run over time"
-    at.run()
+    filled(at.run())
     assert not at.exception, [e.value for e in at.exception]
     assert any(f"first appears at epoch {EPOCHS}" in e.value for e in at.error)
     assert any("conv/kernel" in e.value for e in at.error)
@@ -120,16 +136,34 @@ def test_a_link_to_an_epoch_the_run_lacks_is_an_error_box(
     assert at.query_params["epoch"] == str(EPOCHS)  # the URL says what is shown
 
 
-def test_a_run_recorded_by_batches_links_epoch_and_step(
+def test_a_run_recorded_by_batches_links_its_step(
     run_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(run_dir))
-    at = app({"model": "rec", "layer": "conv", "epoch": "1"})
+    at = app({"model": "rec", "layer": "conv", "epoch": "1"})  # an epoch: its last snapshot
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert at.session_state["run_index"] == 1  # the last snapshot of epoch 1: step 3
-    assert at.query_params["epoch"] == "1" and at.query_params["step"] == "3"
+    assert at.query_params["step"] == "3" and "epoch" not in at.query_params
     assert "conv/kernel at epoch 1, step 3" in titles(at)
-    at = app({"model": "rec", "layer": "conv", "epoch": "2", "step": "8"})
-    assert at.session_state["run_index"] == 3
-    assert at.query_params["step"] == "8"
+    at = app({"model": "rec", "layer": "conv", "step": "6"})
+    assert at.session_state["run_index"] == 2
+    assert at.query_params["step"] == "6" and "epoch" not in at.query_params
+
+
+def test_a_run_opened_after_another_lands_on_its_newest_snapshot(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(run_dir))
+    at = app({"model": "ckpt", "layer": "conv", "epoch": "2"})
+    assert at.session_state["run_index"] == 1
+    at.selectbox(key="folder_name").set_value("rec").run()  # by the sidebar
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["run_index"] == 3  # rec's newest (step 8), not ckpt's position
+    assert at.query_params["model"] == "rec" and at.query_params["step"] == "8"
+    assert "epoch" not in at.query_params
+    at.select_slider(key="run_index").set_value(0).run()
+    assert at.query_params["step"] == "0"
+    at.selectbox(key="folder_name").set_value("ckpt").run()  # back: its newest again
+    assert at.session_state["run_index"] == EPOCHS - 1
+    assert at.query_params["epoch"] == str(EPOCHS) and "step" not in at.query_params
