@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 
 from kerascope.components.figures import timeline as figures
-from kerascope.extraction.analysis.timeline import WeightPoint, WeightTimeline, _change, _point
+from kerascope.extraction.analysis.snapshots import point
+from kerascope.extraction.analysis.timeline import WeightTimeline
 
 
 def _line(arrays: list[np.ndarray], key: str = "dense/kernel") -> WeightTimeline:
-    points = []
-    for i, a in enumerate(arrays):
-        raw = _point(a)
-        if i:
-            raw["change_l2"], raw["change_max"] = _change(a, arrays[i - 1])
-        raw["hist"] = tuple(raw["hist"])
-        points.append(WeightPoint(**raw))
+    points = [point(a, arrays[i - 1] if i else None) for i, a in enumerate(arrays)]
     layer, name = key.rsplit("/", 1)
     return WeightTimeline(layer, name, arrays[0].shape, tuple(points))
 
