@@ -8,21 +8,19 @@ Decided edge cases (each has a test):
 - A newer version of the same run folder (a snapshot was added) cancels the older version's job:
   a run written live would otherwise start a full pass per new snapshot. A cancelled job ends
   without a result and says so (``cancelled``); the page reopens the run as it is now.
-- A snapshot that cannot be read ends the job with ``error`` (one line) and no result; any
-  other failure too, named by its type, so a bug shows as an error box and not a dead page.
+- A snapshot that cannot be read is in the result with a note (``Timeline.notes``); a run whose
+  snapshots turn out to be of different models ends the job with ``error`` (one line) and no
+  result; any other failure too, named by its type, so a bug shows as an error box and not a
+  dead page.
 """
 
 from __future__ import annotations
 
 import threading
 
-from kerascope.extraction.analysis.timeline import Timeline, timeline
+from kerascope.extraction.analysis.timeline import Fill, Timeline, fill_timeline
 from kerascope.extraction.errors import KerascopeError
 from kerascope.extraction.runs import Run
-
-
-class _Cancelled(Exception):
-    """Raised from the progress callback to stop a job whose run has a newer version."""
 
 
 class TimelineJob:
@@ -67,16 +65,15 @@ class TimelineJob:
         """Stop after the snapshot being read (its numbers are kept in the cache)."""
         self._cancel.set()
 
-    def _progress(self, done: int, total: int) -> None:
-        self.done = done
-        if self._cancel.is_set():
-            raise _Cancelled
-
     def _work(self) -> None:
+        last: Fill | None = None
         try:
-            self.result = timeline(self.run, self._progress)
-        except _Cancelled:
-            pass
+            for last in fill_timeline(self.run):
+                self.done, self.total = last.done, last.total
+                if self._cancel.is_set():
+                    return  # leaving the loop closes the pass (and its worker request)
+            if last is not None:
+                self.result = last.timeline()
         except KerascopeError as exc:
             self.error = str(exc)
         except Exception as exc:  # a bug must not leave the page waiting  # noqa: BLE001

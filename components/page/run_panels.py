@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from kerascope.extraction.analysis.diagnostics import Finding, layer_findings
+from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER, Finding, layer_findings
 from kerascope.extraction.analysis.timeline import Timeline
 from kerascope.extraction.errors import KerascopeError
 from kerascope.extraction.records import LayerWeights
@@ -24,8 +24,9 @@ from kerascope.extraction.runs import Run
 from ..figures import timeline as figures
 from ..figures.health import finding_text
 from .messages import error_line, plain
+from .navigation import open_layer
 from .run_job import TimelineJob, TimelineJobs
-from .run_view import Shown, step_title
+from .run_view import Shown, move_to, step_title
 
 JOBS = TimelineJobs()
 """The timeline jobs of every session (one per version of a run)."""
@@ -34,19 +35,21 @@ SETTLE_S = 0.3
 POLL_S = 1.0
 
 
-def timeline_now(shown: Shown, what: str) -> Timeline | None:
-    """The run's timeline if every snapshot has been read; else None, with a progress line
-    (or the job's error) in its place that redraws the page once the timeline is ready."""
+def settled_job(shown: Shown) -> TimelineJob:
+    """The run's timeline job, given a moment to end (a run whose snapshots are cached)."""
     job = JOBS.get(shown.run, shown.ref.token)
     if not job.finished:
         job.wait(SETTLE_S)
-    if job.result is not None:
-        return job.result
+    return job
+
+
+def pending(job: TimelineJob, what: str) -> None:
+    """In place of what needs the timeline: the job's error, or a progress line that redraws
+    the page once the timeline is ready."""
     if job.error is not None:
         st.error(error_line("Could not read every snapshot of the run", RuntimeError(job.error)))
-        return None
-    _filling(job, what)
-    return None
+    else:
+        _filling(job, what)
 
 
 @st.fragment(run_every=POLL_S)
@@ -77,9 +80,7 @@ def _render_layer(shown: Shown, layer: LayerWeights) -> None:
     if not layer.weights:
         st.info(f"{plain(layer.class_name)} layers have no weights: pick a layer with parameters.")
         return
-    job = JOBS.get(run, ref.token)
-    if not job.finished:
-        job.wait(SETTLE_S)
+    job = settled_job(shown)
     line = job.result
     names = [w.name for w in layer.weights]
     if line is not None:
@@ -104,9 +105,10 @@ def _render_layer(shown: Shown, layer: LayerWeights) -> None:
         right.info("The first snapshot has no change to show: move the slider on.")
     else:
         right.plotly_chart(change, width="stretch", key="run-change")
+    own_checks = _findings_now(ref.token, index, layer.path, layer)
     if line is None:
-        timeline_now(shown, "the histograms over time and the timelines")
-        _health(run, index, _findings_now(ref.token, index, layer.path, layer))
+        pending(job, "the histograms over time and the timelines")
+        _health(run, index, own_checks)
         return
     steps = [s.step for s in run.snapshots]
     labels = [s.label for s in run.snapshots]
@@ -130,7 +132,7 @@ def _render_layer(shown: Shown, layer: LayerWeights) -> None:
         "marked in their heatmap colours (NaN yellow, +Inf black, -Inf purple) where a line "
         "breaks."
     )
-    _health(run, index, line.findings_at(index, layer.path))
+    _health(run, index, _merged(line.findings_at(index, layer.path), own_checks))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -182,8 +184,18 @@ def _largest(values: Any) -> float:
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _findings_now(token: str, index: int, layer_path: str, _layer: LayerWeights) -> list[Finding]:
-    """The health of one layer at one snapshot, before the run's timeline holds it."""
+    """The per-weight checks of one layer at one snapshot (dead units, constant biases ...:
+    the run's first pass keeps only NaN/Inf and exploding units)."""
     return layer_findings(_layer)
+
+
+def _merged(run_checks: list[Finding], own: list[Finding]) -> list[Finding]:
+    """The first pass's findings (with the run's context: scale against the initializer and
+    the run's history) and the layer's own checks, each (weight, check) once, most severe
+    first."""
+    seen = {(f.weight, f.check) for f in run_checks}
+    found = [*run_checks, *(f for f in own if (f.weight, f.check) not in seen)]
+    return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
 
 
 def _health(run: Run, index: int, findings: list[Finding]) -> None:
@@ -212,9 +224,11 @@ def _render_run(shown: Shown) -> None:
     )
     if logs is not None:
         st.plotly_chart(logs, width="stretch", key="run-logs")
-    line = timeline_now(shown, "what went wrong first, health over time and every timeline")
-    if line is not None:
-        _whole_run(shown, line)
+    job = settled_job(shown)
+    if job.result is None:
+        pending(job, "what went wrong first, health over time and every timeline")
+    else:
+        _whole_run(shown, job.result)
     rows = [
         {"step": s.step, "snapshot": s.label, "file": Path(s.source).name, **dict(s.logs)}
         for s in run.snapshots
@@ -222,18 +236,78 @@ def _render_run(shown: Shown) -> None:
     st.dataframe(rows, hide_index=True, key="run-snapshots")
 
 
+NAMED_NAN = 4
+"""Weights named in the first-NaN headline; more are counted."""
+
+
+def _headline(run: Run, line: Timeline) -> None:
+    """What went wrong first (the earliest error finding, the weight that moved most then),
+    then where NaN/Inf first appear; each with a button to that layer at that snapshot."""
+    anomaly, nan = line.events.first_anomaly, line.events.first_nan
+    for note in line.notes:
+        st.warning(plain(note))
+    if anomaly is None and nan is None:
+        st.success(
+            f"Nothing went wrong in the {len(run.snapshots)} snapshots: no error finding and no "
+            "NaN or Inf in any weight."
+        )
+        return
+    if anomaly is not None:
+        where = f"{anomaly.layer}/{anomaly.weight}"
+        ratio = (
+            f" (update ratio {anomaly.update_ratio:.3g})"
+            if anomaly.update_ratio is not None
+            else ""
+        )
+        st.error(
+            f"**First anomaly at {plain(anomaly.label)}: {plain(where)}**, the weight that moved "
+            f"most then{ratio}. {plain(anomaly.message)}",
+            icon=":material/crisis_alert:",
+        )
+        _go_button(anomaly.index, anomaly.layer, anomaly.weight, anomaly.label, "run-go-anomaly")
+    if nan is not None:
+        names = [f"{w.layer}/{w.weight} ({w.count:,})" for w in nan.weights]
+        listed = ", ".join(names[:NAMED_NAN])
+        if len(names) > NAMED_NAN:
+            listed += f" and {len(names) - NAMED_NAN} more"
+        if len(names) == len(line.weights) and len(names) > 1:
+            which = f"every weight at once ({len(names)})"
+        else:
+            which = f"{len(names)} weight{'s' if len(names) > 1 else ''}"
+        after = anomaly is not None and anomaly.index < nan.index
+        st.error(
+            f"**NaN or Inf first appear at {plain(nan.label)}**, in {which}: {plain(listed)} "
+            "values. Training diverged there"
+            + ("; the first anomaly above came before it." if after else "."),
+            icon=":material/error:",
+        )
+        culprit = nan.weights[0]
+        for w in nan.weights:  # the anomaly's weight, when it is among them
+            if anomaly is not None and (w.layer, w.weight) == (anomaly.layer, anomaly.weight):
+                culprit = w
+        _go_button(nan.index, culprit.layer, culprit.weight, nan.label, "run-go-nan")
+
+
+def _go_button(index: int, layer: str, weight: str, label: str, key: str) -> None:
+    st.button(
+        plain(f"Open {layer}/{weight} at {label}"),
+        key=key,
+        icon=":material/arrow_forward:",
+        on_click=_go,
+        args=(index, layer, weight),
+    )
+
+
+def _go(index: int, layer: str, weight: str) -> None:
+    """Show ``layer``'s ``weight`` at snapshot ``index`` in the Layer tab (a callback)."""
+    move_to(index)
+    open_layer(layer, weight)
+
+
 def _whole_run(shown: Shown, line: Timeline) -> None:
     run, index = shown.run, shown.index
     steps = [s.step for s in run.snapshots]
-    bad = line.first_bad()
-    if bad is None:
-        st.success(f"No NaN or Inf in any weight of the {len(run.snapshots)} snapshots.")
-    else:
-        at, key = bad
-        st.error(
-            f"NaN or Inf first appears at {plain(run.snapshots[at].label)}, in {plain(key)}: "
-            "training diverged there. Move the slider to it and look at the layer."
-        )
+    _headline(run, line)
     st.plotly_chart(
         figures.health_figure(line.findings, steps, marker=index, step_title=step_title(run)),
         width="stretch",

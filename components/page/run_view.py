@@ -18,7 +18,7 @@ import streamlit as st
 
 from kerascope.extraction.errors import KerascopeError
 from kerascope.extraction.records import ModelWeights
-from kerascope.extraction.runs import Run, Snapshot, looks_like_run, open_run, run_token
+from kerascope.extraction.runs import Run, looks_like_run, open_run, run_token
 
 from .messages import error_line, plain
 from .sources import ModelRef
@@ -113,16 +113,6 @@ def step_title(run: Run) -> str:
     return _AXES.get(run.unit, unit_noun(run))
 
 
-def link_param(run: Run) -> str:
-    """The query parameter that names a snapshot of ``run`` (one of ``LINK_PARAMS``)."""
-    return "epoch" if run.unit == "epoch" else "step"
-
-
-def link_value(run: Run, snapshot: Snapshot) -> int:
-    """The number a link gives ``snapshot``: its epoch in an epoch run, else its step."""
-    return snapshot.epoch if link_param(run) == "epoch" else snapshot.step
-
-
 def choose_snapshot(ref: ModelRef, run: Run) -> int:
     """The snapshot slider and play button (in the sidebar); returns the index shown."""
     n = len(run.snapshots)
@@ -215,7 +205,8 @@ def sync_url(shown: Shown | None) -> None:
     """Make the URL name the snapshot shown, in the run's unit; no snapshot when no run is open."""
     wanted: dict[str, str | None] = dict.fromkeys(LINK_PARAMS)
     if shown is not None:
-        wanted[link_param(shown.run)] = str(link_value(shown.run, shown.run.snapshots[shown.index]))
+        param, number = shown.run.snapshots[shown.index].link
+        wanted[param] = str(number)
     for key, value in wanted.items():
         if value is None:
             if key in st.query_params:

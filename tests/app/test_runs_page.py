@@ -6,6 +6,7 @@ snapshot."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -15,9 +16,12 @@ import pytest
 from keras import layers
 from streamlit.testing.v1 import AppTest
 
+from benchmarks.step_run import Plant, copy_steps
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 180
 EPOCHS = 4
+STEPS = 60
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +51,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model.fit(
         x, y, epochs=2, batch_size=8, verbose=0, callbacks=[WeightRecorder(folder / "rec", every=3)]
     )
+    # Saved every batch by a plain callback: conv_b blows up at step 30, everything NaN at 40.
+    copy_steps(folder / "steps", STEPS, Plant(blowup_step=30, nan_step=40, nan_everywhere=True))
     return folder
 
 
@@ -65,6 +71,11 @@ def filled(at: AppTest, timeout: float = 120) -> AppTest:
         time.sleep(0.3)
         at.run()
     return at
+
+
+def alerts(elements: object) -> list[str]:
+    """Alert texts as the page shows them (Markdown escapes removed)."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in elements]  # type: ignore[attr-defined]
 
 
 def charts(at: AppTest) -> list[dict[str, object]]:
@@ -121,8 +132,9 @@ def test_the_run_tab_finds_where_nan_first_appears(
     at.session_state["main_tab"] = "Run over time"
     filled(at.run())
     assert not at.exception, [e.value for e in at.exception]
-    assert any(f"first appears at epoch {EPOCHS}" in e.value for e in at.error)
-    assert any("conv/kernel" in e.value for e in at.error)
+    nan = [e for e in alerts(at.error) if "NaN or Inf first appear" in e]
+    assert nan and nan[0].startswith(f"**NaN or Inf first appear at epoch {EPOCHS}**, in 1 weight")
+    assert "conv/kernel (1)" in nan[0]
     assert any("update ratio" in str(spec) for spec in charts(at))
 
 
@@ -167,3 +179,50 @@ def test_a_run_opened_after_another_lands_on_its_newest_snapshot(
     at.selectbox(key="folder_name").set_value("ckpt").run()  # back: its newest again
     assert at.session_state["run_index"] == EPOCHS - 1
     assert at.query_params["epoch"] == str(EPOCHS) and "step" not in at.query_params
+
+
+def test_a_step_run_links_steps_and_labels_them(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(run_dir))
+    at = app({"model": "steps", "layer": "conv_b", "step": "20"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state["run_index"] == 19
+    assert at.query_params["step"] == "20" and "epoch" not in at.query_params
+    slider = at.select_slider(key="run_index")
+    assert slider.label == "Step" and slider.format_func(19) == "step 20"
+    assert "conv_b/kernel at step 20" in titles(at)
+    at = app({"model": "steps", "layer": "conv_b"})  # no snapshot named: the newest
+    assert at.session_state["run_index"] == STEPS - 1
+    assert at.query_params["step"] == str(STEPS)
+    at = app({"model": "steps", "step": "999"})
+    assert any("no snapshot at step 999; steps: 1-60" in e for e in alerts(at.error))
+    assert at.query_params["step"] == str(STEPS)
+
+
+def test_the_run_tab_names_the_first_anomaly_then_the_first_nan_and_opens_them(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(run_dir))
+    at = app({"model": "steps", "layer": "conv_a"})
+    at.session_state["main_tab"] = "Run over time"
+    filled(at.run())
+    assert not at.exception, [e.value for e in at.exception]
+    first, second = alerts(at.error)[:2]
+    # Every weight turns NaN at step 40; the culprit blew up ten steps before.
+    assert first.startswith("**First anomaly at step 30: conv_b/kernel**")
+    assert "larger than glorot" in first
+    assert second.startswith("**NaN or Inf first appear at step 40**, in every weight at once (8)")
+    assert "the first anomaly above came before it" in second
+    at.button(key="run-go-nan").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["main_tab"] == "Layer"
+    assert at.session_state["layer"] == "conv_b" and at.session_state["weight"] == "kernel"
+    assert at.session_state["run_index"] == 39
+    assert at.query_params["step"] == "40" and at.query_params["layer"] == "conv_b"
+    at.session_state["main_tab"] = "Run over time"
+    at.run()
+    at.button(key="run-go-anomaly").click().run()
+    assert at.session_state["run_index"] == 29 and at.query_params["step"] == "30"
+    assert "conv_b/kernel at step 30" in titles(at)
