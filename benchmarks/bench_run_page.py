@@ -113,6 +113,11 @@ def visit(browser: object, url: str) -> dict[str, float | bool]:
     page = browser.new_page(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
     started = time.perf_counter()
     page.goto(url + LINK)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('h3')].some(h => h.textContent.includes('conv_b'))",
+        timeout=600_000,
+    )
+    text = time.perf_counter() - started  # the server's answer is on the page (charts load)
     page.wait_for_function(TITLE_JS, arg="conv_b/kernel at", timeout=600_000)
     page.wait_for_selector('[data-testid="stSidebar"] [data-testid="stSlider"]')
     first = time.perf_counter() - started
@@ -130,7 +135,13 @@ def visit(browser: object, url: str) -> dict[str, float | bool]:
     page.wait_for_function(TITLE_JS, arg="histograms over time", timeout=60_000)
     browser_step = time.perf_counter() - t0
     page.close()
-    return {"first": first, "filled": filled, "progress": progress, "step": browser_step}
+    return {
+        "text": text,
+        "first": first,
+        "filled": filled,
+        "progress": progress,
+        "step": browser_step,
+    }
 
 
 def scrub(env: dict[str, str]) -> dict[str, object]:
@@ -196,9 +207,11 @@ def main() -> None:
     )
     print(f"{'measure':<58}{'wall s':>9}{'CPU s':>9}")
     rows: list[tuple[str, float, float | None]] = [
-        ("(a) fresh server, empty cache: first layer view drawn", float(fresh["first"]), None),
+        ("(a) fresh server, empty cache: the layer's heading shown", float(fresh["text"]), None),
+        ("    first layer view drawn (its charts)", float(fresh["first"]), None),
         ("    timelines filled (histograms over time drawn)", float(fresh["filled"]), None),
-        ("(b) cached, new session: first layer view drawn", float(cached["first"]), None),
+        ("(b) cached, new session: the layer's heading shown", float(cached["text"]), None),
+        ("    first layer view drawn (its charts)", float(cached["first"]), None),
         ("    everything drawn", float(cached["filled"]), None),
         ("(c) slider step, server (AppTest), in order: median", med(play, 0), med(play, 1)),
         ("    in order, slowest", top(play, 0), top(play, 1)),

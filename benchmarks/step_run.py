@@ -58,11 +58,11 @@ def build_cnn(seed: int = 0) -> Any:
     return keras.Sequential(
         [
             keras.Input((16, 16, 1)),
-            layers.Conv2D(16, 3, activation="relu", name="conv_a"),
+            layers.Conv2D(16, 3, activation="tanh", name="conv_a"),
             layers.MaxPooling2D(name="pool"),
-            layers.Conv2D(32, 3, activation="relu", name="conv_b"),
+            layers.Conv2D(32, 3, activation="tanh", name="conv_b"),
             layers.Flatten(name="flat"),
-            layers.Dense(40, activation="relu", name="dense"),
+            layers.Dense(40, activation="tanh", name="dense"),
             layers.Dense(10, name="out"),
         ],
         name="step_cnn",

@@ -86,21 +86,21 @@ def open_current(ref: ModelRef) -> Run | None:
     if ref.kind != "folder":
         return None
     try:
-        path = Path(str(ref.source))
+        path = str(ref.source)
     except KerascopeError:
         return None
-    if not looks_like_run(path):
-        return None
     try:
-        return _open_run(str(path), ref.token)
+        return _open_run(path, ref.token)
     except KerascopeError as exc:
         st.error(error_line(f"Could not open the run {plain(ref.name)}", exc))
         return None
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _open_run(path: str, token: str) -> Run:
-    return open_run(path)
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _open_run(path: str, token: str) -> Run | None:
+    """The run in ``path`` at version ``token``; None for a folder entry that is no run. Kept
+    per version, so a slider step does not list the folder again."""
+    return open_run(path) if looks_like_run(Path(path)) else None
 
 
 def unit_noun(run: Run) -> str:

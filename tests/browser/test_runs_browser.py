@@ -62,8 +62,12 @@ new MutationObserver(() => {
   const now = performance.now();
   const titles = [...document.querySelectorAll('.gtitle')].map(t => t.textContent);
   const mark = (name, hit) => { if (hit && !(name in window.__seen)) window.__seen[name] = now; };
-  mark('view', titles.some(t => t.includes('conv_b/kernel at')));
-  mark('progress', document.querySelector('[data-testid="stProgress"]') !== null);
+  const heads = [...document.querySelectorAll('h3')].map(h => h.textContent);
+  mark('view', heads.some(h => h.includes('conv_b · Conv2D')));  // charts load lazily
+  mark('drawn', titles.some(t => t.includes('conv_b/kernel at')));
+  const bar = document.querySelector('[data-testid="stProgress"]');
+  mark('progress', bar !== null);
+  if (bar && !window.__bar) window.__bar = bar.parentElement.parentElement.textContent;
   mark('timelines', titles.some(t => t.includes('histograms over time')));
 }).observe(document, {subtree: true, childList: true, characterData: true});
 """
@@ -89,13 +93,16 @@ def test_a_long_run_shows_its_layer_first_then_fills_its_timelines(
     page.set_viewport_size({"width": 1280, "height": 800})
     page.add_init_script(SEEN)
     page.goto(f"{long_url}/?model=steps&layer=conv_b")
-    page.wait_for_function("() => 'view' in window.__seen", timeout=120_000)
+    page.wait_for_function("() => 'drawn' in window.__seen", timeout=120_000)
     expect(page.locator('[data-testid="stSidebar"] [data-testid="stSlider"]')).to_be_visible()
     page.screenshot(path=str(screenshots / "runs-long-first-view.png"))
     page.wait_for_function("() => 'timelines' in window.__seen", timeout=600_000)
     idle(page)
     seen = page.evaluate("window.__seen")
-    assert seen["view"] <= seen["progress"] < seen["timelines"], seen  # view, progress, charts
+    bar = page.evaluate("window.__bar")
+    # The layer's view came first (its charts drawn before the timelines), the progress after it.
+    assert seen["view"] <= seen["progress"] < seen["timelines"], (seen, bar)
+    assert seen["drawn"] < seen["timelines"], seen
     expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)  # the progress ended
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     assert page.locator(CHART).count() >= 4  # now, change, histograms over time, timelines
