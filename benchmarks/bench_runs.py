@@ -175,7 +175,8 @@ def main() -> None:
     for label, seconds, cpu in rows:
         cpu_text = f"{scrub[cpu]:>9.3f}" if cpu else ""
         print(f"{label:<52}{seconds:>9.3f}{cpu_text}")
-    print(f"load average before the floor, (a), (b) and after: {', '.join(f'{x:.1f}' for x in loads)}")
+    averages = ", ".join(f"{x:.1f}" for x in loads)
+    print(f"load average before the floor, (a), (b) and after: {averages}")
     print(f"load average during the scrub: {scrub['load']:.1f} on {os.cpu_count()} cores")
     ratio = first["seconds"] / floor["seconds"]
     print(f"(a) / floor = {ratio:.2f}x (target <= 5x): {'met' if ratio <= 5 else 'MISSED'}")
