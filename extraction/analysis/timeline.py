@@ -283,6 +283,11 @@ def fill_timeline(run: Run, *, isolate: bool = True) -> Iterator[Fill]:
     """The pass over ``run``, step by step: a ``Fill`` once the cached snapshots are loaded,
     then one as each other snapshot is read (see the module docstring).
 
+    For a page: iterate it in a background thread and keep the latest ``Fill``; the page's own
+    script calls ``latest.timeline()`` to draw what is there. Each snapshot is cached as it is
+    read, so an iteration stopped early (the generator closed by the thread that runs it, or
+    dropped: its worker ends) loses nothing.
+
     Raises:
         UnsupportedFormat: snapshots of different models (when the second model is read).
         ReaderCrashed: the worker could not be started.
