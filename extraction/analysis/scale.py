@@ -179,6 +179,8 @@ def untrained_finding(model: ModelWeights, scales: list[KernelScale]) -> Finding
     """One ``untrained`` finding when the whole model looks freshly initialised, else None."""
     if not scales or not all(s.fresh for s in scales):
         return None
+    if any(w.stats().nan_count or w.stats().inf_count for _, w in model.iter_weights()):
+        return None  # NaN/Inf is its own finding, never "untrained"
     biases = 0
     for layer, weight in model.iter_weights():
         if weight.role == "bias" and _zero_init(layer, "bias_initializer"):

@@ -94,8 +94,12 @@ reader needs, under a longer time limit)."""
 class Scanner:
     """Reads snapshot files one after the other and gives each one's entry."""
 
-    def __init__(self, preload: Preload | None = None) -> None:
+    def __init__(
+        self, preload: Preload | None = None, sniff: Callable[[Path], str] | None = None
+    ) -> None:
         self.preload = preload
+        self.sniff = sniff
+        """How a file's format is found (``readers.sniff.sniff`` unless given)."""
         self.template: Any = None
         self.model: ModelWeights | None = None
         """The records of the last file parsed (layers, configs) that the template stands for."""
@@ -130,7 +134,7 @@ class Scanner:
             arrays = self.template.arrays(file)
             if arrays is not None:
                 return self.model, arrays
-        fmt = sniff(file)
+        fmt = (self.sniff or sniff)(file)
         if self.preload is not None and fmt in FORMATS and FORMATS[fmt].preload:
             self.preload(fmt)
         model = read_file(file, fmt)

@@ -283,6 +283,11 @@ def fill_timeline(run: Run, *, isolate: bool = True) -> Iterator[Fill]:
     """The pass over ``run``, step by step: a ``Fill`` once the cached snapshots are loaded,
     then one as each other snapshot is read (see the module docstring).
 
+    For a page: iterate it in a background thread and keep the latest ``Fill``; the page's own
+    script calls ``latest.timeline()`` to draw what is there. Each snapshot is cached as it is
+    read, so an iteration stopped early (the generator closed by the thread that runs it, or
+    dropped: its worker ends) loses nothing.
+
     Raises:
         UnsupportedFormat: snapshots of different models (when the second model is read).
         ReaderCrashed: the worker could not be started.
@@ -297,12 +302,18 @@ def fill_timeline(run: Run, *, isolate: bool = True) -> Iterator[Fill]:
         if key is not None:
             entries[i] = _load(key, before)
 
-    def build() -> Timeline:
-        return _assemble(run, entries, errors)
+    def build(count: int) -> Callable[[], Timeline]:
+        return lambda: _assemble(run, entries[:count], errors, total)
+
+    def prefix(start: int) -> int:
+        while start < total and (entries[start] is not None or start in errors):
+            start += 1
+        return start
 
     missing = [i for i, e in enumerate(entries) if e is None]
     done = total - len(missing)
-    yield Fill(done, total, build)
+    ready = prefix(0)
+    yield Fill(done, total, build(ready))
     signature: tuple[str, frozenset[Any]] | None = _signature_of(snaps, entries)
     for i, result in _read(snaps, missing, isolate):
         before = keys[i - 1] if i else None
@@ -325,7 +336,8 @@ def fill_timeline(run: Run, *, isolate: bool = True) -> Iterator[Fill]:
                 if keys[i] is not None:
                     _store(keys[i], before, result)  # type: ignore[arg-type]
         done += 1
-        yield Fill(done, total, build)
+        ready = prefix(ready)
+        yield Fill(done, total, build(ready))
 
 
 def _signature_of(
@@ -360,11 +372,11 @@ def _read(
 # Assembling the timeline ----------------------------------------------------------------------
 
 
-def _assemble(run: Run, entries: list[Entry | None], errors: dict[int, str]) -> Timeline:
-    """The timeline of the first snapshots whose entries are in (read, or unreadable)."""
-    count = 0
-    while count < len(entries) and (entries[count] is not None or count in errors):
-        count += 1
+def _assemble(
+    run: Run, entries: list[Entry | None], errors: dict[int, str], total: int
+) -> Timeline:
+    """The timeline of the run's first ``len(entries)`` snapshots (each read, or unreadable)."""
+    count = len(entries)
     snaps = run.snapshots[:count]
     known = [e for e in entries[:count] if e is not None]
     layout: dict[str, tuple[str, str, tuple[int, ...], str]] = {}
@@ -395,7 +407,7 @@ def _assemble(run: Run, entries: list[Entry | None], errors: dict[int, str]) -> 
         tuple(findings),
         events,
         {i: why for i, why in errors.items() if i < count},
-        len(entries),
+        total,
     )
 
 

@@ -62,7 +62,10 @@ def serve_scan(request: dict[str, Any], conn: Connection, renew: Callable[[], No
         preload_modules(FORMATS[fmt].preload)
         conn.send_bytes(dumps({"type": "ready"}))
 
-    scanner = Scanner(preload)
+    from ._child import _plugin_sniff
+    from .sniff import sniff
+
+    scanner = Scanner(preload, lambda path: _plugin_sniff(path) or sniff(path))
     for k, (path, before) in enumerate(files):
         renew()
         message: dict[str, Any] = {"type": "snapshot", "index": k}

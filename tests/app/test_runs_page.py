@@ -47,7 +47,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model.compile("sgd", "mse")
     x = np.random.default_rng(0).normal(size=(32, 8, 8, 1)).astype("float32")
     y = np.zeros((32, 3), "float32")
-    model.get_layer("conv").kernel.assign(np.zeros((3, 3, 1, 4), "float32") + 0.1)
+    # A fresh start at the initializer's scale (a constant kernel is 100x too small: an error).
+    start = np.random.default_rng(1).uniform(-0.35, 0.35, (3, 3, 1, 4)).astype("float32")
+    model.get_layer("conv").kernel.assign(start)
     model.fit(
         x, y, epochs=2, batch_size=8, verbose=0, callbacks=[WeightRecorder(folder / "rec", every=3)]
     )
