@@ -59,6 +59,7 @@ bench: setup-dev
 	$(BIN)/python -m benchmarks.bench_llama
 	$(BIN)/python -m benchmarks.bench_isolation
 	$(BIN)/python -m benchmarks.bench_runs
+	$(BIN)/python -m benchmarks.bench_run_page
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from kerascope.components.page import (
     layer_view,
     links,
     model_panels,
+    run_panels,
     run_view,
     sidebar,
     teaching,
@@ -23,7 +24,7 @@ with st.sidebar:
     st.title("Kerascope")
     sidebar.choose_source(current_ref())
 ref, model = current()
-shown = run_view.choose(ref)  # a run: the epoch slider picks the snapshot every view shows
+shown = run_view.choose(ref)  # a run: the slider picks the snapshot every view shows
 if shown is not None:
     ref, model = shown.view_ref, shown.model
 header.render(ref, model)
@@ -45,7 +46,7 @@ layer_tab, table_tab, overview_tab, graph_tab, teach_tab, *run_tab = st.tabs(
 if layer_tab.open:
     with layer_tab:
         if shown is not None:
-            run_view.render_layer(shown, layer)
+            run_panels.render_layer(shown, layer)
         else:
             layer_view.render(ref, model, layer)
 if table_tab.open:
@@ -62,4 +63,4 @@ if teach_tab.open:
         teaching.render_tabs(ref, model, layer)
 if shown is not None and run_tab[0].open:
     with run_tab[0]:
-        run_view.render_run(shown)
+        run_panels.render_run(shown)

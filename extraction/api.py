@@ -82,12 +82,12 @@ def _is_keras_model(obj: Any) -> bool:
 
 
 def _open_path(path: Path, *, live: bool, isolate: bool) -> ModelWeights:
-    if path.is_dir() and not any(path.glob("*.index")):
+    if path.is_dir():
         from .runs import looks_like_run, open_run
 
         if looks_like_run(path):  # a run opens as its latest snapshot; open_run gives them all
             run = open_run(path)  # its snapshots open through the worker (open_model)
-            return run.model(len(run.snapshots) - 1)
+            return run.latest()[1]
     if isolate:
         from .readers.worker import open_isolated
 

@@ -9,7 +9,11 @@ them on the page. Decided edge cases (each has a test):
 - The update ratio is drawn on a log axis with the usual reference: a dashed line at 1e-3 and a
   band from 1e-4 to 1e-2; undefined ratios (first snapshot, a zero norm before) are gaps.
 - Histograms over time draw at most ``MAX_RIDGES`` snapshots (evenly chosen, the marked one
-  always among them); each is scaled to its own peak, as TensorBoard's offset view does.
+  and the first holding NaN/Inf always among them); each is scaled to its own peak, as
+  TensorBoard's offset view does.
+- NaN and Inf over time (``run_specials``): lines break at a snapshot holding them, with a
+  marker in the heatmaps' colour for the kind; a ridge gets its NaN/Inf count beside it, and a
+  snapshot with nothing finite only that count.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from kerascope.extraction.analysis.timeline import WeightTimeline
 from kerascope.extraction.kinds import CONV_KINDS
 from kerascope.extraction.layouts import to_2d
 
-from . import filters, heatmaps
+from . import filters, heatmaps, run_specials
 from .text import plotly_text
 
 Array = np.ndarray[Any, Any]
@@ -82,13 +86,21 @@ def ridgeline_figure(
 ) -> go.Figure:
     """Histograms over time: one filled curve per snapshot, the oldest at the back (top).
 
-    ``marker`` is the index of the snapshot shown now, drawn in red.
+    ``marker`` is the index of the snapshot shown now, drawn in red. A snapshot holding NaN/Inf
+    gets its count right of its ridge, in the heatmaps' colour for it; one with nothing finite
+    has no curve, only that label. The first such snapshot is always among those drawn.
     """
     n = len(line.points)
-    chosen = _ridges(n, marker)
+    bad = [i for i, p in enumerate(line.points) if p.nan_count or p.inf_count]
+    chosen = _ridges(n, marker, bad[:1])
     fig = go.Figure()
+    annotations: list[dict[str, Any]] = []
     for rank, i in enumerate(chosen):
         point = line.points[i]
+        base = float(len(chosen) - 1 - rank)  # newest lowest, in front
+        label = run_specials.ridge_label(point, base)
+        if label is not None:
+            annotations.append(label)
         if point.hist_range is None or not point.hist:
             continue
         counts = np.asarray(point.hist, dtype=np.float64)
@@ -96,7 +108,6 @@ def ridgeline_figure(
         centres = np.linspace(lo, hi, len(counts) + 1)
         centres = (centres[:-1] + centres[1:]) / 2
         peak = counts.max() or 1.0
-        base = float(len(chosen) - 1 - rank)  # newest lowest, in front
         y = base + 1.6 * counts / peak
         colour = MARKER if i == marker else _shade(i, n)
         fig.add_trace(
@@ -121,23 +132,31 @@ def ridgeline_figure(
         title_text="",
     )
     fig.update_xaxes(title_text="value")
+    subtitle = f"{len(chosen)} of {n} snapshots; each scaled to its own peak"
+    if bad:
+        subtitle += (
+            f"; {len(bad)} hold NaN or Inf, from {plotly_text(labels[bad[0]])} (counts at the "
+            "right: their finite values are drawn)"
+        )
     fig.update_layout(
         title={
             "text": plotly_text(f"{line.key}: histograms over time"),
-            "subtitle": {"text": f"{len(chosen)} of {n} snapshots; each scaled to its own peak"},
+            "subtitle": {"text": subtitle},
         },
+        annotations=annotations,
         height=max(320, min(700, 80 + 14 * len(chosen))),
-        margin={"t": 80},
+        margin={"t": 80, "r": 170 if annotations else 20},
     )
     return fig
 
 
-def _ridges(n: int, marker: int) -> list[int]:
-    """The snapshots a ridgeline draws: all, or ``MAX_RIDGES`` evenly spread plus ``marker``."""
+def _ridges(n: int, marker: int, also: Sequence[int] = ()) -> list[int]:
+    """The snapshots a ridgeline draws: all, or ``MAX_RIDGES`` evenly spread plus ``marker``
+    and ``also`` (the first snapshot holding NaN/Inf)."""
     if n <= MAX_RIDGES:
         return list(range(n))
-    picked = {int(round(x)) for x in np.linspace(0, n - 1, MAX_RIDGES - 1)}
-    return sorted(picked | {marker})
+    picked = {int(round(x)) for x in np.linspace(0, n - 1, MAX_RIDGES - 1 - len(also))}
+    return sorted(picked | {marker, *also})
 
 
 def _shade(i: int, n: int) -> str:
@@ -185,13 +204,15 @@ def multiples_figure(
     x = list(steps)
     shapes: list[dict[str, Any]] = []
     axes: dict[str, Any] = {}
+    labels: list[dict[str, Any]] = []
     for n, (w, metric) in enumerate(panels):
         r, c = n // cols + 1, n % cols + 1
-        y = w.series(metric)
+        log = metric == "update_ratio"
+        broken = run_specials.broken_series(w, metric, log=log)
         fig.add_trace(
             go.Scatter(
                 x=x,
-                y=[math.nan if v is None else v for v in y],
+                y=[math.nan if v is None else v for v in broken.y],
                 mode="lines+markers",
                 marker={"size": 4},
                 line={"color": "#1f77b4", "width": 1.5},
@@ -204,7 +225,14 @@ def multiples_figure(
         )
         # Shapes are added in one go below: plotly's add_hline per subplot is slow.
         xa, ya = ("x", "y") if n == 0 else (f"x{n + 1}", f"y{n + 1}")
-        if metric == "update_ratio":
+        if broken.marks:
+            trace = run_specials.mark_trace(
+                broken.marks, x, step_title=step_title, name=f"{w.key} {metric} NaN/Inf"
+            )
+            fig.add_trace(trace, row=r, col=c)
+            first = broken.marks[0]
+            labels.append(run_specials.first_label(first, x[first.index], xa, ya, log=log))
+        if log:
             axes[f"yaxis{'' if n == 0 else n + 1}"] = {"type": "log"}
             shapes.append(
                 {
@@ -226,6 +254,8 @@ def multiples_figure(
     fig.update_layout(shapes=shapes, **axes)
     fig.update_xaxes(title_text=step_title, row=rows)
     fig.update_annotations(font_size=11)
+    for label in labels:  # after the titles' font: these keep their own size
+        fig.add_annotation(label)
     fig.update_layout(height=60 + 230 * rows, margin={"t": 40, "b": 40}, showlegend=False)
     return fig
 

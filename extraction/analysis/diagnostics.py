@@ -25,6 +25,15 @@ What each check looks at, and the thresholds (decided; each has a test):
   channel barely varied on the training data (often fed by dead filters), and normalization
   divides by about ``sqrt(epsilon)``, magnifying any noise in it.
 Weights of fewer than 2 units, scalars and empty arrays only get the NaN/Inf check.
+
+NaN and Inf are never "dead" (decided, tested): a unit holding any NaN or Inf gets the
+``nan_inf`` finding only. ``dead_units`` and ``exploding_norm`` compare the finite units (those
+without NaN/Inf) with each other, so a kernel that is all NaN has no dead units; ``constant_bias``
+and ``bn_variance`` skip a weight holding NaN/Inf (its finite values say nothing reliable once
+training diverged).
+
+``CHEAP_CHECKS`` are the checks a run's first pass over every snapshot computes
+(``extraction.analysis.snapshots``); the rest are computed when a snapshot's health is asked for.
 """
 
 from __future__ import annotations
@@ -66,6 +75,13 @@ CONST_TOL = 1e-6
 VAR_FLOOR = 1e-5
 """A BatchNorm moving variance below this is a channel that barely varied."""
 SEVERITY_ORDER: dict[Severity, int] = {"error": 0, "warning": 1, "info": 2}
+CHEAP_CHECKS: frozenset[Check] = frozenset({"nan_inf", "exploding_norm"})
+"""The per-weight checks of a run's first pass: one look at the values, no per-unit verdicts
+that need the whole layer (with ``scale``, which compares statistics only)."""
+ALL_CHECKS: frozenset[Check] = frozenset(
+    {"nan_inf", "dead_units", "exploding_norm", "constant_bias", "bn_variance"}
+)
+"""The per-weight checks ``weight_findings`` runs by default."""
 
 
 @dataclass(frozen=True)
@@ -88,30 +104,42 @@ class Finding:
     """The layer's path; empty for a finding about the whole model (``untrained``)."""
 
 
-def layer_findings(layer: LayerWeights) -> list[Finding]:
+def layer_findings(layer: LayerWeights, checks: frozenset[Check] = ALL_CHECKS) -> list[Finding]:
     """Every finding for every weight of ``layer``, most severe first (stable otherwise)."""
     found: list[Finding] = []
     for weight in layer.weights:
-        for finding in weight_findings(weight.array(), weight, layer.kind):
+        for finding in weight_findings(weight.array(), weight, layer.kind, checks):
             found.append(replace(finding, layer=layer.path))
     return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
 
 
-def weight_findings(array: Array, weight: Weight, kind: str) -> list[Finding]:
-    """The findings for one weight's values; ``array`` is not modified."""
+def weight_findings(
+    array: Array, weight: Weight, kind: str, checks: frozenset[Check] = ALL_CHECKS
+) -> list[Finding]:
+    """The findings for one weight's values; ``array`` is not modified.
+
+    Args:
+        array: the weight's values.
+        weight: its record (name, role).
+        kind: its layer's kind.
+        checks: which checks to run (``CHEAP_CHECKS`` for a run's first pass).
+    """
     values = np.asarray(array, dtype=np.float64)
     found: list[Finding] = []
     if values.size == 0:
         return found
     units, unit = unit_matrix(values, weight.role, kind, weight.name)
+    finite = np.isfinite(values)
+    all_finite = bool(finite.all())
     if units is None:
-        flat = values.reshape(-1)
-        bad = np.flatnonzero(~np.isfinite(flat))
+        bad = np.flatnonzero(~finite.reshape(-1))
         unit = "position"
+        good_units = None
     else:
-        bad = np.flatnonzero(~np.isfinite(units).all(axis=0))
-    if bad.size:
-        n_bad = int(np.count_nonzero(~np.isfinite(values)))
+        good_units = np.asarray(np.isfinite(units).all(axis=0))
+        bad = np.flatnonzero(~good_units)
+    if bad.size and "nan_inf" in checks:
+        n_bad = int(np.count_nonzero(~finite))
         found.append(
             Finding(
                 "nan_inf",
@@ -123,13 +151,20 @@ def weight_findings(array: Array, weight: Weight, kind: str) -> list[Finding]:
                 unit,
             )
         )
-    if units is not None and units.shape[1] >= 2:
-        found.extend(_norm_findings(units, unit, weight.name))
-    elif np.isfinite(values).any() and np.abs(values[np.isfinite(values)]).max() > ABS_LIMIT:
+    if units is not None and good_units is not None and units.shape[1] >= 2:
+        found.extend(_norm_findings(units, good_units, unit, weight.name, checks))
+    elif "exploding_norm" in checks and finite.any() and np.abs(values[finite]).max() > ABS_LIMIT:
         found.append(_huge(values, weight.name))
-    if weight.role in ("bias", "beta") and values.ndim == 1 and values.size >= 2:
+    if not all_finite:
+        return found  # NaN/Inf: no verdict from the values that are left
+    if (
+        "constant_bias" in checks
+        and weight.role in ("bias", "beta")
+        and values.ndim == 1
+        and values.size >= 2
+    ):
         found.extend(_constant(values, weight.name))
-    if weight.role == "moving_variance":
+    if weight.role == "moving_variance" and "bn_variance" in checks:
         low = np.flatnonzero(np.isfinite(values.reshape(-1)) & (values.reshape(-1) < VAR_FLOOR))
         if low.size:
             found.append(
@@ -147,21 +182,29 @@ def weight_findings(array: Array, weight: Weight, kind: str) -> list[Finding]:
     return found
 
 
-def _norm_findings(units: Array, unit: str, weight: str) -> list[Finding]:
-    finite = np.where(np.isfinite(units), units, 0.0)
+def _norm_findings(
+    units: Array, good: Array, unit: str, weight: str, checks: frozenset[Check]
+) -> list[Finding]:
+    """Dead and exploding units among the finite ones (``good``: units without NaN/Inf);
+    indices count all units."""
+    found: list[Finding] = []
+    kept = np.flatnonzero(good)
+    if kept.size == 0:
+        return found
+    finite = units if kept.size == units.shape[1] else units[:, kept]
     norms = np.sqrt(np.square(finite).sum(axis=0))
     median = float(np.median(norms))
-    found: list[Finding] = []
-    dead = np.flatnonzero((norms == 0.0) | (norms < DEAD_RATIO * median))
-    if dead.size:
-        zero = int(np.count_nonzero(norms[dead] == 0.0))
+    dead = kept[(norms == 0.0) | (norms < DEAD_RATIO * median)]
+    if dead.size and "dead_units" in checks:
+        dead_norms = norms[np.searchsorted(kept, dead)]
+        zero = int(np.count_nonzero(dead_norms == 0.0))
         how = "all zero" if zero == dead.size else f"{zero} all zero, the rest near zero"
         severity: Severity = "info"
-        if dead.size == norms.size:
+        if dead.size == units.shape[1]:
             severity = "error"
             meaning = "every one is, so the layer outputs only its bias whatever its input."
         else:
-            if dead.size >= DEAD_WARN_FRACTION * norms.size:
+            if dead.size >= DEAD_WARN_FRACTION * units.shape[1]:
                 severity = "warning"
             meaning = "they output nothing and no longer learn, capacity the layer has lost."
         found.append(
@@ -169,13 +212,15 @@ def _norm_findings(units: Array, unit: str, weight: str) -> list[Finding]:
                 "dead_units",
                 severity,
                 weight,
-                f"{dead.size} of {norms.size} {unit}s are dead ({how}; norm below "
+                f"{dead.size} of {units.shape[1]} {unit}s are dead ({how}; norm below "
                 f"{DEAD_RATIO:g} x the median {median:.3g}): {meaning}",
                 _ints(dead),
                 unit,
             )
         )
-    big = np.flatnonzero(norms > EXPLODE_RATIO * median) if median > 0 else np.array([], int)
+    if "exploding_norm" not in checks:
+        return found
+    big = kept[norms > EXPLODE_RATIO * median] if median > 0 else np.array([], int)
     if big.size:
         found.append(
             Finding(

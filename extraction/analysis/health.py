@@ -10,6 +10,11 @@
   weights whose spectrum has at least ``SPECTRAL_MIN_EIGENVALUES`` eigenvalues and at most
   ``SPECTRAL_MAX_VALUES`` values, stored as floats (not quantized); reported only outside
   2..6 by more than one standard error.
+- ``fresh_layer`` also for one weight: a kernel whose initializer is ``orthogonal`` (Keras's
+  default for recurrent kernels) and whose singular values are still all equal (within
+  ``spectrum.FLAT_TOLERANCE``) is still at its initial weights, whatever the rest of its layer
+  did (an LSTM's input kernel and forget-gate bias of 1 move or start apart; its recurrence
+  may not have learned). Weights over ``SPECTRAL_MAX_VALUES`` values are not checked.
 - A depthwise layer's dead channels that are exactly the dead filters of the layer before it
   are a consequence, not a second fault: that finding becomes ``info`` and says so.
 
@@ -29,6 +34,7 @@ import numpy as np
 from ..layouts import SPATIAL_CONV_KINDS, to_2d
 from ..records import LayerWeights, ModelWeights, Weight
 from .diagnostics import SEVERITY_ORDER, Finding, Severity, layer_findings
+from .initializers import init_scale
 from .scale import (
     KERNEL_ROLES,
     KernelScale,
@@ -38,7 +44,7 @@ from .scale import (
     stored_as_float,
     untrained_finding,
 )
-from .spectrum import esd_matrices, fit_power_law, read_alpha
+from .spectrum import FLAT_TOLERANCE, esd_matrices, fit_power_law, is_flat, read_alpha
 
 Progress = Callable[[float, str], None]
 """Called with the fraction done (0..1) and a short message."""
@@ -75,6 +81,8 @@ def model_findings(model: ModelWeights, progress: Progress | None = None) -> lis
         found = [f for f in found if f.check != "constant_bias"] + [untrained]
     else:
         found += fresh_layer_findings(weighted, scales)
+        flagged = {f.layer for f in found if f.check == "fresh_layer"}
+        found += [f for f in orthogonal_findings(weighted) if f.layer not in flagged]
         found += _spectral_findings(weighted, progress)
     found += scale_findings(scales)
     if progress is not None:
@@ -131,6 +139,41 @@ def _spectral_findings(layers: list[LayerWeights], progress: Progress | None) ->
             finding = alpha_finding(layer, weight)
             if finding is not None:
                 found.append(finding)
+    return found
+
+
+def orthogonal_findings(layers: list[LayerWeights]) -> list[Finding]:
+    """``fresh_layer`` findings for kernels still exactly orthogonal as initialised (see the
+    module docstring)."""
+    found = []
+    for layer in layers:
+        for weight in layer.weights:
+            if weight.role not in KERNEL_ROLES or len(weight.shape) < 2:
+                continue
+            init = init_scale(layer.config, weight.role, weight.shape)
+            if init is None or init.name != "orthogonal" or weight.size > SPECTRAL_MAX_VALUES:
+                continue
+            if not stored_as_float(weight) or weight.stats().nan_count or weight.stats().inf_count:
+                continue
+            values = np.asarray(weight.array(), dtype=np.float64)
+            matrix = values.reshape(-1, values.shape[-1])
+            sv = np.linalg.svd(matrix, compute_uv=False)
+            if not is_flat(sv):
+                continue
+            found.append(
+                Finding(
+                    "fresh_layer",
+                    "warning",
+                    weight.name,
+                    f"{weight.name} is still exactly orthogonal, as its initializer drew it (all "
+                    f"{sv.size} singular values equal {float(sv.mean()):.4g} within "
+                    f"{FLAT_TOLERANCE:g}): it is at its initial weights and has not learned "
+                    "(frozen, or cut off from the gradient).",
+                    (),
+                    "position",
+                    layer.path,
+                )
+            )
     return found
 
 

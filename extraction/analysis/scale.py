@@ -39,6 +39,7 @@ import numpy as np
 from ..records import LayerWeights, ModelWeights, Weight
 from .diagnostics import Finding, Severity
 from .initializers import InitScale, init_scale
+from .stats import Stats
 
 SCALE_ERROR_FACTOR = 10.0
 """Off from its initializer and its peers by this factor (either way): an ``error``."""
@@ -99,16 +100,28 @@ def kernel_scales(layer: LayerWeights) -> list[KernelScale]:
             continue
         if not stored_as_float(weight):
             continue
-        init = init_scale(layer.config, weight.role, weight.shape)
-        stats = weight.stats()
-        if init is None or init.std <= 0 or not stats.std:
-            continue
-        fresh = abs(stats.std / init.std - 1.0) <= FRESH_STD_TOLERANCE
-        if fresh and init.bound is not None:
-            biggest = max(abs(stats.min or 0.0), abs(stats.max or 0.0))
-            fresh = biggest <= init.bound * (1.0 + BOUND_SLACK) and not stats.nan_count
-        out.append(KernelScale(layer.path, weight.name, weight.role, stats.std, init, fresh))
+        found = kernel_scale(layer, weight, weight.stats())
+        if found is not None:
+            out.append(found)
     return out
+
+
+def kernel_scale(layer: LayerWeights, weight: Weight, stats: Stats) -> KernelScale | None:
+    """How ``weight`` (of ``layer``, with statistics ``stats``) compares with its initializer;
+    None when it takes no part (see the module docstring). A weight holding NaN or Inf takes
+    no part: it gets the NaN finding only."""
+    if weight.role not in KERNEL_ROLES or weight.size < MIN_SCALE_VALUES:
+        return None
+    if not stored_as_float(weight) or stats.nan_count or stats.inf_count:
+        return None
+    init = init_scale(layer.config, weight.role, weight.shape)
+    if init is None or init.std <= 0 or not stats.std:
+        return None
+    fresh = abs(stats.std / init.std - 1.0) <= FRESH_STD_TOLERANCE
+    if fresh and init.bound is not None:
+        biggest = max(abs(stats.min or 0.0), abs(stats.max or 0.0))
+        fresh = biggest <= init.bound * (1.0 + BOUND_SLACK)
+    return KernelScale(layer.path, weight.name, weight.role, stats.std, init, fresh)
 
 
 def scale_findings(scales: list[KernelScale]) -> list[Finding]:
@@ -166,6 +179,8 @@ def untrained_finding(model: ModelWeights, scales: list[KernelScale]) -> Finding
     """One ``untrained`` finding when the whole model looks freshly initialised, else None."""
     if not scales or not all(s.fresh for s in scales):
         return None
+    if any(w.stats().nan_count or w.stats().inf_count for _, w in model.iter_weights()):
+        return None  # NaN/Inf is its own finding, never "untrained"
     biases = 0
     for layer, weight in model.iter_weights():
         if weight.role == "bias" and _zero_init(layer, "bias_initializer"):

@@ -19,7 +19,11 @@ How the matrices are chosen (decided, documented, tested):
   eigenvalues in the tail are skipped (a 2-point tail fits any exponent). Eigenvalues at or
   below ``1e-10`` times the largest are dropped first (numerical zeros of a low-rank matrix).
 - Fewer than ``MIN_EIGENVALUES`` usable eigenvalues: no fit (``fit is None``), reading
-  ``too_small``. Non-finite weights: no spectrum at all (``ValueError``); fix the NaN first.
+  ``too_small``.
+- A flat spectrum (every singular value within ``FLAT_TOLERANCE`` of the others, as an
+  orthogonal matrix has: a recurrent kernel at its ``orthogonal`` initialization): no fit, reading
+  ``flat``. A power law fitted to equal values is meaningless (it gave alpha ~4e6).
+- Non-finite weights: no spectrum at all (``ValueError``); fix the NaN first.
 The reading is WeightWatcher's: alpha < 2 over-trained (or over-fit), 2..6 well trained,
 alpha > 6 under-trained (close to a random matrix).
 """
@@ -34,10 +38,13 @@ import numpy as np
 from ..layouts import SPATIAL_CONV_KINDS, to_2d
 
 Array = np.ndarray[Any, Any]
-Reading = Literal["over_trained", "well_trained", "under_trained", "too_small"]
+Reading = Literal["over_trained", "well_trained", "under_trained", "too_small", "flat"]
 
 MIN_TAIL = 10
 MIN_EIGENVALUES = 20
+FLAT_TOLERANCE = 1e-4
+"""Singular values whose largest is within this relative distance of their smallest are equal:
+an orthogonal matrix (times its gain), as Keras's ``Orthogonal`` initializer draws."""
 _MAX_CANDIDATES = 2000  # candidate xmins tried; keeps the fit O(n * 2000) on large spectra
 
 READINGS: dict[Reading, str] = {
@@ -45,7 +52,18 @@ READINGS: dict[Reading, str] = {
     "well_trained": "alpha between 2 and 6: the heavy-tailed spectrum of a well-trained layer.",
     "under_trained": "alpha above 6: close to a random matrix, the layer has learned little.",
     "too_small": "too few eigenvalues for a power-law fit.",
+    "flat": "all singular values are equal (an orthogonal matrix, as its initializer drew it): "
+    "there is no power law to fit, and the weight has not moved from its start.",
 }
+
+
+def is_flat(singular_values: Array) -> bool:
+    """Whether every singular value is within ``FLAT_TOLERANCE`` of the others (and not 0)."""
+    sv = np.asarray(singular_values, dtype=np.float64)
+    if sv.size < 2 or not np.isfinite(sv).all():
+        return False
+    low, high = float(sv.min()), float(sv.max())
+    return low > 0 and high <= low * (1.0 + FLAT_TOLERANCE)
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,8 @@ def spectrum(array: Array, role: str, kind: str, *, name: str = "") -> Spectrum:
     stable = float(np.sum(sv**2) / top**2) if top > 0 else 0.0
     mats = esd_matrices(values, role, kind, matrix)
     evals = np.sort(np.concatenate([np.linalg.svd(m, compute_uv=False) ** 2 for m in mats]))
+    if is_flat(np.sqrt(np.clip(evals, 0.0, None))):
+        return Spectrum(sv, stable, evals, len(mats), None, "flat")
     fit = fit_power_law(evals)
     return Spectrum(sv, stable, evals, len(mats), fit, read_alpha(fit))
 
@@ -125,7 +145,7 @@ def fit_power_law(eigenvalues: Array) -> PowerLawFit | None:
         return None
     x = x[x > 1e-10 * x[-1]]
     n = x.size
-    if n < MIN_EIGENVALUES:
+    if n < MIN_EIGENVALUES or is_flat(np.sqrt(x)):
         return None
     logs = np.log(x)
     # Tail sums of log(x) from each candidate position to the end.

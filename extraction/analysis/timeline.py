@@ -1,20 +1,41 @@
 """A run's weights over time: per snapshot, each weight's L2, mean, std, range, NaN/Inf counts,
-histogram, and how far it moved since the snapshot before.
+histogram, how far it moved since the snapshot before, the first pass's health findings, and
+the run's events: the first thing that went wrong and the first NaN.
 
-Each snapshot's numbers are computed once, in one pass over its arrays, and kept in memory and
-on disk (``$KERASCOPE_CACHE_DIR/runs``, one small JSON file per snapshot file keyed by its
-path, size and modification time), so coming back to a run, or following one that grows, reads
-only the new files.
+One pass reads every snapshot once (``analysis.snapshots``): through the sandboxed worker, one
+request for the whole run (``readers/run_scan.py``), or in process for trusted files. Each
+snapshot's numbers are kept in memory and on disk (``$KERASCOPE_CACHE_DIR/runs``, one small JSON
+file per snapshot file keyed by its path, size and modification time), so coming back to a run,
+or following one that grows, reads only the new files.
+
+For a page that must not wait: ``fill_timeline(run)`` yields a ``Fill`` (done, total) as each
+snapshot is read, and ``Fill.timeline()`` is the timeline of the snapshots read so far (a prefix
+of the run); ``timeline(run, progress)`` is the same pass run to its end.
+
+Health in the first pass is the cheap checks (``diagnostics.CHEAP_CHECKS`` and ``scale``) plus
+the run's own history (``HISTORY_FACTOR``); ``snapshot_health(run, i)`` is the full health scan
+of one snapshot (every check of ``health.model_findings``), computed when asked for and kept on
+disk beside the numbers.
 
 Decided edge cases (each has a test):
 - ``update_ratio[t] = ||W_t - W_(t-1)|| / ||W_(t-1)||``, norms over the positions where both
   values are finite; ``None`` for the first snapshot and wherever ``||W_(t-1)||`` is 0 or has no
   finite value (a bias initialised to zeros has no ratio for its first step).
 - L2, mean and std describe the finite values (as ``compute_stats``); ``None`` when none is.
-- Histograms bin each snapshot's finite values over that snapshot's own range
-  (``HIST_BINS`` bins), as TensorBoard does; all-equal values give one bin.
-- Each layer's health findings (``diagnostics.layer_findings``) are computed in the same pass
-  and kept with the numbers, so the health of any snapshot shows at once while scrubbing.
+- A snapshot that cannot be read (damaged, still being written) is in the timeline with empty
+  points (``snapshots.MISSING``), no findings, and a note in ``Timeline.unreadable``; the next
+  snapshot's change is then against nothing (None). It is read again next time.
+- Snapshots of another architecture than the first one read end the pass with
+  ``UnsupportedFormat`` naming both files (the folder is no run).
+- ``scale`` against history: a kernel-like weight whose std is ``HISTORY_FACTOR`` (10x) larger
+  or smaller than at the snapshot before it read is an ``error`` at that snapshot.
+- ``events.first_anomaly``: the earliest snapshot with an error finding or an exploding unit,
+  and among that snapshot's weights the one that moved most (the largest update ratio; at the
+  first snapshot, where no ratio exists, the largest scale factor against the initializer;
+  else the first flagged weight). Its ``check`` and ``message`` are that weight's own finding's,
+  or, when it has none, the snapshot's most severe finding's, saying which weight moved most.
+- ``events.first_nan``: the first snapshot where any weight holds NaN or Inf, and exactly the
+  weights that do, with their NaN + Inf counts, in model order.
 """
 
 from __future__ import annotations
@@ -25,44 +46,31 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
+from ..errors import KerascopeError, UnsupportedFormat
+from ..runs import Run, Snapshot, different_models
+from .diagnostics import SEVERITY_ORDER, Finding
+from .scale import MIN_SCALE_VALUES, SCALED_ROLES
+from .snapshots import (
+    ENTRY_VERSION,
+    HIST_BINS,
+    MISSING,
+    Entry,
+    Scanner,
+    WeightPoint,
+    parse_entry,
+)
 
-from ..records import ModelWeights
-from ..runs import Run, Snapshot
-from .diagnostics import Finding, layer_findings
-from .stats import compute_stats
-
-HIST_BINS = 48
-_CHUNK = 1 << 18
-CACHE_VERSION = 2
+HISTORY_FACTOR = 10.0
+"""A kernel's std this many times larger (or smaller) than at the snapshot before: an error."""
+ANOMALY_CHECKS = frozenset({"exploding_norm"})
+"""Checks whose findings count as anomalies whatever their severity (errors always do)."""
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while snapshots are read."""
-
-
-@dataclass(frozen=True)
-class WeightPoint:
-    """One weight's numbers in one snapshot."""
-
-    l2: float | None
-    mean: float | None
-    std: float | None
-    min: float | None
-    max: float | None
-    nan_count: int
-    inf_count: int
-    hist_range: tuple[float, float] | None
-    """The histogram's first and last bin edges; None without finite values."""
-    hist: tuple[int, ...]
-    """Counts in ``HIST_BINS`` equal bins over ``hist_range`` (one bin when all are equal)."""
-    change_l2: float | None = None
-    """``||W_t - W_(t-1)||``; None for the first snapshot."""
-    change_max: float | None = None
-    """``max |W_t - W_(t-1)|`` over finite differences; None for the first snapshot."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,10 @@ class WeightTimeline:
             out.append(now.change_l2 / before.l2 if ok else None)  # type: ignore[operator]
         return out
 
+    def bad_counts(self) -> list[int]:
+        """NaN + Inf values per snapshot (0 where none, and where a snapshot was not read)."""
+        return [p.nan_count + p.inf_count for p in self.points]
+
     def limit(self) -> float:
         """The largest finite ``|w|`` of any snapshot: one colour scale for the run (1.0 if 0)."""
         values = [abs(v) for p in self.points for v in (p.min, p.max) if v is not None]
@@ -104,18 +116,106 @@ class WeightTimeline:
 
 
 @dataclass(frozen=True)
+class FirstAnomaly:
+    """The earliest snapshot where something went wrong, and the weight that moved most then."""
+
+    index: int
+    """Its index in the run's snapshots."""
+    step: int
+    label: str
+    layer: str
+    weight: str
+    check: str
+    """The finding's check (``scale``, ``nan_inf``, ``exploding_norm`` ...)."""
+    message: str
+    update_ratio: float | None
+    """The weight's update ratio at that snapshot (None at the first snapshot)."""
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"step", "label", "layer", "weight", "check", "message"}`` (DESIGN.md)."""
+        keys = ("step", "label", "layer", "weight", "check", "message")
+        return {k: getattr(self, k) for k in keys}
+
+
+@dataclass(frozen=True)
+class NanWeight:
+    """A weight holding NaN or Inf."""
+
+    layer: str
+    weight: str
+    count: int
+    """Its NaN + Inf values."""
+
+
+@dataclass(frozen=True)
+class FirstNan:
+    """The first snapshot with NaN or Inf in any weight, and exactly the weights holding them."""
+
+    index: int
+    step: int
+    label: str
+    weights: tuple[NanWeight, ...]
+    """In model order."""
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"step", "label", "weights": [{"layer", "weight", "count"}]}`` (DESIGN.md)."""
+        return {
+            "step": self.step,
+            "label": self.label,
+            "weights": [
+                {"layer": w.layer, "weight": w.weight, "count": w.count} for w in self.weights
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class RunEvents:
+    """What went wrong first in a run (for the Run tab's headline and ``timeline --json``)."""
+
+    first_anomaly: FirstAnomaly | None
+    first_nan: FirstNan | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "first_anomaly": self.first_anomaly.as_json() if self.first_anomaly else None,
+            "first_nan": self.first_nan.as_json() if self.first_nan else None,
+        }
+
+
+@dataclass(frozen=True)
 class Timeline:
     """Every weight of a run over its snapshots."""
 
     snapshots: tuple[Snapshot, ...]
+    """The run's snapshots this timeline covers (all of them, or the first ones while it fills)."""
     weights: dict[str, WeightTimeline]
     """By ``<layer path>/<weight name>``, in model order."""
     findings: tuple[dict[str, tuple[Finding, ...]], ...] = ()
-    """Per snapshot, each weighted layer's health findings by layer path."""
+    """Per snapshot, each weighted layer's first-pass findings by layer path, most severe first
+    (NaN/Inf, exploding units, scale against the initializer and against the run's history)."""
+    events: RunEvents = field(default_factory=lambda: RunEvents(None, None))
+    """The first anomaly and the first NaN."""
+    unreadable: dict[int, str] = field(default_factory=dict)
+    """Snapshots that could not be read, by index, with the reason."""
+    total: int = 0
+    """Snapshots in the run (``len(snapshots)`` once complete)."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether every snapshot of the run has been read."""
+        return len(self.snapshots) >= self.total
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """One line per snapshot that could not be read."""
+        return tuple(
+            f"{self.snapshots[i].label} could not be read ({why})"
+            for i, why in sorted(self.unreadable.items())
+        )
 
     def findings_at(self, index: int, layer: str) -> list[Finding]:
-        """The health findings of ``layer`` at snapshot ``index``, most severe first."""
-        return list(self.findings[index].get(layer, ())) if self.findings else []
+        """The first-pass findings of ``layer`` at snapshot ``index``, most severe first."""
+        return list(self.findings[index].get(layer, ())) if index < len(self.findings) else []
 
     def as_json(self) -> dict[str, Any]:
         """The ``timeline --json`` object of DESIGN.md."""
@@ -130,54 +230,302 @@ class Timeline:
                 }
                 for key, w in self.weights.items()
             },
+            "events": self.events.as_json(),
         }
 
     def first_bad(self) -> tuple[int, str] | None:
-        """The first snapshot index where some weight holds NaN or Inf, and that weight's key."""
-        for i in range(len(self.snapshots)):
-            for key, w in self.weights.items():
-                if w.points[i].nan_count or w.points[i].inf_count:
-                    return i, key
-        return None
+        """The first snapshot index where some weight holds NaN or Inf, and that weight's key
+        (the first in model order; ``events.first_nan`` lists them all)."""
+        nan = self.events.first_nan
+        if nan is None or not nan.weights:
+            return None
+        return nan.index, f"{nan.weights[0].layer}/{nan.weights[0].weight}"
 
 
-def timeline(run: Run, progress: Progress | None = None) -> Timeline:
+@dataclass(frozen=True)
+class Fill:
+    """How far the pass over a run has come."""
+
+    done: int
+    """Snapshots read (or found in the cache) so far."""
+    total: int
+    """Snapshots in the run."""
+    _build: Callable[[], Timeline] = field(repr=False)
+
+    def timeline(self) -> Timeline:
+        """The timeline of the snapshots read so far: the run's first snapshots up to the first
+        not yet read (all of them once ``done == total``)."""
+        return self._build()
+
+
+def timeline(run: Run, progress: Progress | None = None, *, isolate: bool = True) -> Timeline:
     """The numbers of every weight of ``run`` at every snapshot (cached per snapshot file).
 
+    Args:
+        run: the run.
+        progress: called as ``progress(done, total)`` while snapshots are read.
+        isolate: read the files in the sandboxed worker (``False``: in process, for trusted
+            files only).
+
     Raises:
-        KerascopeError: a snapshot file can no longer be read.
+        UnsupportedFormat: snapshots of different models.
+        ReaderCrashed: the worker could not be started.
     """
-    columns: list[dict[str, WeightPoint]] = []
-    findings: list[dict[str, tuple[Finding, ...]]] = []
-    shapes: dict[str, tuple[str, str, tuple[int, ...]]] = {}
-    before: Snapshot | None = None
-    held: dict[str, ModelWeights] = {}  # the last snapshot read, whose arrays the next reuses
-    for i, snap in enumerate(run.snapshots):
-        points, layout, found = _snapshot_points(snap, before, held)
-        findings.append(found)
-        shapes.update({k: v for k, v in layout.items() if k not in shapes})
-        columns.append(points)
-        before = snap
+    last: Fill | None = None
+    for last in fill_timeline(run, isolate=isolate):
         if progress is not None:
-            progress(i + 1, len(run.snapshots))
+            progress(last.done, last.total)
+    assert last is not None
+    return last.timeline()
+
+
+def fill_timeline(run: Run, *, isolate: bool = True) -> Iterator[Fill]:
+    """The pass over ``run``, step by step: a ``Fill`` once the cached snapshots are loaded,
+    then one as each other snapshot is read (see the module docstring).
+
+    For a page: iterate it in a background thread and keep the latest ``Fill``; the page's own
+    script calls ``latest.timeline()`` to draw what is there. Each snapshot is cached as it is
+    read, so an iteration stopped early (the generator closed by the thread that runs it, or
+    dropped: its worker ends) loses nothing.
+
+    Raises:
+        UnsupportedFormat: snapshots of different models (when the second model is read).
+        ReaderCrashed: the worker could not be started.
+    """
+    snaps = run.snapshots
+    total = len(snaps)
+    keys = [_file_key(s.source) for s in snaps]
+    entries: list[Entry | None] = [None] * total
+    errors: dict[int, str] = {}
+    for i, key in enumerate(keys):
+        before = keys[i - 1] if i else None
+        if key is not None:
+            entries[i] = _load(key, before)
+
+    def build(count: int) -> Callable[[], Timeline]:
+        return lambda: _assemble(run, entries[:count], errors, total)
+
+    def prefix(start: int) -> int:
+        while start < total and (entries[start] is not None or start in errors):
+            start += 1
+        return start
+
+    missing = [i for i, e in enumerate(entries) if e is None]
+    done = total - len(missing)
+    ready = prefix(0)
+    yield Fill(done, total, build(ready))
+    signature: tuple[str, frozenset[Any]] | None = _signature_of(snaps, entries)
+    for i, result in _read(snaps, missing, isolate):
+        before = keys[i - 1] if i else None
+        if isinstance(result, KerascopeError):
+            errors[i] = str(result)
+        else:
+            try:
+                entry = parse_entry(result, before)
+            except ValueError as exc:
+                errors[i] = f"the reader sent numbers that do not check out ({exc})"
+            else:
+                sig = frozenset((v[0], v[1], v[2]) for v in entry.layout.values())
+                if signature is None:
+                    signature = (snaps[i].source, sig)
+                elif sig != signature[1]:
+                    raise UnsupportedFormat(
+                        different_models(run.path, signature[0], signature[1], snaps[i].source, sig)
+                    )
+                entries[i] = entry
+                if keys[i] is not None:
+                    _store(keys[i], before, result)  # type: ignore[arg-type]
+        done += 1
+        ready = prefix(ready)
+        yield Fill(done, total, build(ready))
+
+
+def _signature_of(
+    snaps: tuple[Snapshot, ...], entries: list[Entry | None]
+) -> tuple[str, frozenset[Any]] | None:
+    for snap, entry in zip(snaps, entries, strict=True):
+        if entry is not None:
+            return snap.source, frozenset((v[0], v[1], v[2]) for v in entry.layout.values())
+    return None
+
+
+def _read(
+    snaps: tuple[Snapshot, ...], missing: list[int], isolate: bool
+) -> Iterator[tuple[int, Any]]:
+    """``(index, raw entry | KerascopeError)`` for each snapshot in ``missing``, in order."""
+    items = [(snaps[i].source, snaps[i - 1].source if i else None) for i in missing]
+    if isolate:
+        from ..readers.run_scan import scan_isolated
+
+        for k, found in scan_isolated(items):
+            yield missing[k], found
+        return
+    scanner = Scanner()
+    for k, (path, before) in enumerate(items):
+        try:
+            result: Any = scanner.entry(path, before)
+        except KerascopeError as exc:
+            result = exc
+        yield missing[k], result
+
+
+# Assembling the timeline ----------------------------------------------------------------------
+
+
+def _assemble(
+    run: Run, entries: list[Entry | None], errors: dict[int, str], total: int
+) -> Timeline:
+    """The timeline of the run's first ``len(entries)`` snapshots (each read, or unreadable)."""
+    count = len(entries)
+    snaps = run.snapshots[:count]
+    known = [e for e in entries[:count] if e is not None]
+    layout: dict[str, tuple[str, str, tuple[int, ...], str]] = {}
+    for e in known:
+        for k, v in e.layout.items():
+            layout.setdefault(k, v)
     weights = {
-        key: WeightTimeline(layer, name, shape, tuple(col[key] for col in columns))
-        for key, (layer, name, shape) in shapes.items()
-        if all(key in col for col in columns)
+        key: WeightTimeline(
+            layer,
+            name,
+            shape,
+            tuple(
+                e.points.get(key, MISSING) if e is not None else MISSING for e in entries[:count]
+            ),
+        )
+        for key, (layer, name, shape, _) in layout.items()
+        if all(e is None or key in e.points for e in entries[:count])
     }
-    return Timeline(run.snapshots, weights, tuple(findings))
+    findings = [dict(e.findings) if e is not None else {} for e in entries[:count]]
+    _add_history(findings, weights, layout, snaps)
+    events = RunEvents(
+        _first_anomaly(findings, weights, entries[:count], snaps),
+        _first_nan(weights, snaps),
+    )
+    return Timeline(
+        snaps,
+        weights,
+        tuple(findings),
+        events,
+        {i: why for i, why in errors.items() if i < count},
+        total,
+    )
+
+
+def _add_history(
+    findings: list[dict[str, tuple[Finding, ...]]],
+    weights: dict[str, WeightTimeline],
+    layout: dict[str, tuple[str, str, tuple[int, ...], str]],
+    snaps: tuple[Snapshot, ...],
+) -> None:
+    """``scale`` errors where a kernel's std jumped ``HISTORY_FACTOR`` against the snapshot
+    before it that was read (added to ``findings`` in place)."""
+    for key, line in weights.items():
+        layer, name, shape, role = layout[key]
+        if role not in SCALED_ROLES or math.prod(shape) < MIN_SCALE_VALUES:
+            continue
+        last: tuple[int, float] | None = None
+        for t, point in enumerate(line.points):
+            std = point.std
+            if std is None or std <= 0 or point.nan_count or point.inf_count:
+                continue
+            if last is not None:
+                ratio = std / last[1]
+                if ratio >= HISTORY_FACTOR or ratio <= 1 / HISTORY_FACTOR:
+                    way = "grew" if ratio > 1 else "shrank"
+                    times = ratio if ratio > 1 else 1 / ratio
+                    finding = Finding(
+                        "scale",
+                        "error",
+                        name,
+                        f"std {way} {times:.3g}x in one step, from {last[1]:.3g} at "
+                        f"{snaps[last[0]].label} to {std:.3g}: the weights were blown up (a "
+                        "too-high learning rate, a bad edit) or collapsed, not trained.",
+                        (),
+                        "position",
+                        layer,
+                    )
+                    found = (*findings[t].get(layer, ()), finding)
+                    findings[t][layer] = tuple(
+                        sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
+                    )
+            last = (t, std)
+
+
+def _is_anomaly(finding: Finding) -> bool:
+    return finding.severity == "error" or finding.check in ANOMALY_CHECKS
+
+
+def _first_anomaly(
+    findings: list[dict[str, tuple[Finding, ...]]],
+    weights: dict[str, WeightTimeline],
+    entries: list[Entry | None],
+    snaps: tuple[Snapshot, ...],
+) -> FirstAnomaly | None:
+    for t, by_layer in enumerate(findings):
+        flagged = [f for items in by_layer.values() for f in items if _is_anomaly(f)]
+        if not flagged:
+            continue
+        flagged.sort(key=lambda f: SEVERITY_ORDER[f.severity])  # stable: model order within
+        ratios = {
+            key: r
+            for key, line in weights.items()
+            if (r := line.update_ratio()[t]) is not None and math.isfinite(r)
+        }
+        entry = entries[t]
+        own = {f"{f.layer}/{f.weight}": f for f in reversed(flagged)}
+        if ratios:
+            key = max(ratios, key=ratios.__getitem__)
+        elif entry is not None and any(k in own for k in entry.scales):
+            key = max((k for k in entry.scales if k in own), key=lambda k: abs(entry.scales[k]))
+        else:
+            first = flagged[0]
+            key = f"{first.layer}/{first.weight}" if first.weight else first.layer
+        line = weights.get(key)
+        layer, weight = (line.layer, line.weight) if line else (flagged[0].layer, flagged[0].weight)
+        finding = own.get(key)
+        if finding is not None:
+            check, message = finding.check, finding.message
+        else:
+            top = flagged[0]
+            check = top.check
+            moved = f" (update ratio {ratios[key]:.3g})" if key in ratios else ""
+            message = (
+                f"{top.layer}/{top.weight}: {top.message} {layer}/{weight} moved most at "
+                f"{snaps[t].label}{moved}."
+            )
+        return FirstAnomaly(
+            t, snaps[t].step, snaps[t].label, layer, weight, check, message, ratios.get(key)
+        )
+    return None
+
+
+def _first_nan(weights: dict[str, WeightTimeline], snaps: tuple[Snapshot, ...]) -> FirstNan | None:
+    counts = {key: line.bad_counts() for key, line in weights.items()}
+    for t, snap in enumerate(snaps):
+        bad = [
+            NanWeight(weights[key].layer, weights[key].weight, c[t])
+            for key, c in counts.items()
+            if c[t]
+        ]
+        if bad:
+            return FirstNan(t, snap.step, snap.label, tuple(bad))
+    return None
 
 
 # Per-snapshot numbers, cached -----------------------------------------------------------------
 
 _memory: OrderedDict[str, dict[str, Any]] = OrderedDict()
 _memory_lock = threading.Lock()
-_MEMORY_ENTRIES = 2048
+_MEMORY_ENTRIES = 8192
 
 
-def _file_key(path: str) -> str:
-    st = os.stat(path)
-    raw = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{CACHE_VERSION}"
+def _file_key(path: str) -> str | None:
+    """The cache key of a snapshot file: its path, size and time; None when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    raw = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{ENTRY_VERSION}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
@@ -188,158 +536,88 @@ def cache_folder() -> Path:
     return cache_dir() / "runs"
 
 
-def _load(key: str) -> dict[str, Any] | None:
+def _load(key: str, before: str | None) -> Entry | None:
+    """The cached entry of ``key`` measured against ``before``; None when there is none."""
     with _memory_lock:
-        if key in _memory:
+        raw = _memory.get(key)
+        if raw is not None:
             _memory.move_to_end(key)
-            return _memory[key]
+    if raw is None:
+        try:
+            raw = json.loads((cache_folder() / f"{key}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(raw, dict):
+            return None
+        _remember(key, raw)
+    if raw.get("before") != before:
+        return None
     try:
-        entry = json.loads((cache_folder() / f"{key}.json").read_text())
-    except (OSError, ValueError):
+        return parse_entry(raw.get("entry"), before)
+    except ValueError:
         return None
-    if not isinstance(entry, dict) or entry.get("version") != CACHE_VERSION:
-        return None
-    _remember(key, entry)
-    return entry
 
 
-def _remember(key: str, entry: dict[str, Any]) -> None:
+def _remember(key: str, raw: dict[str, Any]) -> None:
     with _memory_lock:
-        _memory[key] = entry
+        _memory[key] = raw
         while len(_memory) > _MEMORY_ENTRIES:
             _memory.popitem(last=False)
 
 
-def _store(key: str, entry: dict[str, Any]) -> None:
-    _remember(key, entry)
+def _store(key: str, before: str | None, entry: dict[str, Any], suffix: str = "") -> None:
+    raw = {"before": before, "entry": entry}
+    if not suffix:
+        _remember(key, raw)
+    _write(f"{key}{suffix}.json", raw)
+
+
+def _write(name: str, raw: Any) -> None:
     folder = cache_folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.partial"
-        tmp.write_text(json.dumps(entry))
-        os.replace(tmp, folder / f"{key}.json")
+        tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.partial"
+        tmp.write_text(json.dumps(raw))
+        os.replace(tmp, folder / name)
     except OSError:
         pass  # a read-only cache only costs speed
 
 
-def _snapshot_points(
-    snap: Snapshot, before: Snapshot | None, held: dict[str, ModelWeights]
-) -> tuple[
-    dict[str, WeightPoint],
-    dict[str, tuple[str, str, tuple[int, ...]]],
-    dict[str, tuple[Finding, ...]],
-]:
-    key = _file_key(snap.source)
-    before_key = _file_key(before.source) if before is not None else None
-    entry = _load(key)
-    if entry is None or entry.get("before") != before_key:
-        previous = None
-        if before is not None:
-            previous = held.get(before.source) or before.open()
-        model = snap.open()
-        entry = _compute(model, previous, before_key)
-        _store(key, entry)
-        held.clear()
-        held[snap.source] = model
-    else:
-        held.clear()
-    points = {k: WeightPoint(**_point_args(v)) for k, v in entry["weights"].items()}
-    layout = {k: (v[0], v[1], tuple(v[2])) for k, v in entry["layout"].items()}
-    found = {
-        path: tuple(Finding(**{**f, "indices": tuple(f["indices"])}) for f in items)
-        for path, items in entry["findings"].items()
-    }
-    return points, layout, found
+# Full health of one snapshot, on demand ------------------------------------------------------
 
 
-def _point_args(raw: dict[str, Any]) -> dict[str, Any]:
-    args = dict(raw)
-    args["hist"] = tuple(args["hist"])
-    args["hist_range"] = tuple(args["hist_range"]) if args["hist_range"] is not None else None
-    return args
+def snapshot_health(run: Run, index: int) -> list[Finding]:
+    """Every finding of ``health.model_findings`` for snapshot ``index``, most severe first,
+    computed once per snapshot file and kept on disk.
 
-
-def _compute(
-    model: ModelWeights, previous: ModelWeights | None, before_key: str | None
-) -> dict[str, Any]:
-    """The numbers of one snapshot's weights, and their change since ``previous``."""
-    old: dict[str, Any] = {}
-    if previous is not None:
-        old = {previous.export_key(la, w): w for la, w in previous.iter_weights()}
-    weights: dict[str, Any] = {}
-    layout: dict[str, Any] = {}
-    for layer, weight in model.iter_weights():
-        k = model.export_key(layer, weight)
-        values = weight.array()
-        point = _point(values)
-        if k in old and old[k].shape == weight.shape:
-            point["change_l2"], point["change_max"] = _change(values, old[k].array())
-        weights[k] = point
-        layout[k] = [layer.path, weight.name, list(weight.shape)]
-    findings = {
-        layer.path: [{**asdict(f), "indices": list(f.indices)} for f in layer_findings(layer)]
-        for layer in model.weighted_layers()
-    }
-    return {
-        "version": CACHE_VERSION,
-        "before": before_key,
-        "weights": weights,
-        "layout": layout,
-        "findings": findings,
-    }
-
-
-def _point(values: np.ndarray[Any, Any]) -> dict[str, Any]:
-    stats = compute_stats(values)
-    hist_range = None
-    counts: list[int] = []
-    if stats.min is not None and stats.max is not None:
-        flat = np.asarray(values).reshape(-1)
-        if stats.nan_count or stats.inf_count:
-            flat = flat[np.isfinite(flat)]
-        if flat.dtype.kind != "f" or flat.dtype.itemsize < 4:
-            flat = flat.astype(np.float32)
-        lo, hi = stats.min, stats.max
-        bins = HIST_BINS if hi > lo else 1
-        counts = np.histogram(flat, bins=bins, range=(lo, hi) if hi > lo else None)[0].tolist()
-        hist_range = (lo, hi) if hi > lo else (lo - 0.5, lo + 0.5)
-    return {
-        "l2": stats.l2,
-        "mean": stats.mean,
-        "std": stats.std,
-        "min": stats.min,
-        "max": stats.max,
-        "nan_count": stats.nan_count,
-        "inf_count": stats.inf_count,
-        "hist_range": hist_range,
-        "hist": counts,
-    }
-
-
-def _change(now: np.ndarray[Any, Any], old: np.ndarray[Any, Any]) -> tuple[float, float]:
-    """``(||now - old||, max |now - old|)`` over the positions where both are finite.
-
-    Chunk by chunk in float64 (exact differences; each chunk's sum of squares is added up in a
-    Python float), so a large weight needs no float64 copy of itself.
+    Raises:
+        IndexError: no such snapshot.
+        KerascopeError: its file cannot be read.
     """
-    a = np.asarray(now).reshape(-1)
-    b = np.asarray(old).reshape(-1)
-    total, top = 0.0, 0.0
-    for start in range(0, a.size, _CHUNK):
-        d = a[start : start + _CHUNK].astype(np.float64) - b[start : start + _CHUNK]
-        if not np.isfinite(d).all():
-            d = d[np.isfinite(d)]
-        if d.size:
-            total += float(np.dot(d, d))
-            top = max(top, float(np.abs(d).max()))
-    return math.sqrt(total), top
+    from .health import model_findings
+    from .snapshots import parse_findings
+
+    snap = run.snapshots[index]
+    key = _file_key(snap.source)
+    name = f"{key}.health.json"
+    if key is not None:
+        try:
+            return parse_findings(json.loads((cache_folder() / name).read_text()))
+        except (OSError, ValueError):
+            pass
+    found = model_findings(run.model(index))
+    if key is not None:
+        from .snapshots import findings_json
+
+        _write(name, findings_json(found))
+    return found
 
 
 def print_timeline(source: str, *, as_json: bool, out: TextIO) -> None:
     """``python -m extraction timeline RUN [--json]``: JSON, or one line per weight for people.
 
     Raises:
-        KerascopeError: not a run, or a snapshot that cannot be read.
+        KerascopeError: not a run, or snapshots of different models.
     """
     from ..runs import open_run
 
@@ -348,8 +626,23 @@ def print_timeline(source: str, *, as_json: bool, out: TextIO) -> None:
         json.dump(line.as_json(), out, indent=2)
         out.write("\n")
         return
-    steps = ", ".join(s.label for s in line.snapshots)
+    labels = [s.label for s in line.snapshots]
+    steps = ", ".join(labels) if len(labels) <= 12 else f"{labels[0]} ... {labels[-1]}"
     out.write(f"{len(line.snapshots)} snapshots: {steps}\n")
+    for note in line.notes:
+        out.write(f"note: {note}\n")
+    for name, event in (
+        ("first anomaly", line.events.first_anomaly),
+        ("first NaN/Inf", line.events.first_nan),
+    ):
+        if event is None:
+            out.write(f"{name}: none\n")
+        elif isinstance(event, FirstAnomaly):
+            where = f"{event.layer}/{event.weight} ({event.check})"
+            out.write(f"{name}: {event.label}, {where}: {event.message}\n")
+        else:
+            where = ", ".join(f"{w.layer}/{w.weight} ({w.count:,})" for w in event.weights)
+            out.write(f"{name}: {event.label}, in {where}\n")
     rows = [("weight", "l2 first -> last", "std first -> last", "median update ratio")]
     for key, w in line.weights.items():
         ratios = sorted(r for r in w.update_ratio() if r is not None)
@@ -367,4 +660,19 @@ def _span(values: list[float | None]) -> str:
     return f"{text(values[0])} -> {text(values[-1])}"
 
 
-__all__ = ["HIST_BINS", "Timeline", "WeightPoint", "WeightTimeline", "print_timeline", "timeline"]
+__all__ = [
+    "HIST_BINS",
+    "HISTORY_FACTOR",
+    "Fill",
+    "FirstAnomaly",
+    "FirstNan",
+    "NanWeight",
+    "RunEvents",
+    "Timeline",
+    "WeightPoint",
+    "WeightTimeline",
+    "fill_timeline",
+    "print_timeline",
+    "snapshot_health",
+    "timeline",
+]

@@ -49,6 +49,12 @@ def fit_memory(path: Path) -> None:
     now (Python, numpy, a preloaded TensorFlow), twice the bytes of the file (with the files
     beside a ``.json`` index, or in a folder), and ``WORKER_HEADROOM_BYTES``; never above the
     limit it started with, and not at all when ``KERASCOPE_WORKER_MEMORY_MB`` is set."""
+    fit_memory_to(2 * _source_bytes(path))
+
+
+def fit_memory_to(nbytes: int) -> None:
+    """Lower this worker's address space to what is mapped now, ``nbytes`` and
+    ``WORKER_HEADROOM_BYTES`` (see ``fit_memory``)."""
     from .safety import WORKER_HEADROOM_BYTES, WORKER_MEMORY_ENV
 
     if os.environ.get(WORKER_MEMORY_ENV):
@@ -60,7 +66,7 @@ def fit_memory(path: Path) -> None:
         )
     except (OSError, StopIteration, ValueError):
         return  # no /proc: keep the limit it was given
-    want = mapped * 1024 + 2 * _source_bytes(path) + WORKER_HEADROOM_BYTES
+    want = mapped * 1024 + nbytes + WORKER_HEADROOM_BYTES
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if soft == resource.RLIM_INFINITY or want < soft:
         resource.setrlimit(resource.RLIMIT_AS, (want, hard))
@@ -99,6 +105,8 @@ class _Served:
     when a page shows statistics, then the values), with the file it was read into, if any."""
 
     def __init__(self) -> None:
+        self.cpu = 0.0
+        """CPU seconds each request (each file of a run scan) may use."""
         self.records: Any = None
         self.last: tuple[tuple[int, int], Any, Any, Path | None] | None = None
         self.extents: dict[tuple[int, int], Any] = {}
@@ -202,6 +210,7 @@ def serve(conn: Connection, idle: float, cpu: float) -> None:
     from ._wire import dumps, loads
 
     served = _Served()
+    served.cpu = cpu
     while True:
         if not conn.poll(idle):
             return
@@ -213,16 +222,16 @@ def serve(conn: Connection, idle: float, cpu: float) -> None:
         try:
             reply = {"ok": _handle(request, served, conn)}
         except Exception as exc:  # every failure is reported; the caller decides  # noqa: BLE001
-            if _out_of_memory(exc):
+            if out_of_memory(exc):
                 served.last = None
                 limit, _ = resource.getrlimit(resource.RLIMIT_AS)
                 conn.send_bytes(dumps({"memory": limit if limit > 0 else True}))
                 return  # the heap may be in any state after a failed allocation
-            reply = {"error": _describe(exc)}
+            reply = {"error": describe(exc)}
         conn.send_bytes(dumps(reply))
 
 
-def _out_of_memory(exc: BaseException | None) -> bool:
+def out_of_memory(exc: BaseException | None) -> bool:
     """Whether ``exc`` is, or was raised while handling, a failed allocation."""
     seen = 0
     while exc is not None and seen < 20:
@@ -235,6 +244,10 @@ def _out_of_memory(exc: BaseException | None) -> bool:
 def _handle(request: Any, served: _Served, conn: Connection) -> Any:
     from ._wire import dumps, manifest, stats_to_wire
 
+    if isinstance(request, dict) and request.get("type") == "scan_run":
+        from .run_scan import serve_scan
+
+        return serve_scan(request, conn, lambda: _cpu_budget(served.cpu))
     op = request.get("op") if isinstance(request, dict) else None
     if op == "open":
         from . import read_file
@@ -248,7 +261,7 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         preload = FORMATS[fmt].preload if fmt in FORMATS else ()
         conn.send_bytes(dumps({"format": fmt, "label": label, "preload": bool(preload)}))
         if preload:
-            _preload(preload)
+            preload_modules(preload)
             conn.send_bytes(dumps({"ready": True}))
         fit_memory(path)
         served.records = read_file(path, fmt)
@@ -272,7 +285,7 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
     raise ValueError(f"unknown request {op!r}")
 
 
-def _preload(modules: tuple[str, ...]) -> None:
+def preload_modules(modules: tuple[str, ...]) -> None:
     """Import what the reader needs (quietly: TensorFlow writes notices to fd 2)."""
     import importlib
 
@@ -314,7 +327,7 @@ def _write_npy(out: Path, value: Any) -> str:
     return name
 
 
-def _describe(exc: BaseException) -> dict[str, str]:
+def describe(exc: BaseException) -> dict[str, str]:
     from .. import errors
 
     kind = type(exc).__name__

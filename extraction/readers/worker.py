@@ -389,16 +389,7 @@ class _Remote:
             raise self._crashed(
                 _Ended("garbled"), f"{what} of {self.label}" if what else self.label
             )
-        cls = getattr(errors, str(error.get("type") or ""), None)
-        message = error["message"]
-        if (
-            isinstance(cls, type)
-            and issubclass(cls, KerascopeError)
-            and cls is not errors.KerascopeError
-        ):
-            raise cls(message)
-        subject = f"{what} of " if what else ""
-        raise ReaderCrashed(f"could not read {subject}{self.label}: the reader failed ({message})")
+        raise worker_error(error, f"{what} of {self.label}" if what else self.label)
 
     def _crashed(self, ended: _Ended, subject: str) -> ReaderCrashed:
         """The error for a worker that ended; the worker is forgotten (the next call starts one)."""
@@ -436,6 +427,22 @@ class _Remote:
         self.close_process()
         for folder in self.folders.values():
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def worker_error(error: Any, subject: str) -> KerascopeError:
+    """The error the worker reported (``{"type", "message"}``): the library's own class when
+    it names one, else ``ReaderCrashed`` saying that reading ``subject`` failed."""
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        return ReaderCrashed(f"could not read {subject}: the reader sent a garbled answer")
+    cls = getattr(errors, str(error.get("type") or ""), None)
+    message = error["message"][:500]
+    if (
+        isinstance(cls, type)
+        and issubclass(cls, KerascopeError)
+        and cls is not errors.KerascopeError
+    ):
+        return cls(message)
+    return ReaderCrashed(f"could not read {subject}: the reader failed ({message})")
 
 
 def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: Limits) -> str:

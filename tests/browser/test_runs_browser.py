@@ -1,5 +1,6 @@
 """Runs in headless Chromium: scrub a run with the epoch slider (the view and the URL follow),
-and follow a run that a second process is still writing, without reloading the page."""
+follow a run that a second process is still writing, without reloading the page, and open a run
+of hundreds of snapshots at once: its layer view first, the timelines after a progress line."""
 
 from __future__ import annotations
 
@@ -52,6 +53,60 @@ def runs_url(runs_dir: Path) -> Iterator[str]:
 
 def _slider_text(page: Page) -> str:
     return str(page.locator('[data-testid="stSliderThumbValue"]').first.inner_text()).strip()
+
+
+LONG_STEPS = 400
+SEEN = """
+window.__seen = {};
+new MutationObserver(() => {
+  const now = performance.now();
+  const titles = [...document.querySelectorAll('.gtitle')].map(t => t.textContent);
+  const mark = (name, hit) => { if (hit && !(name in window.__seen)) window.__seen[name] = now; };
+  const heads = [...document.querySelectorAll('h3')].map(h => h.textContent);
+  mark('view', heads.some(h => h.includes('conv_b · Conv2D')));  // charts load lazily
+  mark('drawn', titles.some(t => t.includes('conv_b/kernel at')));
+  const bar = document.querySelector('[data-testid="stProgress"]');
+  mark('progress', bar !== null);
+  if (bar && !window.__bar) window.__bar = bar.parentElement.parentElement.textContent;
+  mark('timelines', titles.some(t => t.includes('histograms over time')));
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.fixture(scope="module")
+def long_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server (with an empty statistics cache) on a run of 400 snapshots that a per-batch
+    Keras callback saved, NaN from step 350."""
+    from benchmarks.step_run import Plant, write_keras_steps
+
+    folder = tmp_path_factory.mktemp("long_runs")
+    write_keras_steps(folder / "steps", LONG_STEPS, Plant(blowup_step=300, nan_step=350))
+    cache = tmp_path_factory.mktemp("long_cache")
+    with serving({"KERASCOPE_MODEL_DIR": str(folder), "KERASCOPE_CACHE_DIR": str(cache)}) as url:
+        yield url
+
+
+@pytest.mark.slow
+def test_a_long_run_shows_its_layer_first_then_fills_its_timelines(
+    page: Page, long_url: str, screenshots: Path
+) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.add_init_script(SEEN)
+    page.goto(f"{long_url}/?model=steps&layer=conv_b")
+    page.wait_for_function("() => 'drawn' in window.__seen", timeout=120_000)
+    expect(page.locator('[data-testid="stSidebar"] [data-testid="stSlider"]')).to_be_visible()
+    page.screenshot(path=str(screenshots / "runs-long-first-view.png"))
+    page.wait_for_function("() => 'timelines' in window.__seen", timeout=600_000)
+    idle(page)
+    seen = page.evaluate("window.__seen")
+    bar = page.evaluate("window.__bar")
+    # The layer's view came first (its charts drawn before the timelines), the progress after it.
+    assert seen["view"] <= seen["progress"] < seen["timelines"], (seen, bar)
+    assert seen["drawn"] < seen["timelines"], seen
+    expect(page.locator('[data-testid="stProgress"]')).to_have_count(0)  # the progress ended
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    assert page.locator(CHART).count() >= 4  # now, change, histograms over time, timelines
+    page.screenshot(path=str(screenshots / "runs-long-filled.png"), full_page=True)
 
 
 @pytest.mark.slow

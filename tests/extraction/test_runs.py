@@ -179,11 +179,12 @@ def test_names_without_numbers_are_ordered_by_file_time(tmp_path: Path) -> None:
 def test_checkpoints_of_different_models_are_no_run(tmp_path: Path) -> None:
     _model(5).save(tmp_path / "m-1.keras")
     _model(7).save(tmp_path / "m-2.keras")
+    run = open_run(tmp_path)  # listing reads names only
     with pytest.raises(UnsupportedFormat, match=r"m-1\.keras and m-2\.keras are different models"):
-        open_run(tmp_path)
+        timeline(run)
 
 
-def test_one_checkpoint_is_no_run_and_a_broken_newest_file_is_left_out(tmp_path: Path) -> None:
+def test_one_checkpoint_is_no_run_and_a_broken_newest_file_is_stepped_past(tmp_path: Path) -> None:
     model = _model()
     model.save(tmp_path / "m-1.keras")
     assert not looks_like_run(tmp_path)
@@ -191,10 +192,16 @@ def test_one_checkpoint_is_no_run_and_a_broken_newest_file_is_left_out(tmp_path:
         open_run(tmp_path)
     model.save(tmp_path / "m-2.keras")
     (tmp_path / "m-3.keras").write_bytes((tmp_path / "m-2.keras").read_bytes()[:100])
-    run = open_run(tmp_path)
-    assert [s.step for s in run.snapshots] == [1, 2]
-    assert any("m-3.keras left out" in n for n in run.notes)
-    with pytest.raises(SourceNotFound, match="no snapshot at epoch 7"):
+    run = open_run(tmp_path)  # listing reads names only: the broken file is found when read
+    assert [s.step for s in run.snapshots] == [1, 2, 3]
+    index, model = run.latest()
+    assert index == 1 and model.layer("hidden").weight("kernel").shape == (6, 5)
+    line = timeline(run)
+    assert list(line.unreadable) == [2] and line.complete
+    assert line.notes[0].startswith("epoch 3 could not be read")
+    assert line.weights["hidden/kernel"].points[2].l2 is None
+    assert line.weights["hidden/kernel"].points[1].l2 is not None
+    with pytest.raises(SourceNotFound, match="no snapshot at epoch 7; epochs: 1-3"):
         run.index_of(7)
 
 

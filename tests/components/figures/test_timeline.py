@@ -9,17 +9,12 @@ import numpy as np
 import pytest
 
 from kerascope.components.figures import timeline as figures
-from kerascope.extraction.analysis.timeline import WeightPoint, WeightTimeline, _change, _point
+from kerascope.extraction.analysis.snapshots import point
+from kerascope.extraction.analysis.timeline import WeightTimeline
 
 
 def _line(arrays: list[np.ndarray], key: str = "dense/kernel") -> WeightTimeline:
-    points = []
-    for i, a in enumerate(arrays):
-        raw = _point(a)
-        if i:
-            raw["change_l2"], raw["change_max"] = _change(a, arrays[i - 1])
-        raw["hist"] = tuple(raw["hist"])
-        points.append(WeightPoint(**raw))
+    points = [point(a, arrays[i - 1] if i else None) for i, a in enumerate(arrays)]
     layer, name = key.rsplit("/", 1)
     return WeightTimeline(layer, name, arrays[0].shape, tuple(points))
 
@@ -132,3 +127,88 @@ def test_health_over_time_counts_findings_by_severity() -> None:
     fig = figures.health_figure([{"d": (bias,)}, {"d": (nan, bias), "e": (nan,)}], [1, 2], marker=1)
     by_name = {t.name: list(t.y) for t in fig.data}
     assert by_name == {"error": [0, 2], "warning": [0, 0], "info": [1, 1]}
+
+
+def _diverging(n: int = 8, nan_at: int = 5, partial: bool = False) -> list[np.ndarray]:
+    """A weight that grows, then holds NaN from ``nan_at`` (two values, or every value)."""
+    arrays = _grown(n)
+    for a in arrays[nan_at:]:
+        if partial:
+            a.reshape(-1)[:2] = np.nan
+        else:
+            a[...] = np.nan
+    return arrays
+
+
+def test_nan_snapshots_break_every_line_with_a_marker_in_the_heatmap_colour() -> None:
+    from kerascope.components.figures.specials import COLOURS
+
+    line = _line(_diverging())
+    fig = figures.multiples_figure([line], list(range(1, 9)), ["l2", "std", "update_ratio"])
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    marks = [t for t in fig.data if t.mode == "markers"]
+    assert len(lines) == 3 and len(marks) == 3  # one marker trace per panel
+    for trace in lines:
+        assert all(math.isnan(v) for v in trace.y[5:])  # the line ends at the NaN snapshot
+    l2_line, l2_marks = lines[0], marks[0]
+    assert list(l2_marks.x) == [6, 7, 8]  # steps of snapshots 5, 6, 7
+    assert set(l2_marks.marker.color) == {COLOURS["NaN"]}
+    assert all(y == pytest.approx(l2_line.y[4]) for y in l2_marks.y)  # where the line ended
+    assert "no value: the line ends here" in l2_marks.text[0]
+    assert "24 NaN" in l2_marks.text[0]  # every one of the 6 x 4 values
+    ratio_marks = marks[2]
+    assert all(y > 0 for y in ratio_marks.y)  # on the log axis, never a drop to the floor
+    labels = [a for a in fig.layout.annotations if "from here" in (a.text or "")]
+    assert len(labels) == 3 and all(a.text == "NaN from here" for a in labels)
+    assert {a.bgcolor for a in labels} == {COLOURS["NaN"]}
+
+
+def test_a_partly_nan_weight_keeps_its_finite_values_at_the_marker() -> None:
+    line = _line(_diverging(partial=True))
+    fig = figures.multiples_figure([line], list(range(8)), ["l2"])
+    marks = next(t for t in fig.data if t.mode == "markers")
+    l2 = line.series("l2")
+    assert list(marks.y) == pytest.approx([l2[5], l2[6], l2[7]])  # finite values' L2
+    assert "over the finite values" in marks.text[0] and "2 NaN" in marks.text[0]
+
+
+def test_inf_is_marked_in_the_inf_colour_and_nan_wins_over_inf() -> None:
+    from kerascope.components.figures.specials import COLOURS
+
+    arrays = _grown(4)
+    arrays[2] = arrays[2].copy()
+    arrays[2][0, 0] = np.inf
+    arrays[3] = arrays[3].copy()
+    arrays[3][1, 0] = np.inf
+    arrays[3][0, 1] = np.nan
+    fig = figures.multiples_figure([_line(arrays)], list(range(4)), ["std"])
+    marks = next(t for t in fig.data if t.mode == "markers")
+    assert list(marks.marker.color) == [COLOURS["+Inf"], COLOURS["NaN"]]
+    assert "1 Inf" in marks.text[0] and "1 NaN, 1 Inf" in marks.text[1]
+
+
+def test_a_finite_run_has_no_markers_or_labels() -> None:
+    fig = figures.multiples_figure([_line(_grown())], list(range(5)), ["l2", "update_ratio"])
+    assert all(t.mode != "markers" for t in fig.data)
+    assert not [a for a in fig.layout.annotations if "from here" in (a.text or "")]
+
+
+def test_the_ridgeline_counts_nan_and_inf_it_cannot_draw() -> None:
+    from kerascope.components.figures.specials import COLOURS
+
+    line = _line(_diverging(100, nan_at=61, partial=False)[:100], "d/kernel")
+    labels = [f"step {i}" for i in range(100)]
+    fig = figures.ridgeline_figure(line, range(100), labels, marker=99)
+    names = [t.name for t in fig.data]
+    assert "step 61" not in names  # nothing finite to draw ...
+    notes = [a for a in fig.layout.annotations if "NaN" in a.text]
+    assert notes and all(a.bgcolor == COLOURS["NaN"] for a in notes)
+    assert all("24 NaN (nothing finite to draw)" == a.text for a in notes)
+    # ... but the first NaN snapshot is always among those labelled, at its ridge.
+    ticks_at = {a.y for a in notes}
+    assert len(ticks_at) == len(notes)
+    assert "39 hold NaN or Inf, from step 61" in fig.layout.title.subtitle.text
+    partial = _line(_diverging(6, nan_at=3, partial=True), "d/kernel")
+    fig = figures.ridgeline_figure(partial, range(6), [f"s{i}" for i in range(6)], marker=0)
+    assert [t.name for t in fig.data] == [f"s{i}" for i in range(6)]  # finite values drawn
+    assert [a.text for a in fig.layout.annotations] == ["2 NaN"] * 3

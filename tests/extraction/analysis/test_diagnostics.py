@@ -174,3 +174,45 @@ def test_dead_unit_severity_grows_with_the_share_of_dead_units(dead: int, severi
     found = checks(layer_findings(model.layer("dense")))["dead_units"]
     assert found.severity == severity and found.indices == tuple(range(dead))
     assert found.layer == "dense"
+
+
+def test_nan_is_never_dead_an_all_nan_kernel_gets_the_nan_finding_only() -> None:
+    conv = layers.Conv2D(16, 3, name="conv")
+    model = records(conv, shape=(8, 8, 3))
+    kernel, bias = (np.array(w) for w in conv.get_weights())
+    conv.set_weights([np.full_like(kernel, np.nan), np.full_like(bias, np.nan)])
+    found = layer_findings(model.layer("conv"))
+    assert {f.check for f in found} == {"nan_inf"}
+    assert len(found) == 2  # kernel and bias, one finding each
+
+
+def test_dead_units_are_judged_among_the_finite_units_only() -> None:
+    conv = layers.Conv2D(16, 3, name="conv")
+    model = records(conv, shape=(8, 8, 3))
+    kernel, bias = (np.array(w) for w in conv.get_weights())
+    kernel[..., [1, 2, 3]] = np.nan  # three NaN filters: not dead
+    kernel[..., 9] = 0.0  # one truly dead filter
+    kernel[0, 0, 0, 12] = np.inf
+    conv.set_weights([kernel, bias + 0.1 * np.arange(16)])
+    found = checks(layer_findings(model.layer("conv")))
+    assert found["nan_inf"].indices == (1, 2, 3, 12)
+    assert found["dead_units"].indices == (9,)
+    assert "1 of 16 filters" in found["dead_units"].message
+
+
+def test_a_bias_holding_nan_is_not_called_constant() -> None:
+    dense = layers.Dense(8, name="dense")
+    model = records(dense, shape=(4,))
+    kernel, bias = (np.array(w) for w in dense.get_weights())
+    bias[3] = np.nan
+    dense.set_weights([kernel, bias])  # the other seven values are all 0.0
+    assert [f.check for f in layer_findings(model.layer("dense"))] == ["nan_inf"]
+
+
+def test_a_flat_spectrum_gets_no_alpha() -> None:
+    lstm = layers.LSTM(64, name="lstm")
+    model = records(lstm, shape=(5, 8))
+    weight = model.layer("lstm").weight("recurrent_kernel")
+    spec = spectrum(weight.array(), weight.role, model.layer("lstm").kind)
+    assert spec.fit is None and spec.reading == "flat"
+    assert fit_power_law(np.ones(200)) is None

@@ -294,3 +294,20 @@ def test_quantized_kernels_are_not_judged_against_a_float_initializer() -> None:
     found = model_findings(model)
     assert by_check(found, "scale") == []
     assert [f for f in found if f.layer == "q"] == []  # nor a spectrum of its stored values
+
+
+def test_a_recurrent_kernel_still_at_its_orthogonal_init_is_reported() -> None:
+    keras.utils.set_random_seed(3)
+    lstm = layers.LSTM(64, name="lstm")
+    model = keras.Sequential([keras.Input((5, 8)), lstm, layers.Dense(4, name="out")], name="rnn")
+    rng = np.random.default_rng(0)
+    kernel, recurrent, bias = (np.array(w) for w in lstm.get_weights())
+    # The input kernel and bias trained (moved off their start), the recurrence did not.
+    lstm.set_weights([kernel * 3.0 + rng.normal(size=kernel.shape) * 0.05, recurrent, bias + 0.1])
+    out = model.get_layer("out")
+    out.set_weights([w * 2.0 + 0.01 for w in out.get_weights()])
+    found = model_findings(read_live(model))
+    fresh = [f for f in by_check(found, "fresh_layer") if f.layer == "lstm"]
+    assert [f.weight for f in fresh] == ["recurrent_kernel"]
+    assert "still exactly orthogonal" in fresh[0].message
+    assert not [f for f in by_check(found, "spectral_alpha") if f.weight == "recurrent_kernel"]
