@@ -26,19 +26,24 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, get_args
 
 import numpy as np
 
-from ..records import Array, ModelWeights
+from ..records import Array, LayerWeights, ModelWeights, Weight
 from .diagnostics import CHEAP_CHECKS, SEVERITY_ORDER, Check, Finding, Severity, weight_findings
 from .scale import KernelScale, kernel_scale, scale_findings
 from .stats import compute_stats
 
 HIST_BINS = 48
+PARALLEL_VALUES = 1 << 21
+"""Snapshots of at least this many values have their weights measured on two threads."""
+_THREADS = max(1, min(2, os.cpu_count() or 1))
 ENTRY_VERSION = 3
 """Changes whenever an entry's fields or their meaning change (old cache files are ignored)."""
 _CHUNK = 1 << 18
@@ -152,24 +157,33 @@ def compute_entry(
     layout: dict[str, Any] = {}
     findings: dict[str, list[Finding]] = {}
     scales: list[KernelScale] = []
-    for layer in model.layers:
-        found: list[Finding] = []
-        for weight in layer.weights:
-            key = model.export_key(layer, weight)
-            values = arrays[key]
-            stats = compute_stats(values)
-            point = _point(values, stats)
-            before = old.get(key) if old is not None else None
-            if before is not None and before.shape == values.shape:
-                point["change_l2"], point["change_max"] = _change(values, before)
-            points[key] = point
-            layout[key] = [layer.path, weight.name, list(weight.shape), weight.role]
-            found += weight_findings(values, weight, layer.kind, CHEAP_CHECKS, stats)
-            scale = kernel_scale(layer, weight, stats)
-            if scale is not None:
-                scales.append(scale)
-        if layer.weights:
-            findings[layer.path] = [_with_layer(f, layer.path) for f in found]
+    pairs = list(model.iter_weights())
+
+    def measure(pair: tuple[LayerWeights, Weight]) -> tuple[Any, list[Finding], Any]:
+        layer, weight = pair
+        key = model.export_key(layer, weight)
+        values = arrays[key]
+        stats = compute_stats(values)
+        point = _point(values, stats)
+        before = old.get(key) if old is not None else None
+        if before is not None and before.shape == values.shape:
+            point["change_l2"], point["change_max"] = _change(values, before)
+        found = weight_findings(values, weight, layer.kind, CHEAP_CHECKS, stats)
+        return point, found, kernel_scale(layer, weight, stats)
+
+    big = sum(w.size for _, w in pairs) >= PARALLEL_VALUES and len(pairs) > 1
+    if big and _THREADS > 1:  # numpy lets go of the GIL in these passes
+        with ThreadPoolExecutor(_THREADS) as pool:
+            results = list(pool.map(measure, pairs))
+    else:
+        results = [measure(pair) for pair in pairs]
+    for (layer, weight), (point, found, scale) in zip(pairs, results, strict=True):
+        key = model.export_key(layer, weight)
+        points[key] = point
+        layout[key] = [layer.path, weight.name, list(weight.shape), weight.role]
+        findings.setdefault(layer.path, []).extend(_with_layer(f, layer.path) for f in found)
+        if scale is not None:
+            scales.append(scale)
     for finding in scale_findings(scales):
         findings.setdefault(finding.layer, []).append(finding)
     return {

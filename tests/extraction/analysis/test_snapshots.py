@@ -92,3 +92,23 @@ def test_entries_from_the_worker_or_the_cache_are_checked(spoil: Any) -> None:
     spoil(bad)
     with pytest.raises(ValueError):
         parse_entry(bad, None)
+
+
+def test_a_large_snapshot_measured_on_two_threads_equals_the_serial_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import keras
+
+    from kerascope.extraction.analysis import snapshots
+    from kerascope.extraction.readers.live import read_live
+
+    model = keras.Sequential(
+        [keras.Input((1024,)), keras.layers.Dense(2100, name="a"), keras.layers.Dense(8, name="b")]
+    )
+    records = read_live(model)
+    arrays = {records.export_key(la, w): w.array() for la, w in records.iter_weights()}
+    old = {k: v * np.float32(0.99) for k, v in arrays.items()}
+    assert sum(v.size for v in arrays.values()) >= snapshots.PARALLEL_VALUES
+    threaded = snapshots.compute_entry(records, arrays, old)
+    monkeypatch.setattr(snapshots, "PARALLEL_VALUES", 1 << 62)
+    assert snapshots.compute_entry(records, arrays, old) == threaded
