@@ -2,11 +2,12 @@
 
 Run from the repository root: ``python -m benchmarks.bench_run_steps [--skip-5000]``.
 
-(1) A 38 k-parameter CNN trained 520 batches, its weights saved after every batch by a plain
-Keras callback (``save_weights("step-00001.weights.h5")`` ...). What it saves goes wrong as a
-real divergence does: from step 400 on conv_b's kernel is 1000x too large, at step 500 conv_b's
-bias holds a NaN, and from step 501 every weight is NaN (the training itself is not disturbed,
-so the run is the same every time). Each measurement runs in a fresh process:
+(1) A 37 k-weight CNN trained 520 batches, its weights saved after every batch by a plain Keras
+callback (``save_weights("step-00001.weights.h5")`` ..., ``benchmarks/step_run.py``). What it
+saves goes wrong as a real divergence does: from step 400 on conv_b's kernel is 1000x too
+large, at step 500 conv_b's bias holds NaN, and from step 501 every weight is NaN (the training
+itself is not disturbed, so the run is the same every time). Each measurement runs in a fresh
+process:
 - the floor: one plain h5py pass that opens every snapshot and reads every array;
 - ``python -m extraction timeline RUN --json``, whole process, with an empty cache (every
   snapshot read once through the sandboxed worker), then again from the disk cache.
@@ -32,56 +33,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".cache"
-RUN = CACHE / "run520"
+RUN = CACHE / "run_steps" / "steps520"
 BIG = CACHE / "run5000"
 STEPS = 520
 BIG_STEPS = 5000
-
-_BUILD = """
-import os, sys; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
-import keras, numpy as np
-from keras import layers
-keras.utils.set_random_seed(0)
-model = keras.Sequential([keras.Input((28, 28, 1)),
-    layers.Conv2D(16, 3, activation='relu', name='conv_a'),
-    layers.Conv2D(32, 3, activation='relu', name='conv_b'),
-    layers.MaxPooling2D(name='pool'),
-    layers.Conv2D(80, 3, activation='relu', name='conv_c'),
-    layers.GlobalAveragePooling2D(name='gap'),
-    layers.Dense(128, activation='relu', name='dense'),
-    layers.Dense(10, name='logits')], name='cnn')
-model.compile(keras.optimizers.SGD(0.01),
-              keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-
-class DivergingSaver(keras.callbacks.Callback):
-    # Saves after every batch; from step 400 conv_b's kernel is saved 1000x, at 500 its bias
-    # holds a NaN, from 501 every weight is NaN. Training itself is left alone.
-    step = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        path = f"{run}/step-{{self.step:05d}}.weights.h5"
-        if self.step < 400:
-            self.model.save_weights(path)
-            return
-        kept = self.model.get_weights()
-        conv_b = self.model.get_layer('conv_b')
-        kernel, bias = (v.numpy() for v in conv_b.weights)
-        if self.step == 500:
-            bias = bias.copy()
-            bias[0] = np.nan
-        conv_b.set_weights([kernel * 1000.0, bias])
-        if self.step > 500:
-            self.model.set_weights([np.full_like(w, np.nan) for w in kept])
-        self.model.save_weights(path)
-        self.model.set_weights(kept)
-
-rng = np.random.default_rng(0)
-x = rng.normal(size=({steps} * 8, 28, 28, 1)).astype('float32')
-y = rng.integers(0, 10, {steps} * 8)
-model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[DivergingSaver()])
-print(model.count_params())
-"""
 
 _BUILD_BIG = """
 import os, sys; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
@@ -123,18 +78,27 @@ print(json.dumps({{"seconds": time.perf_counter() - t0, "snapshots": len(run.sna
 """
 
 
-def build(template: str, run: Path, steps: int, count: int) -> Path:
+def build(code: str, run: Path, count: int) -> Path:
+    """The cached run, written by ``code`` in a child process the first time."""
     done = run / ".complete"
     if done.is_file():
         return run
     run.mkdir(parents=True, exist_ok=True)
-    code = template.format(root=str(ROOT), steps=steps, run=str(run))
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
     files = list(run.glob("*.weights.h5"))
     if len(files) < count:
         raise RuntimeError(f"{run} holds {len(files)} snapshots, not {count}")
     done.touch()
     return run
+
+
+_STEPS = (
+    "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
+    "from pathlib import Path\n"
+    "from benchmarks.step_run import Plant, write_keras_steps\n"
+    "write_keras_steps(Path({run!r}), {steps}, Plant(blowup_step=400, nan_step=500, "
+    "spread_step=501))\n"
+)
 
 
 def probe(code: str, env: dict[str, str] | None = None) -> dict[str, object]:
@@ -170,7 +134,7 @@ def load() -> str:
 
 def main() -> None:
     t0 = time.perf_counter()
-    build(_BUILD, RUN, STEPS, STEPS)
+    build(_STEPS.format(run=str(RUN), steps=STEPS), RUN, STEPS)
     size = sum(p.stat().st_size for p in RUN.glob("*.weights.h5"))
     print(f"run520: {STEPS} snapshots, {size / 1024**2:.0f} MB ({time.perf_counter() - t0:.0f} s)")
     print(f"{'measure':<58}{'wall s':>8}{'load':>7}")
@@ -208,7 +172,7 @@ def main() -> None:
     if "--skip-5000" in sys.argv:
         return
     t0 = time.perf_counter()
-    build(_BUILD_BIG, BIG, BIG_STEPS, BIG_STEPS)
+    build(_BUILD_BIG.format(root=str(ROOT), steps=BIG_STEPS, run=str(BIG)), BIG, BIG_STEPS)
     print(f"run5000: recorder every batch ({time.perf_counter() - t0:.0f} s to have it)")
     before = load()
     listed = probe(_LIST.format(root=str(ROOT), run=str(BIG)))

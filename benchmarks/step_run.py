@@ -2,7 +2,7 @@
 ``step-00002.weights.h5`` ... of a small CNN (37 k weights: ``conv_a``, ``conv_b``, ``dense``,
 ``out``), with the divergence of a real debugging session planted in it: ``conv_b``'s kernel
 1000x larger from ``blowup_step`` on, and NaN from ``nan_step`` on (in ``conv_b``'s bias only,
-or in every weight).
+or in every weight; or in the bias first, in every weight from ``spread_step``).
 
 Two ways, both from files Keras itself writes:
 - ``write_keras_steps``: ``model.fit`` with a callback that calls ``save_weights`` after every
@@ -35,6 +35,9 @@ class Plant:
     """From this step on, NaN appears ..."""
     nan_everywhere: bool = False
     """... in every value of every weight (True), or in two values of ``conv_b``'s bias."""
+    spread_step: int | None = None
+    """From this step on, every value of every weight is NaN (the NaN spread through training,
+    as it does once the loss is NaN)."""
 
     def edit(self, step: int, name: str, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """``values`` of weight ``name`` (``conv_b/kernel``) as saved at ``step``."""
@@ -42,7 +45,7 @@ class Plant:
         if self.blowup_step is not None and step >= self.blowup_step and name == "conv_b/kernel":
             out *= BLOWUP
         if self.nan_step is not None and step >= self.nan_step:
-            if self.nan_everywhere:
+            if self.nan_everywhere or (self.spread_step is not None and step >= self.spread_step):
                 out[...] = np.nan
             elif name == "conv_b/bias":
                 out.reshape(-1)[:2] = np.nan

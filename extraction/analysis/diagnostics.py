@@ -45,6 +45,7 @@ import numpy as np
 
 from ..layouts import unit_matrix
 from ..records import LayerWeights, Weight
+from .stats import Stats
 
 Array = np.ndarray[Any, Any]
 Severity = Literal["error", "warning", "info"]
@@ -114,7 +115,11 @@ def layer_findings(layer: LayerWeights, checks: frozenset[Check] = ALL_CHECKS) -
 
 
 def weight_findings(
-    array: Array, weight: Weight, kind: str, checks: frozenset[Check] = ALL_CHECKS
+    array: Array,
+    weight: Weight,
+    kind: str,
+    checks: frozenset[Check] = ALL_CHECKS,
+    stats: Stats | None = None,
 ) -> list[Finding]:
     """The findings for one weight's values; ``array`` is not modified.
 
@@ -123,22 +128,30 @@ def weight_findings(
         weight: its record (name, role).
         kind: its layer's kind.
         checks: which checks to run (``CHEAP_CHECKS`` for a run's first pass).
+        stats: the values' statistics when already computed (spares two passes over them).
     """
-    values = np.asarray(array, dtype=np.float64)
+    values = _floats(array)
     found: list[Finding] = []
     if values.size == 0:
         return found
     units, unit = unit_matrix(values, weight.role, kind, weight.name)
-    finite = np.isfinite(values)
-    all_finite = bool(finite.all())
-    if units is None:
-        bad = np.flatnonzero(~finite.reshape(-1))
-        unit = "position"
-        good_units = None
+    if stats is not None:
+        all_finite = not (stats.nan_count or stats.inf_count)
+        largest = max(abs(stats.min or 0.0), abs(stats.max or 0.0))
     else:
-        good_units = np.asarray(np.isfinite(units).all(axis=0))
+        all_finite = bool(np.isfinite(values).all())
+        largest = None
+    finite = None if all_finite else np.isfinite(values)
+    good_units: Array | None = None
+    if units is None:
+        bad = np.flatnonzero(~finite.reshape(-1)) if finite is not None else np.zeros(0, int)
+        unit = "position"
+    else:
+        good_units = np.ones(units.shape[1], bool)
+        if finite is not None:
+            good_units = np.asarray(np.isfinite(units).all(axis=0))
         bad = np.flatnonzero(~good_units)
-    if bad.size and "nan_inf" in checks:
+    if bad.size and "nan_inf" in checks and finite is not None:
         n_bad = int(np.count_nonzero(~finite))
         found.append(
             Finding(
@@ -152,8 +165,8 @@ def weight_findings(
             )
         )
     if units is not None and good_units is not None and units.shape[1] >= 2:
-        found.extend(_norm_findings(units, good_units, unit, weight.name, checks))
-    elif "exploding_norm" in checks and finite.any() and np.abs(values[finite]).max() > ABS_LIMIT:
+        found.extend(_norm_findings(units, good_units, unit, weight.name, checks, largest))
+    elif "exploding_norm" in checks and (largest or _largest(values)) > ABS_LIMIT:
         found.append(_huge(values, weight.name))
     if not all_finite:
         return found  # NaN/Inf: no verdict from the values that are left
@@ -183,7 +196,12 @@ def weight_findings(
 
 
 def _norm_findings(
-    units: Array, good: Array, unit: str, weight: str, checks: frozenset[Check]
+    units: Array,
+    good: Array,
+    unit: str,
+    weight: str,
+    checks: frozenset[Check],
+    largest: float | None = None,
 ) -> list[Finding]:
     """Dead and exploding units among the finite ones (``good``: units without NaN/Inf);
     indices count all units."""
@@ -192,7 +210,7 @@ def _norm_findings(
     if kept.size == 0:
         return found
     finite = units if kept.size == units.shape[1] else units[:, kept]
-    norms = np.sqrt(np.square(finite).sum(axis=0))
+    norms = np.sqrt(np.einsum("ij,ij->j", finite, finite, dtype=np.float64))
     median = float(np.median(norms))
     dead = kept[(norms == 0.0) | (norms < DEAD_RATIO * median)]
     if dead.size and "dead_units" in checks:
@@ -234,9 +252,25 @@ def _norm_findings(
                 unit,
             )
         )
-    elif np.abs(finite).max() > ABS_LIMIT:
+    elif (largest if largest is not None else _largest(finite)) > ABS_LIMIT:
         found.append(_huge(units, weight))
     return found
+
+
+def _floats(array: Array) -> Array:
+    """``array`` as floats of at least 32 bits, not copied when it already is (a float32 kernel
+    is checked as float32; unit norms are summed in float64)."""
+    values = np.asarray(array)
+    if values.dtype.kind != "f":
+        return values.astype(np.float64)
+    return values if values.dtype.itemsize >= 4 else values.astype(np.float32)
+
+
+def _largest(values: Array) -> float:
+    """The largest finite magnitude (0.0 without finite values); min and max, not ``abs``, so
+    that no temporary the size of the weight is made."""
+    finite = values if np.isfinite(values).all() else values[np.isfinite(values)]
+    return max(-float(finite.min()), float(finite.max())) if finite.size else 0.0
 
 
 def _huge(values: Array, weight: str) -> Finding:
@@ -254,7 +288,7 @@ def _huge(values: Array, weight: str) -> Finding:
 
 
 def _constant(values: Array, weight: str) -> list[Finding]:
-    finite = values[np.isfinite(values)]
+    finite = values[np.isfinite(values)].astype(np.float64)
     if finite.size < 2:
         return []
     mean, std = float(finite.mean()), float(finite.std())

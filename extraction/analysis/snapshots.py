@@ -15,9 +15,9 @@ Entries are untrusted on the way back (from the worker, or from the disk cache):
 ``parse_entry`` checks every field and raises ``ValueError`` for anything else.
 
 Decided edge cases (each has a test):
-- ``change_l2``/``change_max`` are over the positions where both snapshots are finite, in float64
-  chunk by chunk (no float64 copy of a large weight); None without a snapshot before, or when
-  the weight's shape changed.
+- ``change_l2``/``change_max`` are over the positions where both snapshots are finite, chunk by
+  chunk (no copy of a large weight); None without a snapshot before, or when the weight's shape
+  changed.
 - Histograms bin each snapshot's finite values over its own range (``HIST_BINS`` bins), as
   TensorBoard does; all-equal values give one bin; no finite value gives no histogram.
 """
@@ -26,19 +26,24 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, get_args
 
 import numpy as np
 
-from ..records import Array, ModelWeights
+from ..records import Array, LayerWeights, ModelWeights, Weight
 from .diagnostics import CHEAP_CHECKS, SEVERITY_ORDER, Check, Finding, Severity, weight_findings
 from .scale import KernelScale, kernel_scale, scale_findings
 from .stats import compute_stats
 
 HIST_BINS = 48
+PARALLEL_VALUES = 1 << 21
+"""Snapshots of at least this many values have their weights measured on two threads."""
+_THREADS = max(1, min(2, os.cpu_count() or 1))
 ENTRY_VERSION = 3
 """Changes whenever an entry's fields or their meaning change (old cache files are ignored)."""
 _CHUNK = 1 << 18
@@ -152,24 +157,33 @@ def compute_entry(
     layout: dict[str, Any] = {}
     findings: dict[str, list[Finding]] = {}
     scales: list[KernelScale] = []
-    for layer in model.layers:
-        found: list[Finding] = []
-        for weight in layer.weights:
-            key = model.export_key(layer, weight)
-            values = arrays[key]
-            stats = compute_stats(values)
-            point = _point(values, stats)
-            before = old.get(key) if old is not None else None
-            if before is not None and before.shape == values.shape:
-                point["change_l2"], point["change_max"] = _change(values, before)
-            points[key] = point
-            layout[key] = [layer.path, weight.name, list(weight.shape), weight.role]
-            found += weight_findings(values, weight, layer.kind, CHEAP_CHECKS)
-            scale = kernel_scale(layer, weight, stats)
-            if scale is not None:
-                scales.append(scale)
-        if layer.weights:
-            findings[layer.path] = [_with_layer(f, layer.path) for f in found]
+    pairs = list(model.iter_weights())
+
+    def measure(pair: tuple[LayerWeights, Weight]) -> tuple[Any, list[Finding], Any]:
+        layer, weight = pair
+        key = model.export_key(layer, weight)
+        values = arrays[key]
+        stats = compute_stats(values)
+        point = _point(values, stats)
+        before = old.get(key) if old is not None else None
+        if before is not None and before.shape == values.shape:
+            point["change_l2"], point["change_max"] = _change(values, before)
+        found = weight_findings(values, weight, layer.kind, CHEAP_CHECKS, stats)
+        return point, found, kernel_scale(layer, weight, stats)
+
+    big = sum(w.size for _, w in pairs) >= PARALLEL_VALUES and len(pairs) > 1
+    if big and _THREADS > 1:  # numpy lets go of the GIL in these passes
+        with ThreadPoolExecutor(_THREADS) as pool:
+            results = list(pool.map(measure, pairs))
+    else:
+        results = [measure(pair) for pair in pairs]
+    for (layer, weight), (point, found, scale) in zip(pairs, results, strict=True):
+        key = model.export_key(layer, weight)
+        points[key] = point
+        layout[key] = [layer.path, weight.name, list(weight.shape), weight.role]
+        findings.setdefault(layer.path, []).extend(_with_layer(f, layer.path) for f in found)
+        if scale is not None:
+            scales.append(scale)
     for finding in scale_findings(scales):
         findings.setdefault(finding.layer, []).append(finding)
     return {
@@ -256,35 +270,43 @@ def _point(values: Array, stats: Any) -> dict[str, Any]:
 
 
 def histogram(flat: Array, lo: float, hi: float) -> list[int]:
-    """``np.histogram(flat, HIST_BINS, (lo, hi))``'s counts (``lo < hi``, every value finite and
-    inside), computed as numpy's equal-bins path does it, without its per-call set-up (which
-    costs more than the counting for a weight of a few thousand values)."""
-    lo, hi = float(lo), float(hi)
-    dtype = np.result_type(lo, hi, flat)  # numpy's own choice: float32 for float32 values
-    edges = np.linspace(lo, hi, HIST_BINS + 1, dtype=dtype)
-    values = flat.astype(dtype, copy=False)
-    index = ((values - lo) / (hi - lo) * HIST_BINS).astype(np.intp)
-    index[index == HIST_BINS] -= 1
-    index[values < edges[index]] -= 1  # float rounding at the edges, as numpy corrects it
-    index[(values >= edges[index + 1]) & (index != HIST_BINS - 1)] += 1
-    return np.bincount(index, minlength=HIST_BINS).tolist()  # type: ignore[no-any-return]
+    """Counts of ``flat`` in ``HIST_BINS`` equal bins over ``[lo, hi]`` (``lo < hi``, every value
+    finite and inside; the last bin holds ``hi``), in cache-sized chunks.
+
+    Each value's bin is ``floor((x - lo) * HIST_BINS / (hi - lo))`` in the values' own float
+    type: a value within rounding of an inner edge may land in either neighbour (``np.histogram``
+    corrects that with two lookups per value, which tripled the time; a display of 48 bins
+    cannot show it). A 4 M-value kernel takes ~10 ms.
+    """
+    dtype = np.result_type(np.float32, flat.dtype)
+    scale, low = dtype.type(HIST_BINS / (float(hi) - float(lo))), dtype.type(lo)
+    counts = np.zeros(HIST_BINS + 1, np.int64)
+    for start in range(0, flat.size, _CHUNK):
+        scaled = flat[start : start + _CHUNK].astype(dtype, copy=False) - low
+        scaled *= scale
+        counts += np.bincount(scaled.astype(np.intp), minlength=HIST_BINS + 1)[: HIST_BINS + 1]
+    counts[HIST_BINS - 1] += counts[HIST_BINS]  # hi itself: in the last bin
+    return counts[:HIST_BINS].tolist()  # type: ignore[no-any-return]
 
 
 def _change(now: Array, old: Array) -> tuple[float, float]:
     """``(||now - old||, max |now - old|)`` over the positions where both are finite, chunk by
-    chunk in float64 (exact differences; no float64 copy of a large weight)."""
+    chunk: differences in the weights' own float type (at least float32; consecutive snapshots'
+    values are close, so the difference is exact or within half an ulp of it), squares summed
+    in float64. No copy of a large weight is made."""
     a = np.asarray(now).reshape(-1)
     b = np.asarray(old).reshape(-1)
+    dtype = np.result_type(np.float32, a.dtype, b.dtype)
     total, top = 0.0, 0.0
     for start in range(0, a.size, _CHUNK):
-        d = a[start : start + _CHUNK].astype(np.float64) - b[start : start + _CHUNK]
-        if not np.isfinite(d).all():
+        d = a[start : start + _CHUNK].astype(dtype, copy=False) - b[start : start + _CHUNK]
+        square = float(np.einsum("i,i->", d, d, dtype=np.float64))
+        if not math.isfinite(square):  # a NaN or Inf on either side: those positions left out
             d = d[np.isfinite(d)]
+            square = float(np.einsum("i,i->", d, d, dtype=np.float64))
         if d.size:
-            # np.square + sum, not np.dot: a BLAS dot goes multi-threaded from ~8k values,
-            # and its threads' start-up costs milliseconds a call on a busy machine.
-            total += float(np.square(d).sum())
-            top = max(top, float(np.abs(d).max()))
+            total += square
+            top = max(top, -float(d.min()), float(d.max()))
     return math.sqrt(total), top
 
 

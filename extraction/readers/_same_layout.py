@@ -42,8 +42,10 @@ class SameLayout:
         places: dict[str, tuple[int, np.dtype[Any], tuple[int, ...]]],
     ) -> None:
         self.path = path
-        self.image = image
+        self.image = np.frombuffer(image, np.uint8)
         """The template file's bytes."""
+        self._buffers: list[Array | None] = [None, None]
+        self._turn = 0
         self.gaps = gaps
         """``(start, end)`` byte ranges outside every array extent: these must match."""
         self.places = places
@@ -83,23 +85,36 @@ class SameLayout:
 
     def arrays(self, path: Path) -> dict[str, Array] | None:
         """Every weight of the file at ``path`` by export key, when it is this template with
-        other numbers; None when it is not (read it with its reader)."""
+        other numbers; None when it is not (read it with its reader).
+
+        The arrays are read-only views of one of two buffers that take turns: they stay valid
+        until the second call after this one (a run's pass holds this snapshot and the one
+        before it), so reading a run faults no fresh pages in per snapshot.
+        """
+        size = self.image.size
         try:
-            if path.stat().st_size != len(self.image):
+            if path.stat().st_size != size:
                 return None
-            data = path.read_bytes()
+            buffer = self._buffers[self._turn]
+            if buffer is None:
+                buffer = self._buffers[self._turn] = np.empty(size, np.uint8)
+            with path.open("rb") as f:
+                done = f.readinto(buffer.data)
         except OSError:
             return None
-        if len(data) != len(self.image):
+        if done != size:
             return None
-        image = self.image
         for start, end in self.gaps:
-            if data[start:end] != image[start:end]:
+            if not np.array_equal(buffer[start:end], self.image[start:end]):
                 return None
-        return {
-            key: np.frombuffer(data, dtype, math.prod(shape), offset).reshape(shape)
-            for key, (offset, dtype, shape) in self.places.items()
-        }
+        self._turn ^= 1
+        out: dict[str, Array] = {}
+        for key, (offset, dtype, shape) in self.places.items():
+            array = buffer[offset : offset + math.prod(shape) * dtype.itemsize].view(dtype)
+            array = array.reshape(shape)
+            array.flags.writeable = False
+            out[key] = array
+        return out
 
 
 def _array_spans(h5: Any) -> list[tuple[int, int]]:

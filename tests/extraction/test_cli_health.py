@@ -72,3 +72,19 @@ def test_health_of_bad_input_is_one_line_and_exit_2(
     assert main(["health", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_nan_is_never_dead_in_the_health_cli(
+    realworld: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "diverged.h5"
+    shutil.copyfile(realworld / "mnist_mlp.h5", path)
+    with h5py.File(path, "r+") as f:
+        kernel = f["model_weights/dense_1/sequential/dense_1/kernel"]
+        kernel[...] = float("nan")  # a whole layer diverged
+    assert main(["health", str(path), "--json"]) == 0
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    mine = [(f["check"], f["weight"]) for f in findings if f["layer"] == "dense_1"]
+    assert ("nan_inf", "kernel") in mine
+    assert not [c for c, w in mine if w == "kernel" and c != "nan_inf"]
+    assert not any(f["check"] == "untrained" for f in findings)

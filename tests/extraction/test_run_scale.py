@@ -2,15 +2,14 @@
 the first thing that went wrong named (the earliest anomaly, the first NaN and exactly where),
 labels that say what the file names count, CheckpointManager folders, incremental filling.
 
-Large runs are h5py-level copies of one snapshot Keras saved (writing 500 real saves would take
-minutes); the per-batch run, the recorder runs and the CheckpointManager run are written
-entirely by Keras and TensorFlow.
+Large runs are h5py-level copies of one snapshot Keras saved (``benchmarks/step_run.py``; writing
+500 real saves would take minutes); the per-batch run, the recorder runs and the
+CheckpointManager run are written entirely by Keras and TensorFlow.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +19,8 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from keras import layers
 
+from benchmarks.step_run import NAME, Plant, _file_paths, build_cnn, copy_steps
 from kerascope.extraction import WeightRecorder, open_model, open_run
 from kerascope.extraction.analysis import timeline as timeline_module
 from kerascope.extraction.analysis.snapshots import Scanner
@@ -31,83 +30,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cnn() -> Any:
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((12, 12, 1)),
-            layers.Conv2D(8, 3, name="conv_a"),
-            layers.Conv2D(16, 3, name="conv_b"),
-            layers.GlobalAveragePooling2D(name="gap"),
-            layers.Dense(4, name="dense"),
-        ],
-        name="cnn",
-    )
-    model.compile(keras.optimizers.SGD(0.01), "mse")
+    model = build_cnn()
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy")
     return model
 
 
-@pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One snapshot saved by Keras's own ``save_weights``."""
-    path = tmp_path_factory.mktemp("one") / "step-00001.weights.h5"
-    _cnn().save_weights(path)
-    return path
-
-
-def _datasets(path: Path) -> dict[tuple[int, ...], str]:
-    """The dataset name of each weight, by its (unique) shape."""
-    found: dict[tuple[int, ...], str] = {}
-
-    def visit(name: str, obj: Any) -> None:  # (returning a value would stop the visit)
-        if isinstance(obj, h5py.Dataset) and obj.ndim:
-            found[obj.shape] = name
-
+def _l2(path: Path, key: str) -> float:
+    """The L2 of weight ``key`` (``conv_b/kernel``) as the file holds it, read by h5py."""
+    where = {name: dataset for dataset, name in _file_paths(build_cnn()).items()}
     with h5py.File(path, "r") as f:
-        f.visititems(visit)
-    return found
+        return float(np.linalg.norm(np.asarray(f[where[key]], np.float64)))
 
 
-def _copies(snapshot: Path, folder: Path, steps: int, plant: Any) -> dict[int, dict[str, Any]]:
-    """``steps`` copies of ``snapshot`` named ``step-00001`` ..., each weight drifted a little
-    per step and then changed by ``plant(step, arrays)``; returns what each step holds."""
-    folder.mkdir()
-    names = _datasets(snapshot)
-    with h5py.File(snapshot, "r") as f:
-        base = {shape: f[name][()] for shape, name in names.items()}
-    rng = np.random.default_rng(0)
-    drift = {shape: rng.normal(size=shape).astype(np.float32) * 1e-3 for shape in base}
-    written: dict[int, dict[str, Any]] = {}
-    for step in range(1, steps + 1):
-        path = folder / f"step-{step:05d}.weights.h5"
-        shutil.copyfile(snapshot, path)
-        arrays = {s: (base[s] + step * drift[s]).astype(np.float32) for s in base}
-        plant(step, arrays)
-        with h5py.File(path, "r+") as f:
-            for shape, name in names.items():
-                f[name][...] = arrays[shape]
-        written[step] = arrays
-    return written
-
-
-CONV_B_KERNEL, CONV_B_BIAS = (3, 3, 8, 16), (16,)
-
-
-def _diverge(step: int, arrays: dict[tuple[int, ...], Any]) -> None:
-    """conv_b's kernel x1e3 from step 400, a NaN in its bias at 500, every weight NaN after."""
-    if step >= 400:
-        arrays[CONV_B_KERNEL] = arrays[CONV_B_KERNEL] * 1e3
-    if step == 500:
-        arrays[CONV_B_BIAS][3] = np.nan
-    if step > 500:
-        for shape in arrays:
-            arrays[shape] = np.full(shape, np.nan, np.float32)
+DIVERGED = Plant(blowup_step=400, nan_step=500, spread_step=501)
 
 
 @pytest.fixture(scope="module")
-def diverged(snapshot: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("runs") / "diverged"
-    _copies(snapshot, folder, 520, _diverge)
-    return folder
+def diverged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_steps(tmp_path_factory.mktemp("runs") / "diverged", 520, DIVERGED)
 
 
 def test_a_diverged_run_names_the_culprit_first_then_exactly_the_first_nan(
@@ -127,28 +67,19 @@ def test_a_diverged_run_names_the_culprit_first_then_exactly_the_first_nan(
     assert nan == {
         "step": 500,
         "label": "step 500",
-        "weights": [{"layer": "conv_b", "weight": "bias", "count": 1}],
+        "weights": [{"layer": "conv_b", "weight": "bias", "count": 2}],
     }
     # The numbers are the ones written, read through the worker (same-layout path included).
-    with h5py.File(diverged / "step-00123.weights.h5") as f:
-        kernel = f[_datasets(diverged / "step-00123.weights.h5")[CONV_B_KERNEL]][()]
     l2 = data["weights"]["conv_b/kernel"]["l2"][122]
-    assert l2 == pytest.approx(float(np.linalg.norm(kernel.astype(np.float64))), rel=1e-6)
+    assert l2 == pytest.approx(_l2(diverged / NAME.format(123), "conv_b/kernel"), rel=1e-6)
     again = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, env=env)
     assert json.loads(again.stdout) == data  # from the disk cache
 
 
 def test_every_layer_nan_at_once_lists_them_all_and_the_earlier_culprit_leads(
-    snapshot: Path, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    def plant(step: int, arrays: dict[tuple[int, ...], Any]) -> None:
-        if step >= 4:
-            arrays[CONV_B_KERNEL] = arrays[CONV_B_KERNEL] * 1.13e4
-        if step >= 6:
-            for shape in arrays:
-                arrays[shape] = np.full(shape, np.nan, np.float32)
-
-    _copies(snapshot, tmp_path / "run", 8, plant)
+    copy_steps(tmp_path / "run", 8, Plant(blowup_step=4, nan_step=6, nan_everywhere=True))
     line = timeline(open_run(tmp_path / "run"), isolate=False)
     assert line.events.first_anomaly is not None and line.events.first_anomaly.step == 4
     assert line.events.first_anomaly.layer == "conv_b"
@@ -163,26 +94,23 @@ def test_every_layer_nan_at_once_lists_them_all_and_the_earlier_culprit_leads(
     assert line.first_bad() == (5, "conv_a/kernel")
 
 
-def test_same_layout_snapshots_read_as_their_reader_reads_them(
-    snapshot: Path, tmp_path: Path
-) -> None:
-    written = _copies(snapshot, tmp_path / "run", 4, lambda step, arrays: None)
+def test_same_layout_snapshots_read_as_their_reader_reads_them(tmp_path: Path) -> None:
+    copy_steps(tmp_path / "run", 4)
     files = sorted((tmp_path / "run").glob("*.weights.h5"))
     with h5py.File(files[3], "r+") as f:  # the same arrays, one attribute more: parsed again
         f.attrs["note"] = "edited"
     fast = Scanner()
     entries = [fast.entry(str(p), str(files[i - 1]) if i else None) for i, p in enumerate(files)]
+    assert fast.template is not None
     for i, path in enumerate(files):
         slow = Scanner().entry(str(path), str(files[i - 1]) if i else None)
         assert slow == entries[i]
-    kernel = written[2][CONV_B_KERNEL].astype(np.float64)
-    assert entries[1]["weights"]["conv_b/kernel"]["l2"] == pytest.approx(np.linalg.norm(kernel))
+    kernel = entries[1]["weights"]["conv_b/kernel"]["l2"]
+    assert kernel == pytest.approx(_l2(files[1], "conv_b/kernel"), rel=1e-6)
 
 
-def test_the_timeline_fills_snapshot_by_snapshot_with_prefixes(
-    snapshot: Path, tmp_path: Path
-) -> None:
-    _copies(snapshot, tmp_path / "run", 30, lambda step, arrays: None)
+def test_the_timeline_fills_snapshot_by_snapshot_with_prefixes(tmp_path: Path) -> None:
+    copy_steps(tmp_path / "run", 30)
     run = open_run(tmp_path / "run")
     fills = list(fill_timeline(run))
     assert [f.done for f in fills] == list(range(0, 31))
@@ -256,8 +184,8 @@ class _SaveEveryBatch(keras.callbacks.Callback):  # type: ignore[misc]
 def test_a_run_written_by_a_per_batch_keras_callback(tmp_path: Path) -> None:
     model = _cnn()
     saver = _SaveEveryBatch(tmp_path)
-    x = np.random.default_rng(0).normal(size=(48, 12, 12, 1)).astype("float32")
-    model.fit(x, np.zeros((48, 4), "float32"), batch_size=4, epochs=2, verbose=0, callbacks=[saver])
+    x = np.random.default_rng(0).normal(size=(48, 16, 16, 1)).astype("float32")
+    model.fit(x, np.zeros(48, "int64"), batch_size=4, epochs=2, verbose=0, callbacks=[saver])
     run = open_run(tmp_path)
     assert [s.label for s in run.snapshots][:3] == ["step 1", "step 2", "step 3"]
     line = timeline(run)
@@ -283,11 +211,9 @@ class _PoisonBias(keras.callbacks.Callback):  # type: ignore[misc]
 
 def test_a_recorder_run_that_diverges_names_the_first_nan_exactly(tmp_path: Path) -> None:
     model = _cnn()
-    x = np.random.default_rng(0).normal(size=(40, 12, 12, 1)).astype("float32")
+    x = np.random.default_rng(0).normal(size=(40, 16, 16, 1)).astype("float32")
     callbacks = [_PoisonBias(6), WeightRecorder(tmp_path, every=1)]
-    model.fit(
-        x, np.zeros((40, 4), "float32"), batch_size=4, epochs=1, verbose=0, callbacks=callbacks
-    )
+    model.fit(x, np.zeros(40, "int64"), batch_size=4, epochs=1, verbose=0, callbacks=callbacks)
     run = open_run(tmp_path)
     assert run.unit == "batch" and run.snapshots[6].label == "epoch 1, step 6"
     line = timeline(run)
