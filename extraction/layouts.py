@@ -117,6 +117,8 @@ def _rnn(kind: LayerKind, cell: str, rank: int = 0) -> LayerClass:
     return LayerClass(kind, conv_rank=rank, recurrent=True, cell=cell, variables="none")
 
 
+UNKNOWN_CLASS = LayerClass("other")
+"""The row of a class not in the table (custom layers): kind ``other``, nothing else known."""
 _NO_KIND = (
     "Activation ActivityRegularization AdaptiveAveragePooling1D AdaptiveAveragePooling2D "
     "AdaptiveAveragePooling3D AdaptiveMaxPooling1D AdaptiveMaxPooling2D AdaptiveMaxPooling3D Add "
@@ -194,7 +196,7 @@ LAYER_CLASSES: dict[str, LayerClass] = {
     "Linear": LayerClass("dense"),
     "LayerNorm": LayerClass("layer_norm"),
     "RMSNorm": LayerClass("layer_norm"),
-    **{name: LayerClass("other") for name in _NO_KIND},
+    **dict.fromkeys(_NO_KIND, UNKNOWN_CLASS),
 }
 """Every layer class Kerascope knows, by the name Keras saves it under (Netron's
 ``keras-metadata.json`` as data): kinds, readers, views, diagrams and lessons look classes up
@@ -213,8 +215,6 @@ CLASS_ALIASES: dict[str, str] = {
 """Other names the same classes are saved under (Keras 1 and 2 spellings; Keras 3 saves
 GroupedQueryAttention under its exported name in ``.keras`` configs)."""
 LAYER_CLASSES.update({alias: LAYER_CLASSES[name] for alias, name in CLASS_ALIASES.items()})
-UNKNOWN_CLASS = LayerClass("other")
-"""The row of a class not in the table (custom layers): kind ``other``, nothing else known."""
 MAX_WRAPPING = 8
 """Wrappers followed into a config (``TimeDistributed(Bidirectional(RNN(cell)))`` is 3): a
 config nested deeper is read no further."""
