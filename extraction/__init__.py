@@ -23,7 +23,8 @@ from .errors import (
     UnsafeModel,
     UnsupportedFormat,
 )
-from .kinds import LAYER_KINDS, WEIGHT_ROLES, LayerKind, WeightRole, kind_of, role_of
+from .kinds import LAYER_KINDS, WEIGHT_ROLES, LayerKind, WeightRole, role_of
+from .layouts import kind_of
 from .records import LayerWeights, ModelWeights, SourceFormat, Weight
 
 __all__ = [

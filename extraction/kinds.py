@@ -1,4 +1,9 @@
-"""Layer kinds and weight roles: what a layer or an array *is*, decided by name, never position."""
+"""Layer kinds and weight roles: what a layer or an array *is*, decided by name, never position.
+
+The kind of a Keras class is looked up in ``layouts.LAYER_CLASSES`` (``layouts.kind_of``); this
+module holds the closed sets and what names alone tell (a weight's role, a layer named like an
+embedding).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,13 @@ LayerKind = Literal[
     "conv1d",
     "conv2d",
     "conv3d",
-    "depthwise_conv2d",
-    "separable_conv2d",
+    "conv1d_transpose",
     "conv2d_transpose",
+    "conv3d_transpose",
+    "depthwise_conv1d",
+    "depthwise_conv2d",
+    "separable_conv1d",
+    "separable_conv2d",
     "dense",
     "embedding",
     "lstm",
@@ -37,57 +46,7 @@ WeightRole = Literal[
     "other",
 ]
 LAYER_KINDS: tuple[LayerKind, ...] = get_args(LayerKind)
-CONV_KINDS: tuple[LayerKind, ...] = (
-    "conv1d",
-    "conv2d",
-    "conv3d",
-    "depthwise_conv2d",
-    "separable_conv2d",
-    "conv2d_transpose",
-)
-"""The kinds whose kernels are banks of spatial filters."""
 WEIGHT_ROLES: tuple[WeightRole, ...] = get_args(WeightRole)
-
-# Class names across Keras 2 and 3 (aliases such as Convolution2D included).
-_KIND_BY_CLASS: dict[str, LayerKind] = {
-    "Conv1D": "conv1d",
-    "Convolution1D": "conv1d",
-    "Conv2D": "conv2d",
-    "Convolution2D": "conv2d",
-    "Conv3D": "conv3d",
-    "Convolution3D": "conv3d",
-    "DepthwiseConv2D": "depthwise_conv2d",
-    "SeparableConv2D": "separable_conv2d",
-    "SeparableConvolution2D": "separable_conv2d",
-    "Conv2DTranspose": "conv2d_transpose",
-    "Convolution2DTranspose": "conv2d_transpose",
-    "Dense": "dense",
-    "EinsumDense": "dense",
-    "Embedding": "embedding",
-    "LSTM": "lstm",
-    "CuDNNLSTM": "lstm",
-    "LSTMCell": "lstm",
-    "GRU": "gru",
-    "CuDNNGRU": "gru",
-    "GRUCell": "gru",
-    "SimpleRNN": "simple_rnn",
-    "SimpleRNNCell": "simple_rnn",
-    "Bidirectional": "bidirectional",
-    "BatchNormalization": "batch_norm",
-    "SyncBatchNormalization": "batch_norm",
-    "LayerNormalization": "layer_norm",
-    "MultiHeadAttention": "attention",
-    "GroupQueryAttention": "attention",
-    "Attention": "attention",
-    "AdditiveAttention": "attention",
-    # Hugging Face (PyTorch) module classes, which safetensors checkpoints are saved from,
-    # and KerasHub's own layers.
-    "Linear": "dense",
-    "RMSNorm": "layer_norm",
-    "LayerNorm": "layer_norm",
-    "RMSNormalization": "layer_norm",
-    "ReversibleEmbedding": "embedding",
-}
 
 _ROLE_BY_NAME: dict[str, WeightRole] = {
     "kernel": "kernel",
@@ -101,18 +60,6 @@ _ROLE_BY_NAME: dict[str, WeightRole] = {
     "moving_mean": "moving_mean",
     "moving_variance": "moving_variance",
 }
-
-
-def kind_of(class_name: str, wrapped_class: str | None = None) -> LayerKind:
-    """The kind of a layer from its class name.
-
-    ``TimeDistributed`` takes the kind of the layer it wraps (pass its class as
-    ``wrapped_class``); unknown and custom classes are ``"other"``.
-    """
-    if class_name == "TimeDistributed" and wrapped_class:
-        return kind_of(wrapped_class)
-    short = class_name.rsplit(">", 1)[-1].rsplit(".", 1)[-1]
-    return _KIND_BY_CLASS.get(short, "other")
 
 
 # Keras 1 named weights after the layer and the equation's letter, per gate: ``gru_1_W_z``
@@ -139,13 +86,6 @@ def role_of(weight_name: str) -> WeightRole:
         return role
     old = _KERAS1.search(last)
     return _KERAS1_ROLES[old.group(1)] if old else "other"
-
-
-PREPROCESSING_CLASSES: frozenset[str] = frozenset(
-    {"InputLayer", "Normalization", "Rescaling", "Resizing", "CenterCrop"}
-)
-"""Layers that only prepare the input (EfficientNet's Normalization holds a mean and variance):
-never the layer a model opens on, even when they hold weights."""
 
 
 _EMBEDDING_NAME = re.compile(r"embed|^(wte|wpe|shared|tok_embeddings|word_embeddings)$")

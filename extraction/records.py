@@ -260,6 +260,11 @@ class LayerWeights:
     """The layer's config as the source records it; empty when the source does not say."""
     weights: tuple[Weight, ...]
     """Its weights, in the order Keras lists them; empty for layers without weights."""
+    wrapped: str = ""
+    """The class a wrapper wraps (``LSTM`` for ``Bidirectional(LSTM)``, ``Conv2D`` for
+    ``TimeDistributed(Conv2D)``, seen through an ``RNN`` to its cell), decided with ``kind``
+    when the record is made (``layouts.classify``); empty for a layer that wraps nothing or
+    a source that does not say."""
     _owner: Any = field(default=None, repr=False)
     """The records this layer belongs to, kept alive while the layer is."""
 

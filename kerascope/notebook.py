@@ -23,7 +23,7 @@ from kerascope.components.figures import filters as filter_figures
 from kerascope.components.figures import heatmaps, histograms, tables
 from kerascope.components.figures import overview as overview_figures
 from kerascope.components.figures.mosaic import ChannelMode, Order, Scale
-from kerascope.components.figures.weight_views import View, filter_kind, heatmap_args, views_for
+from kerascope.components.figures.weight_views import View, heatmap_args, views_for
 from kerascope.extraction.analysis.reduce import ReduceMode
 from kerascope.extraction.errors import LayerNotFound
 from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
@@ -92,7 +92,7 @@ def filters(
     lay, w = _pick(_records(model), layer, weight, "filters")
     return filter_figures.filter_grid_figure(
         w.array(),
-        kind=filter_kind(lay, w),
+        kind=lay.kind,
         channel_mode=channel_mode,
         channel=channel,
         scale=scale,

@@ -71,3 +71,63 @@ def build_zoo() -> Any:
     v = layers.Flatten()(layers.Conv3D(2, 2, name="conv3d")(voxels))
     out = layers.Dense(2, name="out")(layers.Concatenate()([x, e, v]))
     return keras.Model([image, tokens, voxels], out, name="zoo")
+
+
+CONV_ZOO_KINDS = {
+    "conv1d": "conv1d",
+    "conv1d_t": "conv1d_transpose",
+    "dw1d": "depthwise_conv1d",
+    "sep1d": "separable_conv1d",
+    "conv2d": "conv2d",
+    "conv2d_t": "conv2d_transpose",
+    "dw2d": "depthwise_conv2d",
+    "sep2d": "separable_conv2d",
+    "conv3d": "conv3d",
+    "conv3d_t": "conv3d_transpose",
+}
+"""Each conv layer of ``build_conv_zoo`` and the kind it must open as."""
+CONV_ZOO_TILES = {"conv": 3, "depthwise": 5 * 2}
+"""Tiles in a conv zoo layer's filter grid: 3 filters; depthwise: 5 channels x multiplier 2."""
+
+
+@pytest.fixture(scope="session")
+def conv_zoo() -> Any:
+    """A model holding one layer of every conv class Keras has (see ``build_conv_zoo``)."""
+    return build_conv_zoo()
+
+
+def build_conv_zoo() -> Any:
+    """Every Keras convolution (1-D, 2-D, 3-D; plain, transposed, depthwise, separable) over 5
+    input channels, 3 filters, depth multiplier 2, every weight distinct, so that any axis read
+    the wrong way round shows."""
+    import keras
+    import numpy as np
+    from keras import layers
+
+    def convs(x: Any, rank: int, names: list[str]) -> list[Any]:
+        suffix = f"{rank}D"
+        made = [
+            getattr(layers, f"Conv{suffix}")(3, 2, name=names[0]),
+            getattr(layers, f"Conv{suffix}Transpose")(3, 2, name=names[1]),
+        ]
+        if rank < 3:
+            made.append(
+                getattr(layers, f"DepthwiseConv{suffix}")(2, depth_multiplier=2, name=names[2])
+            )
+            made.append(
+                getattr(layers, f"SeparableConv{suffix}")(3, 2, depth_multiplier=2, name=names[3])
+            )
+        return [layers.Flatten()(layer(x)) for layer in made]
+
+    seq = keras.Input((8, 5), name="seq")
+    image = keras.Input((6, 6, 5), name="image")
+    volume = keras.Input((4, 6, 6, 5), name="volume")
+    flat = convs(seq, 1, ["conv1d", "conv1d_t", "dw1d", "sep1d"])
+    flat += convs(image, 2, ["conv2d", "conv2d_t", "dw2d", "sep2d"])
+    flat += convs(volume, 3, ["conv3d", "conv3d_t"])
+    out = layers.Dense(2, name="out")(layers.Concatenate()(flat))
+    model = keras.Model([seq, image, volume], out, name="conv_zoo")
+    rng = np.random.default_rng(3)
+    for var in model.weights:
+        var.assign(rng.normal(size=var.shape).astype("float32"))
+    return model

@@ -15,8 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from kerascope.extraction.analysis.compare import STATUS_TEXT, Comparison
-from kerascope.extraction.kinds import CONV_KINDS
-from kerascope.extraction.layouts import to_2d
+from kerascope.extraction.layouts import is_filter_bank, to_2d
 
 from . import filters, heatmaps
 from .mosaic import filter_mosaic
@@ -130,13 +129,12 @@ def difference_figures(
     if a.shape != b.shape:
         raise ValueError(f"cannot subtract shapes {a.shape} and {b.shape}")
     diff = b - a
-    grid_kind = "depthwise_conv2d" if role == "depthwise_kernel" else kind
-    is_grid = kind in CONV_KINDS and role in ("kernel", "depthwise_kernel") and a.ndim >= 3
+    is_grid = is_filter_bank(kind, role, a.ndim)
     both = "one colour scale for both models"
     titles3 = (titles[0], titles[1], "difference (after - before)")
     if is_grid:
         mosaics = [
-            filter_mosaic(v, kind=grid_kind, channel_mode=channel_mode, scale="shared", title=t)
+            filter_mosaic(v, kind=kind, channel_mode=channel_mode, scale="shared", title=t)
             for v, t in zip((a, b, diff), titles3, strict=True)
         ]
         # A shared-scale mosaic holds raw values clipped to its own limit, so raising the limit

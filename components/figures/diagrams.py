@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple
 
 import plotly.graph_objects as go
 
-from kerascope.extraction.layouts import RNN_GATES
+from kerascope.extraction.layouts import RNN_GATES, LayerClass, conv_layout, layer_class
 from kerascope.extraction.records import LayerWeights
 
 CELL = 1.0
@@ -369,6 +369,17 @@ def _kernel_size(layer: LayerWeights) -> tuple[int, int]:
     return (sizes[-2], sizes[-1]) if len(sizes) >= 2 else (1, sizes[0])
 
 
+def _window_mode(conv: LayerClass) -> WindowMode:
+    """How a convolution's window is drawn (a 3-D one as its 2-D slice)."""
+    if conv.transposed:
+        return "transpose"
+    if conv.separable:
+        return "separable"
+    if conv.depthwise:
+        return "depthwise"
+    return "conv1d" if conv.conv_rank == 1 else "conv2d"
+
+
 class Diagram(NamedTuple):
     """A layer kind's picture, and whether it is a wide flow of boxes (else a compact grid)."""
 
@@ -385,17 +396,10 @@ def diagram_for(layer: LayerWeights) -> Diagram:
 
 def _diagram(layer: LayerWeights) -> go.Figure:
     kind = layer.kind
-    modes: dict[str, WindowMode] = {
-        "conv1d": "conv1d",
-        "conv2d": "conv2d",
-        "conv3d": "conv2d",
-        "conv2d_transpose": "transpose",
-        "depthwise_conv2d": "depthwise",
-        "separable_conv2d": "separable",
-    }
-    if kind in modes:
+    conv = conv_layout(kind)
+    if conv:
         kh, kw = _kernel_size(layer)
-        return window_figure(kh, kw, modes[kind])
+        return window_figure(kh, kw, _window_mode(conv))
     cfg = layer.config
     if kind == "dense":
         kernel = layer.by_role("kernel")
@@ -417,6 +421,6 @@ def _diagram(layer: LayerWeights) -> go.Figure:
     }
     if kind in flows:
         return flows[kind]()
-    if kind == "attention" and layer.class_name in ("MultiHeadAttention", "GroupQueryAttention"):
+    if kind == "attention" and layer_class(layer.class_name).attention:
         return _attention()
     return _fallback(bool(layer.weights))

@@ -20,8 +20,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from kerascope.extraction.kinds import kind_of
-from kerascope.extraction.layouts import ATTENTION_OUTPUTS, GATE_MEANINGS
+from kerascope.extraction.layouts import (
+    ATTENTION_OUTPUTS,
+    CONV_KINDS,
+    GATE_MEANINGS,
+    conv_layout,
+    gate_kind,
+    layer_class,
+)
 from kerascope.extraction.records import LayerWeights, Weight
 
 Term = tuple[tuple[int, ...], str]
@@ -96,23 +102,24 @@ _SPATIAL = {
 def axis_names(layer: LayerWeights, weight: Weight) -> tuple[str, ...]:
     """What each axis of ``weight`` means for this layer type (Keras's layouts)."""
     kind, role, n = layer.kind, weight.role, len(weight.shape)
-    wrapped = _wrapped_class(layer)
+    conv = conv_layout(kind)
     spatial = _SPATIAL.get(n - 2, ())
     gates = GATE_MEANINGS
-    gate_kind = kind_of(wrapped) if kind == "bidirectional" else kind
-    if role == "depthwise_kernel" or (kind == "depthwise_conv2d" and role == "kernel"):
+    gated = gate_kind(kind, layer.wrapped)
+    if role == "depthwise_kernel" or (conv and conv.depthwise and role == "kernel"):
         return (*spatial, "input channels", "depth multiplier")
     if role == "pointwise_kernel":
-        return ("1", "1", "input channels x depth multiplier", "filters")
-    if kind == "conv2d_transpose" and role == "kernel":
+        return (*("1",) * (n - 2), "input channels x depth multiplier", "filters")
+    if conv and conv.transposed and role == "kernel":
         return (*spatial, "filters (output channels)", "input channels")
-    if kind.startswith("conv") and role == "kernel":
+    if conv and role == "kernel":
         return (*spatial, "input channels / groups", "filters (output channels)")
-    if role in ("kernel", "recurrent_kernel") and gate_kind in gates and n == 2:
+    if role in ("kernel", "recurrent_kernel") and gated in gates and n >= 2:
+        # A ConvLSTM's kernels have the spatial axes of its convolutions first.
         first = "units (previous hidden state)" if role == "recurrent_kernel" else "input features"
-        return first, gates[gate_kind]
-    if role == "bias" and gate_kind in gates:
-        return (("reset-after: input / recurrent",) if n == 2 else ()) + (gates[gate_kind],)
+        return (*spatial, first, gates[gated])
+    if role == "bias" and gated in gates:
+        return (("reset-after: input / recurrent",) if n == 2 else ()) + (gates[gated],)
     if role == "embeddings":
         return "token id (input_dim)", "embedding dimension (output_dim)"
     if kind == "attention":
@@ -122,7 +129,7 @@ def axis_names(layer: LayerWeights, weight: Weight) -> tuple[str, ...]:
     if role == "kernel" and n == 2:
         return "input features", "units (outputs)"
     if n == 1:
-        if kind.startswith(("conv", "depthwise", "separable")):
+        if conv:
             return ("filters (one value per output channel)",)
         what = "channels" if kind == "batch_norm" else "features" if kind == "layer_norm" else ""
         return (what or "units (one value per output)",)
@@ -136,11 +143,6 @@ def _attention_axes(weight: Weight) -> tuple[str, ...]:
             return "heads", "value dim per head", "output features"
         return "input features", "heads", "key/value dim per head"
     return ("output features",) if out else ("heads", "dim per head")
-
-
-def _wrapped_class(layer: LayerWeights) -> str:
-    inner = layer.config.get("layer", {})
-    return str(inner.get("class_name", "")) if isinstance(inner, dict) else ""
 
 
 def _shape(layer: LayerWeights, role: str) -> tuple[int, ...] | None:
@@ -173,7 +175,8 @@ def _conv(cfg: Any, layer: LayerWeights) -> list[Term]:
     if kernel is None:
         raise KeyError("kernel")
     ks, filters = tuple(cfg["kernel_size"]), int(cfg["filters"])
-    if layer.kind == "conv2d_transpose":
+    conv = conv_layout(layer.kind)
+    if conv and conv.transposed:
         return [((*ks, filters, kernel[-1]), "kernel"), *_bias(cfg, filters)]
     per_group = kernel[-2]
     return [((*ks, per_group, filters), "kernel"), *_bias(cfg, filters)]
@@ -185,7 +188,8 @@ def _depthwise(cfg: Any, layer: LayerWeights) -> list[Term]:
         raise KeyError("depthwise_kernel")
     ks, mult, channels = tuple(cfg["kernel_size"]), int(cfg["depth_multiplier"]), depthwise[-2]
     terms: list[Term] = [((*ks, channels, mult), "depthwise kernel")]
-    if layer.kind == "separable_conv2d":
+    conv = conv_layout(layer.kind)
+    if conv and conv.separable:
         filters = int(cfg["filters"])
         return [*terms, ((channels * mult, filters), "pointwise kernel"), *_bias(cfg, filters)]
     return [*terms, *_bias(cfg, channels * mult)]
@@ -228,7 +232,7 @@ def _embedding(cfg: Any, layer: LayerWeights) -> list[Term]:
 
 
 def _attention(cfg: Any, layer: LayerWeights) -> list[Term] | None:
-    if layer.class_name != "MultiHeadAttention":
+    if not layer_class(layer.class_name).attention:
         return None
     heads, key_dim = int(cfg["num_heads"]), int(cfg["key_dim"])
     value_dim = int(cfg.get("value_dim") or key_dim)
@@ -246,13 +250,13 @@ def _attention(cfg: Any, layer: LayerWeights) -> list[Term] | None:
     return terms
 
 
+def _conv_formula(kind: str) -> Any:
+    conv = conv_layout(kind)
+    return _depthwise if conv and (conv.depthwise or conv.separable) else _conv
+
+
 _FORMULAS: dict[str, Any] = {
-    "conv1d": _conv,
-    "conv2d": _conv,
-    "conv3d": _conv,
-    "conv2d_transpose": _conv,
-    "depthwise_conv2d": _depthwise,
-    "separable_conv2d": _depthwise,
+    **{kind: _conv_formula(kind) for kind in CONV_KINDS},
     "dense": _dense,
     "batch_norm": _norm,
     "layer_norm": _norm,

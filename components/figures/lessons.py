@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kerascope.extraction.kinds import LayerKind
+from kerascope.extraction.layouts import RECURRENT_KINDS, LayerClass, conv_layout, layer_class
 from kerascope.extraction.records import LayerWeights
 
 
@@ -55,15 +56,16 @@ def _count(n: int | None, word: str) -> str:
     return f"{n:,} {word}" if n is not None else word
 
 
-def _conv(layer: LayerWeights) -> Lesson:
-    cfg, kind = layer.config, layer.kind
+def _conv(layer: LayerWeights, conv: LayerClass) -> Lesson:
+    cfg = layer.config
     size = _size(cfg)
     window = f"{size} window" if size else "small window"
     filters = _count(_int(cfg, "filters"), "filters")
-    dims = {"conv1d": "1-D", "conv3d": "3-D"}.get(kind, "2-D")
-    if kind == "conv2d_transpose":
+    dims = f"{conv.conv_rank}-D"
+    plain_2d = "" if conv.conv_rank == 2 else f"{dims} "  # 2-D is what the words assume
+    if conv.transposed:
         return Lesson(
-            "A transposed convolution (upsampling)",
+            f"A {plain_2d}transposed convolution (upsampling)",
             f"It runs a convolution backwards: each input pixel stamps a {window} of weights "
             "onto a larger output, scaled by its value, and overlapping stamps add up. Decoders "
             "and generators use it to grow small feature maps into images.",
@@ -72,16 +74,16 @@ def _conv(layer: LayerWeights) -> Lesson:
             "Trained stamps are smooth patterns; a checkerboard in the output usually comes from "
             "strides that do not divide the kernel size.",
         )
-    if kind in ("depthwise_conv2d", "separable_conv2d"):
+    if conv.depthwise or conv.separable:
         mult = _int(cfg, "depth_multiplier")
         base = (
             f"Each input channel gets its own {window} (times a depth multiplier of {mult})"
             if mult
             else f"Each input channel gets its own {window}"
         )
-        if kind == "separable_conv2d":
+        if conv.separable:
             return Lesson(
-                "A separable convolution",
+                f"A {plain_2d}separable convolution",
                 f"Two steps: {base.lower()}, which filters space within that channel only; then "
                 "a 1x1 pointwise convolution mixes the channels into "
                 f"{filters}. Far fewer weights than a full convolution of the same size.",
@@ -91,7 +93,7 @@ def _conv(layer: LayerWeights) -> Lesson:
                 "zeros is a channel the layer ignores.",
             )
         return Lesson(
-            "A depthwise convolution",
+            f"A {plain_2d}depthwise convolution",
             f"{base}, sliding over that channel alone: it filters space but never mixes "
             "channels (MobileNet and EfficientNet pair it with 1x1 convolutions that do).",
             "The kernel holds one small spatial filter per input channel (and multiplier).",
@@ -249,16 +251,17 @@ def _fallback(layer: LayerWeights) -> Lesson:
 def lesson_for(layer: LayerWeights) -> Lesson:
     """The plain-words lesson of ``layer``'s kind (see the module doc)."""
     kind = layer.kind
-    if kind.startswith(("conv", "depthwise", "separable")):
-        return _conv(layer)
+    conv = conv_layout(kind)
+    if conv:
+        return _conv(layer, conv)
     if kind == "dense":
         return _dense(layer)
     if kind == "embedding":
         return _embedding(layer)
-    if kind in ("lstm", "gru", "simple_rnn", "bidirectional"):
+    if kind in RECURRENT_KINDS:
         return _rnn(layer, kind)
     if kind in ("batch_norm", "layer_norm"):
         return _norm(layer, kind)
-    if kind == "attention" and layer.class_name in ("MultiHeadAttention", "GroupQueryAttention"):
+    if kind == "attention" and layer_class(layer.class_name).attention:
         return _attention(layer)
     return _fallback(layer)

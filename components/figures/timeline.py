@@ -28,8 +28,7 @@ from plotly.subplots import make_subplots
 
 from kerascope.extraction.analysis.diagnostics import Finding
 from kerascope.extraction.analysis.timeline import WeightTimeline
-from kerascope.extraction.kinds import CONV_KINDS
-from kerascope.extraction.layouts import to_2d
+from kerascope.extraction.layouts import is_filter_bank, to_2d
 
 from . import filters, heatmaps, run_specials
 from .text import plotly_text
@@ -57,11 +56,10 @@ def weight_figure(
 ) -> go.Figure:
     """A weight as its filter grid (conv kernels) or heatmap, on the colour range ``[-limit,
     limit]``; a 1-D weight is one row. ``values`` is not modified."""
-    grid_kind = "depthwise_conv2d" if role == "depthwise_kernel" else kind
-    if kind in CONV_KINDS and role in ("kernel", "depthwise_kernel") and np.ndim(values) >= 3:
+    if is_filter_bank(kind, role, np.ndim(values)):
         return filters.filter_grid_figure(
             values,
-            kind=grid_kind,
+            kind=kind,
             scale="shared",
             page_size=64,
             zmax=limit,

@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from kerascope.extraction.analysis.reduce import ReduceMode
-from kerascope.extraction.kinds import CONV_KINDS, kind_of
-from kerascope.extraction.layouts import rnn_gates, to_2d
+from kerascope.extraction.layouts import gate_kind, is_filter_bank, rnn_gates, to_2d
 from kerascope.extraction.records import LayerWeights, Weight
 
 View = Literal["filters", "heatmap", "histogram", "value"]
@@ -27,8 +26,7 @@ def views_for(layer: LayerWeights, weight: Weight) -> list[View]:
     views: list[View] = []
     if len(weight.shape) >= 2 and weight.size > 0:
         views.append("heatmap")
-    conv = layer.kind in CONV_KINDS and weight.role in ("kernel", "depthwise_kernel")
-    if conv and len(weight.shape) >= 3:
+    if is_filter_bank(layer.kind, weight.role, len(weight.shape)):
         # A 1x1 kernel's tiles are single pixels: its heatmap (in x out) says more.
         spatial = weight.shape[:-2]
         views.insert(1 if all(d == 1 for d in spatial) else 0, "filters")
@@ -39,21 +37,11 @@ def views_for(layer: LayerWeights, weight: Weight) -> list[View]:
     return views
 
 
-def filter_kind(layer: LayerWeights, weight: Weight) -> str:
-    """The kind ``filter_mosaic`` reads ``weight`` as (a separable layer's depthwise kernel is a
-    depthwise bank)."""
-    return "depthwise_conv2d" if weight.role == "depthwise_kernel" else layer.kind
-
-
 def gates_for(layer: LayerWeights, weight: Weight, n_cols: int) -> tuple[list[int], list[str]]:
-    """Gate boundaries for recurrent kernels and biases (Bidirectional: its wrapped class)."""
+    """Gate boundaries for recurrent kernels and biases (Bidirectional: its wrapped class's)."""
     if weight.role not in ("kernel", "recurrent_kernel", "bias"):
         return [], []
-    kind = layer.kind
-    if kind == "bidirectional":
-        inner = layer.config.get("layer", {})
-        kind = kind_of(str(inner.get("class_name", ""))) if isinstance(inner, dict) else "other"
-    return rnn_gates(kind, n_cols)
+    return rnn_gates(gate_kind(layer.kind, layer.wrapped), n_cols)
 
 
 def heatmap_args(

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from kerascope.extraction.errors import KerascopeError
-from kerascope.extraction.kinds import CONV_KINDS
-from kerascope.extraction.layouts import filter_count, input_channels
+from kerascope.extraction.layouts import CONV_KINDS, filter_count, input_channels
 from kerascope.extraction.models.activations import (
     PIXEL_RANGES,
     Activation,

@@ -15,12 +15,12 @@ import streamlit as st
 
 from kerascope.extraction.analysis.reduce import ReduceMode
 from kerascope.extraction.errors import KerascopeError
-from kerascope.extraction.layouts import filter_count, input_channels
+from kerascope.extraction.layouts import conv_layout, filter_count, input_channels
 from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, shape_text
 
 from ..figures import filters, heatmaps, histograms, tables
 from ..figures.mosaic import Mosaic, filter_mosaic, page_count
-from ..figures.weight_views import View, filter_kind, heatmap_args, views_for
+from ..figures.weight_views import View, heatmap_args, views_for
 from . import downloads as page_downloads
 from . import quantization_view, views, zoom
 from .messages import error_line, plain
@@ -92,7 +92,7 @@ GRID_WIDTH = 820
 
 
 def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
-    kind = filter_kind(layer, weight)
+    kind = layer.kind
     shape = weight.shape
     n_filters = filter_count(shape, kind)
     channels = input_channels(shape, kind)
@@ -131,7 +131,8 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
         )
         page_size = st.selectbox("Filters per page", PAGE_SIZES, index=2, key="grid_page_size")
         depth = 0
-        if kind == "conv3d":
+        conv = conv_layout(kind)
+        if conv and conv.conv_rank == 3:
             depth = st.slider("Depth slice", 0, shape[0] - 1, 0, key="grid_depth")
     pages = page_count(n_filters, page_size)
     page = views.pager(tools, pages, state=GRID_PAGE, key="grid-top")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from kerascope.extraction.errors import KerascopeError
 from kerascope.extraction.folder import MODEL_DIR_ENV, list_models, model_dir
-from kerascope.extraction.kinds import PREPROCESSING_CLASSES
+from kerascope.extraction.layouts import layer_class
 from kerascope.extraction.models.applications import APPLICATIONS, cached_weights
 from kerascope.extraction.models.demos import DEMOS, demo_info
 from kerascope.extraction.records import LayerWeights, ModelWeights
@@ -168,11 +168,11 @@ def default_layer(model: ModelWeights) -> str:
     """
     weighted = model.weighted_layers()
     for layer in weighted:
-        short = layer.class_name.rsplit(".", 1)[-1]
-        if short not in PREPROCESSING_CLASSES and any(w.trainable for w in layer.weights):
+        prepares = layer_class(layer.class_name).preprocessing
+        if not prepares and any(w.trainable for w in layer.weights):
             return layer.path
     for layer in weighted:
-        if layer.class_name.rsplit(".", 1)[-1] not in PREPROCESSING_CLASSES:
+        if not layer_class(layer.class_name).preprocessing:
             return layer.path
     if weighted:
         return weighted[0].path

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..layouts import SPATIAL_CONV_KINDS, to_2d
+from ..layouts import SPATIAL_CONV_KINDS, conv_layout, to_2d
 
 Array = np.ndarray[Any, Any]
 Reading = Literal["over_trained", "well_trained", "under_trained", "too_small", "flat"]
@@ -131,7 +131,8 @@ def spectrum(array: Array, role: str, kind: str, *, name: str = "") -> Spectrum:
 def esd_matrices(values: Array, role: str, kind: str, matrix: Array) -> list[Array]:
     """The matrices whose eigenvalues form the ESD: conv slices per kernel position, else one."""
     if kind in SPATIAL_CONV_KINDS and role == "kernel" and values.ndim >= 3:
-        kernel = np.swapaxes(values, -1, -2) if kind == "conv2d_transpose" else values
+        conv = conv_layout(kind)
+        kernel = np.swapaxes(values, -1, -2) if conv and conv.transposed else values
         slices = kernel.reshape(-1, kernel.shape[-2], kernel.shape[-1])
         return [s if s.shape[0] >= s.shape[1] else s.T for s in slices]
     return [matrix if matrix.shape[0] >= matrix.shape[1] else matrix.T]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel
-from ._layer_vars import MODEL_CLASSES
+from ._layer_vars import is_model
 from .safety import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 
 
@@ -121,7 +121,7 @@ def _node(entry: Mapping[str, Any]) -> LayerNode:
         layers, config = config, {}
     if not isinstance(config, dict):
         config = {}
-    if layers is None and (class_name in MODEL_CLASSES or "layers" in config):
+    if layers is None and (is_model(class_name) or "layers" in config):
         layers = config.get("layers")
     name = str(config.get("name") or entry.get("name") or class_name.lower())
     if not isinstance(layers, list):

@@ -23,19 +23,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import CorruptFile
-from ..kinds import kind_of
+from ..layouts import classify, kind_of, layer_class
 from ..records import LayerWeights, Weight, unique_names
 from ._config import LayerNode
 from ._h5 import attr_text, dataset_weight, has_datasets, is_dataset, is_group
 from ._layer_vars import (
-    MODEL_CLASSES,
     SKIPPED_ATTRS,
     class_from_name,
+    is_model,
     own_variable_names,
     sub_layer,
     sub_layer_rank,
     to_snake_case,
-    wrapped_class,
 )
 from ._windows import normalise, windows_tree
 from .notes import grouped
@@ -174,21 +173,23 @@ def _walk_unknown(group: Any, prefix: str, out: Layout) -> None:
             continue
         name = _stored_name(g) or key
         class_name = class_from_name(key)
-        if class_name in MODEL_CLASSES or _container(g)[0] is not None:
+        if is_model(class_name) or _container(g)[0] is not None:
             _walk_unknown(g, f"{prefix}{name}/", out)
             _own_vars(g, name, f"{prefix}{name}/", out)
             continue
         record = _record(g, name, f"{prefix}{name}", {}, out, class_name)
-        inner = _wrapped_name(g)
-        if inner and class_name in ("TimeDistributed", "Bidirectional"):
-            record = replace(record, kind=kind_of(class_name, class_from_name(inner)))
+        wrapped = class_from_name(_wrapped_name(g, layer_class(class_name).wraps))
+        if wrapped:  # no config says what a wrapper wraps: its sub-layer's group does
+            record = replace(record, kind=kind_of(class_name, wrapped), wrapped=wrapped)
         out.layers.append(record)
     if not prefix:
         _own_vars(group, _stored_name(group) or "model", "", out)
 
 
-def _wrapped_name(group: Any) -> str | None:
-    for attr in ("layer", "forward_layer"):
+def _wrapped_name(group: Any, wraps: str) -> str | None:
+    """The stored name of the layer a wrapper's group holds under ``wraps`` (or, for a
+    Bidirectional, under ``forward_layer``); None when it holds none."""
+    for attr in (wraps, "forward_layer") if wraps else ():
         if attr in group and is_group(group[attr]):
             stored = _stored_name(group[attr])
             return stored.removeprefix("forward_") if stored else None
@@ -200,13 +201,15 @@ def _record(
 ) -> LayerWeights:
     path = path or name
     weights = _collect(group, class_name, config, [], out, path) if group is not None else []
+    kind, wrapped = classify(class_name, config or {})
     return LayerWeights(
         name=name,
         path=path,
         class_name=class_name or "unknown",
-        kind=kind_of(class_name, wrapped_class(class_name, config)),
+        kind=kind,
         config=config,
         weights=unique_names(weights),
+        wrapped=wrapped,
     )
 
 

@@ -21,26 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..layouts import ATTENTION_SUBLAYERS, CONV_CLASSES, RNN_CLASSES
+from ..layouts import ATTENTION_SUBLAYERS, LAYER_CLASSES, conv_class, layer_class
 
-MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
 NON_TRAINABLE = frozenset({"moving_mean", "moving_variance", "mean", "variance", "count"})
 # Attributes that hold state which is not a weight (random seeds).
 SKIPPED_ATTRS = frozenset({"seed_generator", "_seed_generator", "seed_generators"})
-KNOWN_CLASSES = (
-    sorted(CONV_CLASSES)
-    + "Dense EinsumDense DepthwiseConv1D DepthwiseConv2D SeparableConv1D SeparableConv2D".split()
-    + "BatchNormalization SyncBatchNormalization LayerNormalization GroupNormalization".split()
-    + "Embedding LSTM GRU SimpleRNN LSTMCell GRUCell SimpleRNNCell Bidirectional".split()
-    + "TimeDistributed MultiHeadAttention PReLU InputLayer Sequential Functional".split()
-    + "ConvLSTM1D ConvLSTM2D ConvLSTM3D Attention AdditiveAttention Normalization".split()
-    + "Flatten Reshape Concatenate Add Multiply Subtract Average Maximum Dropout ReLU".split()
-    + "Activation Softmax LeakyReLU ELU MaxPooling1D MaxPooling2D MaxPooling3D".split()
-    + "AveragePooling1D AveragePooling2D AveragePooling3D GlobalAveragePooling1D".split()
-    + "GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D UpSampling2D".split()
-    + "ZeroPadding2D Cropping2D Permute RepeatVector Rescaling Resizing SpatialDropout2D".split()
-    + "GaussianNoise Masking UnitNormalization".split()
-)
+_CELL_GROUP = re.compile(r".*cell(_\d+)?$")
+"""A cell's scope in a variable's path (``lstm_cell``, ``gru_cell_2``, ``cell``)."""
 
 
 def to_snake_case(name: str) -> str:
@@ -50,7 +37,7 @@ def to_snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-CLASS_BY_SNAKE = {to_snake_case(c): c for c in KNOWN_CLASSES}
+CLASS_BY_SNAKE = {to_snake_case(c): c for c in LAYER_CLASSES}
 
 
 def own_variable_names(
@@ -79,38 +66,35 @@ def class_from_name(stored: str | None) -> str:
 def _names(
     class_name: str, config: Mapping[str, Any], count: int, keras_major: int
 ) -> list[str] | None:
-    c = class_name.rsplit(">", 1)[-1]
+    scheme = layer_class(class_name).variables
+    if not scheme and class_name.endswith("Cell"):  # a custom RNN cell, named as Keras's are
+        scheme = "cell"
     flag = config.get
     bias = ["bias"] if flag("use_bias", True) else []
-    names: list[str] | None
-    if c in CONV_CLASSES or c == "Dense":
+    names: list[str]
+    if scheme == "kernel":
         names = ["kernel", *bias]
-    elif c == "EinsumDense":
+    elif scheme == "einsum":
         names = ["kernel", "bias"] if flag("bias_axes") else ["kernel"]
-    elif c in ("DepthwiseConv1D", "DepthwiseConv2D"):
+    elif scheme == "depthwise":
         names = ["kernel" if keras_major >= 3 else "depthwise_kernel", *bias]
-    elif c in ("SeparableConv1D", "SeparableConv2D", "SeparableConvolution2D"):
+    elif scheme == "separable":
         names = ["depthwise_kernel", "pointwise_kernel", *bias]
-    elif c in ("BatchNormalization", "SyncBatchNormalization"):
-        names = ["gamma"] if flag("scale", True) else []
-        names += ["beta"] if flag("center", True) else []
-        names += ["moving_mean", "moving_variance"]
-    elif c in ("LayerNormalization", "GroupNormalization"):
+    elif scheme in ("batch_norm", "norm"):
         names = ["gamma"] if flag("scale", True) else []
         names += ["beta"] if flag("center", True) and not flag("rms_scaling") else []
-    elif c == "Embedding":
-        names = ["embeddings"]
-    elif c.endswith("Cell") or c in ("CuDNNLSTM", "CuDNNGRU"):
+        names += ["moving_mean", "moving_variance"] if scheme == "batch_norm" else []
+    elif scheme == "cell":
         names = ["kernel", "recurrent_kernel", *bias]
-    elif c == "PReLU":
-        names = ["alpha"]
-    elif c in ("Attention", "AdditiveAttention"):
+    elif scheme == "scores":
         names = ["scale"] if flag("use_scale") else []
         names += ["concat_score_weight"] if flag("score_mode") == "concat" else []
-    elif c == "Normalization":
+    elif scheme == "statistics":
         names = ["mean", "variance", "count"][:count]
-    elif c in MODEL_CLASSES or c == "InputLayer" or c in RNN_CLASSES:
+    elif scheme == "none":
         names = []
+    elif scheme:  # one variable named as its scheme: alpha, scale, embeddings
+        names = [scheme]
     else:
         return None
     return names if len(names) == count else None
@@ -135,18 +119,15 @@ def sub_layer(
 
     ``stored_name`` is the sub-layer's name when the file records it (Keras >= 3.10 does).
     """
-    c = class_name.rsplit(">", 1)[-1]
+    row = layer_class(class_name)
     bare = attr.lstrip("_")
-    if attr == "cell" and (c in RNN_CLASSES or not config):
+    if attr == "cell" and (row.recurrent or not config):
         cell = config.get("cell")
         if isinstance(cell, dict) and isinstance(cell.get("class_name"), str):
             return SubLayer("", cell["class_name"], cell.get("config") or {})
-        return SubLayer("", class_from_name(stored_name) or _cell_class(c), config)
-    if c == "TimeDistributed" and attr == "layer":
-        inner_class, inner_config = _wrapped(config.get("layer"))
-        return SubLayer("", inner_class or class_from_name(stored_name), inner_config)
-    if c == "Bidirectional" and bare in ("forward_layer", "backward_layer"):
-        inner_class, inner_config = _wrapped(config.get("layer"))
+        return SubLayer("", class_from_name(stored_name) or _cell_class(class_name), config)
+    if row.wraps and bare in ("forward_layer", "backward_layer"):  # Bidirectional's two copies
+        inner_class, inner_config = _wrapped(config.get(row.wraps))
         direction = bare.split("_", 1)[0]
         if direction == "backward" and isinstance(config.get("backward_layer"), dict):
             inner_class, inner_config = _wrapped(config["backward_layer"])
@@ -155,7 +136,11 @@ def sub_layer(
         return SubLayer(
             prefix, inner_class or class_from_name(prefix.split("_", 1)[-1]), inner_config
         )
-    if c in ("MultiHeadAttention", "GroupQueryAttention") and bare in ATTENTION_SUBLAYERS:
+    if row.wraps and attr == row.wraps:  # the wrapped layer (TimeDistributed's ...)
+        inner_class, inner_config = _wrapped(config.get(row.wraps))
+        prefix = "" if row.transparent else stored_name or str(inner_config.get("name", bare))
+        return SubLayer(prefix, inner_class or class_from_name(stored_name), inner_config)
+    if row.attention and bare in ATTENTION_SUBLAYERS:
         sub_config = {"bias_axes": "x" if config.get("use_bias", True) else None}
         return SubLayer(stored_name or ATTENTION_SUBLAYERS[bare], "EinsumDense", sub_config)
     return SubLayer(stored_name or bare, class_from_name(stored_name), {})
@@ -169,9 +154,7 @@ def sub_layer_rank(class_name: str, attr: str) -> tuple[int, str]:
 
 
 def _cell_class(rnn_class: str) -> str:
-    if rnn_class.startswith("ConvLSTM"):
-        return "ConvLSTMCell"
-    return {"CuDNNLSTM": "LSTMCell"}.get(rnn_class, rnn_class + "Cell")
+    return layer_class(rnn_class).cell or rnn_class.rsplit(">", 1)[-1] + "Cell"
 
 
 def _wrapped(node: Any) -> tuple[str, Mapping[str, Any]]:
@@ -181,11 +164,21 @@ def _wrapped(node: Any) -> tuple[str, Mapping[str, Any]]:
     return "", {}
 
 
-def wrapped_class(class_name: str, config: Mapping[str, Any]) -> str | None:
-    """The class a TimeDistributed/Bidirectional wraps, for ``kind_of``."""
-    if class_name in ("TimeDistributed", "Bidirectional"):
-        return _wrapped(config.get("layer"))[0] or None
-    return None
+def local_segments(class_name: str, segments: list[str]) -> list[str]:
+    """A weight's name segments below its layer without what a live layer leaves out: the
+    cell of a recurrent layer (``forward_lstm/lstm_cell/kernel`` -> ``forward_lstm/kernel``),
+    the layer a transparent wrapper wraps (TimeDistributed's ``dense/kernel`` -> ``kernel``)."""
+    row = layer_class(class_name)
+    if row.recurrent:
+        segments = [s for s in segments[:-1] if not _CELL_GROUP.match(s)] + segments[-1:]
+    if row.transparent and len(segments) > 1:
+        segments = segments[1:]
+    return segments
+
+
+def is_model(class_name: str) -> bool:
+    """Whether ``class_name`` is a model class (its layers are records of their own)."""
+    return layer_class(class_name).model
 
 
 def is_trainable(weight_name: str) -> bool:
@@ -211,10 +204,13 @@ def guess_class(weight_names: list[str], shapes: list[tuple[int, ...]]) -> str:
         return _KERAS1_GATES[letters]
     last = [_KERAS1_NAMES.get(m.group(1), n) if (m := _KERAS1_NAME.search(n)) else n for n in last]
     by_name = dict(zip(last, shapes, strict=False))
+    depthwise = by_name.get("depthwise_kernel")
+    if depthwise is not None:  # its rank says 1-D or 2-D; a pointwise kernel says separable
+        rank = max(len(depthwise) - 2, 1)
+        separable = "pointwise_kernel" in by_name
+        return conv_class(rank, depthwise=not separable, separable=separable) or "Layer"
     if "pointwise_kernel" in by_name:
         return "SeparableConv2D"
-    if "depthwise_kernel" in by_name:
-        return "DepthwiseConv2D"
     if "recurrent_kernel" in by_name:
         kernel = by_name["recurrent_kernel"]
         gates = kernel[-1] // max(kernel[0], 1) if len(kernel) == 2 else 0
@@ -226,7 +222,6 @@ def guess_class(weight_names: list[str], shapes: list[tuple[int, ...]]) -> str:
     if "embeddings" in by_name:
         return "Embedding"
     if "kernel" in by_name and len(last) <= 2:
-        return {2: "Dense", 3: "Conv1D", 4: "Conv2D", 5: "Conv3D"}.get(
-            len(by_name["kernel"]), "Layer"
-        )
+        ndim = len(by_name["kernel"])
+        return "Dense" if ndim == 2 else conv_class(ndim - 2) or "Layer"
     return "Layer"

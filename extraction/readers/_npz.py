@@ -19,10 +19,11 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..kinds import kind_of, role_of
+from ..kinds import role_of
+from ..layouts import classify
 from ..records import Array, LayerWeights, Weight
 from ._config import LayerNode, leaves
-from ._layer_vars import is_trainable, wrapped_class
+from ._layer_vars import is_trainable
 
 
 def _header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
@@ -61,12 +62,10 @@ def npz_layers(
         layer_path, node = by_name.get(short, (group.removeprefix("layers/") or short, None))
         class_name = node.class_name if node else "unknown"
         config = node.config if node else {}
+        kind, wrapped = classify(class_name, config)
         layers.append(
-            LayerWeights(
-                short, layer_path, class_name,
-                kind_of(class_name, wrapped_class(class_name, config)), config, tuple(weights),
-            )
-        )  # fmt: skip
+            LayerWeights(short, layer_path, class_name, kind, config, tuple(weights), wrapped)
+        )
     note = "weights read from model.weights.npz; names are the file's own keys"
     return tuple(layers), (note,)
 

@@ -20,14 +20,12 @@ Decided edge cases:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFile, UnsupportedFormat
 from ..graph import model_graph
-from ..kinds import kind_of
-from ..layouts import RNN_CLASSES
+from ..layouts import classify
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
 from ._config import LayerNode, check_model_config, keras_major, leaves, model_tree, parse_json
 from ._h5 import (
@@ -41,10 +39,8 @@ from ._h5 import (
     open_h5,
 )
 from ._keras_layout import CONTAINERS, Layout, read_layout
-from ._layer_vars import guess_class, wrapped_class
+from ._layer_vars import guess_class, local_segments
 from ._windows import windows_tree
-
-_CELL = re.compile(r".*cell(_\d+)?$")
 
 
 def read_hdf5(path: Path, fmt: SourceFormat) -> ModelWeights:
@@ -169,11 +165,7 @@ def _local(segs: list[str], layer_name: str, class_name: str, out: Layout) -> st
         rest = segs[1:] if len(segs) > 1 else segs
         out.flag("weights named outside their layer's scope (kept as the file names them)",
                  f"{layer_name}: {'/'.join(segs)}")  # fmt: skip
-    if class_name in RNN_CLASSES or class_name == "Bidirectional":
-        rest = [s for s in rest[:-1] if not _CELL.match(s)] + rest[-1:]
-    if class_name == "TimeDistributed" and len(rest) > 1:
-        rest = rest[1:]
-    return "/".join(rest)
+    return "/".join(local_segments(class_name, rest))
 
 
 def _nested(
@@ -216,5 +208,5 @@ def _guess(pairs: list[tuple[list[str], Weight]]) -> str:
 def _layer(
     name: str, path: str, class_name: str, config: Any, weights: list[Weight]
 ) -> LayerWeights:
-    kind = kind_of(class_name, wrapped_class(class_name, config))
-    return LayerWeights(name, path, class_name, kind, config, unique_names(weights))
+    kind, wrapped = classify(class_name, config)
+    return LayerWeights(name, path, class_name, kind, config, unique_names(weights), wrapped)

@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFile
-from ..kinds import block_position, kind_by_name, kind_of
+from ..kinds import block_position, kind_by_name
+from ..layouts import kind_of
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight
 from ._config import check_model_config, model_tree
 from ._h5 import H5_ERRORS, attr_text, is_group, one_line, open_h5

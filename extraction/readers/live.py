@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..graph import ModelGraph, model_graph
-from ..kinds import kind_of, role_of
-from ..layouts import RNN_CLASSES
+from ..kinds import role_of
+from ..layouts import classify, layer_class
 from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
 
 
@@ -84,16 +84,17 @@ def _walk_model(
 
 def _layer_record(layer: Any, path: str, seen: set[int]) -> LayerWeights:
     class_name = type(layer).__name__
-    wrapped = getattr(layer, "layer", None)
-    kind = kind_of(class_name, type(wrapped).__name__ if wrapped is not None else None)
+    config = _config(layer)
+    kind, wrapped = classify(class_name, config)
     named = _named_variables(layer)
     return LayerWeights(
         name=layer.name,
         path=path,
         class_name=class_name,
         kind=kind,
-        config=_config(layer),
+        config=config,
         weights=_weights(named, seen),
+        wrapped=wrapped,
     )
 
 
@@ -102,12 +103,9 @@ def _named_variables(layer: Any) -> list[tuple[str, Any]]:
     by_id: dict[int, str] = {}
     for v in _own_variables(layer):
         by_id.setdefault(id(v), v.name)
-    class_name = type(layer).__name__
+    row = layer_class(type(layer).__name__)
     for sub in getattr(layer, "_layers", []):
-        sub_class = type(sub).__name__
-        drop = (class_name in RNN_CLASSES and sub_class.endswith("Cell")) or (
-            class_name == "TimeDistributed"
-        )
+        drop = (row.recurrent and type(sub).__name__.endswith("Cell")) or row.transparent
         for sub_name, v in _named_variables(sub):
             by_id.setdefault(id(v), sub_name if drop else f"{sub.name}/{sub_name}")
     named: list[tuple[str, Any]] = []

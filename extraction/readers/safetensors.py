@@ -47,7 +47,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
-from ..kinds import kind_by_name, kind_of, role_of
+from ..kinds import kind_by_name, role_of
+from ..layouts import kind_of
 from ..records import Array, Extent, LayerWeights, ModelWeights, SourceFormat, Weight
 from ._shards import read_index, shard_paths
 from .safety import MAX_ARRAY_BYTES, MAX_SAFETENSORS_HEADER_BYTES, MAX_SHARDS

@@ -30,12 +30,12 @@ from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..graph import model_graph
-from ..kinds import kind_of, role_of
-from ..layouts import ATTENTION_SUBLAYERS
+from ..kinds import role_of
+from ..layouts import ATTENTION_SUBLAYERS, classify, layer_class
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
 from ._config import LayerNode, leaves, model_tree
 from ._h5 import one_line
-from ._layer_vars import guess_class, is_trainable, wrapped_class
+from ._layer_vars import guess_class, is_trainable
 from ._saved_graph import Graph, keras_metadata, saved_variable_names
 from .safety import ARRAY_SLACK_BYTES, MAX_ARRAY_BYTES, MAX_INFLATED_BYTES, ZIP_ERRORS
 
@@ -161,7 +161,7 @@ def _by_metadata(meta: dict[str, Any], graph: Graph) -> Any:
             sub = by_node.get(
                 graph.node_at([*var.path[: len(var.path) - len(rest)], *rest[: j + 1]])
             )
-            drop = parent["class_name"] == "TimeDistributed" or (
+            drop = layer_class(str(parent["class_name"])).transparent or (
                 sub is not None and sub["class_name"].endswith("Cell")
             )
             if not drop:
@@ -236,15 +236,19 @@ def _layers(
     out: list[LayerWeights] = []
     for path, node in leaves(tree) if tree else []:
         _, _, weights = records.pop(path, ("", {}, []))
-        kind = kind_of(node.class_name, wrapped_class(node.class_name, node.config))
+        kind, wrapped = classify(node.class_name, node.config)
         out.append(
-            LayerWeights(node.name, path, node.class_name, kind, node.config, unique_names(weights))
+            LayerWeights(
+                node.name, path, node.class_name, kind, node.config, unique_names(weights), wrapped
+            )
         )
     for path, (class_name, config, weights) in records.items():
         cls = class_name if class_name not in ("", "unknown") else _guess(weights)
-        kind = kind_of(cls, wrapped_class(cls, config))
+        kind, wrapped = classify(cls, config)
         out.append(
-            LayerWeights(path.rsplit("/", 1)[-1], path, cls, kind, config, unique_names(weights))
+            LayerWeights(
+                path.rsplit("/", 1)[-1], path, cls, kind, config, unique_names(weights), wrapped
+            )
         )
     return out
 

@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
-from ..kinds import kind_of, role_of
-from ..layouts import RNN_CLASSES
+from ..kinds import role_of
+from ..layouts import classify
 from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight
 from ._config import check_model_config, leaves, model_tree, parse_json
-from ._layer_vars import is_trainable, wrapped_class
+from ._layer_vars import is_trainable, local_segments
 from .notes import grouped
 from .safety import MAX_ARRAY_BYTES, MAX_CONFIG_BYTES, ZIP_ERRORS, check_zip
 
@@ -300,25 +300,16 @@ def _by_config(tree: Any, weights: dict[str, Weight]) -> tuple[tuple[LayerWeight
             stray.append(w)
             continue
         path, node = by_name[segs[hit]]
-        rest = segs[hit + 1 :]
-        if node.class_name in RNN_CLASSES or node.class_name == "Bidirectional":
-            rest = [s for s in rest[:-1] if not s.rstrip("_0123456789").endswith("cell")] + rest[
-                -1:
-            ]
-        if node.class_name == "TimeDistributed" and len(rest) > 1:
-            rest = rest[1:]
+        rest = local_segments(node.class_name, segs[hit + 1 :])
         found[path].append(w.renamed("/".join(rest)))
-    layers = [
-        LayerWeights(
-            node.name,
-            path,
-            node.class_name,
-            kind_of(node.class_name, wrapped_class(node.class_name, node.config)),
-            node.config,
-            tuple(found[path]),
-        )  # fmt: skip
-        for path, node in inner
-    ]
+    layers = []
+    for path, node in inner:
+        kind, wrapped = classify(node.class_name, node.config)
+        layers.append(
+            LayerWeights(
+                node.name, path, node.class_name, kind, node.config, tuple(found[path]), wrapped
+            )
+        )
     if stray:
         layers.extend(_by_scope(stray))
     return tuple(layers), [w.name for w in stray]

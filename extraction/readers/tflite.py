@@ -45,7 +45,7 @@ import numpy as np
 
 from .. import layouts
 from ..errors import CorruptFile, UnsafeModel
-from ..kinds import WeightRole, kind_of
+from ..kinds import WeightRole
 from ..records import (
     Array,
     LayerWeights,
@@ -55,6 +55,7 @@ from ..records import (
     Weight,
     unique_names,
 )
+from ._layer_vars import class_from_name
 from .notes import grouped
 from .safety import MAX_ARRAY_BYTES
 
@@ -86,9 +87,7 @@ _LAYER_OPS: dict[str, tuple[str, dict[int, tuple[WeightRole, str | None]]]] = {
         },
     ),
 }
-_CELL_CLASSES = (("lstm_cell", "LSTM"), ("gru_cell", "GRU"), ("simple_rnn_cell", "SimpleRNN"))
 _ROLE_ORDER: list[WeightRole] = ["kernel", "recurrent_kernel", "embeddings", "bias", "other"]
-_SUFFIX = re.compile(r"\d+$")
 
 
 @dataclass
@@ -266,11 +265,8 @@ def _scope(name: str) -> str:
 
 
 def _cell_class(scope: str) -> str | None:
-    last = _SUFFIX.sub("", scope.rsplit("/", 1)[-1]).rstrip("_")
-    for cell, class_name in _CELL_CLASSES:
-        if last == cell:
-            return class_name
-    return None
+    """The recurrent layer whose cell a name scope is (``lstm_cell_3`` -> LSTM); None else."""
+    return layouts.layer_of_cell(class_from_name(scope.rsplit("/", 1)[-1])) or None
 
 
 def _constant(r: _Reader, sub: str, t: Any, n_buffers: int) -> None:
@@ -402,7 +398,7 @@ def _record(layer: _Layer) -> LayerWeights:
     config = {"tflite_ops": list(dict.fromkeys(layer.ops))} if layer.ops else {}
     weights = sorted(layer.weights, key=lambda w: _ROLE_ORDER.index(w.role))
     return LayerWeights(
-        name, layer.path, layer.class_name, kind_of(layer.class_name), config,
+        name, layer.path, layer.class_name, layouts.kind_of(layer.class_name), config,
         unique_names(weights),
     )  # fmt: skip
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kerascope.extraction.kinds import kind_of
-from kerascope.extraction.layouts import rnn_gates, to_2d, unit_matrix
+from kerascope.extraction.layouts import kind_of, rnn_gates, to_2d, unit_matrix
 
 
 def readonly(a: np.ndarray) -> np.ndarray:
@@ -31,6 +30,11 @@ def readonly(a: np.ndarray) -> np.ndarray:
         ((2, 3, 3, 4, 6), "kernel", "Conv3D", "kernel", (72, 6), None),
         ((3, 3, 4, 2), "depthwise_kernel", "SeparableConv2D", "depthwise_kernel", (9, 8), None),
         ((1, 1, 8, 16), "pointwise_kernel", "SeparableConv2D", "pointwise_kernel", (8, 16), None),
+        ((3, 4, 2), "kernel", "Conv1DTranspose", "kernel", (6, 4), None),  # (k, filters, in)
+        ((2, 3, 3, 4, 6), "kernel", "Conv3DTranspose", "kernel", (108, 4), None),
+        ((3, 4, 2), "kernel", "DepthwiseConv1D", "kernel", (3, 8), None),  # (k, in, mult)
+        ((3, 4, 2), "depthwise_kernel", "SeparableConv1D", "depthwise_kernel", (3, 8), None),
+        ((1, 8, 16), "pointwise_kernel", "SeparableConv1D", "pointwise_kernel", (8, 16), None),
         ((16, 4, 8), "kernel", "MultiHeadAttention", "query/kernel", (16, 32), None),
         ((4, 8, 16), "kernel", "MultiHeadAttention", "attention_output/kernel", (32, 16), None),
         ((5, 12), "kernel", "LSTM", "kernel", (5, 12), ("input feature", "gate x unit")),
@@ -61,6 +65,15 @@ def test_to_2d_conv_transpose_rows_are_spatial_by_input() -> None:
     assert m.shape == (18, 5) and col == "output filter"
     # Column f is filter f; row (i, j, c) is kernel[i, j, f, c].
     np.testing.assert_array_equal(m[:, 4], k[:, :, 4, :].reshape(-1))
+
+
+def test_to_2d_conv1d_transpose_columns_are_its_filters() -> None:
+    k = np.random.default_rng(1).standard_normal((3, 5, 2))  # (k, filters, in)
+    m, rows, col = to_2d(k, "kernel", "conv1d_transpose")
+    units, unit = unit_matrix(k, "kernel", "conv1d_transpose")
+    assert m.shape == (6, 5) and col == "output filter" and unit == "filter"
+    np.testing.assert_array_equal(m[:, 4], k[:, 4, :].reshape(-1))
+    assert units is not None and units.shape == (6, 5)
 
 
 def test_to_2d_attention_keeps_values() -> None:

@@ -12,8 +12,7 @@ from kerascope.components.figures.heatmaps import (
     heatmap_png,
     reduce_matrix,
 )
-from kerascope.extraction.kinds import kind_of
-from kerascope.extraction.layouts import rnn_gates, to_2d
+from kerascope.extraction.layouts import kind_of, rnn_gates, to_2d
 
 keras = pytest.importorskip("keras")
 

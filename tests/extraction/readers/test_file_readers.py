@@ -169,3 +169,14 @@ def test_hdf5_without_keras_weights_is_unsupported(tmp_path: Path) -> None:
 def test_non_file_format_is_unsupported(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedFormat, match="keras_zip"):
         read_file(tmp_path, "live")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_wrapper_says_what_it_wraps(zoo: Any, fmt: str) -> None:
+    # From the config where the file has one, from the sub-layer's group where it has not.
+    _, files, _ = zoo
+    records = read_file(files[fmt], sniff(files[fmt]))
+    assert records.layer("bilstm").wrapped == "LSTM"
+    assert records.layer("td").wrapped == "Dense"
+    assert records.layer("td").kind == "dense"
+    assert records.layer("lstm").wrapped == "" and records.layer("conv").wrapped == ""

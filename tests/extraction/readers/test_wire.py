@@ -27,7 +27,9 @@ def _records() -> ModelWeights:
     kernel = Weight("kernel", "kernel", (3, 2), "float32", True, eager(np.ones((3, 2), "float32")))
     bias = Weight("bias", "bias", (2,), "bfloat16", False, eager(np.zeros(2, "float32")))
     config = {"units": 2, "pair": (1, 2), "nested": {"list": [1.5, None, "x"]}, 3: "int key"}
-    layer = LayerWeights("dense", "outer/dense", "Dense", "dense", config, (kernel, bias))
+    layer = LayerWeights(
+        "dense", "outer/dense", "TimeDistributed", "dense", config, (kernel, bias), "Dense"
+    )
     return ModelWeights("m.keras", "keras_zip", "model", (layer,), ("a note",))
 
 
