@@ -1,8 +1,9 @@
 """Whole-model panels: the sortable table of every layer and the distribution overview.
 
-Both need every array's statistics. A background job computes them once per opened model (and
-keeps those of a big file in the cache folder); the overview shows the layers already done,
-growing every second, with a progress bar, and the table waits with one.
+Both need every array's statistics, and the table WeightWatcher's spectral metrics too. A
+background job computes them once per opened model (and keeps those of a big file in the cache
+folder); the overview shows the layers already done, growing every second, with a progress bar,
+and the table waits with one.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def render_table(ref: ModelRef, model: ModelWeights) -> None:
     """Every layer with its statistics and health status, sortable; a row opens its layer."""
     job = _job(_key(ref), _source_path(ref), model)
     if not job.wait(_SETTLE_S):
-        bar = st.progress(job.fraction, text="Reading every weight for its statistics...")
+        bar = st.progress(
+            job.fraction, text="Reading every weight for its statistics and spectrum..."
+        )
         while not job.wait(0.25):
             bar.progress(job.fraction, text=f"Statistics {job.done}/{job.total}: {job.current}")
         bar.empty()
@@ -72,7 +75,7 @@ def render_overview(ref: ModelRef, model: ModelWeights) -> None:
         scale = _choice("Axis", {"linear": "values", "log_abs": "|w| log"}, "linear")
     layers = [la for la in weighted if la.kind in chosen]
     job = _job(_key(ref), _source_path(ref), model)
-    if job.wait(_SETTLE_S):
+    if job.wait_stats(_SETTLE_S):
         _draw(ref, model, layers, group, normalize, scale, health_view.layer_status(ref, model))
         _depth(model)
     else:
@@ -90,7 +93,7 @@ def _live(
 ) -> None:
     """The overview of the layers done so far, redrawn every second until the job ends."""
     job = _job(_key(ref), _source_path(ref), model)
-    if job.finished:
+    if job.stats_finished:
         st.rerun()
     st.progress(job.fraction, text=f"Statistics {job.done}/{job.total}: {job.current}")
     done = [la for la in layers if all(w.has_stats for w in la.weights)]
