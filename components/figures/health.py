@@ -162,6 +162,7 @@ def traps_figure(check: TrapCheck, title: str = "") -> go.Figure:
     """The ESD of the weight and of its permuted values, log-spaced densities on log-log axes,
     with the random-matrix bulk edge and the threshold past which an eigenvalue is a spike."""
     fig = go.Figure()
+    heights: list[float] = []
     for values, name in (
         (check.eigenvalues, "the weight"),
         (check.random_eigenvalues, "its values permuted"),
@@ -169,13 +170,20 @@ def traps_figure(check: TrapCheck, title: str = "") -> go.Figure:
         positive = values[values > 0]
         if positive.size:
             x, y = log_density(positive)
+            heights += [float(y.min()), float(y.max())]
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name))
-    fig.add_vline(x=check.bulk_edge, line={"dash": "dot", "color": "grey"})
-    fig.add_vline(
-        x=check.threshold,
-        line={"dash": "dash", "color": SEVERITY_COLOURS["error"]},
-        annotation_text="edge + TW 99%",
-    )
+    span = [min(heights), max(heights)] if heights else [1e-3, 1.0]
+    for at, name, dash, colour in (
+        (check.bulk_edge, "Marchenko-Pastur edge", "dot", "grey"),
+        (check.threshold, "edge + Tracy-Widom 99%", "dash", SEVERITY_COLOURS["error"]),
+    ):
+        if at > 0:  # a vertical line with a legend entry (no annotation: log axes)
+            fig.add_trace(
+                go.Scatter(
+                    x=[at, at], y=span, mode="lines", name=name,
+                    line={"dash": dash, "color": colour},
+                )
+            )  # fmt: skip
     fig.update_xaxes(type="log", title_text="eigenvalue of W^T W")
     fig.update_yaxes(type="log", title_text="density")
     fig.update_layout(

@@ -44,7 +44,13 @@ def test_traps_figure_shows_both_spectra_and_the_edge() -> None:
     check = correlation_traps(layer, weight)
     assert check is not None and check.traps >= 1
     fig = traps_figure(check, "dense / kernel")
-    assert [t.name for t in fig.data] == ["the weight", "its values permuted"]
+    assert [t.name for t in fig.data] == [
+        "the weight",
+        "its values permuted",
+        "Marchenko-Pastur edge",
+        "edge + Tracy-Widom 99%",
+    ]
+    assert tuple(fig.data[3].x) == (check.threshold, check.threshold)
     assert fig.layout.xaxis.type == "log"
     assert "trap(s)" in fig.layout.title.subtitle.text
 
