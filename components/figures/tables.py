@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from kerascope.extraction.analysis.spectrum import primary_weight, spectral_stats
+from kerascope.extraction.analysis.spectrum import MEMO_KEY, primary_weight, spectral_stats
 from kerascope.extraction.analysis.stats import Stats
 from kerascope.extraction.records import LayerWeights, ModelWeights
 
@@ -105,6 +105,7 @@ def layer_table(
     status: Mapping[str, str] | None = None,
     *,
     spectral: bool = True,
+    compute_spectra: bool = True,
 ) -> pd.DataFrame:
     """One row per layer (weightless layers included), columns ``LAYER_COLUMNS`` then
     ``SPECTRAL_COLUMNS``.
@@ -117,6 +118,8 @@ def layer_table(
         spectral: add WeightWatcher's metrics of each layer's analysed weight (the one
             WeightWatcher reads, else the first extension; computed once per weight and kept),
             empty for layers without one.
+        compute_spectra: compute the spectra not yet computed; when False only those already
+            kept are shown (a background job is computing the rest).
     """
     rows: list[dict[str, Any]] = []
     total = len(model.layers)
@@ -131,7 +134,7 @@ def layer_table(
                 "shapes": "; ".join(f"{w.name} {w.shape}" for w in layer.weights),
                 "params": layer.params,
                 **pool_stats(stats),
-                **(_spectral_row(layer) if spectral else {}),
+                **(_spectral_row(layer, compute_spectra) if spectral else {}),
             }
         )
         if on_progress is not None:
@@ -142,9 +145,12 @@ def layer_table(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _spectral_row(layer: LayerWeights) -> dict[str, Any]:
+def _spectral_row(layer: LayerWeights, compute: bool) -> dict[str, Any]:
     weight = primary_weight(layer)
-    stats = spectral_stats(layer, weight) if weight is not None else None
+    stats = None
+    if weight is not None:
+        kept = weight.peek_computed(MEMO_KEY)
+        stats = spectral_stats(layer, weight) if compute else kept
     if weight is None or stats is None:
         return {name: math.nan for name in SPECTRAL_COLUMNS[:-2]} | {
             "warning": "",

@@ -13,7 +13,12 @@ from typing import Any
 import streamlit as st
 
 from kerascope.extraction.analysis.diagnostics import Finding, layer_findings
-from kerascope.extraction.analysis.health import model_findings, worst_by_layer
+from kerascope.extraction.analysis.health import (
+    model_findings,
+    ranked,
+    spectral_findings,
+    worst_by_layer,
+)
 from kerascope.extraction.analysis.spectrum import (
     OVER_TRAINED_THRESH,
     UNDER_TRAINED_THRESH,
@@ -39,6 +44,10 @@ from .navigation import open_layer
 from .sources import ModelRef
 
 _SHOW = {"error": st.error, "warning": st.warning, "info": st.info}
+SCAN_SPECTRUM_VALUES = 1_000_000
+"""Weights larger than this get their spectra from the background statistics job, not in the
+page's scan, which must stay quick on a VGG16 (its fc1 takes minutes on a busy machine); their
+findings appear when the job has computed them."""
 MAX_LISTED = 200
 """Findings listed per group on the page; the CLI (``python -m extraction health``) lists all."""
 
@@ -64,14 +73,27 @@ def model_scan(ref: ModelRef, model: ModelWeights) -> list[Finding] | None:
             bar.progress(min(fraction, 1.0), text=plain(message))
 
         try:
-            slot["findings"] = model_findings(model, progress=progress)
+            slot["findings"] = model_findings(model, progress=progress, spectra=False)
         except KerascopeError as exc:
             st.error(error_line("The health scan could not read this model", exc))
             return None
         finally:
             bar.empty()
     found: list[Finding] = slot["findings"]
-    return found
+    if any(f.check == "untrained" for f in found):
+        return found  # an untrained model's spectra would only repeat it
+    try:
+        spectral, slot["spectra_pending"] = spectral_findings(
+            model, compute_up_to=SCAN_SPECTRUM_VALUES
+        )
+    except KerascopeError as exc:
+        st.error(error_line("The health scan could not read this model", exc))
+        return None
+    if slot["spectra_pending"]:
+        from .model_panels import start_stats_job
+
+        start_stats_job(ref, model)
+    return ranked(model, found + spectral)
 
 
 def layer_status(ref: ModelRef, model: ModelWeights) -> dict[str, str]:
@@ -84,12 +106,12 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights, *, key: str 
     """The whole model's ranked findings, then ``layer``'s own, then its spectrum on demand."""
     findings = model_scan(ref, model)
     if findings is not None:
-        _model_section(model, findings, key)
+        _model_section(ref, model, findings, key)
     st.divider()
     _layer_section(layer, key, _slot(_model_key(ref)))
 
 
-def _model_section(model: ModelWeights, findings: list[Finding], key: str) -> None:
+def _model_section(ref: ModelRef, model: ModelWeights, findings: list[Finding], key: str) -> None:
     st.markdown(f"**Whole model** · {len(model.weighted_layers())} layers with weights checked")
     counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
     if not counts["error"] and not counts["warning"]:
@@ -103,7 +125,14 @@ def _model_section(model: ModelWeights, findings: list[Finding], key: str) -> No
             f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} "
             "note(s), most severe first. Click a layer to open it."
         )
-    st.caption(plain(summary_line(spectral_summary(model))))
+    pending = _slot(_model_key(ref)).get("spectra_pending", 0)
+    if pending:
+        st.caption(
+            f"WeightWatcher's spectra of {pending} large weight(s) are being computed in the "
+            "background; their notes and the summary appear here when they are done."
+        )
+    else:
+        st.caption(plain(summary_line(spectral_summary(model))))
     serious = [f for f in findings if f.severity != "info"]
     notes = [f for f in findings if f.severity == "info"]
     _list(serious, key)

@@ -36,15 +36,20 @@ _GROUPS = {"none": "one chart", "kind": "by kind", "block": "by block"}
 def render_table(ref: ModelRef, model: ModelWeights) -> None:
     """Every layer with its statistics and health status, sortable; a row opens its layer."""
     job = _job(_key(ref), _source_path(ref), model)
-    if not job.wait(_SETTLE_S):
-        bar = st.progress(
-            job.fraction, text="Reading every weight for its statistics and spectrum..."
-        )
-        while not job.wait(0.25):
+    if not job.wait_stats(_SETTLE_S):
+        bar = st.progress(job.fraction, text="Reading every weight for its statistics...")
+        while not job.wait_stats(0.25):
             bar.progress(job.fraction, text=f"Statistics {job.done}/{job.total}: {job.current}")
         bar.empty()
+    job.wait(_SETTLE_S)
     status = health_view.layer_status(ref, model)
-    table = tables.layer_table(model, status=status)
+    table = tables.layer_table(model, status=status, compute_spectra=job.finished)
+    if not job.finished:
+        st.caption(
+            f"WeightWatcher's spectra: {job.done - len(job.pending)} of {len(job.spectra)} "
+            f"computed (now {job.current or 'finishing'}); the alpha columns of the others fill "
+            "in as they are done, at the next rerun."
+        )
     paths = list(table["path"])
 
     def opened() -> None:
@@ -200,6 +205,11 @@ def _choice(label: str, options: dict[str, str], default: str, key: str | None =
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _job(key: str, source: Path | None, _model: ModelWeights) -> StatsJob:
     return StatsJob(_model, source).start()
+
+
+def start_stats_job(ref: ModelRef, model: ModelWeights) -> StatsJob:
+    """The model's background statistics and spectra job, started if it is not running."""
+    return _job(_key(ref), _source_path(ref), model)
 
 
 @st.cache_resource(max_entries=20_000, show_spinner=False)

@@ -44,7 +44,14 @@ from .scale import (
     stored_as_float,
     untrained_finding,
 )
-from .spectrum import FLAT_TOLERANCE, MEMO_KEY, esd_plan, flat_spectrum, is_flat, spectral_stats
+from .spectrum import (
+    FLAT_TOLERANCE,
+    MEMO_KEY,
+    analysed_weights,
+    flat_spectrum,
+    is_flat,
+    spectral_stats,
+)
 
 Progress = Callable[[float, str], None]
 """Called with the fraction done (0..1) and a short message."""
@@ -55,7 +62,9 @@ SHORT_TAIL = 10
 """A warning from a power-law tail shorter than this says so (few eigenvalues fit any alpha)."""
 
 
-def model_findings(model: ModelWeights, progress: Progress | None = None) -> list[Finding]:
+def model_findings(
+    model: ModelWeights, progress: Progress | None = None, *, spectra: bool = True
+) -> list[Finding]:
     """Every finding about ``model``, most severe first (see the module docstring).
 
     Reads every weight once (arrays and statistics are cached on the records).
@@ -63,9 +72,10 @@ def model_findings(model: ModelWeights, progress: Progress | None = None) -> lis
     Args:
         model: the opened model.
         progress: called with ``(fraction, message)`` as the scan moves through the layers.
+        spectra: include the ``spectral_alpha`` findings (computing every spectrum not yet
+            computed); without, a caller adds them with ``spectral_findings``.
     """
     weighted = model.weighted_layers()
-    order = {layer.path: i for i, layer in enumerate(model.layers)}
     found: list[Finding] = []
     scales: list[KernelScale] = []
     for i, layer in enumerate(weighted):
@@ -81,10 +91,17 @@ def model_findings(model: ModelWeights, progress: Progress | None = None) -> lis
         found += fresh_layer_findings(weighted, scales)
         flagged = {f.layer for f in found if f.check == "fresh_layer"}
         found += [f for f in orthogonal_findings(weighted) if f.layer not in flagged]
-        found += _spectral_findings(weighted, progress)
+        if spectra:
+            found += spectral_findings(model, progress=progress)[0]
     found += scale_findings(scales)
     if progress is not None:
         progress(1.0, "Done")
+    return ranked(model, found)
+
+
+def ranked(model: ModelWeights, found: list[Finding]) -> list[Finding]:
+    """Findings by severity, then by the layer's position in the model, then by check."""
+    order = {layer.path: i for i, layer in enumerate(model.layers)}
     return sorted(
         found,
         key=lambda f: (SEVERITY_ORDER[f.severity], order.get(f.layer, -1), f.check),
@@ -120,19 +137,26 @@ def findings_json(findings: list[Finding]) -> dict[str, Any]:
     }
 
 
-def _spectral_findings(layers: list[LayerWeights], progress: Progress | None) -> list[Finding]:
+def spectral_findings(
+    model: ModelWeights, *, progress: Progress | None = None, compute_up_to: int | None = None
+) -> tuple[list[Finding], int]:
+    """The ``spectral_alpha`` findings of every analysed weight, and how many weights were left
+    out because their spectrum is not computed yet and they hold more than ``compute_up_to``
+    values (None: every spectrum is computed now; the app leaves big ones to its background
+    job and adds their findings when they are done)."""
     found = []
-    for layer in layers:
-        for weight in layer.weights:
-            plan = esd_plan(layer, weight)
-            if plan is None or plan.skip is not None:
+    pending = 0
+    for layer, weight, _ in analysed_weights(model):
+        if not weight.has_computed(MEMO_KEY):
+            if compute_up_to is not None and weight.size > compute_up_to:
+                pending += 1
                 continue
-            if progress is not None and not weight.has_computed(MEMO_KEY):
+            if progress is not None:
                 progress(0.99, f"Spectrum of {layer.path}/{weight.name}")
-            finding = alpha_finding(layer, weight)
-            if finding is not None:
-                found.append(finding)
-    return found
+        finding = alpha_finding(layer, weight)
+        if finding is not None:
+            found.append(finding)
+    return found, pending
 
 
 def orthogonal_findings(layers: list[LayerWeights]) -> list[Finding]:

@@ -327,3 +327,20 @@ def test_a_recurrent_kernel_still_at_its_orthogonal_init_is_reported() -> None:
     assert [f.weight for f in fresh] == ["recurrent_kernel"]
     assert "still exactly orthogonal" in fresh[0].message
     assert not [f for f in by_check(found, "spectral_alpha") if f.weight == "recurrent_kernel"]
+
+
+def test_spectral_findings_can_leave_big_spectra_to_a_background_job() -> None:
+    from kerascope.extraction.analysis.health import spectral_findings
+    from kerascope.extraction.analysis.spectrum import MEMO_KEY
+
+    rng = np.random.default_rng(3)
+    small, big = layers.Dense(16, name="small"), layers.Dense(64, name="big")
+    model = keras.Sequential([keras.Input((200,)), big, small])
+    big.set_weights([rng.standard_t(1.3, (200, 64)).astype("float32"), np.zeros(64, "float32")])
+    small.set_weights([rng.standard_t(1.3, (64, 16)).astype("float32"), np.zeros(16, "float32")])
+    records = read_live(model)
+    found, pending = spectral_findings(records, compute_up_to=5000)
+    assert pending == 1 and [f.layer for f in found] == ["small"]
+    assert not records.layer("big").weight("kernel").has_computed(MEMO_KEY)
+    found, pending = spectral_findings(records)
+    assert pending == 0 and {f.layer for f in found} == {"small", "big"}
