@@ -83,6 +83,19 @@ def test_spectral_columns_are_weightwatchers_metrics_of_each_layer() -> None:
         assert math.isnan(table.loc[path, "alpha"]) and table.loc[path, "spectrum of"] == ""
 
 
+def test_a_table_that_must_not_wait_shows_only_spectra_already_computed() -> None:
+    from kerascope.extraction.analysis.spectrum import MEMO_KEY
+    from kerascope.extraction.api import open_model
+
+    net = keras.Sequential([keras.Input((40,)), keras.layers.Dense(20, name="dense")])
+    records = open_model(net)
+    kernel = records.layer("dense").weight("kernel")
+    table = layer_table(records, compute_spectra=False)
+    assert math.isnan(table.loc[0, "alpha"]) and not kernel.has_computed(MEMO_KEY)
+    assert not math.isnan(layer_table(records).loc[0, "alpha"])
+    assert not math.isnan(layer_table(records, compute_spectra=False).loc[0, "alpha"])
+
+
 def test_layer_without_weights_is_listed_with_empty_statistics(model: ModelWeights) -> None:
     flat = layer_table(model).set_index("path").loc["flat"]
     assert flat["params"] == 0 and flat["shapes"] == ""
