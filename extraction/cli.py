@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import KerascopeError
-from .records import ModelWeights, Weight, shape_text, storable
+from .records import LayerWeights, ModelWeights, Weight, shape_text, storable
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -102,7 +102,9 @@ def _parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 def inspect_json(model: ModelWeights, *, stats: bool = True) -> dict[str, Any]:
     """The ``inspect --json`` object (the CLI contract in DESIGN.md); without ``stats`` no array
-    is read and the ``stats`` keys are absent."""
+    is read and the ``stats`` keys are absent. A weight WeightWatcher analyses (and each
+    extension, marked by ``spectral_scope``) adds its spectral metrics to ``stats`` under
+    WeightWatcher's names (``extraction.analysis.spectrum``)."""
     return {
         "source": model.source,
         "format": model.format,
@@ -115,14 +117,14 @@ def inspect_json(model: ModelWeights, *, stats: bool = True) -> dict[str, Any]:
                 "class_name": layer.class_name,
                 "kind": layer.kind,
                 "params": layer.params,
-                "weights": [_weight_json(w, stats) for w in layer.weights],
+                "weights": [_weight_json(layer, w, stats) for w in layer.weights],
             }
             for layer in model.layers
         ],
     }
 
 
-def _weight_json(w: Weight, stats: bool) -> dict[str, Any]:
+def _weight_json(layer: LayerWeights, w: Weight, stats: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": w.name,
         "role": w.role,
@@ -131,18 +133,26 @@ def _weight_json(w: Weight, stats: bool) -> dict[str, Any]:
         "trainable": w.trainable,
     }
     if stats:
-        entry["stats"] = w.stats().as_dict()
+        from .analysis.spectrum import spectral_stats
+
+        spectral = spectral_stats(layer, w)
+        extra = spectral.as_dict() if spectral is not None else {}
+        entry["stats"] = {**w.stats().as_dict(), **extra}
     return {**entry, **_quantization_json(w)}
 
 
 def print_table(model: ModelWeights, out: TextIO, *, stats: bool = True) -> None:
-    """A table for people: layer, class, weight shapes, params, mean, std (``-`` without
-    ``stats``, when no array is read)."""
-    rows = [("layer", "class", "weights", "params", "mean", "std")]
+    """A table for people: layer, class, weight shapes, params, mean, std and WeightWatcher's
+    alpha (``-`` without ``stats``, when no array is read, and for layers with no spectrum)."""
+    from .analysis.spectrum import primary_weight, spectral_stats
+
+    rows = [("layer", "class", "weights", "params", "mean", "std", "alpha")]
     for layer in model.layers:
         shapes = ", ".join(f"{w.name} {shape_text(w.shape)}" for w in layer.weights) or "-"
         means = [w.stats().mean if stats else None for w in layer.weights]
         stds = [w.stats().std if stats else None for w in layer.weights]
+        primary = primary_weight(layer) if stats else None
+        spectral = spectral_stats(layer, primary) if primary is not None else None
         rows.append(
             (
                 layer.path,
@@ -151,6 +161,7 @@ def print_table(model: ModelWeights, out: TextIO, *, stats: bool = True) -> None
                 f"{layer.params:,}",
                 _numbers(means),
                 _numbers(stds),
+                "-" if spectral is None else f"{spectral.alpha:.2f}",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -177,6 +188,13 @@ def print_health(model: ModelWeights, out: TextIO, *, as_json: bool) -> None:
     for f in findings:
         where = f"{f.layer}/{f.weight}" if f.layer else "(whole model)"
         out.write(f"{f.severity.upper():8} {where}  [{f.check}]\n    {f.message}\n")
+    from .analysis.spectrum import SUMMARY_METRICS, spectral_summary
+
+    summary = spectral_summary(model)
+    if summary["layers"]:
+        named = [k for k in SUMMARY_METRICS if summary[k] is not None]
+        means = ", ".join(f"{k} {summary[k]:.3f}" for k in named)
+        out.write(f"WeightWatcher summary over {summary['layers']} layers: {means}\n")
     counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
     out.write(", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items()) + "\n")
 

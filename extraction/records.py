@@ -11,7 +11,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,8 @@ SourceFormat = str
 ``extraction.readers.FORMATS`` (``keras_zip``, ``h5_model`` ...)."""
 
 Array = np.ndarray[Any, Any]
+_T = TypeVar("_T")
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class Weight:
     the next touch)."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _memo_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _owner: Any = field(default=None, repr=False)
     """The records this weight belongs to, kept alive while the weight is (see ModelWeights)."""
 
@@ -182,6 +185,35 @@ class Weight:
         """Whether the statistics have been computed already."""
         return "stats" in self._cache
 
+    def computed(self, key: str, make: Callable[[], _T]) -> _T:
+        """A value derived from this weight's values (its spectrum), made on first use and kept.
+
+        Two threads asking at once make it once: the second waits for the first (a costly
+        spectrum is not computed twice by the health scan and the statistics job). ``key``
+        must not be one of the weight's own cache entries (``array``, ``stats``).
+        """
+        memo = self._cache.get(f"memo:{key}", _MISSING)
+        if memo is not _MISSING:
+            return memo  # type: ignore[no-any-return]
+        with self._memo_lock:
+            memo = self._cache.get(f"memo:{key}", _MISSING)
+            if memo is _MISSING:
+                memo = make()
+                self._cache[f"memo:{key}"] = memo
+            return memo  # type: ignore[no-any-return]
+
+    def keep_computed(self, key: str, value: Any) -> None:
+        """Take a derived value computed earlier for these same bytes (the persisted cache)."""
+        self._cache.setdefault(f"memo:{key}", value)
+
+    def has_computed(self, key: str) -> bool:
+        """Whether the derived value ``key`` has been made (or kept) already."""
+        return f"memo:{key}" in self._cache
+
+    def peek_computed(self, key: str) -> Any:
+        """The derived value ``key`` if it has been made, else None (nothing is computed)."""
+        return self._cache.get(f"memo:{key}")
+
     def keras_axes(self) -> Weight:
         """This weight with its axes in Keras's order (what the views expect).
 
@@ -241,7 +273,10 @@ class Weight:
         if name == self.name:
             return self
         role = self.role if keep_role else role_of(name)
-        return replace(self, name=name, role=role, _cache={}, _lock=threading.Lock(), _owner=None)
+        return replace(
+            self, name=name, role=role, _cache={}, _lock=threading.Lock(),
+            _memo_lock=threading.RLock(), _owner=None,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,6 +9,7 @@ In a notebook (figures are plain plotly figures; they show inline in Jupyter and
     ks.histogram(model, "dense", "bias")    # the values of one weight
     ks.overview(model)                      # one box per layer
     ks.health(model)                        # findings as a pandas DataFrame
+    ks.spectrum(model, "dense")             # WeightWatcher's ESD, power-law fit and metrics
 
     model.fit(x, y, epochs=5, callbacks=[ks.WeightRecorder("my_run")])
     ks.timeline("my_run")                   # how each weight moved, epoch by epoch
@@ -34,7 +35,10 @@ __all__ = [
     "open",
     "open_run",
     "overview",
+    "spectral_summary",
+    "spectrum",
     "timeline",
+    "traps",
 ]
 
 _NOTEBOOK = frozenset(__all__) - {"WeightRecorder", "KerascopeError"}
@@ -52,7 +56,10 @@ if TYPE_CHECKING:
         open,
         open_run,
         overview,
+        spectral_summary,
+        spectrum,
         timeline,
+        traps,
     )
 
 

@@ -53,7 +53,9 @@ def open(source: Any, *, live: bool = False, download: bool = False) -> ModelWei
 
 
 def layers(model: Any) -> pd.DataFrame:
-    """One row per layer: path, class, kind, weight shapes, parameters and statistics."""
+    """One row per layer: path, class, kind, weight shapes, parameters, statistics and
+    WeightWatcher's spectral metrics (``alpha``, ``alpha_weighted``, ``log_norm`` ...; see
+    ``spectral_summary``)."""
     return tables.layer_table(_records(model))
 
 
@@ -183,6 +185,56 @@ def health(model: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(HEALTH_COLUMNS))
 
 
+def spectrum(model: Any, layer: str, weight: str | None = None) -> go.Figure:
+    """A weight's ESD on log-log axes with WeightWatcher's power-law fit, beside its singular
+    values; the title gives alpha and WeightWatcher's other metrics.
+
+    Args:
+        model: a path, a ``keras.Model``, ``demo:NAME``, ``app:NAME`` or opened records.
+        layer: the layer's path or its own name.
+        weight: which weight; by default the one WeightWatcher reads (else the first analysed).
+
+    Raises:
+        ValueError: the weight has no spectrum (fewer than 2 axes, too few eigenvalues, NaN).
+    """
+    from kerascope.components.figures.health import spectrum_figure
+    from kerascope.extraction.analysis.spectrum import esd_plan, layer_esd
+
+    lay, w = _spectral_weight(_records(model), layer, weight)
+    esd = layer_esd(lay, w)
+    if esd is None:
+        plan = esd_plan(lay, w)
+        why = plan.skip if plan is not None and plan.skip else "its values hold NaN or Inf"
+        raise ValueError(f"{lay.path}/{w.name} has no power-law fit: {why}")
+    return spectrum_figure(esd, f"{lay.path} / {w.name}")
+
+
+def spectral_summary(model: Any) -> dict[str, Any]:
+    """WeightWatcher's ``get_summary()``: means of ``log_norm``, ``alpha``, ``alpha_weighted``,
+    ``log_alpha_norm``, ``log_spectral_norm`` and ``stable_rank`` over the layers it analyses
+    (``layers`` counts them; ``extensions`` counts weights analysed only here, left out)."""
+    from kerascope.extraction.analysis.spectrum import spectral_summary as summary
+
+    return summary(_records(model))
+
+
+def traps(model: Any, layer: str, weight: str | None = None, *, seed: int = 0) -> go.Figure:
+    """WeightWatcher's correlation-trap check: the weight's ESD against that of its values
+    randomly permuted (``seed``), with the Marchenko-Pastur edge; the subtitle counts traps.
+
+    Raises:
+        ValueError: the weight has no spectrum.
+    """
+    from kerascope.components.figures.health import traps_figure
+    from kerascope.extraction.analysis.traps import correlation_traps
+
+    lay, w = _spectral_weight(_records(model), layer, weight)
+    check = correlation_traps(lay, w, seed=seed)
+    if check is None:
+        raise ValueError(f"{lay.path}/{w.name} has no spectrum (NaN/Inf, or not a matrix)")
+    return traps_figure(check, f"{lay.path} / {w.name}")
+
+
 def timeline(
     run: Any,
     weights: str | Sequence[str] | None = None,
@@ -250,6 +302,24 @@ def _layer(model: ModelWeights, layer: str) -> LayerWeights:
         if len(named) == 1:
             return named[0]
         raise
+
+
+def _spectral_weight(
+    model: ModelWeights, layer: str, weight: str | None
+) -> tuple[LayerWeights, Weight]:
+    from kerascope.extraction.analysis.spectrum import esd_plan, primary_weight
+
+    lay = _layer(model, layer)
+    if weight is not None:
+        w = lay.weight(weight)
+        if esd_plan(lay, w) is None:
+            raise ValueError(f"{lay.path}/{w.name} {w.shape} has no spectrum (not a matrix)")
+        return lay, w
+    chosen = primary_weight(lay) or next((w for w in lay.weights if esd_plan(lay, w)), None)
+    if chosen is None:
+        have = ", ".join(f"{w.name} {w.shape}" for w in lay.weights) or "no weights"
+        raise ValueError(f"layer {lay.path!r} has no weight with a spectrum; it has: {have}")
+    return lay, chosen
 
 
 def _pick(

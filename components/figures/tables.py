@@ -9,6 +9,8 @@ Decided edge cases (each has a test):
   population std); ``zero fraction`` is over all its values; ``NaN``/``Inf`` count the NaN
   and +-Inf values of all its weights.
 - A weight with no finite value has empty (NaN) mean, std, min, max and l2.
+- A layer without an analysed weight (no 2-D weight, too few eigenvalues, NaN values) has
+  empty (NaN) spectral metrics, an empty ``warning`` and ``spectrum of``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from kerascope.extraction.analysis.spectrum import MEMO_KEY, primary_weight, spectral_stats
 from kerascope.extraction.analysis.stats import Stats
 from kerascope.extraction.records import LayerWeights, ModelWeights
 
@@ -36,6 +39,20 @@ LAYER_COLUMNS = (
     "NaN",
     "Inf",
 )
+SPECTRAL_COLUMNS = (
+    "alpha",
+    "alpha_weighted",
+    "log_norm",
+    "log_spectral_norm",
+    "stable_rank",
+    "matrix_rank",
+    "num_pl_spikes",
+    "D",
+    "warning",
+    "spectrum of",
+)
+"""WeightWatcher's metrics of the layer (its names), the weight they describe, which says
+``(extension)`` when WeightWatcher does not analyse it."""
 WEIGHT_COLUMNS = (
     "weight",
     "role",
@@ -86,14 +103,23 @@ def layer_table(
     model: ModelWeights,
     on_progress: Callable[[int, int], None] | None = None,
     status: Mapping[str, str] | None = None,
+    *,
+    spectral: bool = True,
+    compute_spectra: bool = True,
 ) -> pd.DataFrame:
-    """One row per layer (weightless layers included), columns ``LAYER_COLUMNS``.
+    """One row per layer (weightless layers included), columns ``LAYER_COLUMNS`` then
+    ``SPECTRAL_COLUMNS``.
 
     Args:
         model: the opened model.
         on_progress: called as ``on_progress(done, total)`` after each layer.
         status: the worst finding's severity per layer path (``health.worst_by_layer``); when
             given, a ``status`` column follows ``path``, ``ok`` for layers without findings.
+        spectral: add WeightWatcher's metrics of each layer's analysed weight (the one
+            WeightWatcher reads, else the first extension; computed once per weight and kept),
+            empty for layers without one.
+        compute_spectra: compute the spectra not yet computed; when False only those already
+            kept are shown (a background job is computing the rest).
     """
     rows: list[dict[str, Any]] = []
     total = len(model.layers)
@@ -108,14 +134,32 @@ def layer_table(
                 "shapes": "; ".join(f"{w.name} {w.shape}" for w in layer.weights),
                 "params": layer.params,
                 **pool_stats(stats),
+                **(_spectral_row(layer, compute_spectra) if spectral else {}),
             }
         )
         if on_progress is not None:
             on_progress(i + 1, total)
-    columns = list(LAYER_COLUMNS)
+    columns = list(LAYER_COLUMNS) + (list(SPECTRAL_COLUMNS) if spectral else [])
     if status is not None:
         columns.insert(1, "status")
     return pd.DataFrame(rows, columns=columns)
+
+
+def _spectral_row(layer: LayerWeights, compute: bool) -> dict[str, Any]:
+    weight = primary_weight(layer)
+    stats = None
+    if weight is not None:
+        kept = weight.peek_computed(MEMO_KEY)
+        stats = spectral_stats(layer, weight) if compute else kept
+    if weight is None or stats is None:
+        return {name: math.nan for name in SPECTRAL_COLUMNS[:-2]} | {
+            "warning": "",
+            "spectrum of": "",
+        }
+    row: dict[str, Any] = {name: getattr(stats, name) for name in SPECTRAL_COLUMNS[:-2]}
+    row["warning"] = stats.warning
+    row["spectrum of"] = weight.name + (" (extension)" if stats.scope == "extension" else "")
+    return row
 
 
 def weight_stats_table(layer: LayerWeights) -> pd.DataFrame:

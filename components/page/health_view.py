@@ -1,5 +1,6 @@
 """The Health panel: the whole model's findings, ranked, each opening its layer; then the selected
-layer's own findings and, on demand, its spectrum.
+layer's own findings and, on demand, its spectrum with WeightWatcher's fit and a check for
+correlation traps.
 
 The model scan reads every array once; its findings are kept per model (``model_scan``), so a
 second visit, or another session on the same model, is immediate.
@@ -7,13 +8,27 @@ second visit, or another session on the same model, is immediate.
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from kerascope.extraction.analysis.diagnostics import Finding, layer_findings
-from kerascope.extraction.analysis.health import model_findings, worst_by_layer
-from kerascope.extraction.analysis.spectrum import spectrum
+from kerascope.extraction.analysis.health import (
+    model_findings,
+    ranked,
+    spectral_findings,
+    worst_by_layer,
+)
+from kerascope.extraction.analysis.spectrum import (
+    OVER_TRAINED_THRESH,
+    UNDER_TRAINED_THRESH,
+    esd_plan,
+    layer_esd,
+    spectral_summary,
+)
+from kerascope.extraction.analysis.traps import correlation_traps
 from kerascope.extraction.errors import KerascopeError
-from kerascope.extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
 
 from ..figures.health import (
     SEVERITY_ICONS,
@@ -21,25 +36,36 @@ from ..figures.health import (
     finding_text,
     finding_where,
     spectrum_figure,
+    summary_line,
+    traps_figure,
 )
 from .messages import error_line, plain
 from .navigation import open_layer
 from .sources import ModelRef
 
 _SHOW = {"error": st.error, "warning": st.warning, "info": st.info}
+SCAN_SPECTRUM_VALUES = 1_000_000
+"""Weights larger than this get their spectra from the background statistics job, not in the
+page's scan, which must stay quick on a VGG16 (its fc1 takes minutes on a busy machine); their
+findings appear when the job has computed them."""
 MAX_LISTED = 200
 """Findings listed per group on the page; the CLI (``python -m extraction health``) lists all."""
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _slot(key: str) -> dict[str, list[Finding]]:
-    """Where one model's findings are kept (filled outside, so the scan can show progress)."""
+def _slot(key: str) -> dict[str, Any]:
+    """Where one model's findings and trap checks are kept (filled outside, so the scan can
+    show progress)."""
     return {}
+
+
+def _model_key(ref: ModelRef) -> str:
+    return f"{ref.kind}|{ref.name}|{ref.token}"
 
 
 def model_scan(ref: ModelRef, model: ModelWeights) -> list[Finding] | None:
     """The model's findings, scanned once per model with a progress bar; None if unreadable."""
-    slot = _slot(f"{ref.kind}|{ref.name}|{ref.token}")
+    slot = _slot(_model_key(ref))
     if "findings" not in slot:
         bar = st.progress(0.0, text="Checking every layer...")
 
@@ -47,13 +73,27 @@ def model_scan(ref: ModelRef, model: ModelWeights) -> list[Finding] | None:
             bar.progress(min(fraction, 1.0), text=plain(message))
 
         try:
-            slot["findings"] = model_findings(model, progress=progress)
+            slot["findings"] = model_findings(model, progress=progress, spectra=False)
         except KerascopeError as exc:
             st.error(error_line("The health scan could not read this model", exc))
             return None
         finally:
             bar.empty()
-    return slot["findings"]
+    found: list[Finding] = slot["findings"]
+    if any(f.check == "untrained" for f in found):
+        return found  # an untrained model's spectra would only repeat it
+    try:
+        spectral, slot["spectra_pending"] = spectral_findings(
+            model, compute_up_to=SCAN_SPECTRUM_VALUES
+        )
+    except KerascopeError as exc:
+        st.error(error_line("The health scan could not read this model", exc))
+        return None
+    if slot["spectra_pending"]:
+        from .model_panels import start_stats_job
+
+        start_stats_job(ref, model)
+    return ranked(model, found + spectral)
 
 
 def layer_status(ref: ModelRef, model: ModelWeights) -> dict[str, str]:
@@ -66,12 +106,12 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights, *, key: str 
     """The whole model's ranked findings, then ``layer``'s own, then its spectrum on demand."""
     findings = model_scan(ref, model)
     if findings is not None:
-        _model_section(model, findings, key)
+        _model_section(ref, model, findings, key)
     st.divider()
-    _layer_section(layer, key)
+    _layer_section(layer, key, _slot(_model_key(ref)))
 
 
-def _model_section(model: ModelWeights, findings: list[Finding], key: str) -> None:
+def _model_section(ref: ModelRef, model: ModelWeights, findings: list[Finding], key: str) -> None:
     st.markdown(f"**Whole model** · {len(model.weighted_layers())} layers with weights checked")
     counts = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
     if not counts["error"] and not counts["warning"]:
@@ -85,6 +125,14 @@ def _model_section(model: ModelWeights, findings: list[Finding], key: str) -> No
             f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} "
             "note(s), most severe first. Click a layer to open it."
         )
+    pending = _slot(_model_key(ref)).get("spectra_pending", 0)
+    if pending:
+        st.caption(
+            f"WeightWatcher's spectra of {pending} large weight(s) are being computed in the "
+            "background; their notes and the summary appear here when they are done."
+        )
+    else:
+        st.caption(plain(summary_line(spectral_summary(model))))
     serious = [f for f in findings if f.severity != "info"]
     notes = [f for f in findings if f.severity == "info"]
     _list(serious, key)
@@ -117,7 +165,7 @@ def _list(findings: list[Finding], key: str) -> None:
         )
 
 
-def _layer_section(layer: LayerWeights, key: str) -> None:
+def _layer_section(layer: LayerWeights, key: str, slot: dict[str, Any]) -> None:
     st.markdown(f"**This layer** · {plain(layer.path)}")
     if not layer.weights:
         st.info(f"{plain(layer.class_name)} layers have no weights, so there is nothing to check.")
@@ -130,24 +178,84 @@ def _layer_section(layer: LayerWeights, key: str) -> None:
         )
     for finding in findings:
         _SHOW[finding.severity](plain(finding_text(finding)))
-    candidates = [w for w in layer.weights if len(w.shape) >= 2 and w.size > 0]
-    if not candidates:
+    _spectrum_section(layer, key, slot)
+
+
+def _spectrum_section(layer: LayerWeights, key: str, slot: dict[str, Any]) -> None:
+    """The selected weight's ESD with WeightWatcher's fit on demand, then its trap check."""
+    plans = {w.name: esd_plan(layer, w) for w in layer.weights}
+    names = [name for name, plan in plans.items() if plan is not None]
+    if not names:
         return
-    st.markdown("**Spectrum** (singular values, stable rank, WeightWatcher's alpha)")
-    name = st.selectbox("Weight", [w.name for w in candidates], key=f"{key}-weight")
+    st.markdown("**Spectrum** (WeightWatcher's ESD, power-law fit and metrics)")
+    name = st.selectbox("Weight", names, key=f"{key}-weight")
+    plan = plans[name]
+    if plan is None:
+        return
+    if plan.skip is not None:
+        st.info(plain(f"No power-law fit for {name}: {plan.skip}."))
+        return
     if not st.toggle("Compute the spectrum", key=f"{key}-spectrum"):
         return
     weight = layer.weight(name)
     try:
-        spec = spectrum(weight.array(), weight.role, layer.kind, name=name)
-    except ValueError as exc:
-        st.error(plain(exc))
+        with st.spinner("Computing the spectrum..."):
+            esd = layer_esd(layer, weight)
+    except KerascopeError as exc:
+        st.error(error_line("The spectrum could not be computed", exc))
         return
-    fig = spectrum_figure(spec, f"{layer.path} / {name}")
+    if esd is None:
+        st.info(plain(f"{name} holds NaN or Inf values, so it has no spectrum."))
+        return
+    fig = spectrum_figure(esd, f"{layer.path} / {name}")
     st.plotly_chart(fig, width="stretch", key=f"{key}-chart")
-    how = (
-        f"pooled over {spec.slices} kernel positions, as WeightWatcher does"
-        if spec.slices > 1
-        else "of the weight as a matrix"
+    who = (
+        "WeightWatcher 0.7.7's analysis"
+        if esd.plan.scope == "weightwatcher"
+        else "An extension (WeightWatcher does not analyse this weight)"
     )
-    st.caption(f"{spec.meaning} The eigenvalue spectrum is {how}.")
+    st.caption(plain(f"{who}: the ESD is {esd.plan.basis}. {_reading(esd.stats.alpha)}"))
+    _traps(layer, weight, f"{key}-traps-{layer.path}/{name}", slot)
+
+
+def _reading(alpha: float) -> str:
+    if alpha < OVER_TRAINED_THRESH:
+        return (
+            "Alpha below 2: a very heavy tail, which WeightWatcher reads as over-trained or "
+            "over-fit (on few eigenvalues, or with a failed fit, it says little)."
+        )
+    if alpha > UNDER_TRAINED_THRESH:
+        return (
+            "Alpha above 6: close to a random matrix; WeightWatcher reads the layer as having "
+            "learned little."
+        )
+    return "Alpha between 2 and 6: the heavy-tailed spectrum of a well-trained layer."
+
+
+def _traps(layer: LayerWeights, weight: Weight, key: str, slot: dict[str, Any]) -> None:
+    """WeightWatcher's ``randomize`` check, on demand (a button), kept once computed."""
+    if key not in slot:
+        if not st.button(
+            "Check for correlation traps",
+            key=key,
+            help="Compare the spectrum with that of the same values randomly permuted",
+        ):
+            return
+        try:
+            with st.spinner("Permuting the weights and computing both spectra..."):
+                slot[key] = correlation_traps(layer, weight)
+        except KerascopeError as exc:
+            st.error(error_line("The trap check could not read this weight", exc))
+            return
+    check = slot[key]
+    if check is None:
+        return
+    st.plotly_chart(traps_figure(check, f"{layer.path} / {weight.name}"), key=f"{key}-chart")
+    show = st.warning if check.traps else st.success
+    largest = ", ".join(f"{list(i)}: {d:.1f} sd" for i, d in check.largest[:3])
+    show(plain(f"{check.summary} Values furthest from the mean: {largest}."))
+    st.caption(
+        "The permuted spectrum should end at the Marchenko-Pastur edge computed from the values' "
+        "own variance (dotted); past the dashed line (edge plus the Tracy-Widom 99% margin) an "
+        "eigenvalue is a spike. One fixed permutation (seed 0), so the check repeats exactly."
+    )

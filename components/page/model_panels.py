@@ -1,8 +1,9 @@
 """Whole-model panels: the sortable table of every layer and the distribution overview.
 
-Both need every array's statistics. A background job computes them once per opened model (and
-keeps those of a big file in the cache folder); the overview shows the layers already done,
-growing every second, with a progress bar, and the table waits with one.
+Both need every array's statistics, and the table WeightWatcher's spectral metrics too. A
+background job computes them once per opened model (and keeps those of a big file in the cache
+folder); the overview shows the layers already done, growing every second, with a progress bar,
+and the table waits with one.
 """
 
 from __future__ import annotations
@@ -35,13 +36,20 @@ _GROUPS = {"none": "one chart", "kind": "by kind", "block": "by block"}
 def render_table(ref: ModelRef, model: ModelWeights) -> None:
     """Every layer with its statistics and health status, sortable; a row opens its layer."""
     job = _job(_key(ref), _source_path(ref), model)
-    if not job.wait(_SETTLE_S):
+    if not job.wait_stats(_SETTLE_S):
         bar = st.progress(job.fraction, text="Reading every weight for its statistics...")
-        while not job.wait(0.25):
+        while not job.wait_stats(0.25):
             bar.progress(job.fraction, text=f"Statistics {job.done}/{job.total}: {job.current}")
         bar.empty()
+    job.wait(_SETTLE_S)
     status = health_view.layer_status(ref, model)
-    table = tables.layer_table(model, status=status)
+    table = tables.layer_table(model, status=status, compute_spectra=job.finished)
+    if not job.finished:
+        st.caption(
+            f"WeightWatcher's spectra: {job.done - len(job.pending)} of {len(job.spectra)} "
+            f"computed (now {job.current or 'finishing'}); the alpha columns of the others fill "
+            "in as they are done, at the next rerun."
+        )
     paths = list(table["path"])
 
     def opened() -> None:
@@ -72,7 +80,7 @@ def render_overview(ref: ModelRef, model: ModelWeights) -> None:
         scale = _choice("Axis", {"linear": "values", "log_abs": "|w| log"}, "linear")
     layers = [la for la in weighted if la.kind in chosen]
     job = _job(_key(ref), _source_path(ref), model)
-    if job.wait(_SETTLE_S):
+    if job.wait_stats(_SETTLE_S):
         _draw(ref, model, layers, group, normalize, scale, health_view.layer_status(ref, model))
         _depth(model)
     else:
@@ -90,7 +98,7 @@ def _live(
 ) -> None:
     """The overview of the layers done so far, redrawn every second until the job ends."""
     job = _job(_key(ref), _source_path(ref), model)
-    if job.finished:
+    if job.stats_finished:
         st.rerun()
     st.progress(job.fraction, text=f"Statistics {job.done}/{job.total}: {job.current}")
     done = [la for la in layers if all(w.has_stats for w in la.weights)]
@@ -197,6 +205,11 @@ def _choice(label: str, options: dict[str, str], default: str, key: str | None =
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _job(key: str, source: Path | None, _model: ModelWeights) -> StatsJob:
     return StatsJob(_model, source).start()
+
+
+def start_stats_job(ref: ModelRef, model: ModelWeights) -> StatsJob:
+    """The model's background statistics and spectra job, started if it is not running."""
+    return _job(_key(ref), _source_path(ref), model)
 
 
 @st.cache_resource(max_entries=20_000, show_spinner=False)

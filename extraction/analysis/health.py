@@ -6,10 +6,12 @@
   its initializer gave it, and with its peers (``extraction.analysis.scale``). When the whole
   model looks untrained, the per-layer ``constant_bias`` and ``spectral_alpha`` findings, which
   would only repeat it, are left out.
-- ``spectral_alpha`` (``info``): WeightWatcher's alpha (``extraction.analysis.spectrum``) for
-  weights whose spectrum has at least ``SPECTRAL_MIN_EIGENVALUES`` eigenvalues and at most
-  ``SPECTRAL_MAX_VALUES`` values, stored as floats (not quantized); reported only outside
-  2..6 by more than one standard error.
+- ``spectral_alpha`` (``info``): every weight on which WeightWatcher 0.7.7's analysis warns
+  (``extraction.analysis.spectrum``): alpha below 2 (``over-trained``, a failed fit's alpha of -1
+  included) or above 6 (``under-trained``), with its standard error, tail and KS distance; the
+  same on this project's extensions (recurrent kernels, wrapped layers ...), which say so. A
+  flat spectrum (an orthogonal matrix: WeightWatcher's alpha runs off to infinity) gets none.
+  The spectra are computed once per weight and kept (``Weight.computed``).
 - ``fresh_layer`` also for one weight: a kernel whose initializer is ``orthogonal`` (Keras's
   default for recurrent kernels) and whose singular values are still all equal (within
   ``spectrum.FLAT_TOLERANCE``) is still at its initial weights, whatever the rest of its layer
@@ -24,14 +26,12 @@ finding first), then by check.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from ..layouts import SPATIAL_CONV_KINDS, to_2d
 from ..records import LayerWeights, ModelWeights, Weight
 from .diagnostics import SEVERITY_ORDER, Finding, Severity, layer_findings
 from .initializers import init_scale
@@ -44,20 +44,27 @@ from .scale import (
     stored_as_float,
     untrained_finding,
 )
-from .spectrum import FLAT_TOLERANCE, esd_matrices, fit_power_law, is_flat, read_alpha
+from .spectrum import (
+    FLAT_TOLERANCE,
+    MEMO_KEY,
+    analysed_weights,
+    flat_spectrum,
+    is_flat,
+    spectral_stats,
+)
 
 Progress = Callable[[float, str], None]
 """Called with the fraction done (0..1) and a short message."""
 
-SPECTRAL_MIN_EIGENVALUES = 50
-"""WeightWatcher's own minimum (``min_evals``): smaller spectra give no trustworthy alpha."""
 SPECTRAL_MAX_VALUES = 1_000_000
-"""Weights larger than this are not fitted in the scan, which must stay quick on a VGG16 (a
-3x3x512x512 kernel's nine 512 x 512 eigenproblems take seconds on a busy machine); the Health
-tab's spectrum fits any weight on demand."""
+"""Weights larger than this are not checked for an orthogonal start (one SVD each)."""
+SHORT_TAIL = 10
+"""A warning from a power-law tail shorter than this says so (few eigenvalues fit any alpha)."""
 
 
-def model_findings(model: ModelWeights, progress: Progress | None = None) -> list[Finding]:
+def model_findings(
+    model: ModelWeights, progress: Progress | None = None, *, spectra: bool = True
+) -> list[Finding]:
     """Every finding about ``model``, most severe first (see the module docstring).
 
     Reads every weight once (arrays and statistics are cached on the records).
@@ -65,9 +72,10 @@ def model_findings(model: ModelWeights, progress: Progress | None = None) -> lis
     Args:
         model: the opened model.
         progress: called with ``(fraction, message)`` as the scan moves through the layers.
+        spectra: include the ``spectral_alpha`` findings (computing every spectrum not yet
+            computed); without, a caller adds them with ``spectral_findings``.
     """
     weighted = model.weighted_layers()
-    order = {layer.path: i for i, layer in enumerate(model.layers)}
     found: list[Finding] = []
     scales: list[KernelScale] = []
     for i, layer in enumerate(weighted):
@@ -83,10 +91,17 @@ def model_findings(model: ModelWeights, progress: Progress | None = None) -> lis
         found += fresh_layer_findings(weighted, scales)
         flagged = {f.layer for f in found if f.check == "fresh_layer"}
         found += [f for f in orthogonal_findings(weighted) if f.layer not in flagged]
-        found += _spectral_findings(weighted, progress)
+        if spectra:
+            found += spectral_findings(model, progress=progress)[0]
     found += scale_findings(scales)
     if progress is not None:
         progress(1.0, "Done")
+    return ranked(model, found)
+
+
+def ranked(model: ModelWeights, found: list[Finding]) -> list[Finding]:
+    """Findings by severity, then by the layer's position in the model, then by check."""
+    order = {layer.path: i for i, layer in enumerate(model.layers)}
     return sorted(
         found,
         key=lambda f: (SEVERITY_ORDER[f.severity], order.get(f.layer, -1), f.check),
@@ -122,24 +137,26 @@ def findings_json(findings: list[Finding]) -> dict[str, Any]:
     }
 
 
-def _spectral_findings(layers: list[LayerWeights], progress: Progress | None) -> list[Finding]:
+def spectral_findings(
+    model: ModelWeights, *, progress: Progress | None = None, compute_up_to: int | None = None
+) -> tuple[list[Finding], int]:
+    """The ``spectral_alpha`` findings of every analysed weight, and how many weights were left
+    out because their spectrum is not computed yet and they hold more than ``compute_up_to``
+    values (None: every spectrum is computed now; the app leaves big ones to its background
+    job and adds their findings when they are done)."""
     found = []
-    for layer in layers:
-        for weight in layer.weights:
-            if weight.role not in KERNEL_ROLES or len(weight.shape) < 2:
-                continue
-            if not stored_as_float(weight):
-                continue
-            if weight.size > SPECTRAL_MAX_VALUES or not _esd_big_enough(layer, weight):
-                continue
-            if weight.stats().nan_count or weight.stats().inf_count:
+    pending = 0
+    for layer, weight, _ in analysed_weights(model):
+        if not weight.has_computed(MEMO_KEY):
+            if compute_up_to is not None and weight.size > compute_up_to:
+                pending += 1
                 continue
             if progress is not None:
                 progress(0.99, f"Spectrum of {layer.path}/{weight.name}")
-            finding = alpha_finding(layer, weight)
-            if finding is not None:
-                found.append(finding)
-    return found
+        finding = alpha_finding(layer, weight)
+        if finding is not None:
+            found.append(finding)
+    return found, pending
 
 
 def orthogonal_findings(layers: list[LayerWeights]) -> list[Finding]:
@@ -178,43 +195,39 @@ def orthogonal_findings(layers: list[LayerWeights]) -> list[Finding]:
 
 
 def alpha_finding(layer: LayerWeights, weight: Weight) -> Finding | None:
-    """A ``spectral_alpha`` finding when alpha is outside 2..6 by more than its std error."""
-    values = np.asarray(weight.array(), dtype=np.float64)
-    matrix, _, _ = to_2d(values, weight.role, layer.kind, name=weight.name)
-    mats = esd_matrices(values, weight.role, layer.kind, matrix)
-    # Eigenvalues of W^T W directly: the same ESD as squared singular values, far cheaper.
-    evals = np.concatenate([np.linalg.eigvalsh(m.T @ m) for m in mats])
-    fit = fit_power_law(np.clip(evals, 0.0, None))
-    reading = read_alpha(fit)
-    if fit is None or reading in ("well_trained", "too_small"):
+    """A ``spectral_alpha`` finding wherever WeightWatcher's analysis warns (alpha below 2,
+    ``over-trained``, failed fits included, or above 6, ``under-trained``), on the weights it
+    reads and on the extensions (said so)."""
+    stats = spectral_stats(layer, weight)
+    if stats is None or not stats.warning or flat_spectrum(stats):
         return None
-    edge = 2.0 if reading == "over_trained" else 6.0
-    if abs(fit.alpha - edge) <= fit.sigma:
-        return None
-    meaning = (
-        "a very heavy-tailed spectrum, which WeightWatcher reads as over-trained or over-fit"
-        if reading == "over_trained"
-        else "close to a random matrix, which WeightWatcher reads as having learned little"
+    extension = (
+        f" (An extension: WeightWatcher does not analyse this weight; the ESD is {stats.basis}.)"
+        if stats.scope == "extension"
+        else ""
     )
+    if stats.num_pl_spikes < 0:
+        message = (
+            f"WeightWatcher's power-law fit fails here: none of the {stats.num_evals} "
+            f"eigenvalues (largest {stats.xmax if stats.xmax > 0 else 0.0:.2g}) is above its "
+            "1e-5 floor, so it reports alpha = -1 and warns over-trained; the weights are too "
+            "small for their spectrum to say anything."
+        )
+    else:
+        meaning = (
+            "a very heavy-tailed spectrum, which WeightWatcher reads as over-trained or over-fit"
+            if stats.warning == "over-trained"
+            else "close to a random matrix, which WeightWatcher reads as having learned little"
+        )
+        small = " So short a tail says little." if stats.num_pl_spikes < SHORT_TAIL else ""
+        message = (
+            f"alpha = {stats.alpha:.2f} +- {stats.sigma:.2f} (power law fitted to the top "
+            f"{stats.num_pl_spikes} of {stats.num_evals} eigenvalues, KS distance "
+            f"{stats.D:.3f}): {meaning}; WeightWatcher warns {stats.warning}.{small}"
+        )
     return Finding(
-        "spectral_alpha",
-        "info",
-        weight.name,
-        f"alpha = {fit.alpha:.2f} +- {fit.sigma:.2f} (power law fitted to {fit.n_tail} of "
-        f"{evals.size} eigenvalues): {meaning}.",
-        (),
-        "position",
-        layer.path,
+        "spectral_alpha", "info", weight.name, message + extension, (), "position", layer.path
     )
-
-
-def _esd_big_enough(layer: LayerWeights, weight: Weight) -> bool:
-    shape = weight.shape
-    if layer.kind in SPATIAL_CONV_KINDS and len(shape) >= 3:
-        slices = math.prod(shape[:-2])
-        return slices * min(shape[-2], shape[-1]) >= SPECTRAL_MIN_EIGENVALUES
-    rows = math.prod(shape[:-1])
-    return min(rows, shape[-1]) >= SPECTRAL_MIN_EIGENVALUES
 
 
 def _consequences(found: list[Finding], layers: list[LayerWeights]) -> list[Finding]:

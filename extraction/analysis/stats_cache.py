@@ -12,6 +12,9 @@ Decided edge cases:
   its shape's is ignored (statistics are computed again); writing is atomic (temporary name,
   then rename), and a failed write is silent: the cache is an optimisation.
 - Partial statistics may be saved (the app saves as it goes) and are loaded as partial.
+- WeightWatcher's spectral metrics of each weight (``analysis.spectrum``), the costly part on big
+  layers, are kept beside its statistics once computed; a damaged or older entry is ignored and
+  computed again when asked for.
 """
 
 from __future__ import annotations
@@ -24,12 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from ..records import ModelWeights
+from .spectrum import MEMO_KEY, SpectralStats
 from .stats import Stats
 
 PERSIST_MIN_BYTES = 256 * 1024**2
 """Sources smaller than this are not worth a cache file."""
 VERSION = 1
 """Bump when ``Stats`` changes meaning, so older files are ignored."""
+SPECTRAL_VERSION = 1
+"""Bump when the spectral metrics change meaning: older ones are then computed again (the plain
+statistics beside them are still used)."""
 _FIELDS = tuple(f.name for f in fields(Stats))
 
 
@@ -75,13 +82,18 @@ def load_stats(model: ModelWeights, path: Path) -> int:
     kept = data.get("stats")
     if not isinstance(kept, dict):
         return 0
+    spectral = data.get("spectral") if data.get("spectral_version") == SPECTRAL_VERSION else None
+    spectral = spectral if isinstance(spectral, dict) else {}
     loaded = 0
     for layer, weight in model.iter_weights():
-        entry = kept.get(model.export_key(layer, weight))
-        stats = _stats(entry)
+        name = model.export_key(layer, weight)
+        stats = _stats(kept.get(name))
         if stats is not None and stats.size == weight.size and not weight.has_stats:
             weight.keep_stats(stats)
             loaded += 1
+        metrics = SpectralStats.from_dict(spectral.get(name))
+        if metrics is not None and weight.has_stats:
+            weight.keep_computed(MEMO_KEY, metrics)
     return loaded
 
 
@@ -98,11 +110,19 @@ def save_stats(model: ModelWeights, path: Path) -> bool:
     }
     if not stats:
         return False
+    spectral = {
+        model.export_key(layer, weight): kept.as_dict()
+        for layer, weight in model.iter_weights()
+        if isinstance(kept := weight.peek_computed(MEMO_KEY), SpectralStats)
+    }
     target = cache_file(key)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    content = {
+        "key": key, "stats": stats, "spectral_version": SPECTRAL_VERSION, "spectral": spectral
+    }  # fmt: skip
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"key": key, "stats": stats}))
+        tmp.write_text(json.dumps(content))
         os.replace(tmp, target)
     except OSError:
         tmp.unlink(missing_ok=True)

@@ -42,6 +42,15 @@ def test_health_findings_and_spectrum_on_demand() -> None:
     clean(at)
     (fig,) = charts(at)
     assert "alpha" in fig["layout"]["title"]["subtitle"]["text"]  # type: ignore[index]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Means over the" in captions and "s analysis" in captions  # Markdown-escaped text
+    next(b for b in at.button if b.label == "Check for correlation traps").click().run()
+    clean(at)
+    spectrum, traps = charts(at)
+    assert [t["name"] for t in traps["data"]][:2] == ["the weight", "its values permuted"]  # type: ignore[index]
+    assert "trap" in " ".join(m.value for m in [*at.success, *at.warning])
+    at.run()  # the check stays once made
+    assert len(charts(at)) == 2
 
 
 def test_train_two_epochs_then_step_and_compare_epochs() -> None:

@@ -74,6 +74,11 @@ def test_explain_health_compare_screenshots(page: Page, app_url: str, screenshot
     idle(page)
     no_exception(page)
     page.screenshot(path=str(screenshots / "teaching-health.png"), full_page=True)
+    page.get_by_role("button", name="Check for correlation traps").click()
+    expect(page.locator(CHART)).to_have_count(2, timeout=60_000)
+    idle(page)
+    no_exception(page)
+    page.screenshot(path=str(screenshots / "teaching-health-traps.png"), full_page=True)
 
     open_tab(page, "Compare")
     page.wait_for_selector('[data-testid="stPlotlyChart"] .barlayer', timeout=60_000)

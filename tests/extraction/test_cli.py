@@ -71,8 +71,30 @@ def test_inspect_table_for_people(
     assert main(["inspect", str(saved_model_file)]) == 0
     out = capsys.readouterr().out
     header = out.splitlines()[1].split()
-    assert header == ["layer", "class", "weights", "params", "mean", "std"]
+    assert header == ["layer", "class", "weights", "params", "mean", "std", "alpha"]
     assert "moving_variance (3)" in out and "kernel (3, 3, 1, 3)" in out
+
+
+def test_inspect_json_gives_weightwatchers_metrics_on_a_public_model(realworld: Path) -> None:
+    reference = json.loads((ROOT / "tests/data/weightwatcher/weightwatcher.json").read_text())
+    done = run_cli("inspect", str(realworld / "mnist_cnn.keras"), "--json")
+    assert done.returncode == 0, done.stderr
+    layers_json = {layer["path"]: layer for layer in json.loads(done.stdout)["layers"]}
+    for path in ("conv2d_12", "conv2d_13", "dense_12", "dense_13"):
+        kernel, bias = layers_json[path]["weights"]
+        expected = reference["layers"][f"mnist_cnn/{path}"]
+        stats = kernel["stats"]
+        assert abs(stats["alpha"] - expected["alpha"]) < 0.01
+        for name in ("num_pl_spikes", "matrix_rank", "warning", "num_evals"):
+            assert stats[name] == expected[name], (path, name)
+        assert stats["D"] == pytest.approx(expected["D"])
+        assert stats["alpha_weighted"] == pytest.approx(expected["alpha_weighted"])
+        assert stats["log_spectral_norm"] == pytest.approx(expected["log_spectral_norm"])
+        assert stats["spectral_scope"] == "weightwatcher"
+        assert "alpha" not in bias["stats"]  # a vector has no spectrum
+    lean = json.loads(run_cli("inspect", str(realworld / "mnist_cnn.keras"), "--json",
+                              "--no-stats").stdout)  # fmt: skip
+    assert all("stats" not in w for layer in lean["layers"] for w in layer["weights"])
 
 
 def test_export_round_trips_every_weight_once(saved_model_file: Path, tmp_path: Path) -> None:

@@ -98,6 +98,25 @@ def test_layers_table(saved: Path) -> None:
     assert list(table["path"]) == [lay.path for lay in ks.open(saved).layers]
 
 
+def test_spectrum_summary_and_traps_of_a_public_model(realworld: Path) -> None:
+    reference = json.loads((ROOT / "tests/data/weightwatcher/weightwatcher.json").read_text())
+    expected = reference["layers"]["mnist_mlp/dense"]["alpha"]
+    model = ks.open(realworld / "mnist_mlp.h5")
+    table = ks.layers(model).set_index("path")
+    assert abs(table.loc["dense", "alpha"] - expected) < 0.01
+    fig = ks.spectrum(model, "dense")
+    assert isinstance(fig, go.Figure) and f"power law, alpha = {expected:.2f}" in [
+        t.name for t in fig.data
+    ]
+    summary = ks.spectral_summary(model)
+    assert summary["layers"] == 3  # dense_2 (64 x 10) too: 10 eigenvalues, at least 8
+    assert summary["alpha"] == pytest.approx(table["alpha"].dropna().mean())
+    traps = ks.traps(model, "dense")
+    assert "trap(s)" in traps.layout.title.subtitle.text
+    with pytest.raises(ValueError, match="no spectrum"):
+        ks.spectrum(model, "dense", "bias")
+
+
 def test_mistakes_say_what_exists(net: keras.Model, saved: Path) -> None:
     with pytest.raises(LayerNotFound, match="layers are: .*conv"):
         ks.filters(net, "nope")

@@ -9,6 +9,7 @@ import pytest
 
 from kerascope.components.figures.tables import (
     LAYER_COLUMNS,
+    SPECTRAL_COLUMNS,
     WEIGHT_COLUMNS,
     layer_table,
     weight_stats_table,
@@ -38,7 +39,8 @@ def model() -> ModelWeights:
 def test_one_row_per_layer_with_pooled_statistics(model: ModelWeights) -> None:
     calls: list[tuple[int, int]] = []
     table = layer_table(model, on_progress=lambda done, total: calls.append((done, total)))
-    assert tuple(table.columns) == LAYER_COLUMNS
+    assert tuple(table.columns) == LAYER_COLUMNS + SPECTRAL_COLUMNS
+    assert tuple(layer_table(model, spectral=False).columns) == LAYER_COLUMNS
     assert list(table["path"]) == ["conv", "bn", "flat", "dense"]
     assert calls[-1] == (4, 4)
     conv = table.set_index("path").loc["conv"]
@@ -52,6 +54,46 @@ def test_one_row_per_layer_with_pooled_statistics(model: ModelWeights) -> None:
     assert conv["class"] == "Conv2D" and conv["kind"] == "conv2d"
     assert "kernel (3, 3, 1, 4)" in conv["shapes"]
     assert not conv["NaN"] and not conv["Inf"]
+
+
+def test_spectral_columns_are_weightwatchers_metrics_of_each_layer() -> None:
+    from kerascope.extraction.analysis.spectrum import spectral_stats
+    from kerascope.extraction.api import open_model
+
+    keras.utils.set_random_seed(1)
+    net = keras.Sequential(
+        [
+            keras.Input((6, 40)),
+            keras.layers.LSTM(16, return_sequences=True, name="lstm"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(20, name="dense"),
+            keras.layers.Dense(3, name="small"),
+        ]
+    )
+    records = open_model(net)
+    table = layer_table(records).set_index("path")
+    dense = records.layer("dense")
+    stats = spectral_stats(dense, dense.weight("kernel"))
+    assert stats is not None
+    row = table.loc["dense"]
+    assert row["alpha"] == stats.alpha and row["D"] == stats.D
+    assert row["matrix_rank"] == stats.matrix_rank and row["spectrum of"] == "kernel"
+    assert table.loc["lstm", "spectrum of"] == "kernel (extension)"
+    for path in ("flat", "small"):  # no weight; 3 eigenvalues, fewer than min_evals
+        assert math.isnan(table.loc[path, "alpha"]) and table.loc[path, "spectrum of"] == ""
+
+
+def test_a_table_that_must_not_wait_shows_only_spectra_already_computed() -> None:
+    from kerascope.extraction.analysis.spectrum import MEMO_KEY
+    from kerascope.extraction.api import open_model
+
+    net = keras.Sequential([keras.Input((40,)), keras.layers.Dense(20, name="dense")])
+    records = open_model(net)
+    kernel = records.layer("dense").weight("kernel")
+    table = layer_table(records, compute_spectra=False)
+    assert math.isnan(table.loc[0, "alpha"]) and not kernel.has_computed(MEMO_KEY)
+    assert not math.isnan(layer_table(records).loc[0, "alpha"])
+    assert not math.isnan(layer_table(records, compute_spectra=False).loc[0, "alpha"])
 
 
 def test_layer_without_weights_is_listed_with_empty_statistics(model: ModelWeights) -> None:

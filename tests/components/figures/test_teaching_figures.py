@@ -4,22 +4,55 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerascope.components.figures.health import finding_text, spectrum_figure
+from kerascope.components.figures.health import finding_text, spectrum_figure, traps_figure
 from kerascope.components.figures.training import curves_figure
 from kerascope.extraction.analysis.diagnostics import Finding
-from kerascope.extraction.analysis.spectrum import spectrum
+from kerascope.extraction.analysis.spectrum import layer_esd
+from kerascope.extraction.analysis.traps import correlation_traps
 from kerascope.extraction.models.training import EpochLog
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+
+
+def dense(values: np.ndarray) -> tuple[LayerWeights, Weight]:  # type: ignore[type-arg]
+    weight = Weight("kernel", "kernel", values.shape, str(values.dtype), True, eager(values))
+    layer = LayerWeights("dense", "dense", "Dense", "dense", {}, (weight,))
+    ModelWeights("x", "live", "m", (layer,))
+    return layer, weight
 
 
 def test_spectrum_figure_has_singular_values_esd_and_fit() -> None:
-    w = np.random.default_rng(0).standard_t(2.0, (400, 200))
-    spec = spectrum(w, "kernel", "dense")
-    fig = spectrum_figure(spec, "dense / kernel")
+    layer, weight = dense(np.random.default_rng(0).standard_t(2.0, (400, 200)))
+    esd = layer_esd(layer, weight)
+    assert esd is not None
+    before = esd.eigenvalues.copy()
+    fig = spectrum_figure(esd, "dense / kernel")
     names = [t.name for t in fig.data]
     assert names[:2] == ["singular value", "ESD"] and names[2].startswith("power law, alpha")
+    assert names[2] == f"power law, alpha = {esd.stats.alpha:.2f}"
     assert len(fig.data[0].y) == 200
+    assert list(fig.data[0].y) == sorted(fig.data[0].y, reverse=True)
     assert fig.layout.xaxis2.type == "log" and fig.layout.yaxis2.type == "log"
-    assert "stable rank" in fig.layout.title.subtitle.text
+    subtitle = fig.layout.title.subtitle.text
+    assert "alpha_weighted" in subtitle and "stable_rank" in subtitle
+    np.testing.assert_array_equal(esd.eigenvalues, before)
+
+
+def test_traps_figure_shows_both_spectra_and_the_edge() -> None:
+    values = np.random.default_rng(1).standard_normal((300, 100)).astype(np.float32)
+    values[7, 3] = 80.0  # one huge value: a trap that survives any permutation
+    layer, weight = dense(values)
+    check = correlation_traps(layer, weight)
+    assert check is not None and check.traps >= 1
+    fig = traps_figure(check, "dense / kernel")
+    assert [t.name for t in fig.data] == [
+        "the weight",
+        "its values permuted",
+        "Marchenko-Pastur edge",
+        "edge + Tracy-Widom 99%",
+    ]
+    assert tuple(fig.data[3].x) == (check.threshold, check.threshold)
+    assert fig.layout.xaxis.type == "log"
+    assert "trap(s)" in fig.layout.title.subtitle.text
 
 
 def test_curves_have_train_and_held_out_lines_and_a_marker() -> None:

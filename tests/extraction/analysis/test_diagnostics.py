@@ -1,4 +1,4 @@
-"""Health findings and spectra on constructed weights with known answers."""
+"""Health findings on constructed weights with known answers (spectra: test_spectrum.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ import pytest
 from keras import layers
 
 from kerascope.extraction.analysis.diagnostics import Finding, layer_findings
-from kerascope.extraction.analysis.spectrum import (
-    MIN_EIGENVALUES,
-    fit_power_law,
-    read_alpha,
-    spectrum,
-)
 from kerascope.extraction.readers.live import read_live
 from kerascope.extraction.records import ModelWeights
 
@@ -109,57 +103,6 @@ def test_embedding_rows_are_units() -> None:
     assert dead.indices == (0, 9) and dead.unit == "token"
 
 
-def test_heavy_tailed_matrix_alpha_in_expected_range() -> None:
-    # Student-t entries with tail index mu = 1.5: random-matrix theory puts the ESD's power-law
-    # exponent at 1 + mu / 2 = 1.75 (Martin & Mahoney); finite size leaves it near that.
-    rng = np.random.default_rng(0)
-    s = spectrum(rng.standard_t(1.5, (1000, 500)), "kernel", "dense")
-    assert s.fit is not None and 1.5 < s.fit.alpha < 2.2
-    assert s.reading == "over_trained" and "below 2" in s.meaning
-
-
-def test_gaussian_random_matrix_has_large_alpha() -> None:
-    rng = np.random.default_rng(1)
-    s = spectrum(rng.standard_normal((1000, 500)), "kernel", "dense")
-    assert s.fit is not None and s.fit.alpha > 6
-    assert s.reading == "under_trained"
-
-
-def test_power_law_fit_recovers_a_pure_pareto_exponent() -> None:
-    rng = np.random.default_rng(2)
-    x = (1.0 - rng.random(5000)) ** (-1.0 / 2.0)  # p(x) ~ x^-3 for x >= 1
-    fit = fit_power_law(x)
-    assert fit is not None and fit.alpha == pytest.approx(3.0, abs=0.15)
-    assert read_alpha(fit) == "well_trained"
-
-
-def test_stable_rank_and_singular_values_known() -> None:
-    w = np.diag([3.0, 4.0, 0.0])
-    s = spectrum(w, "kernel", "dense")
-    np.testing.assert_allclose(s.singular_values, [4.0, 3.0, 0.0])
-    assert s.stable_rank == pytest.approx(25 / 16)
-    assert s.fit is None and s.reading == "too_small"  # 3 eigenvalues < MIN_EIGENVALUES
-    assert MIN_EIGENVALUES > 3
-
-
-def test_conv_kernel_esd_pools_one_slice_per_kernel_position() -> None:
-    rng = np.random.default_rng(3)
-    kernel = rng.standard_normal((3, 3, 8, 32))
-    s = spectrum(kernel, "kernel", "conv2d")
-    assert s.slices == 9 and s.eigenvalues.size == 9 * 8
-    assert s.singular_values.size == 32  # of the (3*3*8, 32) patch map
-    before = kernel.copy()
-    spectrum(kernel, "kernel", "conv2d")
-    np.testing.assert_array_equal(kernel, before)
-
-
-def test_spectrum_refuses_vectors_and_nan() -> None:
-    with pytest.raises(ValueError, match="2 or more axes"):
-        spectrum(np.ones(4), "bias", "dense")
-    with pytest.raises(ValueError, match="NaN"):
-        spectrum(np.full((3, 3), np.nan), "kernel", "dense")
-
-
 @pytest.mark.parametrize(
     ("dead", "severity"),
     [(1, "info"), (2, "warning"), (20, "error")],
@@ -209,10 +152,15 @@ def test_a_bias_holding_nan_is_not_called_constant() -> None:
     assert [f.check for f in layer_findings(model.layer("dense"))] == ["nan_inf"]
 
 
-def test_a_flat_spectrum_gets_no_alpha() -> None:
+def test_a_flat_spectrum_gets_no_alpha_finding() -> None:
+    from kerascope.extraction.analysis.health import alpha_finding
+    from kerascope.extraction.analysis.spectrum import flat_spectrum, is_flat, spectral_stats
+
     lstm = layers.LSTM(64, name="lstm")
     model = records(lstm, shape=(5, 8))
-    weight = model.layer("lstm").weight("recurrent_kernel")
-    spec = spectrum(weight.array(), weight.role, model.layer("lstm").kind)
-    assert spec.fit is None and spec.reading == "flat"
-    assert fit_power_law(np.ones(200)) is None
+    layer = model.layer("lstm")
+    weight = layer.weight("recurrent_kernel")  # orthogonal, as initialised
+    stats = spectral_stats(layer, weight)
+    assert stats is not None and flat_spectrum(stats)
+    assert alpha_finding(layer, weight) is None  # WeightWatcher's alpha would be huge
+    assert is_flat(np.ones(200)) and not is_flat(np.arange(1.0, 5.0))

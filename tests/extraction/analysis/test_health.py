@@ -16,7 +16,6 @@ from keras import layers
 from kerascope.extraction import open_model
 from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER, Finding
 from kerascope.extraction.analysis.health import (
-    SPECTRAL_MIN_EIGENVALUES,
     alpha_finding,
     findings_json,
     model_findings,
@@ -231,10 +230,8 @@ def test_findings_json_and_progress() -> None:
     assert first["check"] == "untrained"
 
 
-def test_alpha_is_reported_only_where_it_says_something() -> None:
+def test_alpha_findings_follow_weightwatchers_warnings() -> None:
     rng = np.random.default_rng(0)
-    # A Gaussian matrix reads as random only when large enough (WeightWatcher's fit on a 256 x 128
-    # one lands near 5); 1000 x 500 is well past that.
     dense = layers.Dense(500, name="d")
     model = keras.Sequential([keras.Input((1000,)), dense])
     bias = np.linspace(-1, 1, 500).astype("float32")
@@ -242,15 +239,34 @@ def test_alpha_is_reported_only_where_it_says_something() -> None:
     layer = read_live(model).layer("d")
     random = alpha_finding(layer, layer.weight("kernel"))
     assert random is not None and "random matrix" in random.message
+    assert "warns under-trained" in random.message
     dense.set_weights([rng.standard_t(1.5, (1000, 500)).astype("float32"), bias])
     layer = read_live(model).layer("d")
     heavy = alpha_finding(layer, layer.weight("kernel"))
     assert heavy is not None and "over-trained" in heavy.message and heavy.severity == "info"
-    # Too small a spectrum is never fitted in the scan.
-    small = layers.Dense(SPECTRAL_MIN_EIGENVALUES - 1, name="s")
-    tiny = keras.Sequential([keras.Input((1000,)), small])
-    small.set_weights([rng.standard_normal((1000, SPECTRAL_MIN_EIGENVALUES - 1)), bias[:49]])
+    # WeightWatcher fits 8 eigenvalues and warns on them: so does the scan, saying it is short.
+    small = layers.Dense(8, name="s")
+    tiny = keras.Sequential([keras.Input((30,)), small])
+    small.set_weights([rng.standard_t(1.2, (30, 8)).astype("float32"), bias[:8]])
+    (short,) = by_check(model_findings(read_live(tiny)), "spectral_alpha")
+    assert "of 8 eigenvalues" in short.message and "says little" in short.message
+    # Seven are too few for WeightWatcher: no fit, no finding.
+    small = layers.Dense(7, name="s")
+    tiny = keras.Sequential([keras.Input((30,)), small])
+    small.set_weights([rng.standard_t(1.2, (30, 7)).astype("float32"), bias[:7]])
     assert by_check(model_findings(read_live(tiny)), "spectral_alpha") == []
+
+
+def test_recurrent_kernels_are_judged_as_labelled_extensions() -> None:
+    rng = np.random.default_rng(1)
+    lstm = layers.LSTM(64, name="lstm")
+    model = keras.Sequential([keras.Input((5, 300)), lstm])
+    kernel, recurrent, bias = lstm.get_weights()
+    heavy = rng.standard_t(1.3, recurrent.shape).astype("float32")
+    lstm.set_weights([kernel, heavy, bias])
+    found = [f for f in by_check(model_findings(read_live(model)), "spectral_alpha")]
+    (finding,) = [f for f in found if f.weight == "recurrent_kernel"]
+    assert "An extension" in finding.message and "recurrent kernel" in finding.message
 
 
 def test_grown_embeddings_are_not_out_of_scale_but_a_blown_up_kernel_is() -> None:
@@ -311,3 +327,20 @@ def test_a_recurrent_kernel_still_at_its_orthogonal_init_is_reported() -> None:
     assert [f.weight for f in fresh] == ["recurrent_kernel"]
     assert "still exactly orthogonal" in fresh[0].message
     assert not [f for f in by_check(found, "spectral_alpha") if f.weight == "recurrent_kernel"]
+
+
+def test_spectral_findings_can_leave_big_spectra_to_a_background_job() -> None:
+    from kerascope.extraction.analysis.health import spectral_findings
+    from kerascope.extraction.analysis.spectrum import MEMO_KEY
+
+    rng = np.random.default_rng(3)
+    small, big = layers.Dense(16, name="small"), layers.Dense(64, name="big")
+    model = keras.Sequential([keras.Input((200,)), big, small])
+    big.set_weights([rng.standard_t(1.3, (200, 64)).astype("float32"), np.zeros(64, "float32")])
+    small.set_weights([rng.standard_t(1.3, (64, 16)).astype("float32"), np.zeros(16, "float32")])
+    records = read_live(model)
+    found, pending = spectral_findings(records, compute_up_to=5000)
+    assert pending == 1 and [f.layer for f in found] == ["small"]
+    assert not records.layer("big").weight("kernel").has_computed(MEMO_KEY)
+    found, pending = spectral_findings(records)
+    assert pending == 0 and {f.layer for f in found} == {"small", "big"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from benchmarks.llama_layout import TINY, write_llama_checkpoint
 from kerascope.extraction import open_model
 from kerascope.extraction.analysis import stats_cache
+from kerascope.extraction.analysis.spectrum import MEMO_KEY, analysed_weights, spectral_stats
 
 
 @pytest.fixture()
@@ -61,9 +63,36 @@ def test_background_job_computes_everything_and_keeps_it(llama: Path) -> None:
     from kerascope.extraction.analysis.stats_job import StatsJob
 
     model = open_model(llama)
+    analysed = list(analysed_weights(model))
+    assert analysed  # the projections are matrices
     job = StatsJob(model, llama).start()
-    assert job.wait(60) and job.finished
-    assert job.done == job.total == len(list(model.iter_weights())) and job.fraction == 1.0
+    assert job.wait(120) and job.finished and job.stats_finished
+    weights = len(list(model.iter_weights()))
+    assert job.done == job.total == weights + len(analysed) and job.fraction == 1.0
     assert job.error is None
-    assert all(w.has_stats for _, w in open_model(llama).iter_weights())  # kept on disk
-    assert StatsJob(open_model(llama), llama).start().total == 0  # nothing left to do
+    again = open_model(llama)
+    assert all(w.has_stats for _, w in again.iter_weights())  # kept on disk
+    assert all(w.has_computed(MEMO_KEY) for _, w, _ in analysed_weights(again))
+    assert not any(w.is_loaded for _, w in again.iter_weights())
+    assert StatsJob(again, llama).start().total == 0  # nothing left to do
+
+
+def test_spectral_metrics_are_kept_beside_the_statistics(llama: Path) -> None:
+    first = open_model(llama)
+    computed = {}
+    for layer, weight, _ in analysed_weights(first):
+        computed[first.export_key(layer, weight)] = spectral_stats(layer, weight)
+    assert stats_cache.save_stats(first, llama)
+    again = open_model(llama)
+    for layer, weight, _ in analysed_weights(again):
+        assert spectral_stats(layer, weight) == computed[again.export_key(layer, weight)]
+    assert not any(w.is_loaded for _, w in again.iter_weights())  # nothing read for them
+    key = stats_cache.source_key(llama)
+    assert key is not None
+    path = stats_cache.cache_file(key)
+    data = json.loads(path.read_text())
+    data["spectral_version"] = -1  # an older meaning: computed again, statistics still kept
+    path.write_text(json.dumps(data))
+    third = open_model(llama)
+    assert all(w.has_stats for _, w, _ in analysed_weights(third))
+    assert not any(w.has_computed(MEMO_KEY) for _, w in third.iter_weights())
