@@ -9,7 +9,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from .errors import CorruptFile, KerascopeError, UnsafeModel, UnsupportedFormat
+from .errors import CorruptFile, KerascopeError, UnsafeModel, UnsupportedFormat, fault_text
 from .readers import FORMATS, read_file
 from .readers.sniff import sniff
 from .records import ModelWeights, SourceFormat
@@ -140,7 +140,7 @@ def _load_with_keras(path: Path, fmt: SourceFormat) -> ModelWeights:
         with quiet_native_stderr():
             model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad files  # noqa: BLE001
-        message = _first_sentence(str(exc)) or type(exc).__name__
+        message = _first_sentence(fault_text(exc)) or "it could not be loaded"
         if "Lambda" in message or "safe_mode" in message:
             raise UnsafeModel(
                 f"{path.name}: refused, it needs unsafe deserialization ({message})"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UnsupportedFormat
+from ..errors import CorruptFile, KerascopeError, UnsupportedFormat, fault_text
 from ..records import ModelWeights, SourceFormat
 
 
@@ -100,14 +100,22 @@ def read_file(path: Path, fmt: SourceFormat) -> ModelWeights:
 
     Raises:
         UnsupportedFormat: ``fmt`` is not a file format (``live``, ``demo``).
-        CorruptFile, UnsafeModel: see each reader.
+        CorruptFile, UnsafeModel: see each reader; a reader's own fault on damaged bytes (a
+            parser raising where the file broke a rule it assumed) is a ``CorruptFile`` that
+            says what is wrong with the file (``errors.fault_text``).
     """
     entry = FORMATS.get(fmt)
     if entry is None:
         raise UnsupportedFormat(
             f"cannot read format {fmt!r} from a file; expected one of {', '.join(FORMATS)}"
         )
-    return entry.read(path)
+    try:
+        return entry.read(path)
+    except KerascopeError:
+        raise
+    except Exception as exc:  # a parser's own fault on damaged bytes  # noqa: BLE001
+        message = f"{path.name} cannot be read as {entry.label}: {fault_text(exc)}"
+        raise CorruptFile(message) from exc
 
 
 __all__ = ["FORMATS", "SOURCE_LABELS", "Format", "model_suffixes", "read_file"]

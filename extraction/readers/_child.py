@@ -328,12 +328,14 @@ def _write_npy(out: Path, value: Any) -> str:
 
 
 def describe(exc: BaseException) -> dict[str, str]:
+    """A failure as the caller is told it: the library's error class when it is one, and a
+    message that says what is wrong with the file (never a Python exception's name)."""
     from .. import errors
 
     kind = type(exc).__name__
     known = isinstance(exc, errors.KerascopeError) and getattr(errors, kind, None) is type(exc)
-    text = " ".join(str(exc).split())[:500] or kind
-    return {"type": kind if known else "", "message": text if known else f"{kind}: {text}"}
+    text = " ".join(str(exc).split())[:500] if known else errors.fault_text(exc)
+    return {"type": kind if known else "", "message": text or "the reader failed"}
 
 
 def _plugin_sniff(path: Path) -> str | None:

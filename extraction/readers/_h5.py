@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CorruptFile, UnsafeModel
+from ..errors import CorruptFile, UnsafeModel, fault_text
 from ..kinds import role_of
 from ..records import Array, Extent, Weight
 from ._layer_vars import is_trainable
@@ -180,9 +180,9 @@ def _walk_collection(buf: Any, pos: int, end: int, label: str) -> None:
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception's message on one line, cut to a readable length."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]
+    """What an h5py or zip failure says about the file, on one line (``errors.fault_text``:
+    never a Python exception's name or an address)."""
+    return fault_text(exc)
 
 
 def refuse_foreign_links(h5: Any, label: str) -> None:

@@ -7,7 +7,10 @@ Decided edge cases:
   itself uses for the checkpoint key).
 - A checkpoint without an object graph (TF1, name-based) lists its keys as paths.
 - ``keras_metadata.pb`` is parsed by hand (its message is three strings and an id), so no Keras
-  2 protobuf module is needed; a malformed one is ignored with the names then unknown.
+  2 protobuf module is needed; a malformed one is ignored with the names then unknown, but one
+  whose JSON nests too deeply to parse is refused (CorruptFile), as a deep config is.
+- An object graph (the checkpoint's, or ``saved_model.pb``'s) whose nodes name a child that is
+  not one of its nodes is refused (CorruptFile: "the object graph points outside itself").
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class Graph:
             proto = trackable_object_graph_pb2.TrackableObjectGraph()
             proto.ParseFromString(reader.get_tensor(_GRAPH_KEY))
             graph._children = [[(c.node_id, c.local_name) for c in n.children] for n in proto.nodes]
+            check_children(graph._children, f"{label}: the checkpoint")
             paths = graph._paths()
             for i, node in enumerate(proto.nodes):
                 for attr in node.attributes:
@@ -137,6 +141,22 @@ class Graph:
         return load
 
 
+def check_children(children: list[list[tuple[int, str]]], what: str) -> None:
+    """Refuse an object graph whose nodes name children that are not among its nodes.
+
+    Raises:
+        CorruptFile: the first such child, with the node that names it.
+    """
+    count = len(children)
+    for node, named in enumerate(children):
+        for child, name in named:
+            if not 0 <= child < count:
+                raise CorruptFile(
+                    f"{what}: the object graph points outside itself (node {node} names node "
+                    f"{child} as {name!r}, but the graph has {count} nodes)"
+                )
+
+
 def _fields(data: bytes) -> list[tuple[int, Any]]:
     """(field number, value) of one protobuf message: varints and length-delimited only."""
     out: list[tuple[int, Any]] = []
@@ -169,8 +189,12 @@ def _fields(data: bytes) -> list[tuple[int, Any]]:
     return out
 
 
-def keras_metadata(path: Path) -> dict[str, dict[str, Any]]:
-    """Keras 2's ``keras_metadata.pb``: node path (``root.layer-0``) -> identifier, metadata."""
+def keras_metadata(path: Path, label: str) -> dict[str, dict[str, Any]]:
+    """Keras 2's ``keras_metadata.pb``: node path (``root.layer-0``) -> identifier, metadata.
+
+    Raises:
+        CorruptFile: metadata that nests too deeply to parse (``label`` names the model).
+    """
     if not path.is_file() or path.stat().st_size > MAX_PROTOBUF_BYTES:
         return {}
     out: dict[str, dict[str, Any]] = {}
@@ -190,11 +214,19 @@ def keras_metadata(path: Path) -> dict[str, dict[str, Any]]:
             }
     except (ValueError, IndexError, UnicodeDecodeError):
         return {}
+    except RecursionError as exc:
+        raise CorruptFile(
+            f"{label}: {path.name} nests too deeply to describe a Keras model"
+        ) from exc
     return out
 
 
-def saved_variable_names(path: Path) -> dict[tuple[str, ...], str]:
-    """Object path -> variable name, from a SavedModel's object graph (Keras 3 exports)."""
+def saved_variable_names(path: Path, label: str) -> dict[tuple[str, ...], str]:
+    """Object path -> variable name, from a SavedModel's object graph (Keras 3 exports).
+
+    Raises:
+        CorruptFile: the object graph points outside itself (``label`` names the model).
+    """
     if not path.is_file() or path.stat().st_size > MAX_PROTOBUF_BYTES:
         return {}
     from tensorflow.core.protobuf import saved_model_pb2
@@ -207,6 +239,8 @@ def saved_variable_names(path: Path) -> dict[tuple[str, ...], str]:
     if not proto.meta_graphs:
         return {}
     nodes = proto.meta_graphs[0].object_graph_def.nodes
+    children = [[(c.node_id, c.local_name) for c in n.children] for n in nodes]
+    check_children(children, f"{label}: {path.name}")
     out: dict[tuple[str, ...], str] = {}
     paths: dict[int, tuple[str, ...]] = {0: ()}
     queue = deque([0])

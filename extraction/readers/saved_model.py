@@ -33,7 +33,7 @@ from ..graph import model_graph
 from ..kinds import role_of
 from ..layouts import ATTENTION_SUBLAYERS, classify, layer_class
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
-from ._config import LayerNode, leaves, model_tree
+from ._config import LayerNode, check_model_config, leaves, model_tree
 from ._h5 import one_line
 from ._layer_vars import guess_class, is_trainable
 from ._saved_graph import Graph, keras_metadata, saved_variable_names
@@ -82,10 +82,13 @@ def _read(folder: Path, source: Path, fmt: SourceFormat) -> ModelWeights:
     notes: list[str] = []
     graph = Graph.load(prefix, source.name)
     tree: LayerNode | None = None
-    meta = keras_metadata(folder / "keras_metadata.pb") if fmt == "saved_model" else {}
-    var_names = saved_variable_names(folder / "saved_model.pb") if fmt == "saved_model" else {}
+    saved = fmt == "saved_model"
+    meta = keras_metadata(folder / "keras_metadata.pb", source.name) if saved else {}
+    var_names = saved_variable_names(folder / "saved_model.pb", source.name) if saved else {}
     if "root" in meta:
-        tree = model_tree(meta["root"].get("metadata"))
+        root = meta["root"].get("metadata")
+        check_model_config(root, f"{source.name}: keras_metadata.pb")
+        tree = model_tree(root)
     variables = [v for v in graph.variables() if not _skipped(v.path)]
     budget = graph.data_bytes
     records: dict[str, tuple[str, Any, list[Weight]]] = {}  # layer path -> (class, config, w)

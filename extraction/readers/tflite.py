@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from .. import layouts
-from ..errors import CorruptFile, UnsafeModel
+from ..errors import CorruptFile, UnsafeModel, fault_text
 from ..kinds import WeightRole
 from ..records import (
     Array,
@@ -135,7 +135,7 @@ def read_tflite(path: Path, fmt: SourceFormat = "tflite") -> ModelWeights:
     except (IndexError, ValueError, TypeError, AttributeError, OverflowError, struct.error) as exc:
         # flatbuffers raises these when an offset points somewhere it should not
         _close(buf)
-        text = " ".join(str(exc).split())[:200] or type(exc).__name__
+        text = fault_text(exc)
         raise CorruptFile(f"{path.name}: the TFLite flatbuffer is damaged ({text})") from exc
     except BaseException:
         _close(buf)

@@ -442,7 +442,7 @@ def worker_error(error: Any, subject: str) -> KerascopeError:
         and cls is not errors.KerascopeError
     ):
         return cls(message)
-    return ReaderCrashed(f"could not read {subject}: the reader failed ({message})")
+    return ReaderCrashed(f"could not read {subject}: {message}")
 
 
 def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: Limits) -> str:
