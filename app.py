@@ -15,6 +15,7 @@ from kerascope.components.page import (
     sidebar,
     teaching,
 )
+from kerascope.components.page.messages import errors_shown
 from kerascope.components.page.session import current, current_ref
 
 st.set_page_config(page_title="Kerascope", page_icon=":material/grid_on:", layout="wide")
@@ -36,7 +37,8 @@ with st.sidebar:
 links.sync_url(ref, layer.path)
 run_view.sync_url(shown)
 
-# Only the open tab is computed: the table and overview read every array of the model.
+# Only the open tab is computed: the table and overview read every array of the model. A weight
+# that cannot be read ends its tab's view in one error box (errors_shown), never an exception.
 layer_tab, table_tab, overview_tab, graph_tab, teach_tab, *run_tab = st.tabs(
     ["Layer", "All layers", "Model overview", "Graph", "Explain, diagnose, compare, train"]
     + (["Run over time"] if shown else []),
@@ -44,23 +46,23 @@ layer_tab, table_tab, overview_tab, graph_tab, teach_tab, *run_tab = st.tabs(
     on_change="rerun",
 )
 if layer_tab.open:
-    with layer_tab:
+    with layer_tab, errors_shown("Could not show this layer"):
         if shown is not None:
             run_panels.render_layer(shown, layer)
         else:
             layer_view.render(ref, model, layer)
 if table_tab.open:
-    with table_tab:
+    with table_tab, errors_shown("Could not list the layers"):
         model_panels.render_table(ref, model)
 if overview_tab.open:
-    with overview_tab:
+    with overview_tab, errors_shown("Could not draw the overview"):
         model_panels.render_overview(ref, model)
 if graph_tab.open:
-    with graph_tab:
+    with graph_tab, errors_shown("Could not draw the graph"):
         graph_view.render(ref, model, layer.path)
 if teach_tab.open:
     with teach_tab:
         teaching.render_tabs(ref, model, layer)
 if shown is not None and run_tab[0].open:
-    with run_tab[0]:
+    with run_tab[0], errors_shown("Could not show the run"):
         run_panels.render_run(shown)

@@ -109,9 +109,28 @@ def _open_path(path: Path, *, live: bool, isolate: bool) -> ModelWeights:
             records, f"Keras cannot load {label} as a model, so it can be read but not run"
         )
     try:
+        if isolate:
+            read_through(records)
+    except KerascopeError as exc:
+        return _with_note(records, f"Keras was not asked to load it, as a weight failed ({exc})")
+    try:
         return _load_with_keras(path, fmt)
     except KerascopeError as exc:
         return _with_note(records, f"weights read from the file; Keras could not load it ({exc})")
+
+
+def read_through(records: ModelWeights) -> None:
+    """Have the sandboxed worker read every weight of ``records`` once (their statistics, kept).
+
+    Keras loads a file in this process, without the worker's limits; it is asked to only once
+    the worker has read every byte it would (a weight whose bytes make HDF5 allocate gigabytes
+    then fails in the worker, not here).
+
+    Raises:
+        KerascopeError: the first weight that cannot be read.
+    """
+    for _, weight in records.iter_weights():
+        weight.stats()
 
 
 def _with_note(records: ModelWeights, note: str) -> ModelWeights:
@@ -189,8 +208,9 @@ def load_live_model(path: Path | str) -> Any:
     """
     from .readers.worker import open_isolated
 
-    fmt = open_isolated(Path(path)).format
-    records = _load_with_keras(Path(path), fmt)
+    read = open_isolated(Path(path))
+    read_through(read)
+    records = _load_with_keras(Path(path), read.format)
     return records.live_model
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from .analysis.stats import Stats, compute_stats
-from .errors import CorruptFile, KerascopeError, LayerNotFound
+from .errors import CorruptFile, KerascopeError, LayerNotFound, fault_text
 from .kinds import LayerKind, WeightRole, role_of
 
 if TYPE_CHECKING:
@@ -148,33 +148,71 @@ class Weight:
         Raises:
             CorruptFile: the file's bytes for this array cannot be read (damaged data found
                 only now, since arrays are read lazily).
+            KerascopeError: reading failed earlier (``failure``): the same error again, without
+                reading the bytes again.
         """
         with self._lock:
             if "array" not in self._cache:
+                self._raise_failure()
                 try:
                     value = np.asarray(self.loader())
-                except KerascopeError:
-                    raise
                 except Exception as exc:  # any reader's failure on damaged bytes  # noqa: BLE001
-                    text = " ".join(str(exc).split())[:300] or type(exc).__name__
-                    raise CorruptFile(f"weight {self.name!r} cannot be read ({text})") from exc
+                    raise self._failed(exc) from exc
                 if value.flags.writeable:
                     value.setflags(write=False)
                 self._cache["array"] = value
             return self._cache["array"]  # type: ignore[no-any-return]
 
     def stats(self) -> Stats:
-        """Statistics of the values, computed on first use and kept."""
+        """Statistics of the values, computed on first use and kept.
+
+        Raises:
+            CorruptFile, KerascopeError: as ``array()``.
+        """
         cached = self._cache.get("stats")
         if cached is None:
+            self._raise_failure()
             if self.stats_loader is not None and "array" not in self._cache:
-                cached = self.stats_loader()
+                try:
+                    cached = self.stats_loader()
+                except Exception as exc:  # as array()  # noqa: BLE001
+                    raise self._failed(exc) from exc
             else:
                 cached = compute_stats(self.array())
             self._cache["stats"] = cached
             if self.release is not None:
                 self.release()
         return cached  # type: ignore[no-any-return]
+
+    def readable_stats(self) -> Stats | None:
+        """The statistics, or None when the values cannot be read (``failure`` then says why).
+
+        For views of a whole model: one damaged weight shows as unreadable there, and the
+        others are still shown.
+        """
+        try:
+            return self.stats()
+        except KerascopeError:
+            return None
+
+    @property
+    def failure(self) -> str | None:
+        """Why the values cannot be read, once a read has failed; None otherwise (also before
+        anything was read). A failed read is not tried again: a file that takes a worker 30 s to
+        fail on (millions of tiny compressed chunks) costs that once, not on every view."""
+        failed = self._cache.get("failed")
+        return str(failed) if failed is not None else None
+
+    def _failed(self, exc: BaseException) -> KerascopeError:
+        """The error for a read that raised ``exc`` (kept: ``failure``)."""
+        error = unreadable(self.name, exc)
+        self._cache["failed"] = error
+        return error
+
+    def _raise_failure(self) -> None:
+        failed = self._cache.get("failed")
+        if failed is not None:
+            raise type(failed)(*failed.args)
 
     def keep_stats(self, stats: Stats) -> None:
         """Take statistics computed earlier for these same bytes (the persisted cache)."""
@@ -394,6 +432,15 @@ class ModelWeights:
     def export_key(self, layer: LayerWeights, weight: Weight) -> str:
         """The key of one array in an export: ``<layer path>/<weight name>``."""
         return f"{layer.path}/{weight.name}"
+
+
+def unreadable(name: str, exc: BaseException) -> KerascopeError:
+    """The error for array ``name`` whose read failed with ``exc``: itself when it is one of
+    ours, else one ``CorruptFile`` line that says what is wrong with the bytes (since arrays
+    are read lazily, damaged bytes are found only now)."""
+    if isinstance(exc, KerascopeError):
+        return exc
+    return CorruptFile(f"weight {name!r} cannot be read ({fault_text(exc)})")
 
 
 def unique_names(weights: Iterable[Weight]) -> tuple[Weight, ...]:

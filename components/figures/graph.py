@@ -9,7 +9,8 @@ Decided:
 - Statistics pool all of a layer's trainable weights (a BatchNorm's moving statistics are not
   learned, so they are left out); ``mean_abs`` is the mean of |w|. A layer without weights has
   no statistic, not even ``params`` (drawn grey, "no weights"); a folded nested model has only
-  ``params``, summed over its layers.
+  ``params``, summed over its layers. A layer with a weight that cannot be read has no
+  statistic either (uncoloured); its health is the ``unreadable`` finding's error.
 - Health is the worst severity of ``layer_findings`` (``ok`` without findings, ``none`` without
   weights); a folded nested model takes the worst of its layers.
 - Each point's ``customdata`` is ``[node id, is a folded group]``, so the page knows what a
@@ -48,7 +49,7 @@ HEALTH_COLOURS: dict[Health, str] = {
     "none": "#e5e5e5",
 }
 HEALTH_WORDS: dict[Health, str] = {
-    "error": "error (NaN/Inf)",
+    "error": "error (NaN/Inf, unreadable)",
     "warning": "warning",
     "info": "note",
     "ok": "no findings",
@@ -77,8 +78,9 @@ def layer_statistic(layer: LayerWeights, statistic: Statistic) -> float:
     if statistic == "params":
         return float(layer.params) if layer.weights else math.nan
     weights = [w for w in layer.weights if w.trainable and w.size]
-    if not weights:
-        return math.nan
+    read = [w.readable_stats() for w in weights]
+    if not weights or any(s is None for s in read):
+        return math.nan  # an unreadable weight: the node is left uncoloured
     if statistic == "mean_abs":
         total = sum(float(np.nansum(np.abs(w.array().astype(np.float64)))) for w in weights)
         return total / sum(w.size for w in weights)

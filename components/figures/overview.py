@@ -12,7 +12,9 @@ Decided edge cases (each has a test):
   finite min and max (from ``Weight.stats()``), so one exploding weight is visible.
 - ``scale="log_abs"`` draws ``|w|`` on a log axis; zeros have no logarithm and are left out
   (an all-zero layer then has no box, and its label says so).
-- Labels flag what a user must see: ``(all zero)``, ``(NaN)``, ``(Inf)``.
+- Labels flag what a user must see: ``(all zero)``, ``(NaN)``, ``(Inf)``; a layer with a
+  weight whose values cannot be read (``Weight.failure``) is labelled ``(unreadable)`` and
+  gets no box, and the other layers are drawn as usual.
 - Arrays larger than the sample are sampled in contiguous runs of ``_RUN`` values at seeded
   random places, so a memory-mapped array is touched in a few hundred places, not everywhere.
 - ``normalize="layer"`` divides each box by its own largest ``|w|`` (every box then spans at
@@ -108,7 +110,10 @@ def layer_box(
 ) -> LayerBox:
     """The box statistics of one layer; NaN quartiles when there is nothing to draw."""
     weights = _shown_weights(layer)
-    stats = [w.stats() for w in weights]
+    read = [w.readable_stats() for w in weights]
+    stats = [s for s in read if s is not None]
+    if len(stats) < len(read):
+        return LayerBox(f"{layer.path} (unreadable)", *(np.nan,) * 6, 0)
     values = _sample(weights, max_points, np.random.default_rng(SEED))
     lows = [s.min for s in stats if s.min is not None]
     highs = [s.max for s in stats if s.max is not None]
@@ -308,7 +313,8 @@ def depth_series(model: ModelWeights, measure: DepthMeasure = "std") -> list[Dep
         several = len(layer.weights) > 1
         for weight in layer.weights:
             name = f"{member} {weight.name}" if several else member
-            found.setdefault((stack, name), {})[index] = _measure(weight, measure)
+            if weight.readable_stats() is not None:  # an unreadable one is left out
+                found.setdefault((stack, name), {})[index] = _measure(weight, measure)
     return [
         DepthSeries(stack, member, tuple(sorted(v)), tuple(v[i] for i in sorted(v)))
         for (stack, member), v in found.items()

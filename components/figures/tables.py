@@ -11,6 +11,11 @@ Decided edge cases (each has a test):
 - A weight with no finite value has empty (NaN) mean, std, min, max and l2.
 - A layer without an analysed weight (no 2-D weight, too few eigenvalues, NaN values) has
   empty (NaN) spectral metrics, an empty ``warning`` and ``spectrum of``.
+- A layer with a weight whose values cannot be read (``Weight.failure``) has empty (NaN)
+  statistics and spectral metrics (its NaN / Inf counts are those of its readable weights),
+  and the status ``unreadable`` when there is a ``status`` column; the other rows are computed
+  as usual. In the table of one layer's weights, that
+  weight's row has empty statistics.
 """
 
 from __future__ import annotations
@@ -99,6 +104,13 @@ def pool_stats(stats: Sequence[Stats]) -> dict[str, float | int | bool]:
     return out
 
 
+UNREADABLE = "unreadable"
+"""The ``status`` of a layer with a weight whose values cannot be read."""
+_UNKNOWN = {name: math.nan for name in ("mean", "std", "min", "max", "zero fraction")}
+"""The pooled statistics of a layer with an unreadable weight (its NaN / Inf counts are those
+of the weights that could be read)."""
+
+
 def layer_table(
     model: ModelWeights,
     on_progress: Callable[[int, int], None] | None = None,
@@ -124,17 +136,21 @@ def layer_table(
     rows: list[dict[str, Any]] = []
     total = len(model.layers)
     for i, layer in enumerate(model.layers):
-        stats = [w.stats() for w in layer.weights]
+        read = [w.readable_stats() for w in layer.weights]
+        stats = [s for s in read if s is not None]
+        lost = len(stats) < len(read)
+        shown = status.get(layer.path, "ok") if status is not None else None
         rows.append(
             {
                 "path": layer.path,
-                **({"status": status.get(layer.path, "ok")} if status is not None else {}),
+                **({"status": UNREADABLE if lost else shown} if status is not None else {}),
                 "class": layer.class_name,
                 "kind": layer.kind,
                 "shapes": "; ".join(f"{w.name} {w.shape}" for w in layer.weights),
                 "params": layer.params,
                 **pool_stats(stats),
-                **(_spectral_row(layer, compute_spectra) if spectral else {}),
+                **(_UNKNOWN if lost else {}),
+                **(_spectral_row(layer, compute_spectra and not lost) if spectral else {}),
             }
         )
         if on_progress is not None:
@@ -166,7 +182,7 @@ def weight_stats_table(layer: LayerWeights) -> pd.DataFrame:
     """One row per weight of ``layer``, columns ``WEIGHT_COLUMNS``."""
     rows = []
     for w in layer.weights:
-        s = w.stats()
+        s = w.readable_stats()
         rows.append(
             {
                 "weight": w.name,
@@ -175,14 +191,14 @@ def weight_stats_table(layer: LayerWeights) -> pd.DataFrame:
                 "dtype": w.dtype,
                 "trainable": w.trainable,
                 "params": w.size,
-                "mean": _num(s.mean),
-                "std": _num(s.std),
-                "min": _num(s.min),
-                "max": _num(s.max),
-                "l2": _num(s.l2),
-                "zero fraction": s.zero_fraction,
-                "NaN count": s.nan_count,
-                "Inf count": s.inf_count,
+                "mean": _num(s.mean if s else None),
+                "std": _num(s.std if s else None),
+                "min": _num(s.min if s else None),
+                "max": _num(s.max if s else None),
+                "l2": _num(s.l2 if s else None),
+                "zero fraction": s.zero_fraction if s else math.nan,
+                "NaN count": s.nan_count if s else 0,
+                "Inf count": s.inf_count if s else 0,
             }
         )
     return pd.DataFrame(rows, columns=list(WEIGHT_COLUMNS))

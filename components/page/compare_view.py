@@ -166,7 +166,8 @@ def render(
     comparison = compare_models(before, after)
     unmatched = comparison.unmatched()
     matched = comparison.matched()
-    if len(matched) < len(unmatched):
+    unreadable = [c for c in unmatched if c.status == "unreadable"]
+    if len(matched) + len(unreadable) < len(unmatched) - len(unreadable):
         st.info(
             f"Only {len(matched)} of {len(matched) + len(unmatched)} weights of {plain(first)} "
             f"and {plain(second)} match by layer path, name and shape: these are not the same "
@@ -179,10 +180,17 @@ def render(
     st.plotly_chart(
         change_bar_figure(comparison, (first, second)), width="stretch", key=f"{key}-bars"
     )
-    if unmatched:
+    if unreadable:
+        st.error(
+            f"{len(unreadable)} weight(s) cannot be read on one side or both, so they were not "
+            f"compared: {plain(', '.join(f'{c.layer}/{c.weight}' for c in unreadable[:5]))}"
+            + (" ..." if len(unreadable) > 5 else "")
+            + ". They are listed in the table."
+        )
+    if len(unmatched) > len(unreadable):
         st.warning(
-            f"{len(unmatched)} weight(s) could not be compared (missing on one side or another "
-            "shape); they are listed in the table."
+            f"{len(unmatched) - len(unreadable)} weight(s) could not be compared (missing on one "
+            "side or another shape); they are listed in the table."
         )
     st.dataframe(change_rows(comparison), hide_index=True, key=f"{key}-table")
     paths = list(dict.fromkeys(c.layer for c in comparison.matched()))

@@ -18,7 +18,7 @@ from kerascope.extraction.records import ModelWeights
 
 from ..figures.graph import STATISTICS, graph_figure, node_health, node_values
 from .messages import plain
-from .model_panels import _compute_stats
+from .model_panels import _compute_stats, show_unreadable
 from .sources import ModelRef
 
 CHART_KEY = "graph-chart"
@@ -66,10 +66,12 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
         return
     if colour == "health":
         _compute_stats(model)
+        show_unreadable(model)
         fig = graph_figure(layout, health=node_health(model, layout), selected=selected)
     else:
         if colour != "params":
             _compute_stats(model)
+            show_unreadable(model)
         values = node_values(model, layout, colour)  # type: ignore[arg-type]
         fig = graph_figure(
             layout,

@@ -73,13 +73,19 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
             or views[0]
         )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}|{weight.dtype}"
+    failed: KerascopeError | None = None
     with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
         try:
             png = _VIEWS[view](base, layer, weight, toolbar)
         except KerascopeError as exc:  # damaged bytes found only now, or the reader crashed
-            st.error(error_line(f"Could not show {plain(weight.name)}", exc))
-            return
+            failed = exc
+    if failed is not None:  # said once the spinner has gone: it ends with its request
+        st.error(error_line(f"Could not show {plain(weight.name)}", failed))
+        return
     st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
+    lost = [w.name for w in layer.weights if w.failure is not None]
+    if lost:
+        st.caption(plain(f"Empty rows: {', '.join(lost)} cannot be read."))
     page_downloads.render(model, layer, stored, png, key="downloads")
 
 

@@ -1,9 +1,14 @@
 """Messages from files and users, shown safely: Streamlit renders alert text as Markdown, so a
-file name like ``__root__.npy`` would turn bold and a crafted one could inject links."""
+file name like ``__root__.npy`` would turn bold and a crafted one could inject links. And the
+one place where a failure to read a model becomes a message on the page (``errors_shown``)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from kerascope.extraction.errors import KerascopeError
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -26,3 +31,21 @@ def sentence(text: str | None) -> str:
     """A figure's subtitle as a caption sentence: capitalised, with a full stop."""
     text = (text or "").strip().rstrip(".")
     return f"{text[:1].upper()}{text[1:]}." if text else ""
+
+
+@contextmanager
+def errors_shown(what: str) -> Iterator[None]:
+    """Run one view of the page: a ``KerascopeError`` it raises (a weight whose bytes turn out
+    damaged when read, a reader that crashed or ran out of time on them) ends that view in one
+    error box, ``what: message``, instead of an exception; the rest of the page carries on.
+
+    Every tab runs inside one, so no view can show a stranger's file as a traceback. Views that
+    can show the rest of their content (the table of all layers, the overview) say which
+    weights could not be read themselves, and do not raise.
+    """
+    import streamlit as st
+
+    try:
+        yield
+    except KerascopeError as exc:
+        st.error(error_line(what, exc))

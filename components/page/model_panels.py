@@ -20,6 +20,7 @@ from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from ..figures import overview, tables
 from . import health_view, views
+from .messages import plain
 from .navigation import open_layer
 from .sources import ModelRef
 
@@ -44,6 +45,7 @@ def render_table(ref: ModelRef, model: ModelWeights) -> None:
     job.wait(_SETTLE_S)
     status = health_view.layer_status(ref, model)
     table = tables.layer_table(model, status=status, compute_spectra=job.finished)
+    show_unreadable(model)
     if not job.finished:
         st.caption(
             f"WeightWatcher's spectra: {job.done - len(job.pending)} of {len(job.spectra)} "
@@ -118,6 +120,7 @@ def _draw(
     if not layers:
         st.info("No layer of the chosen kinds has weights.")
         return
+    show_unreadable(model)
     key = _key(ref)
     groups = _groups(layers, group)
     for i, (name, members) in enumerate(groups.items()):
@@ -135,8 +138,6 @@ def _draw(
             continue
         with st.expander(f"{name} ({len(members)} layers)", expanded=i == 0 or len(groups) <= 3):
             views.show_overview(fig, key=f"overview-{group}-{i}")
-    if job_error := _job(key, _source_path(ref), model).error:
-        st.warning(f"Some weights could not be read: {job_error}")
 
 
 def _groups(layers: Sequence[LayerWeights], group: str) -> dict[str, list[LayerWeights]]:
@@ -181,13 +182,30 @@ def _compute_stats(model: ModelWeights) -> None:
     """Read every array once for its statistics, with a progress bar if any is still unread
     (for views that need them now, such as the graph's colours)."""
     pending = [(layer, w) for layer, w in model.iter_weights() if not w.has_stats]
+    pending = [(layer, w) for layer, w in pending if w.failure is None]
     if not pending:
         return
     bar = st.progress(0.0, text="Reading every weight for its statistics...")
     for done, (layer, weight) in enumerate(pending, start=1):
-        weight.stats()
+        weight.readable_stats()  # an unreadable one shows as such (uncoloured, its finding)
         bar.progress(done / len(pending), text=f"Statistics: {layer.path}/{weight.name}")
     bar.empty()
+
+
+def show_unreadable(model: ModelWeights) -> None:
+    """One error box naming the weights found unreadable so far (none: nothing is shown), for the
+    views of the whole model, which show those weights as unreadable and the others as usual."""
+    lost = [(layer, w) for layer, w in model.iter_weights() if w.failure is not None]
+    if not lost:
+        return
+    names = ", ".join(f"{layer.path}/{w.name}" for layer, w in lost[:5])
+    more = f" and {len(lost) - 5} more" if len(lost) > 5 else ""
+    st.error(
+        plain(
+            f"{len(lost)} weight(s) cannot be read, so they show as unreadable ({names}{more}): "
+            f"{lost[0][1].failure}"
+        )
+    )
 
 
 def _choice(label: str, options: dict[str, str], default: str, key: str | None = None) -> str:

@@ -11,6 +11,7 @@ import streamlit as st
 from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from . import activations_view, compare_view, explain_view, health_view, training_view
+from .messages import errors_shown
 from .sources import ModelRef
 
 TAB_KEY = "teaching_tab"
@@ -22,19 +23,19 @@ def render_tabs(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None
         ["Explain", "Health", "Compare", "Train", "Activations"], key=TAB_KEY, on_change="rerun"
     )
     if explain_tab.open:
-        with explain_tab:
+        with explain_tab, errors_shown("Could not explain this layer"):
             explain_view.render(layer)
     if health_tab.open:
-        with health_tab:
+        with health_tab, errors_shown("Could not check this model"):
             health_view.render(ref, model, layer, key="health")
     if compare_tab.open:
-        with compare_tab:
+        with compare_tab, errors_shown("Could not compare"):
             _compare(ref, model, layer)
     if train_tab.open:
-        with train_tab:
+        with train_tab, errors_shown("Could not train"):
             training_view.render(key="train")
     if act_tab.open:
-        with act_tab:
+        with act_tab, errors_shown("Could not show the activations"):
             activations_view.render(ref, model, layer, key="act")
 
 

@@ -78,8 +78,9 @@ def show_overview(fig: go.Figure, *, key: str, max_points_per_layer: int = 100_0
     )
 
 
-STATUS_ORDER = ("error", "warning", "info", "ok")
-"""A ``status`` column sorts in this order: it is stored as the rank and shown as the word."""
+STATUS_ORDER = ("unreadable", "error", "warning", "info", "ok")
+"""A ``status`` column sorts in this order: it is stored as the rank and shown as the word
+(``unreadable``: a weight of the layer cannot be read, see ``tables.layer_table``)."""
 
 
 def show_table(

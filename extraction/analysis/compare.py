@@ -4,13 +4,15 @@ weight moved, and which layers or weights do not match.
 Layers are matched by path and weights by name, never by position. Decided edge cases (each
 has a test):
 - A layer or weight present in only one model, or with another shape, is listed with its
-  status and no numbers; it never stops the comparison.
+  status and no numbers; it never stops the comparison. So is a weight whose values cannot be
+  read on either side (``unreadable``).
 - The relative change is ``||W1 - W0|| / ||W0||`` (Frobenius norms, in float64). When
   ``||W0|| = 0`` (a zero-initialised bias) it is ``inf`` if anything changed and ``0.0`` if
   nothing did; the absolute change ``||W1 - W0||`` is always given beside it.
 - NaN or Inf in either array makes both numbers NaN: the change is undefined, not zero.
 - A layer's change pools its matched weights: ``sqrt(sum ||dW||^2) / sqrt(sum ||W0||^2)``, with
-  the same rules for a zero denominator.
+  the same rules for a zero denominator; a layer with an unreadable weight has none (its other
+  weights alone would say it moved less than it may have).
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import numpy as np
 from ..records import LayerWeights, ModelWeights
 
 Array = np.ndarray[Any, Any]
-Status = Literal["matched", "only_before", "only_after", "shape_differs"]
+Status = Literal["matched", "only_before", "only_after", "shape_differs", "unreadable"]
 STATUS_TEXT: dict[Status, str] = {
     "matched": "matched",
     "only_before": "only in the first model",
     "only_after": "only in the second model",
     "shape_differs": "shapes differ",
+    "unreadable": "cannot be read",
 }
 
 
@@ -80,9 +83,13 @@ class Comparison:
         return [c for c in self.changes if c.status != "matched"]
 
     def layer_changes(self) -> list[tuple[str, float]]:
-        """``(layer path, pooled relative change)`` for each layer with a matched weight."""
+        """``(layer path, pooled relative change)`` for each layer with a matched weight and no
+        unreadable one."""
+        lost = {c.layer for c in self.changes if c.status == "unreadable"}
         sums: dict[str, list[float]] = {}
         for c in self.matched():
+            if c.layer in lost:
+                continue
             acc = sums.setdefault(c.layer, [0.0, 0.0])
             acc[0] += (c.change or 0.0) ** 2
             acc[1] += (c.norm_before or 0.0) ** 2
@@ -106,6 +113,10 @@ def compare_models(before: ModelWeights, after: ModelWeights) -> Comparison:
             elif o.shape != w.shape:
                 changes.append(
                     WeightChange(layer.path, w.name, "shape_differs", w.shape, o.shape, None, None)
+                )
+            elif w.readable_stats() is None or o.readable_stats() is None:
+                changes.append(
+                    WeightChange(layer.path, w.name, "unreadable", w.shape, o.shape, None, None)
                 )
             else:
                 norm, change = _norms(w.array(), o.array())

@@ -24,6 +24,9 @@ What each check looks at, and the thresholds (decided; each has a test):
 - ``bn_variance``: BatchNorm moving variance below ``VAR_FLOOR`` (1e-5) per channel: the
   channel barely varied on the training data (often fed by dead filters), and normalization
   divides by about ``sqrt(epsilon)``, magnifying any noise in it.
+- ``unreadable``: the weight's values cannot be read (damaged bytes found when they are read,
+  or the reader crashed on them; severity ``error``); none of its other checks can run, and the
+  other weights are still checked.
 Weights of fewer than 2 units, scalars and empty arrays only get the NaN/Inf check.
 
 NaN and Inf are never "dead" (decided, tested): a unit holding any NaN or Inf gets the
@@ -59,6 +62,7 @@ Check = Literal[
     "untrained",
     "fresh_layer",
     "spectral_alpha",
+    "unreadable",
 ]
 """The per-layer checks here; ``scale``, ``untrained``, ``fresh_layer`` and ``spectral_alpha``
 look across layers (``extraction.analysis.health``)."""
@@ -106,12 +110,30 @@ class Finding:
 
 
 def layer_findings(layer: LayerWeights, checks: frozenset[Check] = ALL_CHECKS) -> list[Finding]:
-    """Every finding for every weight of ``layer``, most severe first (stable otherwise)."""
+    """Every finding for every weight of ``layer``, most severe first (stable otherwise); a
+    weight whose values cannot be read is one ``unreadable`` finding."""
     found: list[Finding] = []
     for weight in layer.weights:
-        for finding in weight_findings(weight.array(), weight, layer.kind, checks):
+        stats = weight.readable_stats()  # statistics first: the worker then hands the array over
+        if stats is None:
+            found.append(unreadable_finding(weight, layer.path))
+            continue
+        for finding in weight_findings(weight.array(), weight, layer.kind, checks, stats=stats):
             found.append(replace(finding, layer=layer.path))
     return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
+
+
+def unreadable_finding(weight: Weight, layer: str = "") -> Finding:
+    """The ``unreadable`` finding of a weight whose read failed (``Weight.failure``)."""
+    return Finding(
+        "unreadable",
+        "error",
+        weight.name,
+        f"Not checked: {weight.failure or f'weight {weight.name!r} cannot be read'}.",
+        (),
+        "position",
+        layer,
+    )
 
 
 def weight_findings(

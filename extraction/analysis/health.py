@@ -170,7 +170,8 @@ def orthogonal_findings(layers: list[LayerWeights]) -> list[Finding]:
             init = init_scale(layer.config, weight.role, weight.shape)
             if init is None or init.name != "orthogonal" or weight.size > SPECTRAL_MAX_VALUES:
                 continue
-            if not stored_as_float(weight) or weight.stats().nan_count or weight.stats().inf_count:
+            stats = weight.readable_stats()
+            if not stored_as_float(weight) or stats is None or stats.nan_count or stats.inf_count:
                 continue
             values = np.asarray(weight.array(), dtype=np.float64)
             matrix = values.reshape(-1, values.shape[-1])

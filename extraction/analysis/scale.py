@@ -100,7 +100,8 @@ def kernel_scales(layer: LayerWeights) -> list[KernelScale]:
             continue
         if not stored_as_float(weight):
             continue
-        found = kernel_scale(layer, weight, weight.stats())
+        stats = weight.readable_stats()
+        found = kernel_scale(layer, weight, stats) if stats is not None else None
         if found is not None:
             out.append(found)
     return out
@@ -176,13 +177,16 @@ def scale_findings(scales: list[KernelScale]) -> list[Finding]:
 
 
 def untrained_finding(model: ModelWeights, scales: list[KernelScale]) -> Finding | None:
-    """One ``untrained`` finding when the whole model looks freshly initialised, else None."""
+    """One ``untrained`` finding when the whole model looks freshly initialised, else None.
+
+    Judged on the weights that can be read (an unreadable one is its own finding)."""
     if not scales or not all(s.fresh for s in scales):
         return None
-    if any(w.stats().nan_count or w.stats().inf_count for _, w in model.iter_weights()):
+    readable = [(la, w) for la, w in model.iter_weights() if w.readable_stats() is not None]
+    if any(w.stats().nan_count or w.stats().inf_count for _, w in readable):
         return None  # NaN/Inf is its own finding, never "untrained"
     biases = 0
-    for layer, weight in model.iter_weights():
+    for layer, weight in readable:
         if weight.role == "bias" and _zero_init(layer, "bias_initializer"):
             if not _all_equal(weight, 0.0):
                 return None
@@ -245,8 +249,8 @@ def _zero_init(layer: LayerWeights, key: str) -> bool:
 
 
 def _all_equal(weight: Weight, value: float) -> bool:
-    stats = weight.stats()
-    return stats.size > 0 and stats.min == value and stats.max == value
+    stats = weight.readable_stats()
+    return stats is not None and stats.size > 0 and stats.min == value and stats.max == value
 
 
 def _bn_fresh(weight: Weight) -> bool:

@@ -439,10 +439,14 @@ def layer_esd(layer: LayerWeights, weight: Weight) -> Esd | None:
 
 def spectral_stats(layer: LayerWeights, weight: Weight) -> SpectralStats | None:
     """The weight's spectral metrics (kept on the weight, and in the statistics cache of a big
-    file), or None when it has no spectrum (see ``layer_esd``)."""
+    file), or None when it has no spectrum (see ``layer_esd``) or its values cannot be read
+    (``Weight.failure``: whole-model views show it as unreadable)."""
     kept = weight.peek_computed(MEMO_KEY)
     if isinstance(kept, SpectralStats):
         return kept
+    plan = esd_plan(layer, weight)
+    if plan is None or plan.skip is not None or weight.readable_stats() is None:
+        return None
     esd = layer_esd(layer, weight)
     return esd.stats if esd is not None else None
 

@@ -186,10 +186,9 @@ def _read_direct(weight: Any, scratch: Path) -> tuple[Any, Path | None]:
         done = into(out)
     except Exception as exc:  # the same line Weight.array gives for damaged bytes  # noqa: BLE001
         scratch.unlink(missing_ok=True)
-        from ..errors import CorruptFile
+        from ..records import unreadable
 
-        text = " ".join(str(exc).split())[:300] or type(exc).__name__
-        raise CorruptFile(f"weight {weight.name!r} cannot be read ({text})") from exc
+        raise unreadable(weight.name, exc) from exc
     if not done:
         del out
         scratch.unlink(missing_ok=True)
@@ -232,10 +231,13 @@ def serve(conn: Connection, idle: float, cpu: float) -> None:
 
 
 def out_of_memory(exc: BaseException | None) -> bool:
-    """Whether ``exc`` is, or was raised while handling, a failed allocation."""
+    """Whether ``exc`` is, or was raised while handling, a failed allocation (``MemoryError``,
+    or an ``OSError`` ENOMEM from a memory map)."""
+    import errno
+
     seen = 0
     while exc is not None and seen < 20:
-        if isinstance(exc, MemoryError):
+        if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False

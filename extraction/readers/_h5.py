@@ -352,7 +352,10 @@ class _DatasetLoader:
         self.bf16 = bf16
 
     def __call__(self) -> Array:
-        value = np.asarray(self.dataset[()])
+        try:
+            value = np.asarray(self.dataset[()])
+        except H5_ERRORS as exc:
+            raise _read_failure(self.dataset, exc) from exc
         if self.bf16:
             import ml_dtypes
 
@@ -369,7 +372,10 @@ class _DatasetLoader:
         """Fill ``out`` (the dataset's shape, its stored dtype); False when it cannot."""
         if out.shape != self.dataset.shape or out.dtype != self.dataset.dtype or not out.size:
             return False
-        self.dataset.read_direct(out)
+        try:
+            self.dataset.read_direct(out)
+        except H5_ERRORS as exc:
+            raise _read_failure(self.dataset, exc) from exc
         return True
 
     def extent(self) -> Extent | None:
@@ -413,6 +419,28 @@ class _DatasetLoader:
         except (*H5_ERRORS, OverflowError):
             return None
         return Extent(str(path), where, dtype.str)
+
+
+def _read_failure(dataset: Any, exc: BaseException) -> BaseException:
+    """What reading ``dataset`` failing with ``exc`` says about the file: a filter this HDF5
+    does not have is named (HDF5 itself reports only the plugin folder it searched); any
+    other failure is left as it is. ``Weight.array`` puts either in its one line."""
+    try:
+        plist = dataset.id.get_create_plist()
+        filters = [plist.get_filter(i) for i in range(plist.get_nfilters())]
+    except H5_ERRORS:
+        return exc
+    import h5py
+
+    missing = [(code, name) for code, _, _, name in filters if not h5py.h5z.filter_avail(code)]
+    if not missing:
+        return exc
+    code, name = missing[0]
+    label = _attr_str(name) or "unnamed"
+    return OSError(
+        f"it is stored with HDF5 filter {code} ({label!r}), which is not available here; "
+        "expected gzip, lzf, szip or shuffle, as Keras and h5py write"
+    )
 
 
 def _attr_str(value: Any) -> str | None:

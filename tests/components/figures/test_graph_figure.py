@@ -89,7 +89,7 @@ def test_health_colours_the_worst_finding() -> None:
     assert [c[1] for c in fig.data[1].customdata][ids.index("inner")] is True
     fills = [s.fillcolor for s in fig.layout.shapes if s.fillcolor is not None]
     assert fills[ids.index("h")] == HEALTH_COLOURS["error"]
-    assert {t.name for t in fig.data[2:]} >= {"error (NaN/Inf)", "no weights"}
+    assert {t.name for t in fig.data[2:]} >= {"error (NaN/Inf, unreadable)", "no weights"}
 
 
 def test_names_from_a_file_are_escaped_in_hover(opened: tuple[ModelWeights, GraphLayout]) -> None:
