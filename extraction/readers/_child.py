@@ -256,6 +256,7 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         from .sniff import sniff
 
         path = Path(request["path"])
+        use_temporary_folder(request.get("tmp"))
         fmt = _plugin_sniff(path) or sniff(path)
         from . import FORMATS
 
@@ -285,6 +286,18 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         dtype = _write_npy(out, value)
         return {"dtype": dtype, "stats": stats_to_wire(stats)}
     raise ValueError(f"unknown request {op!r}")
+
+
+def use_temporary_folder(folder: Any) -> None:
+    """Make ``folder`` (the caller's private folder for this file) this worker's temporary
+    folder, so what a reader extracts there is removed with the records even though the worker
+    is killed, never asked to clean up."""
+    import tempfile
+
+    if not isinstance(folder, str) or not os.path.isabs(folder) or not os.path.isdir(folder):
+        raise ValueError("an open request without a private temporary folder")
+    tempfile.tempdir = folder
+    os.environ["TMPDIR"] = folder  # TensorFlow and Keras read it themselves
 
 
 def preload_modules(modules: tuple[str, ...]) -> None:

@@ -160,6 +160,10 @@ class _Process:
             raise ReaderCrashed(f"the sandboxed reader could not be started ({exc})") from exc
         finally:
             theirs.close()
+        # Reaped the moment it ends (idle, crashed or killed): nothing else waits for a worker
+        # that exits by itself, and it would sit as a zombie under the server until its next
+        # request. Popen's own lock keeps this wait and kill()'s from racing.
+        threading.Thread(target=self.proc.wait, name="kerascope-reaper", daemon=True).start()
         self.conn = Connection(ours.detach())
         self.format: str | None = None
         """How the worker named the format it sniffed (``an HDF5 model file``), once it has."""
@@ -349,8 +353,11 @@ class _Remote:
 
     def _open(self) -> Any:
         self.process = _take_process(self.limits)
+        # The worker's own temporary files (a zipped SavedModel it extracts) go in a folder of
+        # ours, removed with the records: a worker is killed, never left to clean up after itself.
+        request = {"op": "open", "path": str(self.path), "tmp": str(self._folder(None))}
         try:
-            reply = self.process.ask({"op": "open", "path": str(self.path)}, self.limits.wall)
+            reply = self.process.ask(request, self.limits.wall)
         except _Ended as ended:
             raise self._crashed(ended, self.label) from None
         manifest = self._answer(reply, "")
@@ -408,12 +415,17 @@ class _Remote:
         except OSError:
             pass
         with self.lock:
-            if base not in self.folders:
-                folder = Path(tempfile.mkdtemp(prefix="kerascope-worker-", dir=base))
-                os.chmod(folder, 0o700)
-                self.folders[base] = folder
             self.count += 1
-            return self.folders[base] / f"array-{self.count}.npy"
+            return self._folder(base) / f"array-{self.count}.npy"
+
+    def _folder(self, base: str | None) -> Path:
+        """This file's private (0700) folder in ``base`` (None: the temporary folder), made on
+        first use and removed by ``close``."""
+        if base not in self.folders:
+            folder = Path(tempfile.mkdtemp(prefix="kerascope-worker-", dir=base))
+            os.chmod(folder, 0o700)
+            self.folders[base] = folder
+        return self.folders[base]
 
     def close_process(self) -> None:
         if self.process is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from _security import ROOT, children, rss_kb, run_cli
+from _security import ROOT, assert_plain, children, rss_kb, run_cli
 from streamlit.testing.v1 import AppTest
 
 from kerascope.extraction import open_model
@@ -178,7 +178,8 @@ def test_the_cli_exits_2_with_one_error_line(path: Path, low_limits: None, tmp_p
     lines = run.error_lines()
     assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
     assert path.name in lines[0], lines
-    assert "Traceback" not in run.stderr
+    assert_plain(run)
+    assert not list((tmp_path / "tmp").iterdir()), "temporary files left behind"
 
 
 @pytest.mark.slow
