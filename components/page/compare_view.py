@@ -24,7 +24,7 @@ from ..figures.compare import change_bar_figure, change_rows, difference_figures
 from . import quantization_view
 from .messages import error_line, plain
 from .quantization_view import EXPORT_FORMATS
-from .session import demo_names, open_ref
+from .session import demo_names, open_ref, release_upload
 from .sources import ModelRef, folder_ref, upload_types
 
 OTHER_LABELS = {
@@ -60,6 +60,10 @@ def neighbour(names: list[str], current: str | None) -> str | None:
     i = names.index(current)
     around = [names[j] for j in (i - 1, i + 1) if 0 <= j < len(names)]
     return max(around, key=lambda n: len(os.path.commonprefix([n, current])))
+
+
+COMPARE_ROUND = "compare_upload_round"
+"""Session key counting refused uploads in the Compare tab: each gets a fresh uploader."""
 
 
 def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: Any) -> None:
@@ -125,11 +129,17 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
                 "A model file of the same architecture, or its export (.tflite, a zipped TF.js "
                 "folder) to see what quantization lost",
                 type=upload_types(),
-                key="compare_upload",
+                key=f"compare_upload{st.session_state.get(COMPARE_ROUND) or ''}",
             )
             if upload is not None:
                 other_ref = ModelRef("upload", upload.name, upload.file_id)
-                after, label = open_ref(other_ref, upload.getvalue()), other_ref.label
+                try:
+                    after, label = open_ref(other_ref, upload.getvalue()), other_ref.label
+                except KerascopeError:
+                    # Refused: its bytes go at once, and the next run shows a fresh uploader.
+                    release_upload(upload.file_id)
+                    st.session_state[COMPARE_ROUND] = (st.session_state.get(COMPARE_ROUND) or 0) + 1
+                    raise
     except KerascopeError as exc:
         st.error(error_line("Could not open it", exc))
         return

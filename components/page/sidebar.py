@@ -12,7 +12,14 @@ from kerascope.extraction.models.demos import DEMOS, demo_info
 from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from .messages import plain
-from .session import UPLOAD_ROUND, current_ref, demo_names, switch_to, upload_key
+from .session import (
+    UPLOAD_ROUND,
+    current_ref,
+    demo_names,
+    release_upload,
+    switch_to,
+    upload_key,
+)
 from .sources import UPLOAD_NOT_SHARED, ModelRef, SourceKind, folder_ref, upload_types
 
 _SOURCE_LABELS: dict[SourceKind, str] = {
@@ -74,7 +81,12 @@ def choose_source(current: ModelRef) -> None:
                 token = "download"
         picked = ModelRef("application", name, token)
     if picked is not None and picked != current:
-        if not switch_to(picked, data) and picked.kind == "upload":
+        opened = switch_to(picked, data)
+        if picked.kind == "upload":
+            data = upload = None
+            release_upload(picked.token)  # open, or refused: Streamlit need not keep its bytes
+            st.session_state.pop(upload_key(), None)  # nor this session's copy of the widget
+        if not opened and picked.kind == "upload":
             # A new uploader: the rejected file's name must not sit in the sidebar as if it
             # were open while the page shows the previous model (the error box says so).
             st.session_state[UPLOAD_ROUND] = int(st.session_state.get(UPLOAD_ROUND) or 0) + 1
