@@ -15,6 +15,8 @@ interleaved:
 - ``fc1 first read + stats``: open the model, then fc1's kernel (25088 x 4096 float32,
   392 MB) ``array()`` and ``stats()``, timed from the open; the open alone is shown beside it,
   cold (a worker starts for it, as in the CLI) and with a worker started ahead (the app).
+- ``open, worker waiting, A/B``: in one interpreter, the open alone, in process and with a
+  spare worker of each kind waiting (as the app keeps one), alternated 15 times.
 - ``fc1 read, A/B``: in one interpreter, fc1's loader in process, through an unconfined and
   through a confined worker, alternated 15 times after one untimed round: the same process
   memory for all, so the kernel's page-zeroing noise (0.08-1.2 s for the same read here) falls
@@ -95,6 +97,35 @@ for k in range({rounds} + 1):
         del a; gc.collect()
 print(json.dumps(times))
 """
+_OPEN_AB = """
+import json, os, time, gc
+from kerascope.extraction import open_model
+from kerascope.extraction.readers.worker import prestart
+
+def mode(case):
+    if case == "no sandbox":
+        os.environ[{env!r}] = "off"
+    else:
+        os.environ.pop({env!r}, None)
+
+for case in ("no sandbox", "sandboxed"):  # a spare worker of each kind waits, as in the app
+    mode(case)
+    prestart()
+time.sleep(5)
+times = {{"in proc": [], "no sandbox": [], "sandboxed": []}}
+order = list(times)
+for k in range({rounds} + 1):
+    for case in order[k % 3:] + order[:k % 3]:
+        mode(case)
+        t = time.perf_counter(); m = open_model({path!r}, isolate=case != "in proc")
+        seconds = time.perf_counter() - t
+        assert m.layer("fc1").weight("kernel").shape == (25088, 4096)
+        if k:
+            times[case].append(seconds)
+        del m; gc.collect()
+        time.sleep(3)  # meanwhile the next spare of this kind starts
+print(json.dumps(times))
+"""
 AB_ROUNDS = 15
 """Alternations of fc1's read, isolated and in process, within one interpreter."""
 
@@ -103,6 +134,15 @@ def ab_seconds(path: Path) -> dict[str, list[float]]:
     """fc1's read in process and through each worker, alternated in one interpreter: the same
     memory state for all, so the differences are what crossing and the sandbox cost."""
     code = _AB.format(path=str(path), rounds=AB_ROUNDS, env=SANDBOX_ENV)
+    _, out = _run([sys.executable, "-c", code])
+    result: dict[str, list[float]] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def open_ab_seconds(path: Path) -> dict[str, list[float]]:
+    """The open alone, in process and through a waiting worker of each kind, alternated in one
+    interpreter: what the sandbox adds to an open in the app."""
+    code = _OPEN_AB.format(path=str(path), rounds=AB_ROUNDS, env=SANDBOX_ENV)
     _, out = _run([sys.executable, "-c", code])
     result: dict[str, list[float]] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -172,6 +212,7 @@ def main() -> None:
     first = json.loads(outputs["in proc"])
     assert all(json.loads(out) == first for out in outputs.values()), "inspect --json differs"
     ab = {case: [{"s": t} for t in times] for case, times in ab_seconds(path).items()}
+    opens = {case: [{"s": t} for t in times] for case, times in open_ab_seconds(path).items()}
     rows = [
         ("inspect --json, whole process", timed, "s"),
         ("fc1: open", fc1, "open"),
@@ -179,6 +220,7 @@ def main() -> None:
         ("fc1: first array() + stats()", fc1, "read"),
         ("fc1: open + first read + stats", fc1, "total"),
         (f"fc1: read, A/B in one process (x{AB_ROUNDS})", ab, "s"),
+        (f"open, worker waiting, A/B (x{AB_ROUNDS})", opens, "s"),
     ]
     for title, pick in (("median", _median), ("best", _best)):
         print(f"\n{title:<38}{'in proc':>9}{'no sbox':>9}{'sandbox':>9}{'ratio':>8}{'sbox':>8}")

@@ -109,25 +109,23 @@ class Confinement:
         return cls(*parts)
 
 
+def _passed(name: str) -> bool:
+    return name in PASSED_ENV or name in PASSED_SETTINGS or name.startswith("LC_")
+
+
 def worker_environment(env: Mapping[str, str], root: str) -> dict[str, str]:
     """The whole environment of a worker started by a process with ``env``, importing the
     package from ``root``."""
-    kept = {
-        k: v
-        for k, v in env.items()
-        if k in PASSED_ENV or k in PASSED_SETTINGS or k.startswith("LC_")
-    }
+    kept = {k: v for k, v in env.items() if _passed(k)}
     path = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     defaults = {k: env.get(k, v) for k, v in WORKER_ENV_DEFAULTS.items()}
     return {**kept, **defaults, **WORKER_ENV, "PYTHONPATH": path}
 
 
-def allowed_variables(name: str) -> bool:
-    """Whether a worker may have variable ``name`` (``confine_process`` checks its own)."""
+def allowed_variable(name: str) -> bool:
+    """Whether a worker may have variable ``name`` (``check_environment`` checks its own)."""
     return (
-        name in PASSED_ENV
-        or name in PASSED_SETTINGS
-        or name.startswith("LC_")
+        _passed(name)
         or name in WORKER_ENV
         or name in WORKER_ENV_DEFAULTS
         or name in SET_BY_WORKER
@@ -207,7 +205,7 @@ def _own_network() -> str:
 
 def check_environment() -> Confinement:
     """Whether this worker's environment holds only what ``worker_environment`` passes."""
-    stray = sorted(k for k in os.environ if not allowed_variables(k))
+    stray = sorted(k for k in os.environ if not allowed_variable(k))
     if stray:
         return Confinement(missing={"environment": f"it has {', '.join(stray)}"})
     return Confinement(applied={"environment": f"{len(os.environ)} variables, none the caller's"})
@@ -229,7 +227,7 @@ def confine_process() -> Confinement:
     try:
         applied["network"] = _own_network()
     except OSError as exc:
-        missing["network"] = f"no network namespace ({exc.strerror}); sockets are refused"
+        missing["network"] = f"no network namespace ({exc.strerror})"
     try:
         _keep_capabilities(before & (1 << _CAP_DAC_READ_SEARCH))
         held = "reading files it does not own" if before >> _CAP_DAC_READ_SEARCH & 1 else "none"
@@ -245,6 +243,9 @@ def confine_process() -> Confinement:
         missing["seccomp"] = f"libseccomp or pyseccomp is not installed ({exc})"
     except OSError as exc:
         missing["seccomp"] = f"the kernel refused the filter ({exc.strerror})"
+    if "network" in missing:
+        refused = "seccomp" in applied
+        missing["network"] += "; sockets are refused" if refused else "; it can reach the network"
     return check_environment() + Confinement(applied, missing)
 
 
@@ -300,7 +301,7 @@ def _rules(source: Path, folders: Sequence[Path], preload: Sequence[str]) -> lis
     from ._landlock import READ, READ_FILE, WRITE, WRITE_FILE
     from .sniff import reads_beside
 
-    rules = [(p, READ) for p in _python_paths(preload)]
+    rules = [(p, READ) for p in sorted(_python_paths(preload))]
     rules += [(p, READ) for p in SYSTEM_READ]
     rules += [(p, READ) for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
     rules.append((os.devnull, READ_FILE | WRITE_FILE))
@@ -314,38 +315,33 @@ def _rules(source: Path, folders: Sequence[Path], preload: Sequence[str]) -> lis
     return rules
 
 
-def _python_paths(preload: Sequence[str]) -> Iterator[str]:
+def _python_paths(preload: Sequence[str]) -> set[str]:
     """Where Python, its standard library and installed packages live; the folders of every
-    module and shared library loaded so far; where ``preload`` modules would be found."""
+    module and shared library loaded so far; where ``preload`` modules would be found (each
+    folder once, unresolved: ``_minimal`` resolves them)."""
     import importlib.util
     import site
     import sysconfig
 
-    yield from (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
-    yield os.path.realpath(sys.executable)
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, sys.executable}
     paths = sysconfig.get_paths()
-    yield from (paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths)
-    yield from site.getsitepackages()
-    for module in list(sys.modules.values()):
-        file = getattr(module, "__file__", None)
-        if isinstance(file, str):
-            yield os.path.dirname(os.path.realpath(file))
+    found.update(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths)
+    found.update(site.getsitepackages())
+    files = {getattr(module, "__file__", None) for module in list(sys.modules.values())}
+    found.update(os.path.dirname(f) for f in files if isinstance(f, str))
     for name in preload:
         try:
             spec = importlib.util.find_spec(name.split(".")[0])
         except (ImportError, ValueError):
             continue
-        for place in (spec.submodule_search_locations or []) if spec else []:
-            yield os.path.realpath(place)
+        found.update(spec.submodule_search_locations or [] if spec else [])
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
-        return
-    for line in maps.splitlines():
-        parts = line.split(maxsplit=5)
-        name = parts[5] if len(parts) == 6 else ""
-        if name.startswith("/") and ".so" in os.path.basename(name):
-            yield os.path.dirname(os.path.realpath(name))
+        return found
+    libraries = {line.split(maxsplit=5)[-1] for line in maps.splitlines() if " /" in line}
+    found.update(os.path.dirname(name) for name in libraries if ".so" in os.path.basename(name))
+    return found
 
 
 def _links_out(scope: Path, deep: bool) -> Iterator[str]:

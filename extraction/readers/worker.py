@@ -6,7 +6,10 @@ upload, a model-folder file, a CLI path) is read by ``python -m extraction.reade
 under an address-space limit (RLIMIT_AS), a CPU limit per request (RLIMIT_CPU) and a wall-clock
 limit per request kept here (see ``safety.py`` for the defaults and their environment
 variables). The child runs the ordinary ``sniff`` and ``read_file``, so every reader in
-``FORMATS`` works through it unchanged.
+``FORMATS`` works through it unchanged. It is also a sandbox (``confine.py``), so that code run
+by an exploit of those parsers reaches nothing but the file: it starts with a bare environment
+and confines itself before reading a byte, tells this side what held, and this side logs one
+line for any layer the system lacks.
 
 What crosses, and how:
 - The records: a JSON manifest of every record field (``_wire``), rebuilt here with loaders

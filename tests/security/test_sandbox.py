@@ -28,7 +28,7 @@ from kerascope.extraction.readers.confine import (
     FEATURES,
     PLUGIN_ENV,
     Confinement,
-    allowed_variables,
+    allowed_variable,
     worker_environment,
 )
 from kerascope.extraction.readers.safety import SANDBOX_ENV, sandbox_mode
@@ -79,7 +79,7 @@ def _assert_confined(pid: int) -> None:
     assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
     env = _environment(pid)
     assert SECRET not in env and "HOME" not in env and "PATH" not in env, sorted(env)
-    assert all(allowed_variables(name) for name in env), sorted(env)
+    assert all(allowed_variable(name) for name in env), sorted(env)
 
 
 def test_code_in_the_worker_reaches_nothing_but_its_file(
@@ -149,6 +149,38 @@ def test_every_worker_of_the_app_is_confined(
     assert len(workers) >= 2, "expected the upload's worker and the spare"
     for pid in workers:
         _assert_confined(pid)
+
+
+@pytest.mark.slow
+def test_tensorflow_formats_open_through_the_confined_worker(
+    realworld: Path, tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TensorFlow is imported by the worker after Landlock holds (every file it needs is
+    readable), a checkpoint reads the data file beside its index, and a zipped SavedModel is
+    extracted into the worker's own folder (removed with the records)."""
+    import shutil
+
+    import tensorflow as tf
+
+    from kerascope.extraction.cli import inspect_json
+    from kerascope.extraction.readers.safety import WORKER_WALL_ENV
+
+    monkeypatch.setenv(SPARE_ENV, "0")
+    monkeypatch.setenv(WORKER_WALL_ENV, "180")  # importing TensorFlow on a loaded machine
+    import keras
+
+    model = keras.models.load_model(save_tiny_models(tmp_path)["keras"])
+    prefix = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt" / "tiny"))
+    archive = shutil.make_archive(
+        str(tmp_path / "digits"), "zip", realworld, "digits_savedmodel_keras2"
+    )
+    for path in (Path(prefix + ".index"), Path(archive)):
+        isolated, local = open_model(path), open_model(path, isolate=False)
+        assert isolated.format == local.format and isolated.format in ("checkpoint", "saved_model")
+        assert json.dumps(inspect_json(isolated)) == json.dumps(inspect_json(local))
+        report = confinement()
+        assert report is not None and not report.missing, report
+        del isolated, local
 
 
 def _is_worker(pid: int) -> bool:
