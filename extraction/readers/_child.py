@@ -20,10 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from .confine import PLUGIN_ENV, Confinement
-
-_started = Confinement()
-"""What ``confine_process`` applied when this worker started."""
+from .confine import PLUGIN_ENV
 
 
 def limit_self(memory: int, cpu: float) -> None:
@@ -260,7 +257,7 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         from .sniff import sniff
 
         path = Path(request["path"])
-        _confine_to(path, [Path(f) for f in request["folders"]], conn)
+        confine_to([path], request["folders"], conn)
         fmt = _plugin_sniff(path) or sniff(path)
 
         label = FORMATS[fmt].label if fmt in FORMATS else fmt
@@ -291,9 +288,9 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
     raise ValueError(f"unknown request {op!r}")
 
 
-def _confine_to(path: Path, folders: list[Path], conn: Connection) -> None:
-    """Confine this worker's files to reading ``path`` and writing in ``folders`` (Landlock),
-    and tell the caller what its sandbox holds, before any byte of the file is read.
+def confine_to(paths: list[Path], folders: Any, conn: Connection) -> None:
+    """Confine this worker's files to reading ``paths`` and writing in ``folders`` (Landlock),
+    and tell the caller what its sandbox holds, before any byte of a file is read.
 
     Raises:
         SandboxUnavailable: a layer is missing and ``KERASCOPE_WORKER_SANDBOX=require``.
@@ -304,10 +301,13 @@ def _confine_to(path: Path, folders: list[Path], conn: Connection) -> None:
     from .confine import confine_files
     from .safety import SANDBOX_ENV, sandbox_mode
 
+    if not isinstance(folders, list) or not folders or not all(isinstance(f, str) for f in folders):
+        raise ValueError("a request without the folders the worker may write in")
     mode = sandbox_mode()
     preload = sorted({module for f in FORMATS.values() for module in f.preload})
-    report = _started + confine_files(path, folders, preload, landlock=mode != "off")
-    conn.send_bytes(dumps({"confined": report.to_wire()}))
+    writable = [Path(f) for f in folders]
+    report = confine_files(paths, writable, preload, landlock=mode != "off")
+    conn.send_bytes(dumps({"type": "confined", "confinement": report.to_wire()}))
     if mode == "require" and report.missing:
         raise SandboxUnavailable(f"{report.line()}, and {SANDBOX_ENV}=require")
 
@@ -378,23 +378,13 @@ def _warm() -> None:
     from . import _wire, read_file, sniff  # noqa: F401
 
 
-def _confine_start() -> None:
-    """Apply the sandbox's process-wide layers (first thing: the worker has one thread)."""
-    global _started
-    from .confine import FEATURES, check_environment, confine_process
-    from .safety import SANDBOX_ENV, sandbox_mode
-
-    if sandbox_mode() == "off":
-        off = {name: f"{SANDBOX_ENV}=off" for name in FEATURES if name != "environment"}
-        _started = check_environment() + Confinement(missing=off)
-    else:
-        _started = confine_process()
-
-
 def main(argv: list[str]) -> int:
     fd, memory, cpu, idle = int(argv[0]), int(argv[1]), float(argv[2]), float(argv[3])
     limit_self(memory, cpu)
-    _confine_start()
+    from .confine import start
+    from .safety import sandbox_mode
+
+    start(sandbox_mode())  # before anything else: the worker has one thread
     conn = Connection(fd)
     plugin = os.environ.get(PLUGIN_ENV)
     if plugin:

@@ -211,6 +211,25 @@ def check_environment() -> Confinement:
     return Confinement(applied={"environment": f"{len(os.environ)} variables, none the caller's"})
 
 
+_started = Confinement()
+"""What ``start`` applied in this process (the worker's ``__main__`` and the modules it
+imports would each have their own copy of a global kept in ``_child``)."""
+
+
+def start(mode: str) -> Confinement:
+    """The worker's first step: apply the process-wide layers unless ``mode`` is ``off``;
+    what held, what not (kept for ``confine_files`` to report with its own)."""
+    global _started
+    from .safety import SANDBOX_ENV
+
+    if mode == "off":
+        off = {name: f"{SANDBOX_ENV}=off" for name in FEATURES if name != "environment"}
+        _started = check_environment() + Confinement(missing=off)
+    else:
+        _started = confine_process()
+    return _started
+
+
 def confine_process() -> Confinement:
     """Apply the process-wide layers (the first thing a worker does); what held, what not."""
     if not sys.platform.startswith("linux"):
@@ -250,11 +269,16 @@ def confine_process() -> Confinement:
 
 
 def confine_files(
-    source: Path, folders: Sequence[Path], preload: Sequence[str], *, landlock: bool = True
+    sources: Sequence[Path],
+    folders: Sequence[Path],
+    preload: Sequence[str],
+    *,
+    landlock: bool = True,
 ) -> Confinement:
-    """Restrict this worker's files to reading ``source`` (and what Python needs) and writing
-    in ``folders``, with Landlock (unless ``landlock`` is False); the first folder becomes its
-    temporary folder and home either way.
+    """Restrict this worker's files to reading ``sources`` (a model; a run's snapshots) and
+    what Python needs, and writing in ``folders``, with Landlock (unless ``landlock`` is False);
+    the first folder becomes its temporary folder and home either way. Returns what the whole
+    sandbox holds (with what ``start`` applied).
 
     ``preload``: modules the worker may import later (TensorFlow), whose files stay readable.
     """
@@ -266,21 +290,24 @@ def confine_files(
     tempfile.tempdir = scratch
     os.environ["TMPDIR"] = os.environ["HOME"] = scratch  # Keras and matplotlib write config
     if not landlock or not sys.platform.startswith("linux"):
-        return Confinement()  # (confine_process has said why)
+        return _started  # (which says why)
     version = _landlock.abi()
     if version == 0:
-        return Confinement(missing={"landlock": "the kernel has no Landlock, or it is off"})
+        return _started + Confinement(
+            missing={"landlock": "the kernel has no Landlock, or it is off"}
+        )
     if not _libc().prctl(_PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0):
-        return Confinement(missing={"landlock": "no_new_privs is not set"})
+        return _started + Confinement(missing={"landlock": "no_new_privs is not set"})
     ruleset = _landlock.Ruleset(version)
-    for path, access in _minimal(_rules(source, folders, preload)):
+    for path, access in _minimal(_rules(sources, folders, preload)):
         ruleset.allow(path, access)
     threads = _threads()
     ruleset.restrict_self()
     if threads > 1:
         why = f"{threads - 1} threads were running before it; only the reading one is confined"
-        return Confinement(missing={"landlock": why})
-    return Confinement(applied={"landlock": f"ABI {version}: reads its file, writes its folders"})
+        return _started + Confinement(missing={"landlock": why})
+    held = f"ABI {version}: reads its files, writes its folders"
+    return _started + Confinement(applied={"landlock": held})
 
 
 SYSTEM_READ = (
@@ -297,7 +324,9 @@ MOST_WALKED = 100_000
 """Entries of a model folder looked at for symlinks pointing out of it."""
 
 
-def _rules(source: Path, folders: Sequence[Path], preload: Sequence[str]) -> list[tuple[str, int]]:
+def _rules(
+    sources: Sequence[Path], folders: Sequence[Path], preload: Sequence[str]
+) -> list[tuple[str, int]]:
     from ._landlock import READ, READ_FILE, WRITE, WRITE_FILE
     from .sniff import reads_beside
 
@@ -306,12 +335,14 @@ def _rules(source: Path, folders: Sequence[Path], preload: Sequence[str]) -> lis
     rules += [(p, READ) for p in os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
     rules.append((os.devnull, READ_FILE | WRITE_FILE))
     rules += [(str(f), WRITE) for f in folders]
-    beside = source.is_file() and reads_beside(source)
-    scope = source.parent if beside else source
-    rules.append((str(scope), READ))
-    # A folder's symlinks pointing out of it are read as the files they name (a Hugging Face
-    # cache's snapshot links each shard into its blobs folder); Landlock checks the target.
-    rules += [(p, READ) for p in _links_out(scope, deep=not beside)]
+    for source in sources:
+        beside = source.is_file() and reads_beside(source)
+        scope = source.parent if beside else source
+        rules.append((str(scope), READ))
+        # A folder's symlinks pointing out of it are read as the files they name (a Hugging
+        # Face cache's snapshot links each shard into its blobs folder); Landlock checks the
+        # target.
+        rules += [(p, READ) for p in _links_out(scope, deep=not beside)]
     return rules
 
 

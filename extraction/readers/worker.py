@@ -194,12 +194,7 @@ class _Process:
             if not isinstance(reply, dict):
                 self.kill()
                 raise _Ended("garbled")
-            if "confined" in reply:  # sent before the worker reads a byte of the file
-                self.confinement = Confinement.from_wire(reply["confined"])
-                if self.confinement is None:
-                    self.kill()
-                    raise _Ended("garbled")
-                _log_confinement(self.confinement)
+            if self.confined(reply):
                 continue
             if isinstance(reply.get("format"), str) and isinstance(reply.get("label"), str):
                 # Sniffed: importing what the reader needs has its own, longer allowance (no
@@ -216,6 +211,22 @@ class _Process:
                 limit = reply["memory"]
                 raise _Ended("memory", limit if type(limit) is int and limit > 0 else 0)
             return reply
+
+    def confined(self, reply: dict[str, Any]) -> bool:
+        """Whether ``reply`` is the worker's report of its sandbox (sent before it reads a
+        byte of a file), which is kept and logged when it lacks a layer.
+
+        Raises:
+            _Ended: a malformed report (the worker is killed).
+        """
+        if reply.get("type") != "confined":
+            return False
+        self.confinement = Confinement.from_wire(reply.get("confinement"))
+        if self.confinement is None:
+            self.kill()
+            raise _Ended("garbled")
+        _log_confinement(self.confinement)
+        return True
 
     def _gone(self) -> _Ended:
         try:

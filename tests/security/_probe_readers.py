@@ -5,7 +5,9 @@ starts with ``WSTEST:probe\\n`` followed by a JSON object of targets (a file bes
 listening on 127.0.0.1, a folder outside the worker's, a variable name) is "read" by running
 each attempt as the worker, under its real sandbox, and answering with one layer whose single
 note is the JSON of what each attempt did: ``"ok"`` or the error it met (``PermissionError
-EPERM``). The attempts are the real system calls, not simulations.
+EPERM``). The attempts are the real system calls, not simulations. Where notes do not cross (a
+run's scan sends statistics only), the layer's weights say it too: ``denied`` holds 1 for each
+attempt that must fail and was refused, ``worked`` 1 for each that must work and did.
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ def _scratch() -> None:
         f.write(b"the worker's own temporary folder is writable")
 
 
+MUST_WORK = ("write its temp folder", "start a thread")
+"""What a reader needs, which the sandbox must leave working."""
+
+
 def _attempts(targets: dict[str, Any]) -> dict[str, Callable[[], object]]:
     parent = os.getppid()
     return {
@@ -119,11 +125,20 @@ class _Probe(Format):
     def read(self, path: Path) -> ModelWeights:
         targets = json.loads(path.read_bytes()[len(MAGIC) :])
         found = {name: _outcome(attempt) for name, attempt in _attempts(targets).items()}
+        denied = [v.startswith("PermissionError") for k, v in found.items() if k not in MUST_WORK]
+        worked = [found[k] == "ok" for k in MUST_WORK]
         found["pid"] = str(os.getpid())
         found["environment"] = " ".join(sorted(os.environ))
-        weight = Weight("kernel", "kernel", (2,), "float32", True, lambda: np.ones(2, "float32"))
-        layer = LayerWeights("probe", "probe", "Dense", "dense", {}, (weight,))
+        weights = tuple(
+            _flags(name, flags) for name, flags in (("denied", denied), ("worked", worked))
+        )
+        layer = LayerWeights("probe", "probe", "Dense", "dense", {}, weights)
         return ModelWeights(str(path), self.id, "probe", (layer,), (json.dumps(found),))
+
+
+def _flags(name: str, flags: list[bool]) -> Weight:
+    values = np.array(flags, "float32")
+    return Weight(name, "kernel", values.shape, "float32", True, lambda: values)
 
 
 FORMATS["test_probe"] = _Probe(

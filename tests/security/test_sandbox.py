@@ -120,14 +120,40 @@ def test_code_in_the_worker_reaches_nothing_but_its_file(
     assert found["read the server's environ"].startswith("PermissionError"), found
     assert SECRET not in found["environment"].split()
     assert not (outside / "dropped.txt").exists() and not Path(f"{beside}.new").exists()
-    # The worker that ran it is still serving the file (its array crosses as usual) ...
-    assert records.layers[0].weights[0].array().tolist() == [1.0, 1.0]
+    # The worker that ran it is still serving the file (its arrays cross as usual) ...
+    assert all(w.array().all() for w in records.layers[0].weights)
     _assert_confined(int(found["pid"]))
     # ... and said what its sandbox holds before reading a byte: everything, here.
     report = confinement()
     assert report is not None and not report.missing, report
     assert set(report.applied) == set(FEATURES)
     assert report.applied["landlock"].startswith("ABI ")
+
+
+def test_a_run_is_scanned_by_a_confined_worker(
+    probe_env: None, listening: int, tmp_path: Path, private_tmp: Path
+) -> None:
+    """A run's snapshots are read in one worker request (``run_scan``): the same sandbox, with
+    Landlock letting it read the run's files only."""
+    from kerascope.extraction.readers.run_scan import scan_isolated
+
+    run, outside = tmp_path / "run", tmp_path / "elsewhere"
+    run.mkdir()
+    outside.mkdir()
+    beside = run / "notes.txt"
+    beside.write_text("a file beside the snapshots")
+    targets = {"beside": str(beside), "folder": str(run), "port": listening,
+               "outside": str(outside / "dropped.txt")}  # fmt: skip
+    paths = [probe_file(run / f"step-{k}.h5", targets) for k in (1, 2)]
+    entries = list(scan_isolated([(str(paths[0]), None), (str(paths[1]), str(paths[0]))]))
+    assert [k for k, _ in entries] == [0, 1]
+    for _, entry in entries:
+        assert isinstance(entry, dict), entry
+        assert entry["weights"]["probe/denied"]["min"] == 1.0, entry  # every attempt refused
+        assert entry["weights"]["probe/worked"]["min"] == 1.0, entry  # what a reader needs works
+    report = confinement()
+    assert report is not None and not report.missing and set(report.applied) == set(FEATURES)
+    assert not list(private_tmp.iterdir())  # its folder went with the scan
 
 
 @pytest.mark.slow
