@@ -284,13 +284,13 @@ def confine_files(
     """
     import tempfile
 
-    from . import _landlock
-
     scratch = str(folders[0])
     tempfile.tempdir = scratch
     os.environ["TMPDIR"] = os.environ["HOME"] = scratch  # Keras and matplotlib write config
     if not landlock or not sys.platform.startswith("linux"):
         return _started  # (which says why)
+    from . import _landlock
+
     version = _landlock.abi()
     if version == 0:
         return _started + Confinement(
