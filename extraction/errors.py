@@ -36,3 +36,7 @@ class ModelNeedsLiveKeras(KerascopeError):
 
 class ReaderCrashed(KerascopeError):
     """The sandboxed reader crashed, hung or ran out of memory on the file (see readers/worker)."""
+
+
+class SandboxUnavailable(KerascopeError):
+    """The reader worker could not confine itself fully and ``KERASCOPE_WORKER_SANDBOX=require``."""

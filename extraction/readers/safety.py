@@ -184,6 +184,11 @@ mapped before reading it): its address space is lowered to that once it knows th
 file of a few kB that makes its parser allocate without end is stopped at about 2 GiB, not at
 ``WORKER_MEMORY_BYTES``. Reads that need more (compressed arrays many times their file) are
 not expected of such a file."""
+SANDBOX_ENV = "KERASCOPE_WORKER_SANDBOX"
+SANDBOX_MODES = ("auto", "require", "off")
+"""How a worker confines itself (``confine.py``): ``auto`` (the default) applies every layer the
+system has and logs one line naming any it lacks; ``require`` refuses to read a file unless
+every layer holds; ``off`` applies none (for debugging a reader: never for files from others)."""
 CACHE_ENV = "KERASCOPE_CACHE_MB"
 CACHE_BYTES = 2 * 1024**3
 """What the app's caches of opened and runnable models may hold (arrays read, Keras models),
@@ -209,3 +214,13 @@ def worker_memory_bytes() -> int:
 def cache_bytes() -> int:
     """The app's model caches' limit in bytes (``KERASCOPE_CACHE_MB``)."""
     return int(setting(CACHE_ENV, CACHE_BYTES / 1024**2) * 1024**2)
+
+
+def sandbox_mode() -> str:
+    """``KERASCOPE_WORKER_SANDBOX``: one of ``SANDBOX_MODES``, ``auto`` when unset; a value
+    that is none of them is taken as the strictest, ``require`` (a misspelt ``off`` must not
+    turn the sandbox off, nor a misspelt ``require`` quietly accept less)."""
+    import os
+
+    value = os.environ.get(SANDBOX_ENV, "").strip().lower() or "auto"
+    return value if value in SANDBOX_MODES else "require"

@@ -6,7 +6,10 @@ upload, a model-folder file, a CLI path) is read by ``python -m extraction.reade
 under an address-space limit (RLIMIT_AS), a CPU limit per request (RLIMIT_CPU) and a wall-clock
 limit per request kept here (see ``safety.py`` for the defaults and their environment
 variables). The child runs the ordinary ``sniff`` and ``read_file``, so every reader in
-``FORMATS`` works through it unchanged.
+``FORMATS`` works through it unchanged. It is also a sandbox (``confine.py``), so that code run
+by an exploit of those parsers reaches nothing but the file: it starts with a bare environment
+and confines itself before reading a byte, tells this side what held, and this side logs one
+line for any layer the system lacks.
 
 What crosses, and how:
 - The records: a JSON manifest of every record field (``_wire``), rebuilt here with loaders
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import math
 import os
 import re
@@ -62,11 +66,13 @@ from typing import Any
 import numpy as np
 
 from .. import errors
+from .._native import VERBOSE_ENV
 from ..analysis.stats import Stats
 from ..errors import CorruptFile, KerascopeError, ReaderCrashed
 from ..records import Array, ModelWeights
-from ._child import MMAP_MIN_BYTES, PLUGIN_ENV
+from ._child import MMAP_MIN_BYTES
 from ._wire import WireError, dumps, loads, names_dtype, rebuild, stats_from_wire
+from .confine import Confinement, worker_environment
 from .safety import (
     MAX_CONFIG_BYTES,
     WORKER_COUNT,
@@ -128,15 +134,11 @@ class _Ended(Exception):
 class _Process:
     """One child process and its connection."""
 
-    def __init__(self, limits: Limits, *, warm: bool = False) -> None:
+    def __init__(
+        self, limits: Limits, env: dict[str, str] | None = None, *, warm: bool = False
+    ) -> None:
         ours, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (str(_ROOT), os.environ.get("PYTHONPATH", "")) if p
-        )}  # fmt: skip
-        # glibc reserves 64 MiB of address space per malloc arena, up to eight per core: on a
-        # many-core server TensorFlow's threads alone would fill the worker's RLIMIT_AS.
-        env.setdefault("MALLOC_ARENA_MAX", "4")
-        verbose = bool(os.environ.get("KERASCOPE_VERBOSE"))
+        verbose = bool(os.environ.get(VERBOSE_ENV))
         try:
             self.proc = subprocess.Popen(
                 [
@@ -153,7 +155,7 @@ class _Process:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=None if verbose else subprocess.DEVNULL,
-                env=env,
+                env=env if env is not None else worker_environment(os.environ, str(_ROOT)),
             )
         except OSError as exc:
             ours.close()
@@ -163,6 +165,8 @@ class _Process:
         self.conn = Connection(ours.detach())
         self.format: str | None = None
         """How the worker named the format it sniffed (``an HDF5 model file``), once it has."""
+        self.confinement: Confinement | None = None
+        """What the worker's sandbox holds, as it said before reading the file."""
 
     def ask(self, message: dict[str, Any], wall: float) -> dict[str, Any]:
         """Send one request and wait at most ``wall`` seconds for its answer.
@@ -190,6 +194,8 @@ class _Process:
             if not isinstance(reply, dict):
                 self.kill()
                 raise _Ended("garbled")
+            if self.confined(reply):
+                continue
             if isinstance(reply.get("format"), str) and isinstance(reply.get("label"), str):
                 # Sniffed: importing what the reader needs has its own, longer allowance (no
                 # byte of the file is parsed meanwhile); the read then has ``wall`` again.
@@ -205,6 +211,22 @@ class _Process:
                 limit = reply["memory"]
                 raise _Ended("memory", limit if type(limit) is int and limit > 0 else 0)
             return reply
+
+    def confined(self, reply: dict[str, Any]) -> bool:
+        """Whether ``reply`` is the worker's report of its sandbox (sent before it reads a
+        byte of a file), which is kept and logged when it lacks a layer.
+
+        Raises:
+            _Ended: a malformed report (the worker is killed).
+        """
+        if reply.get("type") != "confined":
+            return False
+        self.confinement = Confinement.from_wire(reply.get("confinement"))
+        if self.confinement is None:
+            self.kill()
+            raise _Ended("garbled")
+        _log_confinement(self.confinement)
+        return True
 
     def _gone(self) -> _Ended:
         try:
@@ -249,7 +271,7 @@ def prestart() -> None:
     global _keep_spare
     if not _spares_allowed():
         return
-    key = (Limits.from_env(), os.environ.get(PLUGIN_ENV))
+    key = _spare_key(Limits.from_env())
     with _spare_lock:
         _keep_spare = True
         if key in _spare:
@@ -266,7 +288,7 @@ def _take_process(limits: Limits) -> _Process:
     used only if it was started with the same limits and environment.
     """
     global _opens
-    key = (limits, os.environ.get(PLUGIN_ENV))
+    key = _spare_key(limits)
     with _spare_lock:
         _opens += 1
         spare = _spare.pop(key, None)
@@ -292,9 +314,15 @@ def stop_spares() -> None:
 atexit.register(stop_spares)
 
 
-def _start_spare(key: Any) -> None:
+def _spare_key(limits: Limits) -> tuple[Limits, frozenset[tuple[str, str]]]:
+    """What a spare worker must have been started with to serve now: the same limits and the
+    same environment (the sandbox's mode, the test suite's plugin)."""
+    return limits, frozenset(worker_environment(os.environ, str(_ROOT)).items())
+
+
+def _start_spare(key: tuple[Limits, frozenset[tuple[str, str]]]) -> None:
     try:
-        process = _Process(key[0], warm=True)
+        process = _Process(key[0], dict(key[1]), warm=True)
     except ReaderCrashed:
         return
     with _spare_lock:
@@ -349,8 +377,9 @@ class _Remote:
 
     def _open(self) -> Any:
         self.process = _take_process(self.limits)
+        request = {"op": "open", "path": str(self.path), "folders": self._folders()}
         try:
-            reply = self.process.ask({"op": "open", "path": str(self.path)}, self.limits.wall)
+            reply = self.process.ask(request, self.limits.wall)
         except _Ended as ended:
             raise self._crashed(ended, self.label) from None
         manifest = self._answer(reply, "")
@@ -397,6 +426,22 @@ class _Remote:
         self.close_process()
         return ReaderCrashed(crash_line(subject, ended.how, ended.detail, fmt, self.limits))
 
+    def _folders(self) -> list[str]:
+        """The private (0700) folders this file's workers write in, made at the first open: one
+        in the temporary folder (the worker's own temporary files: an extracted zip), and one
+        in shared memory when there is one. The worker's sandbox lets it write nowhere else."""
+        for base in (None, SHARED_MEMORY):
+            if base not in self.folders and (base is None or os.path.isdir(base)):
+                try:
+                    folder = Path(tempfile.mkdtemp(prefix="kerascope-worker-", dir=base))
+                except OSError:
+                    if base is None:
+                        raise
+                    continue  # no shared memory to write in: arrays cross in the other
+                os.chmod(folder, 0o700)
+                self.folders[base] = folder
+        return [str(folder) for folder in self.folders.values()]
+
     def next_out(self, nbytes: int) -> Path:
         """A fresh file name for an array of at most ``nbytes``: in shared memory when it has
         room (a container's /dev/shm may be 64 MB), else in the temporary folder."""
@@ -408,12 +453,9 @@ class _Remote:
         except OSError:
             pass
         with self.lock:
-            if base not in self.folders:
-                folder = Path(tempfile.mkdtemp(prefix="kerascope-worker-", dir=base))
-                os.chmod(folder, 0o700)
-                self.folders[base] = folder
+            folder = self.folders.get(base) or self.folders[None]
             self.count += 1
-            return self.folders[base] / f"array-{self.count}.npy"
+            return folder / f"array-{self.count}.npy"
 
     def close_process(self) -> None:
         if self.process is not None:
@@ -443,6 +485,24 @@ def worker_error(error: Any, subject: str) -> KerascopeError:
     ):
         return cls(message)
     return ReaderCrashed(f"could not read {subject}: the reader failed ({message})")
+
+
+_logged: set[str] = set()
+_last: list[Confinement] = []
+
+
+def _log_confinement(report: Confinement) -> None:
+    """Keep ``report`` as the latest, and log what it lacks: one line, once per process."""
+    _last[:] = [report]
+    line = report.line()
+    if line and line not in _logged:
+        _logged.add(line)
+        logging.getLogger(__name__).warning("%s", line)
+
+
+def confinement() -> Confinement | None:
+    """What the sandbox of the latest worker to open a file held (None before any did)."""
+    return _last[0] if _last else None
 
 
 def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: Limits) -> str:
@@ -613,4 +673,12 @@ def _named_dtype(name: str, itemsize: int) -> np.dtype[Any]:
     return dtype
 
 
-__all__ = ["SPARE_ENV", "Limits", "crash_line", "open_isolated", "prestart", "stop_spares"]
+__all__ = [
+    "SPARE_ENV",
+    "Limits",
+    "confinement",
+    "crash_line",
+    "open_isolated",
+    "prestart",
+    "stop_spares",
+]
