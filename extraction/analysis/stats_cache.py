@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import ModelWeights
+from ..settings import cache_dir
 from .spectrum import MEMO_KEY, SpectralStats
 from .stats import Stats
 
@@ -61,8 +62,6 @@ def source_key(path: Path) -> dict[str, Any] | None:
 
 def cache_file(key: dict[str, Any]) -> Path:
     """Where the statistics of the source with ``key`` are kept."""
-    from ..models.demos import cache_dir
-
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
     return cache_dir() / "stats" / f"{digest}.json"
 

@@ -53,6 +53,7 @@ from typing import Any, TextIO
 
 from ..errors import KerascopeError, UnsupportedFormat
 from ..runs import Run, Snapshot, different_models
+from ..settings import cache_dir
 from .diagnostics import SEVERITY_ORDER, Finding
 from .scale import MIN_SCALE_VALUES, SCALED_ROLES
 from .snapshots import (
@@ -531,8 +532,6 @@ def _file_key(path: str) -> str | None:
 
 def cache_folder() -> Path:
     """Where snapshot numbers are kept on disk: ``<kerascope cache>/runs``."""
-    from ..models.demos import cache_dir
-
     return cache_dir() / "runs"
 
 

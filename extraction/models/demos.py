@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SourceNotFound
+from ..settings import cache_dir
 from .demo_photos import PHOTOS, photo_cnn, photo_patches
 
 Progress = Callable[[float, str], None]
@@ -147,15 +148,6 @@ DEMOS: dict[str, Demo] = {
     ),
 }
 DEFAULT_DEMO = "digits_cnn"
-
-
-def cache_dir() -> Path:
-    """Where trained demos are kept (created on first use)."""
-    explicit = os.environ.get("KERASCOPE_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kerascope"
 
 
 def demo_path(name: str, seed: int = DEFAULT_SEED) -> Path:
