@@ -29,6 +29,11 @@ class ByteLRU(Generic[V]):
 
     Thread-safe; concurrent requests for one key open it once (the others wait for it).
     Failures are not cached.
+
+    Not ``cachetools.LRUCache(getsizeof=...)``: that measures an entry once, when it is added,
+    refuses one larger than the budget, and bounds one cache alone; here entries grow as their
+    arrays are read, one model larger than the budget is still served, and two caches share a
+    budget.
     """
 
     def __init__(self, size_of: Callable[[V], int], budget: Callable[[], int]) -> None:

@@ -294,7 +294,8 @@ def _start_spare(key: tuple[WorkerLimits, frozenset[tuple[str, str]]]) -> None:
 
 
 _live: OrderedDict[int, weakref.ref[_Remote]] = OrderedDict()
-"""Opened files whose worker may be alive, least recently used first."""
+"""Opened files whose worker may be alive, least recently used first. Not a cache (so not
+cachetools): nothing is dropped by count, and ending a worker skips the busy ones."""
 _live_lock = threading.Lock()
 
 
