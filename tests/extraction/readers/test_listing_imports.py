@@ -1,4 +1,4 @@
-"""Listing a safetensors checkpoint imports nothing heavy: not ``ml_dtypes`` (0.1-0.7 s), h5py,
+"""Listing a safetensors checkpoint imports nothing heavy: not ``ml_dtypes`` (~0.5 s of CPU), h5py,
 TensorFlow or Keras, in the caller or in the sandboxed worker; reading a bfloat16 array does
 import ``ml_dtypes``, and the listing knows every dtype's name and size without it."""
 
