@@ -5,11 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from kerascope.extraction.errors import KerascopeError
-from kerascope.extraction.folder import MODEL_DIR_ENV, list_models, model_dir
+from kerascope.extraction.folder import list_models, model_dir
 from kerascope.extraction.layouts import layer_class
 from kerascope.extraction.models.applications import APPLICATIONS, cached_weights
 from kerascope.extraction.models.demos import DEMOS, demo_info
 from kerascope.extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.settings import MODEL_DIR_ENV
 
 from .messages import plain
 from .session import UPLOAD_ROUND, current_ref, demo_names, switch_to, upload_key

@@ -10,11 +10,12 @@ from typing import Literal
 
 from kerascope.extraction.api import APP_PREFIX, DEMO_PREFIX
 from kerascope.extraction.errors import SourceNotFound
-from kerascope.extraction.folder import MODEL_DIR_ENV, model_dir, resolve
+from kerascope.extraction.folder import model_dir, resolve
 from kerascope.extraction.models.applications import APPLICATIONS
 from kerascope.extraction.models.demos import DEFAULT_DEMO, DEMOS
 from kerascope.extraction.readers import model_suffixes
 from kerascope.extraction.runs import looks_like_run, run_token
+from kerascope.extraction.settings import MODEL_DIR_ENV
 
 SourceKind = Literal["demo", "folder", "application", "upload"]
 UPLOAD_PREFIX = "upload:"

@@ -8,13 +8,13 @@ message when there is no network.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import KerascopeError, SourceNotFound
 from ..records import ModelWeights
+from ..settings import Settings
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ OFFLINE = "ImageNet weights are not available offline"
 
 def keras_home() -> Path:
     """Keras's cache folder, as Keras itself computes it."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    return Settings.from_env().keras_home
 
 
 def cached_weights(name: str) -> Path | None:

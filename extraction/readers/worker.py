@@ -58,7 +58,6 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -66,27 +65,14 @@ from typing import Any
 import numpy as np
 
 from .. import errors
-from .._native import VERBOSE_ENV
 from ..analysis.stats import Stats
 from ..errors import CorruptFile, KerascopeError, ReaderCrashed
 from ..records import Array, ModelWeights
+from ..settings import Settings, WorkerLimits
 from ._child import MMAP_MIN_BYTES
 from ._wire import WireError, dumps, loads, names_dtype, rebuild, stats_from_wire
 from .confine import Confinement, worker_environment
-from .safety import (
-    MAX_CONFIG_BYTES,
-    WORKER_COUNT,
-    WORKER_COUNT_ENV,
-    WORKER_CPU_ENV,
-    WORKER_CPU_SECONDS,
-    WORKER_IDLE_ENV,
-    WORKER_IDLE_SECONDS,
-    WORKER_PRELOAD_SECONDS,
-    WORKER_WALL_ENV,
-    WORKER_WALL_SECONDS,
-    setting,
-    worker_memory_bytes,
-)
+from .safety import MAX_CONFIG_BYTES, WORKER_PRELOAD_SECONDS
 
 MAX_MESSAGE_BYTES = 4 * MAX_CONFIG_BYTES
 """The longest message accepted from a worker (a manifest carries every layer's config)."""
@@ -97,29 +83,6 @@ _ROOT = Path(__file__).parents[len(_PACKAGE.split("."))]
 """The folder the package is imported from (the repository root in a checkout, where
 ``kerascope/extraction`` links to ``extraction``; site-packages when installed): not resolved, so
 the worker imports the library under the same name as its caller."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one worker may use; ``Limits.from_env()`` reads the settings."""
-
-    memory: int
-    """Address space in bytes (RLIMIT_AS)."""
-    cpu: float
-    """CPU seconds per request (RLIMIT_CPU, renewed before each request)."""
-    wall: float
-    """Wall-clock seconds per request; the worker is killed beyond it."""
-    idle: float
-    """Seconds without a request after which a worker exits by itself."""
-
-    @classmethod
-    def from_env(cls) -> Limits:
-        return cls(
-            memory=worker_memory_bytes(),
-            cpu=setting(WORKER_CPU_ENV, WORKER_CPU_SECONDS),
-            wall=setting(WORKER_WALL_ENV, WORKER_WALL_SECONDS),
-            idle=setting(WORKER_IDLE_ENV, WORKER_IDLE_SECONDS),
-        )
 
 
 class _Ended(Exception):
@@ -135,10 +98,10 @@ class _Process:
     """One child process and its connection."""
 
     def __init__(
-        self, limits: Limits, env: dict[str, str] | None = None, *, warm: bool = False
+        self, limits: WorkerLimits, env: dict[str, str] | None = None, *, warm: bool = False
     ) -> None:
         ours, theirs = socket.socketpair()
-        verbose = bool(os.environ.get(VERBOSE_ENV))
+        verbose = Settings.from_env().verbose
         try:
             self.proc = subprocess.Popen(
                 [
@@ -252,8 +215,6 @@ class _Process:
         return self.proc.poll() is None
 
 
-SPARE_ENV = "KERASCOPE_WORKER_SPARE"
-"""``0`` keeps no spare worker started (see ``_take_process``)."""
 _spare: dict[Any, _Process] = {}
 _spare_lock = threading.Lock()
 _opens = 0
@@ -261,7 +222,7 @@ _keep_spare = False
 
 
 def _spares_allowed() -> bool:
-    return os.environ.get(SPARE_ENV, "1") != "0"
+    return Settings.from_env().spare_worker
 
 
 def prestart() -> None:
@@ -271,7 +232,7 @@ def prestart() -> None:
     global _keep_spare
     if not _spares_allowed():
         return
-    key = _spare_key(Limits.from_env())
+    key = _spare_key(Settings.from_env().worker)
     with _spare_lock:
         _keep_spare = True
         if key in _spare:
@@ -279,7 +240,7 @@ def prestart() -> None:
     threading.Thread(target=_start_spare, args=(key,), daemon=True).start()
 
 
-def _take_process(limits: Limits) -> _Process:
+def _take_process(limits: WorkerLimits) -> _Process:
     """A started worker: the spare one when there is one, else a new one.
 
     A process that opens files again and again (the app's server) keeps one spare worker
@@ -314,13 +275,13 @@ def stop_spares() -> None:
 atexit.register(stop_spares)
 
 
-def _spare_key(limits: Limits) -> tuple[Limits, frozenset[tuple[str, str]]]:
+def _spare_key(limits: WorkerLimits) -> tuple[WorkerLimits, frozenset[tuple[str, str]]]:
     """What a spare worker must have been started with to serve now: the same limits and the
     same environment (the sandbox's mode, the test suite's plugin)."""
     return limits, frozenset(worker_environment(os.environ, str(_ROOT)).items())
 
 
-def _start_spare(key: tuple[Limits, frozenset[tuple[str, str]]]) -> None:
+def _start_spare(key: tuple[WorkerLimits, frozenset[tuple[str, str]]]) -> None:
     try:
         process = _Process(key[0], dict(key[1]), warm=True)
     except ReaderCrashed:
@@ -333,14 +294,15 @@ def _start_spare(key: tuple[Limits, frozenset[tuple[str, str]]]) -> None:
 
 
 _live: OrderedDict[int, weakref.ref[_Remote]] = OrderedDict()
-"""Opened files whose worker may be alive, least recently used first."""
+"""Opened files whose worker may be alive, least recently used first. Not a cache (so not
+cachetools): nothing is dropped by count, and ending a worker skips the busy ones."""
 _live_lock = threading.Lock()
 
 
 def _used(remote: _Remote) -> None:
     """Mark ``remote`` as just used, and end the least recently used idle workers beyond
     ``KERASCOPE_WORKERS`` (a busy one is left alone: its lock is held)."""
-    limit = max(1, int(setting(WORKER_COUNT_ENV, WORKER_COUNT)))
+    limit = Settings.from_env().workers
     with _live_lock:
         _live[id(remote)] = weakref.ref(remote)
         _live.move_to_end(id(remote))
@@ -358,7 +320,7 @@ class _Remote:
     """The worker behind one opened file: opens it, and opens it again when the worker has
     exited (idle or crashed) or was ended for others, and an array is asked for."""
 
-    def __init__(self, path: Path, label: str, limits: Limits) -> None:
+    def __init__(self, path: Path, label: str, limits: WorkerLimits) -> None:
         self.path = path
         self.label = label
         self.limits = limits
@@ -505,7 +467,7 @@ def confinement() -> Confinement | None:
     return _last[0] if _last else None
 
 
-def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: Limits) -> str:
+def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: WorkerLimits) -> str:
     """The one line that says how reading ``subject`` ended (``fmt``: the label of the format
     the worker had sniffed, None when it ended before knowing)."""
     doing = f"while reading it as {fmt}" if fmt else "while finding out its format"
@@ -541,7 +503,7 @@ def open_isolated(path: Path, label: str | None = None) -> ModelWeights:
         SourceNotFound, UnsupportedFormat, CorruptFile, UnsafeModel: as the readers.
         ReaderCrashed: the reader crashed, hung or exhausted its memory on this file.
     """
-    remote = _Remote(path, label or path.name, Limits.from_env())
+    remote = _Remote(path, label or path.name, Settings.from_env().worker)
     try:
         manifest = remote.open()
         records = rebuild(manifest, lambda *key: _loaders(remote, *key))
@@ -674,8 +636,6 @@ def _named_dtype(name: str, itemsize: int) -> np.dtype[Any]:
 
 
 __all__ = [
-    "SPARE_ENV",
-    "Limits",
     "confinement",
     "crash_line",
     "open_isolated",

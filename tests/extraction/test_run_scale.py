@@ -228,7 +228,7 @@ def test_a_recorder_run_that_diverges_names_the_first_nan_exactly(tmp_path: Path
     assert any(f.check == "nan_inf" and f.layer == "conv_b" for f in health)
     assert not any(f.check == "dead_units" and f.layer == "conv_b" for f in health)
     assert snapshot_health(run, 6) == health  # from the disk cache
-    assert list(timeline_module.cache_folder().glob("*.health.json"))
+    assert list(timeline_module._HEALTH.folder().glob("*.json"))
 
 
 @pytest.mark.slow

@@ -23,15 +23,16 @@ from kerascope.extraction import open_model
 from kerascope.extraction.analysis.stats import compute_stats
 from kerascope.extraction.cli import export_npz, inspect_json
 from kerascope.extraction.errors import CorruptFile, KerascopeError, ReaderCrashed, UnsafeModel
-from kerascope.extraction.readers._child import PLUGIN_ENV
-from kerascope.extraction.readers.safety import (
+from kerascope.extraction.readers.worker import read_extent, stop_spares
+from kerascope.extraction.settings import (
+    PLUGIN_ENV,
+    SPARE_ENV,
     WORKER_COUNT_ENV,
     WORKER_CPU_ENV,
     WORKER_IDLE_ENV,
     WORKER_MEMORY_ENV,
     WORKER_WALL_ENV,
 )
-from kerascope.extraction.readers.worker import SPARE_ENV, read_extent, stop_spares
 
 WALL = 6.0
 """The wall limit the tests set; the worker must be stopped, and the error raised, by then."""

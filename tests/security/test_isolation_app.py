@@ -9,8 +9,7 @@ import pytest
 from _crash_readers import MODULE, crasher
 from streamlit.testing.v1 import AppTest
 
-from kerascope.extraction.readers._child import PLUGIN_ENV
-from kerascope.extraction.readers.safety import WORKER_MEMORY_ENV, WORKER_WALL_ENV
+from kerascope.extraction.settings import PLUGIN_ENV, WORKER_MEMORY_ENV, WORKER_WALL_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 180  # the first run imports TensorFlow and may train the demo

@@ -25,12 +25,8 @@ from streamlit.testing.v1 import AppTest
 
 from kerascope.extraction import open_model
 from kerascope.extraction.errors import CorruptFile, KerascopeError
-from kerascope.extraction.readers.safety import (
-    WORKER_HEADROOM_BYTES,
-    WORKER_MEMORY_ENV,
-    WORKER_WALL_ENV,
-)
-from kerascope.extraction.readers.worker import SPARE_ENV
+from kerascope.extraction.readers.safety import WORKER_HEADROOM_BYTES
+from kerascope.extraction.settings import SPARE_ENV, WORKER_MEMORY_ENV, WORKER_WALL_ENV
 
 DATA = Path(__file__).with_name("data")
 HANG = DATA / "hdf5_global_heap_hang.h5"
