@@ -192,7 +192,9 @@ def test_a_run_written_by_a_per_batch_keras_callback(tmp_path: Path) -> None:
     assert len(line.snapshots) == 24 and line.events.first_nan is None
     for i, snap in enumerate(run.snapshots):
         for key, w in line.weights.items():
-            assert w.points[i].l2 == pytest.approx(saver.norms[snap.step][key], rel=1e-6)
+            # Against a float64 norm of the live weights: the pass reads float32 in chunks, and
+            # which path it takes (and so the rounding) depended on what ran before (1.4e-6 seen).
+            assert w.points[i].l2 == pytest.approx(saver.norms[snap.step][key], rel=1e-5)
 
 
 class _PoisonBias(keras.callbacks.Callback):  # type: ignore[misc]
