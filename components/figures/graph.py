@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER, layer_findings
-from kerascope.extraction.graph_layout import NODE_HEIGHT, NODE_WIDTH, GraphLayout
+from kerascope.extraction.graph_layout import LABEL_POINTS, NODE_HEIGHT, NODE_WIDTH, GraphLayout
 from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from .tables import pool_stats
@@ -63,6 +63,8 @@ COLORSCALE = [
 NO_VALUE = "#e5e5e5"
 PX_PER_POINT = 0.75
 """Screen pixels per Graphviz point (1/72 inch) at which the graph is drawn."""
+FRAME_PX = 160
+"""Pixels of the figure besides the drawing: margins and the colour bar."""
 LABEL_CHARS = 24
 
 
@@ -130,8 +132,9 @@ def graph_figure(
 ) -> go.Figure:
     """The placed graph, nodes coloured by ``values`` (a continuous scale) or by ``health``.
 
-    Edges are grey curves; expanded nested models are dashed boxes named at their top left;
-    folded ones have a darker border, "[+]" before their name and "click to unfold" in their
+    Edges are grey curves, labelled with their tensor shapes where the layout has them;
+    expanded nested models are dashed boxes named at their top left; folded ones have a darker
+    border, "[+]" before their name and "click to unfold" in their
     hover. ``selected`` gets a thick outline. Axes keep Graphviz's proportions, y up.
     ``log_scale`` colours by ``log10(1 + value)`` (parameter counts span orders of magnitude),
     the colour bar labelled in the values themselves.
@@ -153,6 +156,21 @@ def graph_figure(
             "name": "edges",
         }
     ]
+    labelled = [e for e in layout.edges if e.label and e.label_at is not None]
+    if labelled:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [e.label_at[0] for e in labelled if e.label_at],
+                "y": [e.label_at[1] for e in labelled if e.label_at],
+                "mode": "text",
+                "text": [e.label for e in labelled],
+                "textfont": {"size": LABEL_POINTS * PX_PER_POINT, "color": "#444"},
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "name": "tensor shapes",
+            }
+        )
     fills, key_traces = _fills(layout, values, health, colour_label, log_scale)
     half_w, half_h = 36 * NODE_WIDTH, 36 * NODE_HEIGHT  # inches to points, halved
     shapes: list[dict[str, object]] = [
@@ -221,7 +239,7 @@ def graph_figure(
         "title": {"text": title},
         "shapes": shapes,
         "annotations": annotations,
-        "width": max(420.0, layout.width * PX_PER_POINT + 160),
+        "width": max(420.0, layout.width * PX_PER_POINT + FRAME_PX),
         "height": max(240.0, layout.height * PX_PER_POINT + 80),
         "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
         "plot_bgcolor": "white",
