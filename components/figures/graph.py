@@ -63,8 +63,11 @@ COLORSCALE = [
 NO_VALUE = "#e5e5e5"
 PX_PER_POINT = 0.75
 """Screen pixels per Graphviz point (1/72 inch) at which the graph is drawn."""
-FRAME_PX = 160
-"""Pixels of the figure besides the drawing: margins and the colour bar."""
+FRAME_PX: dict[str, int] = {"TB": 160, "LR": 30}
+"""Pixels of the figure's width besides the drawing: margins, and the colour bar at the right
+of a top-to-bottom graph (a left-to-right one, as wide as the page, has it above)."""
+BAR_ABOVE_PX = 70
+"""Pixels above a left-to-right graph for its horizontal colour bar."""
 LABEL_CHARS = 24
 
 
@@ -171,7 +174,7 @@ def graph_figure(
                 "name": "tensor shapes",
             }
         )
-    fills, key_traces = _fills(layout, values, health, colour_label, log_scale)
+    fills, key_traces = _fills(layout, values, health, colour_label, log_scale, layout.direction)
     half_w, half_h = 36 * NODE_WIDTH, 36 * NODE_HEIGHT  # inches to points, halved
     shapes: list[dict[str, object]] = [
         {
@@ -235,13 +238,14 @@ def graph_figure(
             "name": "layers",
         }
     )
+    above = BAR_ABOVE_PX if layout.direction == "LR" else 0
     figure_layout = {
         "title": {"text": title},
         "shapes": shapes,
         "annotations": annotations,
-        "width": max(420.0, layout.width * PX_PER_POINT + FRAME_PX),
-        "height": max(240.0, layout.height * PX_PER_POINT + 80),
-        "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        "width": max(420.0, layout.width * PX_PER_POINT + FRAME_PX[layout.direction]),
+        "height": max(240.0, layout.height * PX_PER_POINT + 80 + above),
+        "margin": {"l": 10, "r": 10, "t": (40 if title else 10) + above, "b": 10},
         "plot_bgcolor": "white",
         "dragmode": False,
         "clickmode": "event+select",
@@ -284,6 +288,7 @@ def _fills(
     health: Mapping[str, Health] | None,
     label: str,
     log_scale: bool,
+    direction: str = "TB",
 ) -> tuple[list[str], list[dict[str, object]]]:
     """Each node's fill colour, and empty traces that carry the legend or the colour bar."""
     ids = [p.node.id for p in layout.nodes]
@@ -321,6 +326,15 @@ def _fills(
         "y": 1.0,
         "yanchor": "top",
     }
+    if direction == "LR":  # above the rows, which take the page's width
+        colorbar |= {
+            "orientation": "h",
+            "x": 0.0,
+            "xanchor": "left",
+            "y": 1.0,
+            "yanchor": "bottom",
+            "title": {"text": label, "side": "top"},
+        }
     if log_scale:
         powers = range(max(0, math.floor(lo) - 1), math.ceil(hi) + 1)
         colorbar |= {

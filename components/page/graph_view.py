@@ -250,7 +250,7 @@ def _layout(
     key: str, folded: tuple[str, ...], direction: Direction, shapes: bool, _graph: ModelGraph
 ) -> GraphLayout:
     # Left to right, rows as wide as the graph's column: nothing to scroll sideways.
-    wrap = (GRAPH_WIDTH - FRAME_PX) / PX_PER_POINT
+    wrap = (GRAPH_WIDTH - FRAME_PX["LR"]) / PX_PER_POINT
     return layout_graph(_graph, folded, direction=direction, shapes=shapes, wrap=wrap)
 
 

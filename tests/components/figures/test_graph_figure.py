@@ -115,3 +115,18 @@ def test_edges_are_labelled_with_their_shapes() -> None:
     wrapped = graph_figure(layout_graph(model.graph, direction="LR", shapes=True, wrap=300))
     edges = next(t for t in wrapped.data if t.name == "edges")
     assert None in edges.x  # broken where rows wrap
+
+
+def test_a_left_to_right_graph_has_its_colour_bar_above(
+    opened: tuple[ModelWeights, GraphLayout],
+) -> None:
+    model, _ = opened
+    assert model.graph is not None
+    layout = layout_graph(model.graph, direction="LR")
+    fig = graph_figure(layout, values=node_values(model, layout, "params"), log_scale=True)
+    bar = next(t for t in fig.data if t.marker and t.marker.showscale)
+    assert bar.marker.colorbar.orientation == "h"
+    assert fig.layout.width >= layout.width * 0.75
+    tall = graph_figure(layout_graph(model.graph), values=node_values(model, layout, "params"))
+    side = next(t for t in tall.data if t.marker and t.marker.showscale)
+    assert side.marker.colorbar.orientation is None  # top to bottom: at the right, as before
