@@ -104,8 +104,9 @@ def render(*, key: str = "train") -> None:
     _epoch_viewer(run, key)
 
 
-TIMINGS = "digits: about 10 seconds; photos: under a minute"
-"""What a run takes on two busy cores (``benchmarks/bench_train.py`` measures it)."""
+TIMINGS = "digits: 5 to 15 seconds, photos: 15 to 45 seconds, on two busy cores"
+"""What a run takes (``benchmarks/bench_train.py``: 6 s and 13 s at load 8; about twice that
+at load 12 to 20, as a class's server may be)."""
 
 
 def _show(run: TrainingRun) -> None:

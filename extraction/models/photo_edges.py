@@ -12,7 +12,8 @@ Why this recipe makes first-layer filters visibly become edge and colour detecto
 - Only patches whose edges clearly run one way are used (structure-tensor coherence at least
   ``MIN_COHERENCE``): in about half of all patches no direction dominates, and their
   orientation label was a coin toss no network can learn. With them, held-out accuracy stayed
-  near 0.47 whatever the knobs; without, it is about 0.87 (8 epochs, seeds 1-3; chance 0.125).
+  near 0.47 whatever the knobs; without, it is 0.85-0.88 (8 epochs, seeds 1, 2, 3 and 7;
+  chance 0.125; ``benchmarks/bench_train.py``).
 - Held-out patches come from tiles of each photo that training never sees (every fifth
   ``TILE``-pixel tile, spread over the whole photo), not from one side of it: the right quarter
   held out before looked unlike the rest (other objects, other edge directions), so held-out

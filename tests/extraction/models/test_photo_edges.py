@@ -118,6 +118,6 @@ def test_the_default_generalises_well_above_chance() -> None:
     run = train(default_knobs("photos"))
     last = run.history[-1]
     assert run.classes == 8 and run.majority < 0.35
-    # Seeds 1-3 and 7 land between 0.86 and 0.90 held-out (benchmarks/bench_train.py).
+    # Seeds 1, 2, 3 and 7 land between 0.85 and 0.88 held-out (benchmarks/bench_train.py).
     assert last.val_accuracy > 0.8 > 2 * run.majority
     assert abs(last.accuracy - last.val_accuracy) < 0.05  # no overfitting gap
