@@ -286,7 +286,7 @@ def task_classes(task: Task) -> tuple[str, ...]:
         from .photo_edges import CLASSES
 
         return CLASSES
-    return tuple(str(d) for d in range(10))
+    return tuple(f"the digit {d}" for d in range(10))
 
 
 def run_structure(knobs: Knobs) -> ModelWeights:
