@@ -1,12 +1,12 @@
 """Runs of the Train tab kept on disk, so that a reload (or the next lesson) finds them again.
 
-Each run is two files in ``$KERASCOPE_CACHE_DIR/trained`` (see ``demos.cache_dir``): an
+Each run is two files in ``$KERASCOPE_CACHE_DIR/trained`` (see ``settings.cache_dir``): an
 ``.npz`` of its kept snapshots (plain arrays, read back without pickle) and a ``.json`` of its
 knobs, history and the names of those arrays. The structure (layer names, kinds, configs) is
 rebuilt from the knobs, which decide it; the trained ``keras.Model`` itself is not kept.
 
 Decided (each has a test):
-- Writes are atomic (a temporary file renamed), the JSON last, so a listed run is complete.
+- Writes are atomic (``disk.atomic_path``), the JSON last, so a listed run is complete.
 - At most ``MAX_RUNS`` runs are kept: saving one more deletes the oldest.
 - A file that is missing, unreadable, from another version (``FORMAT``) or inconsistent (an
   array the JSON names is absent, a knob out of range) is skipped by ``list_runs`` and raises
@@ -16,8 +16,6 @@ Decided (each has a test):
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import zipfile
 from dataclasses import asdict, dataclass
@@ -26,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from ..disk import atomic_path, write_atomic
 from ..errors import KerascopeError
-from .demos import cache_dir
+from ..settings import cache_dir
 from .training import EpochLog, Knobs, Snapshot, TrainingRun, run_structure
 
 FORMAT = 1
@@ -78,12 +77,9 @@ def save_run(run: TrainingRun, folder: Path | None = None) -> SavedRun:
         "baseline": [run.classes, run.majority, run.majority_label],
         "arrays": keys,
     }
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        staged = Path(tmp) / run_id
-        np.savez(staged.with_suffix(".npz"), **arrays)
-        staged.with_suffix(".json").write_text(json.dumps(meta))
-        os.replace(staged.with_suffix(".npz"), folder / f"{run_id}.npz")
-        os.replace(staged.with_suffix(".json"), folder / f"{run_id}.json")
+    with atomic_path(folder / f"{run_id}.npz") as staged:
+        np.savez(staged, **arrays)
+    write_atomic(folder / f"{run_id}.json", json.dumps(meta))  # last: a listed run is whole
     for old in list_runs(folder)[MAX_RUNS:]:
         for suffix in (".json", ".npz"):
             (folder / f"{old.id}{suffix}").unlink(missing_ok=True)
