@@ -23,8 +23,8 @@ from .readers.safety import MAX_ARRAY_BYTES
 MODEL_DIR_ENV = "KERASCOPE_MODEL_DIR"
 """The app's model folder: its models are listed and open by deep link (none by default)."""
 CACHE_DIR_ENV = "KERASCOPE_CACHE_DIR"
-"""Where trained demos, persisted statistics and run timelines are kept; by default
-``$XDG_CACHE_HOME/kerascope``, else ``~/.cache/kerascope``."""
+"""Where trained demos, persisted statistics, run timelines and the Train tab's runs are kept; by
+default ``$XDG_CACHE_HOME/kerascope``, else ``~/.cache/kerascope``."""
 CACHE_ENV = "KERASCOPE_CACHE_MB"
 """The app's byte budget (MB) for its caches of opened and runnable models."""
 CACHE_BYTES = 2 * 1024**3

@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER, layer_findings
-from kerascope.extraction.graph_layout import NODE_HEIGHT, NODE_WIDTH, GraphLayout
+from kerascope.extraction.graph_layout import LABEL_POINTS, NODE_HEIGHT, NODE_WIDTH, GraphLayout
 from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from .tables import pool_stats
@@ -63,6 +63,11 @@ COLORSCALE = [
 NO_VALUE = "#e5e5e5"
 PX_PER_POINT = 0.75
 """Screen pixels per Graphviz point (1/72 inch) at which the graph is drawn."""
+FRAME_PX: dict[str, int] = {"TB": 160, "LR": 30}
+"""Pixels of the figure's width besides the drawing: margins, and the colour bar at the right
+of a top-to-bottom graph (a left-to-right one, as wide as the page, has it above)."""
+BAR_ABOVE_PX = 70
+"""Pixels above a left-to-right graph for its horizontal colour bar."""
 LABEL_CHARS = 24
 
 
@@ -130,8 +135,9 @@ def graph_figure(
 ) -> go.Figure:
     """The placed graph, nodes coloured by ``values`` (a continuous scale) or by ``health``.
 
-    Edges are grey curves; expanded nested models are dashed boxes named at their top left;
-    folded ones have a darker border, "[+]" before their name and "click to unfold" in their
+    Edges are grey curves, labelled with their tensor shapes where the layout has them;
+    expanded nested models are dashed boxes named at their top left; folded ones have a darker
+    border, "[+]" before their name and "click to unfold" in their
     hover. ``selected`` gets a thick outline. Axes keep Graphviz's proportions, y up.
     ``log_scale`` colours by ``log10(1 + value)`` (parameter counts span orders of magnitude),
     the colour bar labelled in the values themselves.
@@ -153,7 +159,22 @@ def graph_figure(
             "name": "edges",
         }
     ]
-    fills, key_traces = _fills(layout, values, health, colour_label, log_scale)
+    labelled = [e for e in layout.edges if e.label and e.label_at is not None]
+    if labelled:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [e.label_at[0] for e in labelled if e.label_at],
+                "y": [e.label_at[1] for e in labelled if e.label_at],
+                "mode": "text",
+                "text": [e.label for e in labelled],
+                "textfont": {"size": LABEL_POINTS * PX_PER_POINT, "color": "#444"},
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "name": "tensor shapes",
+            }
+        )
+    fills, key_traces = _fills(layout, values, health, colour_label, log_scale, layout.direction)
     half_w, half_h = 36 * NODE_WIDTH, 36 * NODE_HEIGHT  # inches to points, halved
     shapes: list[dict[str, object]] = [
         {
@@ -217,13 +238,14 @@ def graph_figure(
             "name": "layers",
         }
     )
+    above = BAR_ABOVE_PX if layout.direction == "LR" else 0
     figure_layout = {
         "title": {"text": title},
         "shapes": shapes,
         "annotations": annotations,
-        "width": max(420.0, layout.width * PX_PER_POINT + 160),
-        "height": max(240.0, layout.height * PX_PER_POINT + 80),
-        "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        "width": max(420.0, layout.width * PX_PER_POINT + FRAME_PX[layout.direction]),
+        "height": max(240.0, layout.height * PX_PER_POINT + 80 + above),
+        "margin": {"l": 10, "r": 10, "t": (40 if title else 10) + above, "b": 10},
         "plot_bgcolor": "white",
         "dragmode": False,
         "clickmode": "event+select",
@@ -266,6 +288,7 @@ def _fills(
     health: Mapping[str, Health] | None,
     label: str,
     log_scale: bool,
+    direction: str = "TB",
 ) -> tuple[list[str], list[dict[str, object]]]:
     """Each node's fill colour, and empty traces that carry the legend or the colour bar."""
     ids = [p.node.id for p in layout.nodes]
@@ -303,6 +326,15 @@ def _fills(
         "y": 1.0,
         "yanchor": "top",
     }
+    if direction == "LR":  # above the rows, which take the page's width
+        colorbar |= {
+            "orientation": "h",
+            "x": 0.0,
+            "xanchor": "left",
+            "y": 1.0,
+            "yanchor": "bottom",
+            "title": {"text": label, "side": "top"},
+        }
     if log_scale:
         powers = range(max(0, math.floor(lo) - 1), math.ceil(hi) + 1)
         colorbar |= {

@@ -23,12 +23,15 @@ from kerascope.extraction.runs import Run
 
 from ..figures import timeline as figures
 from ..figures.health import finding_text
+from ..figures.heatmaps import column_width
 from .messages import error_line, plain
 from .navigation import open_layer
 from .run_job import TimelineJob, TimelineJobs
 from .run_view import Shown, move_to, step_title
 
 JOBS = TimelineJobs()
+HALF = column_width(1 / 2, 2)
+"""Width hint of the snapshot and change figures, side by side."""
 """The timeline jobs of every session (one per version of a run)."""
 SETTLE_S = 0.3
 """A job that ends within this (a run whose snapshots are cached) is drawn at once."""
@@ -159,6 +162,7 @@ def _weight_figures(
         limit=limits[0] if limits else _largest(values),
         title=f"{layer_path}/{name} at {label}",
         subtitle=scale,
+        width_hint=HALF,
     )
     if index == 0:
         return now, None
@@ -171,6 +175,7 @@ def _weight_figures(
         title=f"change since {_run.snapshots[index - 1].label}",
         subtitle="W_t - W_(t-1); "
         + ("one colour scale for every change of the run" if limits else "this change's scale"),
+        width_hint=HALF,
     )
     return now, change
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from kerascope.extraction import open_model
-from kerascope.extraction.errors import KerascopeError, SourceNotFound
+from kerascope.extraction.errors import KerascopeError, SourceNotFound, WeightsUnavailable
+from kerascope.extraction.models.applications import OFFLINE
 from kerascope.extraction.models.demos import DEMOS, demo_path, ensure_demo
 from kerascope.extraction.readers.worker import prestart
 from kerascope.extraction.records import ModelWeights
@@ -23,6 +24,9 @@ CURRENT = "current_model"
 """Session-state key of the ModelRef that is open now."""
 NOTICES = "notices"
 """Session-state key of error lines the page header shows once (the sidebar is too narrow)."""
+INFOS = "infos"
+"""Session-state key of neutral lines the page header shows once: an expected condition (no
+network for a download) is not an error."""
 FAILED = "failed_models"
 """Session-state key of the sources that failed to open, with their messages."""
 UPLOAD_KEY = "upload"
@@ -111,6 +115,13 @@ def switch_to(ref: ModelRef, data: bytes | None = None) -> bool:
     if ref not in failed:
         try:
             open_ref(ref, data)
+        except WeightsUnavailable:
+            # Offline is expected, not a fault: one neutral line; not remembered as failed,
+            # so the button tries again when the network is back.
+            st.session_state.setdefault(INFOS, []).append(
+                f"{OFFLINE}: {plain(ref.name)} stays untrained (random initial weights)."
+            )
+            return False
         except KerascopeError as exc:
             failed[ref] = error_line(f"Could not open {plain(ref.label)}", exc, ref.name)
         except Exception as exc:  # a bug must not take the page down  # noqa: BLE001
@@ -158,6 +169,12 @@ def take_notices() -> list[str]:
     """Error lines to show at the top of the page, once."""
     notices: list[str] = st.session_state.pop(NOTICES, [])
     return notices
+
+
+def take_infos() -> list[str]:
+    """Neutral lines to show at the top of the page, once."""
+    infos: list[str] = st.session_state.pop(INFOS, [])
+    return infos
 
 
 def demo_names() -> list[str]:

@@ -47,6 +47,9 @@ class Demo:
     """Returns ``(x_train, y_train, x_test, y_test)`` for a seed."""
     classes: tuple[str, ...] = ()
     """Names of the classes by index; empty when the index is the name (digits)."""
+    patches: bool = False
+    """Trained on small patches of photos at their full resolution: a photo shown to it must
+    be cut into such a patch, not shrunk whole (see ``activations.photo_patch``)."""
 
     def label(self, index: int) -> str:
         """The name of class ``index`` (the index itself when there are no names)."""
@@ -144,6 +147,7 @@ DEMOS: dict[str, Demo] = {
         lambda: compile_classifier(photo_cnn()),
         photo_patches,
         classes=PHOTOS,
+        patches=True,
     ),
 }
 DEFAULT_DEMO = "digits_cnn"

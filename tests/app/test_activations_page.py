@@ -35,7 +35,7 @@ def test_conv_maps_beside_filters_then_another_sample_and_dense_bars() -> None:
     at = demo_page("conv1")
     clean(at)
     shown = titles(at)
-    assert shown[0] == "input"
+    assert shown[0] == "what the model sees (8x8)"
     assert "feature maps 1-16 of 16 (8x8)" in shown[1] and "conv2d filters 1-16 of 16" in shown[2]
     caption = " ".join(c.value for c in at.caption)
     first = at.slider(key="act-sample").value  # the sample with the most detail

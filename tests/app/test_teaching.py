@@ -62,11 +62,11 @@ def test_train_two_epochs_then_step_and_compare_epochs() -> None:
     next(b for b in at.button if b.label == "Train").click().run()
     clean(at)
     assert at.session_state["train_epoch"] == 2
-    grid_title = charts(at)[1]["layout"]["title"]["text"]  # type: ignore[index]
+    grid_title = charts(at)[0]["layout"]["title"]["text"]  # type: ignore[index]
     assert "after epoch 2" in grid_title
     at.select_slider(key="train_epoch").set_value(0).run()
     clean(at)
-    assert "before training" in charts(at)[1]["layout"]["title"]["text"]  # type: ignore[index]
+    assert "before training" in charts(at)[0]["layout"]["title"]["text"]  # type: ignore[index]
     at.session_state["teaching_tab"] = "Compare"
     at.run()
     at.radio(key="compare_with").set_value("epochs").run()

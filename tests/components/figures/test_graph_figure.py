@@ -101,3 +101,32 @@ def test_names_from_a_file_are_escaped_in_hover(opened: tuple[ModelWeights, Grap
     odd = replace(layout.nodes[0].node, id="<b>x</b>", name="<b>x</b>")
     fig = graph_figure(replace(layout, nodes=(PlacedNode(odd, 0, 0), *layout.nodes[1:])))
     assert "&lt;b&gt;x&lt;/b&gt;" in fig.data[1].hovertext[0]
+
+
+def test_edges_are_labelled_with_their_shapes() -> None:
+    model = open_model(nested_model())
+    assert model.graph is not None
+    labelled = graph_figure(layout_graph(model.graph, shapes=True))
+    shapes = next(t for t in labelled.data if t.name == "tensor shapes")
+    assert "(None, 4)" in shapes.text and shapes.mode == "text"
+    assert len(shapes.x) == len(shapes.text) == len(shapes.y)
+    plain = graph_figure(layout_graph(model.graph))
+    assert not [t for t in plain.data if t.name == "tensor shapes"]
+    wrapped = graph_figure(layout_graph(model.graph, direction="LR", shapes=True, wrap=300))
+    edges = next(t for t in wrapped.data if t.name == "edges")
+    assert None in edges.x  # broken where rows wrap
+
+
+def test_a_left_to_right_graph_has_its_colour_bar_above(
+    opened: tuple[ModelWeights, GraphLayout],
+) -> None:
+    model, _ = opened
+    assert model.graph is not None
+    layout = layout_graph(model.graph, direction="LR")
+    fig = graph_figure(layout, values=node_values(model, layout, "params"), log_scale=True)
+    bar = next(t for t in fig.data if t.marker and t.marker.showscale)
+    assert bar.marker.colorbar.orientation == "h"
+    assert fig.layout.width >= layout.width * 0.75
+    tall = graph_figure(layout_graph(model.graph), values=node_values(model, layout, "params"))
+    side = next(t for t in tall.data if t.marker and t.marker.showscale)
+    assert side.marker.colorbar.orientation is None  # top to bottom: at the right, as before
