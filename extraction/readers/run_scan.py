@@ -176,8 +176,7 @@ def _replies(
     expected = 0
     deadline = time.monotonic() + limits.wall
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not process.conn.poll(remaining):
+        if not process.wait(deadline):
             process.kill()
             raise _Ended("hung")
         try:

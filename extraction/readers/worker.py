@@ -85,6 +85,22 @@ _ROOT = Path(__file__).parents[len(_PACKAGE.split("."))]
 the worker imports the library under the same name as its caller."""
 
 
+_WATCH_SECONDS = 0.1
+"""How often a busy worker's resident memory is looked at."""
+
+
+def _resident_bytes(pid: int) -> int:
+    """The resident memory of process ``pid``; 0 where ``/proc`` does not say."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 class _Ended(Exception):
     """The worker is gone; ``how`` says why (for ``_crash_line``)."""
 
@@ -126,6 +142,8 @@ class _Process:
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
+        self.memory = limits.memory
+        """The most memory the worker may hold; its RLIMIT_AS, watched from here as well."""
         self.format: str | None = None
         """How the worker named the format it sniffed (``an HDF5 model file``), once it has."""
         self.confinement: Confinement | None = None
@@ -143,8 +161,7 @@ class _Process:
             raise self._gone() from exc
         deadline = time.monotonic() + wall
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.conn.poll(remaining):
+            if not self.wait(deadline):
                 self.kill()
                 raise _Ended("hung")
             try:
@@ -174,6 +191,26 @@ class _Process:
                 limit = reply["memory"]
                 raise _Ended("memory", limit if type(limit) is int and limit > 0 else 0)
             return reply
+
+    def wait(self, deadline: float) -> bool:
+        """Whether an answer came before ``deadline`` (``time.monotonic``).
+
+        Meanwhile the worker's resident memory is watched: where the kernel does not enforce
+        its RLIMIT_AS (some container runtimes ignore it), a worker past its limit is killed
+        here, as it would have stopped itself.
+
+        Raises:
+            _Ended: the worker holds more than its memory limit (it is killed).
+        """
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self.conn.poll(min(remaining, _WATCH_SECONDS)):
+                return True
+            if _resident_bytes(self.proc.pid) > self.memory:
+                self.kill()
+                raise _Ended("memory", self.memory)
 
     def confined(self, reply: dict[str, Any]) -> bool:
         """Whether ``reply`` is the worker's report of its sandbox (sent before it reads a
