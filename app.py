@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kerascope.components.page import (
+    checks,
     graph_view,
     header,
     layer_view,
@@ -28,6 +29,7 @@ shown = run_view.choose(ref)  # a run: the slider picks the snapshot every view 
 if shown is not None:
     ref, model = shown.view_ref, shown.model
 header.render(ref, model)
+checks.job(ref, model)  # statistics and health start now, so All layers and Health find them
 if not model.layers:
     st.warning("This model has no layers to show.")
     st.stop()

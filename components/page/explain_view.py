@@ -36,7 +36,7 @@ def render(layer: LayerWeights) -> None:
         st.markdown(f"**{plain(name)}** `{shape}`: " + ("; ".join(parts) or "a scalar"))
     how = "from the layer's config" if ex.from_config else "from the weights' shapes"
     st.markdown(f"**Parameters** ({how}): `{ex.arithmetic}`")
-    terms = ", ".join(f"{label} `{'*'.join(map(str, f))}`" for f, label in ex.terms)
+    terms = ", ".join(f"{plain(label)} `{'*'.join(map(str, f))}`" for f, label in ex.terms)
     st.caption(f"Terms: {terms}")
     if not ex.matches:
         st.warning(f"The formula gives {ex.params:,} but the layer holds {layer.params:,} values.")

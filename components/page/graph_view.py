@@ -17,18 +17,17 @@ from kerascope.extraction.graph_layout import GraphLayout, LayoutUnavailable, la
 from kerascope.extraction.records import ModelWeights
 
 from ..figures.graph import STATISTICS, graph_figure, node_health, node_values
+from . import checks
 from .messages import plain
-from .model_panels import _compute_stats
+from .navigation import open_layer
+from .scope import model_key
 from .sources import ModelRef
 
 CHART_KEY = "graph-chart"
 LIST_KEY = "graph-list"
 FOLDED_KEY = "graph_folded"
 COLOUR_KEY = "graph_colour"
-LAYER_KEY = "layer"
-"""The sidebar's layer picker, which a click sets."""
-MAIN_TAB_KEY = "main_tab"
-LAYER_TAB = "Layer"
+"""Names of the graph's widgets; their keys are the open model's (``model_key``)."""
 _COLOURINGS: dict[str, str] = {**{str(k): v for k, v in STATISTICS.items()}, "health": "health"}
 
 
@@ -47,16 +46,17 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
             default="params",
             required=True,
             format_func=_COLOURINGS.__getitem__,
-            key=COLOUR_KEY,
+            key=model_key(COLOUR_KEY),
         )
         or "params"
     )
     folded: list[str] = []
     if groups:
-        if FOLDED_KEY not in st.session_state:
-            st.session_state[FOLDED_KEY] = []
+        folded_key = model_key(FOLDED_KEY)
+        if folded_key not in st.session_state:
+            st.session_state[folded_key] = []
         folded = c2.multiselect(
-            "Folded nested models", groups, key=FOLDED_KEY, placeholder="none: all expanded"
+            "Folded nested models", groups, key=folded_key, placeholder="none: all expanded"
         )
     try:
         layout = _layout(_key(ref), tuple(sorted(folded)), graph)
@@ -64,12 +64,21 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
         st.error(plain(f"The graph cannot be drawn: {exc}."))
         _layer_list(model)
         return
+    check = checks.job(ref, model)
+    needed = check.checked if colour == "health" else check.stats_finished or colour == "params"
+    if not needed:  # the model's check is still running: its colours come when it is done
+        checks.live(
+            ref,
+            model,
+            lambda _: st.caption(
+                f"The graph is coloured by {_COLOURINGS[colour]} once every layer is checked."
+            ),
+        )
+        return
     if colour == "health":
-        _compute_stats(model)
-        fig = graph_figure(layout, health=node_health(model, layout), selected=selected)
+        verdicts = checks.verdicts(ref, model) or {}
+        fig = graph_figure(layout, health=node_health(model, layout, verdicts), selected=selected)
     else:
-        if colour != "params":
-            _compute_stats(model)
         values = node_values(model, layout, colour)  # type: ignore[arg-type]
         fig = graph_figure(
             layout,
@@ -88,7 +97,7 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
         st.plotly_chart(
             fig,
             width="content",
-            key=CHART_KEY,
+            key=model_key(CHART_KEY),
             on_select=_on_click,
             selection_mode="points",
             config={"scrollZoom": False, "displayModeBar": False},
@@ -97,23 +106,18 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
 
 def _on_click() -> None:
     """Open the clicked layer in the Layer tab, or unfold the clicked nested model."""
-    event: Any = st.session_state.get(CHART_KEY)
+    event: Any = st.session_state.get(model_key(CHART_KEY))
     points = (event or {}).get("selection", {}).get("points", [])
     if not points or not points[0].get("customdata"):
         return
     node_id, is_group = points[0]["customdata"][:2]
     if is_group:
-        st.session_state[FOLDED_KEY] = [
-            g for g in st.session_state.get(FOLDED_KEY, []) if g != node_id
+        folded_key = model_key(FOLDED_KEY)
+        st.session_state[folded_key] = [
+            g for g in st.session_state.get(folded_key, []) if g != node_id
         ]
         return
     open_layer(str(node_id))
-
-
-def open_layer(path: str) -> None:
-    """Select ``path`` in the sidebar and switch to the Layer tab (for widget callbacks)."""
-    st.session_state[LAYER_KEY] = path
-    st.session_state[MAIN_TAB_KEY] = LAYER_TAB
 
 
 def _layer_list(model: ModelWeights) -> None:
@@ -121,7 +125,7 @@ def _layer_list(model: ModelWeights) -> None:
         "This file holds no model config (only weights, or a subclassed model), so the "
         "connections between layers are unknown. Its layers, in the order the file lists them:"
     )
-    st.session_state[f"{LIST_KEY}-paths"] = [la.path for la in model.layers]
+    st.session_state[model_key(f"{LIST_KEY}-paths")] = [la.path for la in model.layers]
     table = pd.DataFrame(
         {
             "layer": [la.path for la in model.layers],
@@ -132,7 +136,7 @@ def _layer_list(model: ModelWeights) -> None:
     st.dataframe(
         table,
         hide_index=True,
-        key=LIST_KEY,
+        key=model_key(LIST_KEY),
         on_select=_on_row,
         selection_mode="single-row",
     )
@@ -140,9 +144,9 @@ def _layer_list(model: ModelWeights) -> None:
 
 
 def _on_row() -> None:
-    event: Any = st.session_state.get(LIST_KEY)
+    event: Any = st.session_state.get(model_key(LIST_KEY))
     rows = (event or {}).get("selection", {}).get("rows", [])
-    paths = st.session_state.get(f"{LIST_KEY}-paths")
+    paths = st.session_state.get(model_key(f"{LIST_KEY}-paths"))
     if rows and paths:
         open_layer(paths[rows[0]])
 

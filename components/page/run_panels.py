@@ -24,9 +24,10 @@ from kerascope.extraction.runs import Run
 from ..figures import timeline as figures
 from ..figures.health import finding_text
 from .messages import error_line, plain
-from .navigation import open_layer
+from .navigation import open_layer, weight_key
 from .run_job import TimelineJob, TimelineJobs
 from .run_view import Shown, move_to, step_title
+from .scope import model_key
 
 JOBS = TimelineJobs()
 """The timeline jobs of every session (one per version of a run)."""
@@ -88,10 +89,11 @@ def _render_layer(shown: Shown, layer: LayerWeights) -> None:
     if not names:
         st.info("This layer's weights are not in every snapshot of the run.")
         return
-    if st.session_state.get("weight") not in names:
-        st.session_state["weight"] = names[0]
+    picked = weight_key(layer.path)
+    if st.session_state.get(picked) not in names:
+        st.session_state[picked] = names[0]
     name = (
-        st.segmented_control("Weight", names, key="weight", required=True, format_func=plain)
+        st.segmented_control("Weight", names, key=picked, required=True, format_func=plain)
         or names[0]
     )
     limits = None
@@ -317,7 +319,7 @@ def _whole_run(shown: Shown, line: Timeline) -> None:
         st.segmented_control(
             "Timeline of",
             list(figures.METRICS),
-            key="run_metric",
+            key=model_key("run_metric"),
             default="update_ratio",
             required=True,
             format_func=figures.METRICS.__getitem__,
