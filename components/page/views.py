@@ -80,7 +80,9 @@ def show_overview(fig: go.Figure, *, key: str, max_points_per_layer: int = 100_0
 
 STATUS_ORDER = ("error", "warning", "info", "ok", "none")
 """A ``status`` column (``health.Verdict``) sorts in this order: it is stored as the rank and
-shown as the word (``none``: a layer without weights, nothing to check)."""
+shown as the word (``STATUS_WORDS``)."""
+STATUS_WORDS = {**{s: s for s in STATUS_ORDER}, "none": "no weights"}
+"""How the table says each verdict (``none``: nothing to check)."""
 
 
 def show_table(
@@ -109,7 +111,7 @@ def show_table(
             ranked = table.assign(status=[STATUS_ORDER.index(s) for s in table["status"]])
         style = ranked.style
         if "status" in table.columns:
-            style = style.format({"status": STATUS_ORDER.__getitem__}).map(
+            style = style.format({"status": lambda rank: STATUS_WORDS[STATUS_ORDER[rank]]}).map(
                 lambda rank: f"color: {SEVERITY_COLOURS[STATUS_ORDER[rank]]}; font-weight: bold",
                 subset=["status"],
             )

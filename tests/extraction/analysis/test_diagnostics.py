@@ -181,3 +181,14 @@ def test_findings_from_kept_statistics_are_the_findings_without_them() -> None:
         weight.stats()  # as the app's background check leaves them
     assert layer_findings(layer) == fresh
     assert {f.check for f in fresh} >= {"nan_inf", "dead_units"}
+
+
+def test_a_finite_value_whose_square_overflows_float32_is_not_nan() -> None:
+    dense = layers.Dense(8, name="dense")
+    model = records(dense, shape=(16,))
+    kernel, bias = dense.get_weights()
+    kernel[3, 2] = 3e20  # finite in float32; its square is not
+    dense.set_weights([kernel, bias])
+    found = checks(layer_findings(model.layer("dense")))
+    assert "nan_inf" not in found
+    assert found["exploding_norm"].indices == (2,)
