@@ -66,10 +66,15 @@ def switch_url(switch_dirs: tuple[Path, Path]) -> Iterator[str]:
 
 
 def settle(page: Page, timeout: float = 240_000) -> None:
-    """Wait for a drawn chart and an idle script, twice (a switch reruns the page)."""
+    """Wait for a drawn chart, no progress bar (a run fills its timelines in the background)
+    and an idle script, twice (a switch reruns the page)."""
     page.wait_for_selector(CHART, timeout=timeout)
-    idle(page, timeout)
-    page.wait_for_timeout(500)
+    for _ in range(2):
+        expect(page.locator(MAIN).locator('[data-testid="stProgress"]')).to_have_count(
+            0, timeout=timeout
+        )
+        idle(page, timeout)
+        page.wait_for_timeout(500)
     idle(page, timeout)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
 
