@@ -31,7 +31,7 @@ from .sources import ModelRef
 
 REFRESH_S = 1.0
 """How often a page waiting for the check redraws what is known."""
-SETTLE_S = 0.5
+SETTLE_S = 0.3
 """A check that finishes within this is drawn at once, without a partial view first."""
 _SHOW = {"error": st.error, "warning": st.warning, "info": st.info}
 

@@ -83,6 +83,38 @@ def test_switching_models_keeps_a_valid_layer() -> None:
     assert charts(at)[0]["data"][0]["type"] == "heatmap"
 
 
+def test_a_model_switched_to_starts_as_its_link_opens_it() -> None:
+    at = app()
+    at.button(key="layer_next").click().run()  # digits_cnn's conv2: photo_patches has one too
+    assert at.session_state[state_key(at, "layer")] == "conv2"
+    at.selectbox(key="demo_name").set_value("photo_patches").run()
+    assert_clean(at)
+    linked = app({"model": "photo_patches"})
+    for page in (at, linked):
+        assert page.session_state[state_key(page, "layer")] == "conv1"
+        assert page.selectbox(key=state_key(page, "grid_mode", "conv1", "kernel")).value == "rgb"
+        assert "filters 1-16 of 16, RGB" in charts(page)[0]["layout"]["title"]["text"]  # type: ignore[index]
+    assert [c.value for c in at.caption] == [c.value for c in linked.caption]
+    assert at.query_params["layer"] == "conv1"
+
+
+def test_model_folder_lists_its_files_and_opens_none(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(model_dir))
+    at = app()
+    at.radio(key="source_kind").set_value("folder").run()
+    assert_clean(at)
+    assert not at.error
+    files = at.selectbox(key="folder_name")
+    assert files.value is None and "tiny.keras" in files.options
+    assert "Open now: demo digits\\_cnn" in [c.value for c in at.sidebar.caption]
+    assert at.query_params["model"] == "digits_cnn"
+    files.set_value("tiny.keras").run()
+    assert_clean(at)
+    assert at.query_params["model"] == "tiny.keras"
+
+
 def test_deep_link_opens_model_and_layer() -> None:
     at = app({"model": "digits_mlp", "layer": "digit"})
     assert_clean(at)
