@@ -29,7 +29,8 @@ shown = run_view.choose(ref)  # a run: the slider picks the snapshot every view 
 if shown is not None:
     ref, model = shown.view_ref, shown.model
 header.render(ref, model)
-checks.job(ref, model)  # statistics and health start now, so All layers and Health find them
+if shown is None:  # a model's statistics and health start now (a run has its own first pass)
+    checks.job(ref, model)
 if not model.layers:
     st.warning("This model has no layers to show.")
     st.stop()
