@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from kerascope.components.page import (
-    checks,
     graph_view,
     header,
     layer_view,
@@ -29,8 +28,6 @@ shown = run_view.choose(ref)  # a run: the slider picks the snapshot every view 
 if shown is not None:
     ref, model = shown.view_ref, shown.model
 header.render(ref, model)
-if shown is None:  # a model's statistics and health start now (a run has its own first pass)
-    checks.job(ref, model)
 if not model.layers:
     st.warning("This model has no layers to show.")
     st.stop()
