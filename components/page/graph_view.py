@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from kerascope.extraction.analysis.stats_job import StatsJob
 from kerascope.extraction.graph import ModelGraph
 from kerascope.extraction.graph_layout import GraphLayout, LayoutUnavailable, layout_graph
 from kerascope.extraction.records import ModelWeights
@@ -64,9 +65,8 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
         st.error(plain(f"The graph cannot be drawn: {exc}."))
         _layer_list(model)
         return
-    check = checks.job(ref, model)
-    needed = check.checked if colour == "health" else check.stats_finished or colour == "params"
-    if not needed:  # the model's check is still running: its colours come when it is done
+    if colour != "params" and not _ready(checks.job(ref, model), colour):
+        # The model's check is still running: these colours come when it is done.
         checks.live(
             ref,
             model,
@@ -102,6 +102,11 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
             selection_mode="points",
             config={"scrollZoom": False, "displayModeBar": False},
         )
+
+
+def _ready(check: StatsJob, colour: str) -> bool:
+    """Whether the model's check has what colouring by ``colour`` needs."""
+    return check.checked if colour == "health" else check.stats_finished
 
 
 def _on_click() -> None:

@@ -6,8 +6,9 @@ The page starts one job per opened model and shows what is done while the rest c
 statistics of a big source are saved to the cache folder every ``SAVE_EVERY_S`` seconds and at
 the end (see ``stats_cache``), so an interrupted pass is not lost either. The health scan
 (``health.model_findings`` without spectra) comes right after the statistics, which its checks
-reuse: the model's verdict is known in seconds (``checked``), while the spectra of big weights
-may take minutes more (smallest first, so the notes of most weights come early).
+reuse, then the spectra, smallest first: the verdict and the notes of weights up to
+``CHECK_SPECTRA_UP_TO`` values are known in seconds (``checked``), while the spectra of big
+weights may take minutes more.
 
 Decided edge cases:
 - A weight whose bytes turn out damaged (CorruptFile when read) is skipped; the first such
@@ -36,6 +37,9 @@ from .stats_cache import save_stats
 
 SAVE_EVERY_S = 10.0
 """How often a running job saves what it has computed."""
+CHECK_SPECTRA_UP_TO = 1_000_000
+"""Spectra of weights up to this many values are part of the check (their notes come with the
+verdict, in well under a second each); bigger ones follow it (VGG16's fc1 takes minutes)."""
 
 
 class StatsJob:
@@ -89,7 +93,8 @@ class StatsJob:
 
     @property
     def checked(self) -> bool:
-        """Whether the statistics and the health scan are done (spectra may still run)."""
+        """Whether the statistics, the health scan and the small weights' spectra are done (big
+        ones may still run)."""
         return self._checked.is_set()
 
     def wait_stats(self, seconds: float) -> bool:
@@ -124,8 +129,9 @@ class StatsJob:
             self._stats_finished.set()
             if self.health:
                 self._scan(model)
-            self._checked.set()
             for layer, weight in self.spectra:
+                if weight.size > CHECK_SPECTRA_UP_TO:
+                    self._checked.set()
                 self._step(
                     model,
                     f"spectrum of {layer.path}/{weight.name}",

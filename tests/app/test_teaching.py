@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from _page_state import state_key
+from _page_state import settled, state_key
 from streamlit.testing.v1 import AppTest
 
 PAGE = Path(__file__).with_name("teaching_page.py")
@@ -16,7 +16,7 @@ def page(tab: str = "Explain", layer: str = "conv1") -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
     at.session_state["teaching_tab"] = tab
     at.session_state["test_layer"] = layer
-    return at.run()
+    return settled(at.run())
 
 
 def clean(at: AppTest) -> None:
