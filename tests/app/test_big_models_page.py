@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _page_state import state_key
+from _page_state import settled, state_key
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.llama_layout import TINY, write_llama_checkpoint
@@ -45,7 +45,7 @@ def test_llama_folder_opens_and_draws_embedding_mlp_and_depth(
     assert "model.layers.1.mlp.down_proj" in heat["layout"]["title"]["text"]  # type: ignore[index]
     assert z  # drawn
     at.session_state["main_tab"] = "Model overview"
-    at.run()
+    settled(at.run())  # the model's check done: the overview in its final form
     assert not at.exception, [e.value for e in at.exception]
     titles = [c["layout"]["title"]["text"] for c in charts(at)]  # type: ignore[index]
     assert any("by depth" in t for t in titles)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import keras
 import pytest
-from _page_state import state_key
+from _page_state import settled, state_key
 from keras import layers
 from streamlit.testing.v1 import AppTest
 
@@ -203,7 +203,7 @@ def test_all_layers_table_and_overview_tabs() -> None:
         "digit",
     ]
     at.session_state["main_tab"] = "Model overview"
-    at.run()
+    settled(at.run())
     assert_clean(at)
     (box,) = charts(at)
     assert box["data"][0]["type"] == "box"
