@@ -76,16 +76,20 @@ def test_bare_urls_in_names_and_config_are_not_links_on_any_tab(
     assert LINKY_LAYER in _text(page) and LINKY_MODEL in _text(page)  # as written
     _no_link_anywhere(page, "Layer")
     page.screenshot(path=str(screenshots / "text-as-text-links.png"))
-    for tab in MAIN_TABS[1:]:
+    for tab in MAIN_TABS[1:] + TEACHING_TABS:
         page.get_by_role("tab", name=tab, exact=True).click()
-        idle(page)
-        page.wait_for_timeout(1500)  # the model's check may still be filling the view
-        idle(page)
-        _no_link_anywhere(page, tab)
-    for tab in TEACHING_TABS:
-        page.get_by_role("tab", name=tab, exact=True).click()
-        idle(page)
+        _settled(page)
         _no_link_anywhere(page, tab)
         if tab == "Health":
+            expect(page.locator('[data-testid="stMain"]')).to_contain_text("This layer")
             assert LINKY_LAYER in _text(page)
             page.screenshot(path=str(screenshots / "text-as-text-links-health.png"))
+
+
+def _settled(page: Page) -> None:
+    """Idle, with the model's background check (a progress bar while it runs) done."""
+    idle(page)
+    progress = page.locator('[data-testid="stMain"] [data-testid="stProgress"]')
+    expect(progress).to_have_count(0, timeout=120_000)
+    page.wait_for_timeout(300)
+    idle(page)
