@@ -22,6 +22,7 @@ Decided edge cases:
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -37,9 +38,29 @@ from .stats_cache import save_stats
 
 SAVE_EVERY_S = 10.0
 """How often a running job saves what it has computed."""
+NICE = 10
+"""How much lower the check's thread runs than the page's."""
 CHECK_SPECTRA_UP_TO = 1_000_000
 """Spectra of weights up to this many values are part of the check (their notes come with the
 verdict, in well under a second each); bigger ones follow it (VGG16's fc1 takes minutes)."""
+
+
+def _yield_to_the_page() -> None:
+    """Lower this thread's CPU priority (on Linux a thread's nice value is its own), so that
+    the page's threads come first while the check runs; elsewhere, nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+    except (AttributeError, OSError):
+        pass
+
+
+def _on_one_blas_thread(work: Callable[[], object]) -> object:
+    """``work()`` with BLAS limited to one thread (the calling, lowered one), so a big
+    spectrum's eigenvalues leave the other cores to the page."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return work()
 
 
 class StatsJob:
@@ -123,6 +144,7 @@ class StatsJob:
         model = self._model
         assert model is not None
         self._last_save = time.monotonic()
+        _yield_to_the_page()
         try:
             for layer, weight in self.pending:
                 self._step(model, f"{layer.path}/{weight.name}", weight.stats)
@@ -132,11 +154,10 @@ class StatsJob:
             for layer, weight in self.spectra:
                 if weight.size > CHECK_SPECTRA_UP_TO:
                     self._checked.set()
-                self._step(
-                    model,
-                    f"spectrum of {layer.path}/{weight.name}",
-                    partial(spectral_stats, layer, weight),
-                )
+                work: Callable[[], object] = partial(spectral_stats, layer, weight)
+                if weight.size > CHECK_SPECTRA_UP_TO:  # minutes of eigenvalues: one core
+                    work = partial(_on_one_blas_thread, work)
+                self._step(model, f"spectrum of {layer.path}/{weight.name}", work)
             if self.source is not None:
                 save_stats(model, self.source)
         except Exception as exc:  # a bug must not leave the page waiting forever  # noqa: BLE001
