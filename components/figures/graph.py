@@ -10,8 +10,9 @@ Decided:
   learned, so they are left out); ``mean_abs`` is the mean of |w|. A layer without weights has
   no statistic, not even ``params`` (drawn grey, "no weights"); a folded nested model has only
   ``params``, summed over its layers.
-- Health is the worst severity of ``layer_findings`` (``ok`` without findings, ``none`` without
-  weights); a folded nested model takes the worst of its layers.
+- Health is each layer's verdict (``health.layer_verdicts``, as the All-layers table shows it:
+  whole-model findings included, ``ok`` without findings, ``none`` without weights); a folded
+  nested model takes the worst of its layers.
 - Each point's ``customdata`` is ``[node id, is a folded group]``, so the page knows what a
   click meant without reading the figure back.
 """
@@ -26,11 +27,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER, layer_findings
+from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER
+from kerascope.extraction.analysis.health import Verdict
 from kerascope.extraction.graph_layout import LABEL_POINTS, NODE_HEIGHT, NODE_WIDTH, GraphLayout
 from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from .tables import pool_stats
+from .text import plotly_text
 
 Statistic = Literal["params", "mean_abs", "std", "l2"]
 STATISTICS: dict[Statistic, str] = {
@@ -39,7 +42,7 @@ STATISTICS: dict[Statistic, str] = {
     "std": "std of w",
     "l2": "L2 norm",
 }
-Health = Literal["error", "warning", "info", "ok", "none"]
+Health = Verdict
 HEALTH_COLOURS: dict[Health, str] = {
     "error": "#d62728",
     "warning": "#ff9f1c",
@@ -48,7 +51,7 @@ HEALTH_COLOURS: dict[Health, str] = {
     "none": "#e5e5e5",
 }
 HEALTH_WORDS: dict[Health, str] = {
-    "error": "error (NaN/Inf)",
+    "error": "error",
     "warning": "warning",
     "info": "note",
     "ok": "no findings",
@@ -106,20 +109,16 @@ def node_values(model: ModelWeights, layout: GraphLayout, statistic: Statistic) 
     return out
 
 
-def node_health(model: ModelWeights, layout: GraphLayout) -> dict[str, Health]:
-    """The worst finding's severity of every placed node (``ok``, or ``none`` without weights)."""
+def node_health(
+    model: ModelWeights, layout: GraphLayout, verdicts: Mapping[str, Verdict]
+) -> dict[str, Health]:
+    """Every placed node's verdict (``health.layer_verdicts``: the table's status); a folded
+    nested model takes the worst of its layers with weights (``none`` without any)."""
     out: dict[str, Health] = {}
     for placed in layout.nodes:
         members = [la for la in _members(model, placed.node.id, placed.node.is_group) if la.weights]
-        if not members:
-            out[placed.node.id] = "none"
-            continue
-        worst: Health = "ok"
-        for layer in members:
-            for finding in layer_findings(layer)[:1]:
-                if worst == "ok" or SEVERITY_ORDER[finding.severity] < _RANK[worst]:
-                    worst = finding.severity
-        out[placed.node.id] = worst
+        found = [verdicts.get(la.path, "ok") for la in members]
+        out[placed.node.id] = min(found, key=_RANK.__getitem__) if found else "none"
     return out
 
 
@@ -192,7 +191,7 @@ def graph_figure(
         {
             "x": g.x0 + 4,
             "y": g.y1 - 2,
-            "text": g.id,
+            "text": plotly_text(g.id),
             "showarrow": False,
             "xanchor": "left",
             "yanchor": "top",
@@ -260,7 +259,7 @@ def graph_figure(
 
 def _label(name: str, is_group: bool) -> str:
     text = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
-    return f"[+] {text}" if is_group else text
+    return plotly_text(f"[+] {text}" if is_group else text)
 
 
 def _hover(
@@ -271,8 +270,7 @@ def _hover(
     health: Mapping[str, Health] | None,
 ) -> str:
     # Layer names come from the file: escape the characters plotly would read as markup.
-    safe = node_id.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    lines = [f"<b>{safe}</b>", class_name.replace("<", "&lt;")]
+    lines = [f"<b>{plotly_text(node_id)}</b>", plotly_text(class_name)]
     if values is not None:
         v = values.get(node_id, math.nan)
         lines.append("no weights" if math.isnan(v) else f"{v:,.4g}")

@@ -191,7 +191,7 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
         c2.selectbox("Maps per page", MAP_PAGE_SIZES, key=f"{key}-page-size") or MAP_PAGE_SIZES[0]
     )
     pages = filters.page_count(channels, page_size)
-    page_key = f"{key}-page"
+    page_key = f"{key}-page|{layer.path}"  # each layer's maps start on their first page
     page = views.pager(c3, pages, state=page_key, key=f"{page_key}-top", noun="maps")
     scale: Scale = "per_filter" if per else "shared"
     kernel = next((w for w in layer.weights if w.role == "kernel"), None)

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from kerascope.extraction.analysis.stats_job import StatsJob
 from kerascope.extraction.attributes import config_attributes
 from kerascope.extraction.graph import ModelGraph, Shape, shape_text
 from kerascope.extraction.graph_layout import (
@@ -31,8 +32,10 @@ from ..figures.graph import (
     node_health,
     node_values,
 )
+from . import checks
 from .messages import plain
-from .model_panels import _compute_stats
+from .navigation import layer_key, open_layer
+from .scope import model_key
 from .sidebar import SHOW_WEIGHTLESS
 from .sources import ModelRef
 
@@ -44,12 +47,10 @@ DIRECTION_KEY = "graph_direction"
 SHAPES_KEY = "graph_shapes"
 DETAILS_KEY = "graph-details"
 WEIGHTLESS_PATHS = "graph_weightless"
-"""Session key: the open model's layers without weights (a click on one shows them all)."""
+"""Session key (the open model's): its layers without weights (a click on one shows them all)."""
 DIRECTION_WORDS: dict[Direction, str] = {"TB": "top to bottom", "LR": "left to right"}
-LAYER_KEY = "layer"
-"""The sidebar's layer picker, which a click sets."""
-MAIN_TAB_KEY = "main_tab"
-LAYER_TAB = "Layer"
+"""Names of the graph's widgets; the chart's, the list's, the colouring's and the folds' keys
+are the open model's (``model_key``); the arrows' direction and shapes are the user's."""
 _COLOURINGS: dict[str, str] = {**{str(k): v for k, v in STATISTICS.items()}, "health": "health"}
 
 
@@ -60,7 +61,9 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
         return
     graph = model.graph
     groups = list(graph.groups)
-    st.session_state[WEIGHTLESS_PATHS] = [la.path for la in model.layers if not la.weights]
+    st.session_state[model_key(WEIGHTLESS_PATHS)] = [
+        la.path for la in model.layers if not la.weights
+    ]
     c1, c2, c3 = st.columns([11, 6, 4], vertical_alignment="bottom")
     colour = (
         c1.segmented_control(
@@ -69,7 +72,7 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
             default="params",
             required=True,
             format_func=_COLOURINGS.__getitem__,
-            key=COLOUR_KEY,
+            key=model_key(COLOUR_KEY),
         )
         or "params"
     )
@@ -89,10 +92,11 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
     )
     folded: list[str] = []
     if groups:
-        if FOLDED_KEY not in st.session_state:
-            st.session_state[FOLDED_KEY] = []
+        folded_key = model_key(FOLDED_KEY)
+        if folded_key not in st.session_state:
+            st.session_state[folded_key] = []
         folded = st.multiselect(
-            "Folded nested models", groups, key=FOLDED_KEY, placeholder="none: all expanded"
+            "Folded nested models", groups, key=folded_key, placeholder="none: all expanded"
         )
     try:
         layout = _layout(_key(ref), tuple(sorted(folded)), direction, shapes, graph)
@@ -100,12 +104,20 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
         st.error(plain(f"The graph cannot be drawn: {exc}."))
         _layer_list(model)
         return
+    if colour != "params" and not _ready(checks.job(ref, model), colour):
+        # The model's check is still running: these colours come when it is done.
+        checks.live(
+            ref,
+            model,
+            lambda _: st.caption(
+                f"The graph is coloured by {_COLOURINGS[colour]} once every layer is checked."
+            ),
+        )
+        return
     if colour == "health":
-        _compute_stats(model)
-        fig = graph_figure(layout, health=node_health(model, layout), selected=selected)
+        verdicts = checks.verdicts(ref, model) or {}
+        fig = graph_figure(layout, health=node_health(model, layout, verdicts), selected=selected)
     else:
-        if colour != "params":
-            _compute_stats(model)
         values = node_values(model, layout, colour)  # type: ignore[arg-type]
         fig = graph_figure(
             layout,
@@ -127,7 +139,7 @@ def render(ref: ModelRef, model: ModelWeights, selected: str) -> None:
         st.plotly_chart(
             fig,
             width="content",
-            key=CHART_KEY,
+            key=model_key(CHART_KEY),
             on_select=_on_click,
             selection_mode="points",
             config={"scrollZoom": False, "displayModeBar": False},
@@ -184,17 +196,23 @@ def _shape(shape: Shape | None) -> str:
     return plain(shape_text(shape)) if shape is not None else "shape not recorded"
 
 
+def _ready(check: StatsJob, colour: str) -> bool:
+    """Whether the model's check has what colouring by ``colour`` needs."""
+    return check.checked if colour == "health" else check.stats_finished
+
+
 def _on_click() -> None:
     """Select the clicked layer (the sidebar follows; the panel beside shows it), or unfold
     the clicked nested model."""
-    event: Any = st.session_state.get(CHART_KEY)
+    event: Any = st.session_state.get(model_key(CHART_KEY))
     points = (event or {}).get("selection", {}).get("points", [])
     if not points or not points[0].get("customdata"):
         return
     node_id, is_group = points[0]["customdata"][:2]
     if is_group:
-        st.session_state[FOLDED_KEY] = [
-            g for g in st.session_state.get(FOLDED_KEY, []) if g != node_id
+        folded_key = model_key(FOLDED_KEY)
+        st.session_state[folded_key] = [
+            g for g in st.session_state.get(folded_key, []) if g != node_id
         ]
         return
     select_layer(str(node_id))
@@ -203,15 +221,9 @@ def _on_click() -> None:
 def select_layer(path: str) -> None:
     """Make ``path`` the selected layer without leaving the tab (for widget callbacks); a
     layer without weights turns "show layers without weights" on, as a deep link does."""
-    st.session_state[LAYER_KEY] = path
-    if path in st.session_state.get(WEIGHTLESS_PATHS, ()):
-        st.session_state[SHOW_WEIGHTLESS] = True
-
-
-def open_layer(path: str) -> None:
-    """Select ``path`` in the sidebar and switch to the Layer tab (for widget callbacks)."""
-    st.session_state[LAYER_KEY] = path
-    st.session_state[MAIN_TAB_KEY] = LAYER_TAB
+    st.session_state[layer_key()] = path
+    if path in st.session_state.get(model_key(WEIGHTLESS_PATHS), ()):
+        st.session_state[model_key(SHOW_WEIGHTLESS)] = True
 
 
 def _layer_list(model: ModelWeights) -> None:
@@ -219,7 +231,7 @@ def _layer_list(model: ModelWeights) -> None:
         "This file holds no model config (only weights, or a subclassed model), so the "
         "connections between layers are unknown. Its layers, in the order the file lists them:"
     )
-    st.session_state[f"{LIST_KEY}-paths"] = [la.path for la in model.layers]
+    st.session_state[model_key(f"{LIST_KEY}-paths")] = [la.path for la in model.layers]
     table = pd.DataFrame(
         {
             "layer": [la.path for la in model.layers],
@@ -230,7 +242,7 @@ def _layer_list(model: ModelWeights) -> None:
     st.dataframe(
         table,
         hide_index=True,
-        key=LIST_KEY,
+        key=model_key(LIST_KEY),
         on_select=_on_row,
         selection_mode="single-row",
     )
@@ -238,9 +250,9 @@ def _layer_list(model: ModelWeights) -> None:
 
 
 def _on_row() -> None:
-    event: Any = st.session_state.get(LIST_KEY)
+    event: Any = st.session_state.get(model_key(LIST_KEY))
     rows = (event or {}).get("selection", {}).get("rows", [])
-    paths = st.session_state.get(f"{LIST_KEY}-paths")
+    paths = st.session_state.get(model_key(f"{LIST_KEY}-paths"))
     if rows and paths:
         open_layer(paths[rows[0]])
 

@@ -25,9 +25,10 @@ from ..figures import timeline as figures
 from ..figures.health import finding_text
 from ..figures.heatmaps import column_width
 from .messages import error_line, plain
-from .navigation import open_layer
+from .navigation import open_layer, weight_key
 from .run_job import TimelineJob, TimelineJobs
 from .run_view import Shown, move_to, step_title
+from .scope import model_key
 
 JOBS = TimelineJobs()
 HALF = column_width(1 / 2, 2)
@@ -91,10 +92,11 @@ def _render_layer(shown: Shown, layer: LayerWeights) -> None:
     if not names:
         st.info("This layer's weights are not in every snapshot of the run.")
         return
-    if st.session_state.get("weight") not in names:
-        st.session_state["weight"] = names[0]
+    picked = weight_key(layer.path)
+    if st.session_state.get(picked) not in names:
+        st.session_state[picked] = names[0]
     name = (
-        st.segmented_control("Weight", names, key="weight", required=True, format_func=plain)
+        st.segmented_control("Weight", names, key=picked, required=True, format_func=plain)
         or names[0]
     )
     limits = None
@@ -322,7 +324,7 @@ def _whole_run(shown: Shown, line: Timeline) -> None:
         st.segmented_control(
             "Timeline of",
             list(figures.METRICS),
-            key="run_metric",
+            key=model_key("run_metric"),
             default="update_ratio",
             required=True,
             format_func=figures.METRICS.__getitem__,

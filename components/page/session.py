@@ -18,6 +18,7 @@ from kerascope.extraction.records import ModelWeights
 
 from .caches import ByteLRU, cache_bytes, records_bytes
 from .messages import error_line, plain
+from .scope import enter
 from .sources import DEFAULT, ModelRef
 
 CURRENT = "current_model"
@@ -81,7 +82,7 @@ def open_ref(ref: ModelRef, data: bytes | None = None) -> ModelWeights:
         bar.empty()
     if ref.kind == "application" and ref not in _OPENED_APPS:
         return _open_application(ref)
-    with st.spinner(f"Opening {ref.label}..."):
+    with st.spinner(f"Opening {plain(ref.label)}..."):
         return _open_cached(ref, data)
 
 
@@ -96,7 +97,7 @@ def _open_application(ref: ModelRef) -> ModelWeights:
 
     bar = st.progress(0.05, text="Importing TensorFlow and Keras (first open only)...")
     import_keras()
-    bar.progress(0.4, text=f"Building {ref.label} and reading its weights...")
+    bar.progress(0.4, text=f"Building {plain(ref.label)} and reading its weights...")
     try:
         model = _open_cached(ref)
     finally:
@@ -153,16 +154,19 @@ def _worker_started() -> bool:
 
 
 def current() -> tuple[ModelRef, ModelWeights]:
-    """The open model; the default demo when nothing was opened yet or it vanished."""
+    """The open model; the default demo when nothing was opened yet or it vanished. Its widget
+    state is scoped to it (``scope.enter``): another model's is dropped."""
     _worker_started()
     ref = current_ref()
     try:
-        return ref, open_ref(ref)
+        model = open_ref(ref)
     except Exception as exc:  # a vanished file or a bug: fall back, never a dead page  # noqa: BLE001
         if ref != DEFAULT:
             st.error(f"{plain(ref.label)} is no longer available ({plain(exc)}); showing the demo.")
-        st.session_state[CURRENT] = DEFAULT
-        return DEFAULT, open_ref(DEFAULT)
+        st.session_state[CURRENT] = ref = DEFAULT
+        model = open_ref(DEFAULT)
+    enter(ref, model)
+    return ref, model
 
 
 def take_notices() -> list[str]:

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from _page_state import state_key
 from streamlit.testing.v1 import AppTest
 
 from kerascope.extraction.models.demos import demo_path, ensure_demo
@@ -69,7 +70,7 @@ def test_a_trained_run_reopens_in_a_new_session(cache: Path) -> None:
     assert any("conv1 kernel before training" in t for t in titles(again))
     again.session_state["teaching_tab"] = "Compare"  # the reopened run's epochs compare too
     again.run()
-    again.radio(key="compare_with").set_value("epochs").run()
+    again.radio(key=state_key(again, "compare_with")).set_value("epochs").run()
     clean(again)
 
 

@@ -16,6 +16,7 @@ from kerascope.components.figures.graph import (
     node_values,
 )
 from kerascope.extraction import open_model
+from kerascope.extraction.analysis.health import layer_verdicts, model_findings
 from kerascope.extraction.graph_layout import GraphLayout, layout_graph
 from kerascope.extraction.records import ModelWeights
 
@@ -82,14 +83,14 @@ def test_health_colours_the_worst_finding() -> None:
     model = open_model(nested_model(broken=True))
     assert model.graph is not None
     layout = layout_graph(model.graph, ["inner"])
-    health = node_health(model, layout)
+    health = node_health(model, layout, layer_verdicts(model, model_findings(model)))
     assert health["h"] == "error" and health["relu"] == "none"
     fig = graph_figure(layout, health=health)
     ids = [c[0] for c in fig.data[1].customdata]
     assert [c[1] for c in fig.data[1].customdata][ids.index("inner")] is True
     fills = [s.fillcolor for s in fig.layout.shapes if s.fillcolor is not None]
     assert fills[ids.index("h")] == HEALTH_COLOURS["error"]
-    assert {t.name for t in fig.data[2:]} >= {"error (NaN/Inf)", "no weights"}
+    assert {t.name for t in fig.data[2:]} >= {"error", "no weights"}
 
 
 def test_names_from_a_file_are_escaped_in_hover(opened: tuple[ModelWeights, GraphLayout]) -> None:
