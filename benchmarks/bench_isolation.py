@@ -5,23 +5,29 @@
 VGG16 (``weights=None``, 138 M weights) is built once by ``bench_vgg16`` and cached under
 ``benchmarks/.cache/``. Each measurement runs in a fresh interpreter with an empty statistics
 cache, so nothing is warm inside Python and every statistic is computed (the OS page cache is
-warm: every case runs once untimed first). Cases, each isolated (``open_model(path)``) and in
-process (``open_model(path, isolate=False)``), interleaved:
+warm: every case runs once untimed first). Cases, each in process (``open_model(path,
+isolate=False)``), isolated without the sandbox (``KERASCOPE_WORKER_SANDBOX=off``: the worker
+as it was before it confined itself) and isolated as shipped (``readers/confine.py``),
+interleaved:
 
 - ``inspect --json``: the CLI's JSON (every weight's statistics), whole process, start-up
   included; the isolated case is the real ``python -m extraction inspect FILE --json``.
 - ``fc1 first read + stats``: open the model, then fc1's kernel (25088 x 4096 float32,
   392 MB) ``array()`` and ``stats()``, timed from the open; the open alone is shown beside it,
   cold (a worker starts for it, as in the CLI) and with a worker started ahead (the app).
-- ``fc1 read, A/B``: in one interpreter, fc1's loader through the worker and in process,
-  alternated 15 times after one untimed round: the same process memory for both, so the
-  kernel's page-zeroing noise (0.08-1.2 s for the same read here) falls on both alike.
+- ``open, worker waiting, A/B``: in one interpreter, the open alone, in process and with a
+  spare worker of each kind waiting (as the app keeps one), alternated 15 times.
+- ``fc1 read, A/B``: in one interpreter, fc1's loader in process, through an unconfined and
+  through a confined worker, alternated 15 times after one untimed round: the same process
+  memory for all, so the kernel's page-zeroing noise (0.08-1.2 s for the same read here) falls
+  on each alike.
 
-Target: isolated / in process <= 1.3 for the reads. What crosses: a JSON manifest of the
-records; statistics alone as JSON numbers (computed in the worker beside its read); an array
-of a contiguous HDF5 dataset or a safetensors tensor as its extent (file, offset, dtype),
-which the caller reads itself with one plain read, checked against the file; any other array
-as a ``.npy`` file in ``/dev/shm`` that the caller memory-maps.
+Target: isolated / in process <= 1.3 for the reads; the sandbox costs nothing measurable.
+What crosses: a JSON manifest of the records; statistics alone as JSON numbers (computed in the
+worker beside its read); an array of a contiguous HDF5 dataset or a safetensors tensor as its
+extent (file, offset, dtype), which the caller reads itself with one plain read, checked
+against the file; any other array as a ``.npy`` file in ``/dev/shm`` that the caller
+memory-maps.
 """
 
 from __future__ import annotations
@@ -42,6 +48,11 @@ REPEAT = 11
 """Runs per case, interleaved; the median and the best are reported (the machine is shared, and
 one read of the same 392 MB from the page cache takes 0.07 s to 1.1 s of CPU here, run to run,
 in either path)."""
+
+SANDBOX_ENV = "KERASCOPE_WORKER_SANDBOX"
+CASES = ("in proc", "no sandbox", "sandboxed")
+"""In process; through a worker with ``KERASCOPE_WORKER_SANDBOX=off``; through the confined
+worker (the default)."""
 
 _INSPECT = """
 import json, sys
@@ -67,13 +78,18 @@ print(json.dumps({{"open": t1 - t0, "read": t2 - t1, "total": t2 - t0}}))
 
 
 _AB = """
-import json, time, gc
+import json, os, time, gc
 from kerascope.extraction import open_model
-isolated, local = open_model({path!r}), open_model({path!r}, isolate=False)
-times = {{"isolated": [], "local": []}}
+os.environ[{env!r}] = "off"
+models = {{"no sandbox": open_model({path!r})}}
+del os.environ[{env!r}]
+models["sandboxed"] = open_model({path!r})
+models["in proc"] = open_model({path!r}, isolate=False)
+times = {{name: [] for name in models}}
+order = list(models)
 for k in range({rounds} + 1):
-    for name in (("isolated", "local") if k % 2 else ("local", "isolated")):
-        w = (isolated if name == "isolated" else local).layer("fc1").weight("kernel")
+    for name in order[k % 3:] + order[:k % 3]:
+        w = models[name].layer("fc1").weight("kernel")
         t = time.perf_counter(); a = w.loader(); seconds = time.perf_counter() - t
         assert a.shape == (25088, 4096)
         if k:  # the first round pays for the process's first 392 MB of memory; not counted
@@ -81,23 +97,65 @@ for k in range({rounds} + 1):
         del a; gc.collect()
 print(json.dumps(times))
 """
+_OPEN_AB = """
+import json, os, time, gc
+from kerascope.extraction import open_model
+from kerascope.extraction.readers.worker import prestart
+
+def mode(case):
+    if case == "no sandbox":
+        os.environ[{env!r}] = "off"
+    else:
+        os.environ.pop({env!r}, None)
+
+for case in ("no sandbox", "sandboxed"):  # a spare worker of each kind waits, as in the app
+    mode(case)
+    prestart()
+time.sleep(5)
+times = {{"in proc": [], "no sandbox": [], "sandboxed": []}}
+order = list(times)
+for k in range({rounds} + 1):
+    for case in order[k % 3:] + order[:k % 3]:
+        mode(case)
+        t = time.perf_counter(); m = open_model({path!r}, isolate=case != "in proc")
+        seconds = time.perf_counter() - t
+        assert m.layer("fc1").weight("kernel").shape == (25088, 4096)
+        if k:
+            times[case].append(seconds)
+        del m; gc.collect()
+        time.sleep(3)  # meanwhile the next spare of this kind starts
+print(json.dumps(times))
+"""
 AB_ROUNDS = 15
 """Alternations of fc1's read, isolated and in process, within one interpreter."""
 
 
 def ab_seconds(path: Path) -> dict[str, list[float]]:
-    """fc1's read through the worker and in process, alternated in one interpreter: the same
-    memory state for both, so the difference is what crossing costs."""
-    _, out = _run([sys.executable, "-c", _AB.format(path=str(path), rounds=AB_ROUNDS)])
+    """fc1's read in process and through each worker, alternated in one interpreter: the same
+    memory state for all, so the differences are what crossing and the sandbox cost."""
+    code = _AB.format(path=str(path), rounds=AB_ROUNDS, env=SANDBOX_ENV)
+    _, out = _run([sys.executable, "-c", code])
     result: dict[str, list[float]] = json.loads(out.strip().splitlines()[-1])
     return result
 
 
-def _run(command: list[str]) -> tuple[float, str]:
+def open_ab_seconds(path: Path) -> dict[str, list[float]]:
+    """The open alone, in process and through a waiting worker of each kind, alternated in one
+    interpreter: what the sandbox adds to an open in the app."""
+    code = _OPEN_AB.format(path=str(path), rounds=AB_ROUNDS, env=SANDBOX_ENV)
+    _, out = _run([sys.executable, "-c", code])
+    result: dict[str, list[float]] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def _run(command: list[str], case: str = "sandboxed") -> tuple[float, str]:
     # A fresh statistics cache each run: nothing computed on an earlier open is reused, so
     # every run reads its arrays and computes their statistics (a true first visit).
     with tempfile.TemporaryDirectory(prefix="kerascope-bench-") as cache:
         env = {**os.environ, "KERASCOPE_CACHE_DIR": cache}
+        env.pop(SANDBOX_ENV, None)
+        if case == "no sandbox":
+            env[SANDBOX_ENV] = "off"
         t0 = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
         seconds = time.perf_counter() - t0
@@ -106,19 +164,20 @@ def _run(command: list[str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def inspect_seconds(path: Path, isolate: bool) -> tuple[float, str]:
-    """Whole-process seconds of the inspect JSON, and the JSON."""
-    if isolate:
-        return _run([sys.executable, "-m", "extraction", "inspect", str(path), "--json"])
+def inspect_seconds(path: Path, case: str) -> tuple[float, str]:
+    """Whole-process seconds of the inspect JSON, and the JSON (``case``: one of ``CASES``)."""
+    if case != "in proc":
+        command = [sys.executable, "-m", "extraction", "inspect", str(path), "--json"]
+        return _run(command, case)
     code = _INSPECT.format(path=str(path), isolate=False)
-    return _run([sys.executable, "-c", code])
+    return _run([sys.executable, "-c", code], case)
 
 
-def fc1_seconds(path: Path, isolate: bool, ready: bool = False) -> dict[str, float]:
+def fc1_seconds(path: Path, case: str, ready: bool = False) -> dict[str, float]:
     """Open, then fc1's first read and statistics, in a fresh interpreter (``ready``: with a
     worker started ahead, as the app's server keeps one)."""
-    code = _FC1.format(path=str(path), isolate=isolate, ready=ready)
-    _, out = _run([sys.executable, "-c", code])
+    code = _FC1.format(path=str(path), isolate=case != "in proc", ready=ready)
+    _, out = _run([sys.executable, "-c", code], case)
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -133,39 +192,44 @@ def _best(runs: list[dict[str, float]], key: str) -> float:
 
 def main() -> None:
     path = build()["keras"]
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"VGG16 {path.stat().st_size / 1024**2:.0f} MB .keras; median of {REPEAT} runs each")
-    inspect_seconds(path, True)  # warm the OS page cache
-    fc1_seconds(path, False)
-    timed: dict[bool, list[float]] = {True: [], False: []}
-    outputs: dict[bool, str] = {}
-    fc1: dict[bool, list[dict[str, float]]] = {True: [], False: []}
-    ready: list[dict[str, float]] = []
-    for _ in range(REPEAT):
-        for isolate in (False, True):  # interleaved, so machine load hits both alike
-            seconds, out = inspect_seconds(path, isolate)
-            timed[isolate].append(seconds)
-            outputs[isolate] = out
-            fc1[isolate].append(fc1_seconds(path, isolate))
-        ready.append(fc1_seconds(path, True, ready=True))
-    local, isolated = json.loads(outputs[False]), json.loads(outputs[True])
-    assert local == isolated, "isolated and in-process inspect --json differ"
-    ab = ab_seconds(path)
-    inspect_runs = {k: [{"s": t} for t in v] for k, v in timed.items()}
+    print(f"load average at start: {load}")
+    inspect_seconds(path, "sandboxed")  # warm the OS page cache
+    fc1_seconds(path, "in proc")
+    timed: dict[str, list[dict[str, float]]] = {case: [] for case in CASES}
+    outputs: dict[str, str] = {}
+    fc1: dict[str, list[dict[str, float]]] = {case: [] for case in CASES}
+    ready: dict[str, list[dict[str, float]]] = {case: [] for case in CASES[1:]}
+    for k in range(REPEAT):
+        for case in CASES[k % 3 :] + CASES[: k % 3]:  # interleaved: load hits each alike
+            seconds, out = inspect_seconds(path, case)
+            timed[case].append({"s": seconds})
+            outputs[case] = out
+            fc1[case].append(fc1_seconds(path, case))
+            if case != "in proc":
+                ready[case].append(fc1_seconds(path, case, ready=True))
+    first = json.loads(outputs["in proc"])
+    assert all(json.loads(out) == first for out in outputs.values()), "inspect --json differs"
+    ab = {case: [{"s": t} for t in times] for case, times in ab_seconds(path).items()}
+    opens = {case: [{"s": t} for t in times] for case, times in open_ab_seconds(path).items()}
     rows = [
-        ("inspect --json, whole process", inspect_runs[False], inspect_runs[True], "s"),
-        ("fc1: open", fc1[False], fc1[True], "open"),
-        ("fc1: open, worker waiting (the app)", fc1[False], ready, "open"),
-        ("fc1: first array() + stats()", fc1[False], fc1[True], "read"),
-        ("fc1: open + first read + stats", fc1[False], fc1[True], "total"),
-        (f"fc1: read, A/B in one process (x{AB_ROUNDS})", [{"s": t} for t in ab["local"]],
-         [{"s": t} for t in ab["isolated"]], "s"),
-    ]  # fmt: skip
-    print(f"{'':<38}{'median':^26}{'best':^26}")
-    print(f"{'measure':<38}" + f"{'in proc':>9}{'isolated':>9}{'ratio':>8}" * 2)
-    for label, a, b, key in rows:
-        cells = [(_median(a, key), _median(b, key)), (_best(a, key), _best(b, key))]
-        print(f"{label:<38}" + "".join(f"{x:9.2f}{y:9.2f}{y / x:8.2f}" for x, y in cells))
-    print("identical inspect --json output: yes; target ratio <= 1.3")
+        ("inspect --json, whole process", timed, "s"),
+        ("fc1: open", fc1, "open"),
+        ("fc1: open, worker waiting (the app)", {"in proc": fc1["in proc"], **ready}, "open"),
+        ("fc1: first array() + stats()", fc1, "read"),
+        ("fc1: open + first read + stats", fc1, "total"),
+        (f"fc1: read, A/B in one process (x{AB_ROUNDS})", ab, "s"),
+        (f"open, worker waiting, A/B (x{AB_ROUNDS})", opens, "s"),
+    ]
+    for title, pick in (("median", _median), ("best", _best)):
+        print(f"\n{title:<38}{'in proc':>9}{'no sbox':>9}{'sandbox':>9}{'ratio':>8}{'sbox':>8}")
+        for label, runs, key in rows:
+            local, off, on = (pick(runs[case], key) for case in CASES)
+            print(f"{label:<38}{local:9.2f}{off:9.2f}{on:9.2f}{on / local:8.2f}{on / off:8.2f}")
+    print("\nratio: sandboxed / in process (target <= 1.3); sbox: sandboxed / no sandbox")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"identical inspect --json output: yes; load average at end: {load}")
 
 
 if __name__ == "__main__":

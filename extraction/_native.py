@@ -24,9 +24,9 @@ def quiet_native_stderr() -> Iterator[None]:
 
     Only the main thread silences: in a server, other threads may be writing real errors.
     """
-    if threading.current_thread() is not threading.main_thread() or os.environ.get(
-        "KERASCOPE_VERBOSE"
-    ):
+    from .settings import Settings
+
+    if threading.current_thread() is not threading.main_thread() or Settings.from_env().verbose:
         yield
         return
     with _lock:

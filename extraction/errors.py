@@ -37,8 +37,16 @@ class ModelNeedsLiveKeras(KerascopeError):
     """A feature needs a runnable model but this source can only be read."""
 
 
+class WeightsUnavailable(KerascopeError):
+    """Pretrained weights were asked for but cannot be fetched (offline) and are not cached."""
+
+
 class ReaderCrashed(KerascopeError):
     """The sandboxed reader crashed, hung or ran out of memory on the file (see readers/worker)."""
+
+
+class SandboxUnavailable(KerascopeError):
+    """The reader worker could not confine itself fully and ``KERASCOPE_WORKER_SANDBOX=require``."""
 
 
 _OBJECT_REPR = re.compile(r"<[^<>]*\bat 0x[0-9a-fA-F]+>")

@@ -11,11 +11,12 @@ Decided edge cases (each has a test):
 - A weight with no finite value has empty (NaN) mean, std, min, max and l2.
 - A layer without an analysed weight (no 2-D weight, too few eigenvalues, NaN values) has
   empty (NaN) spectral metrics, an empty ``warning`` and ``spectrum of``.
-- A layer with a weight whose values cannot be read (``Weight.failure``) has empty (NaN)
-  statistics and spectral metrics (its NaN / Inf counts are those of its readable weights),
-  and the status ``unreadable`` when there is a ``status`` column; the other rows are computed
-  as usual. In the table of one layer's weights, that
-  weight's row has empty statistics.
+- While statistics are still being computed (``computed_only``), a layer not done yet has every
+  statistic empty (NaN), its NaN/Inf counts too: unknown, not zero.
+- A layer with a weight whose values cannot be read (``Weight.failure``) has every statistic
+  empty (NaN, its NaN/Inf counts too), empty spectral metrics, and the status ``unreadable``
+  when there is a ``status`` column; the other rows are computed as usual. In the table of one
+  layer's weights, that weight's row has empty statistics.
 """
 
 from __future__ import annotations
@@ -104,11 +105,10 @@ def pool_stats(stats: Sequence[Stats]) -> dict[str, float | int | bool]:
     return out
 
 
+_UNKNOWN: dict[str, float | int | bool] = {c: math.nan for c in LAYER_COLUMNS[5:]}
+"""The statistics of a layer not read yet."""
 UNREADABLE = "unreadable"
 """The ``status`` of a layer with a weight whose values cannot be read."""
-_UNKNOWN = {name: math.nan for name in ("mean", "std", "min", "max", "zero fraction")}
-"""The pooled statistics of a layer with an unreadable weight (its NaN / Inf counts are those
-of the weights that could be read)."""
 
 
 def layer_table(
@@ -118,6 +118,7 @@ def layer_table(
     *,
     spectral: bool = True,
     compute_spectra: bool = True,
+    computed_only: bool = False,
 ) -> pd.DataFrame:
     """One row per layer (weightless layers included), columns ``LAYER_COLUMNS`` then
     ``SPECTRAL_COLUMNS``.
@@ -125,20 +126,25 @@ def layer_table(
     Args:
         model: the opened model.
         on_progress: called as ``on_progress(done, total)`` after each layer.
-        status: the worst finding's severity per layer path (``health.worst_by_layer``); when
-            given, a ``status`` column follows ``path``, ``ok`` for layers without findings.
+        status: each layer's verdict (``health.layer_verdicts``); when given, a ``status``
+            column follows ``path``, ``ok`` for layers it does not name.
         spectral: add WeightWatcher's metrics of each layer's analysed weight (the one
             WeightWatcher reads, else the first extension; computed once per weight and kept),
             empty for layers without one.
         compute_spectra: compute the spectra not yet computed; when False only those already
             kept are shown (a background job is computing the rest).
+        computed_only: read no array: a layer whose statistics are not all computed yet has
+            empty (NaN) statistics, NaN and Inf counts included (the table is filling); no
+            spectrum is computed either.
     """
     rows: list[dict[str, Any]] = []
     total = len(model.layers)
     for i, layer in enumerate(model.layers):
-        read = [w.readable_stats() for w in layer.weights]
-        stats = [s for s in read if s is not None]
-        lost = len(stats) < len(read)
+        lost = any(w.failure is not None for w in layer.weights)
+        known = not lost and (not computed_only or all(w.has_stats for w in layer.weights))
+        read = [w.readable_stats() for w in layer.weights] if known else []
+        lost = lost or None in read
+        numbers = pool_stats([s for s in read if s is not None]) if known and not lost else _UNKNOWN
         shown = status.get(layer.path, "ok") if status is not None else None
         rows.append(
             {
@@ -148,9 +154,12 @@ def layer_table(
                 "kind": layer.kind,
                 "shapes": "; ".join(f"{w.name} {w.shape}" for w in layer.weights),
                 "params": layer.params,
-                **pool_stats(stats),
-                **(_UNKNOWN if lost else {}),
-                **(_spectral_row(layer, compute_spectra and not lost) if spectral else {}),
+                **numbers,
+                **(
+                    _spectral_row(layer, compute_spectra and not computed_only and not lost)
+                    if spectral
+                    else {}
+                ),
             }
         )
         if on_progress is not None:

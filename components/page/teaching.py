@@ -12,9 +12,12 @@ from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from . import activations_view, compare_view, explain_view, health_view, training_view
 from .messages import errors_shown
+from .scope import model_key
 from .sources import ModelRef
 
 TAB_KEY = "teaching_tab"
+"""The tab stays open when another model opens; what each tab holds is the model's
+(``scope.model_key``), except the Train tab, which trains a model of its own."""
 
 
 def render_tabs(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
@@ -27,7 +30,7 @@ def render_tabs(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None
             explain_view.render(layer)
     if health_tab.open:
         with health_tab, errors_shown("Could not check this model"):
-            health_view.render(ref, model, layer, key="health")
+            health_view.render(ref, model, layer, key=model_key("health"))
     if compare_tab.open:
         with compare_tab, errors_shown("Could not compare"):
             _compare(ref, model, layer)
@@ -36,7 +39,7 @@ def render_tabs(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None
             training_view.render(key="train")
     if act_tab.open:
         with act_tab, errors_shown("Could not show the activations"):
-            activations_view.render(ref, model, layer, key="act")
+            activations_view.render(ref, model, layer, key=model_key("act"))
 
 
 def _compare(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:

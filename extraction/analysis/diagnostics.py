@@ -46,6 +46,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..errors import KerascopeError
 from ..layouts import unit_matrix
 from ..records import LayerWeights, Weight
 from .stats import Stats
@@ -114,11 +115,14 @@ def layer_findings(layer: LayerWeights, checks: frozenset[Check] = ALL_CHECKS) -
     weight whose values cannot be read is one ``unreadable`` finding."""
     found: list[Finding] = []
     for weight in layer.weights:
-        stats = weight.readable_stats()  # statistics first: the worker then hands the array over
-        if stats is None:
+        try:
+            array = weight.array()  # a failure kept on the weight is raised again, not re-read
+        except KerascopeError:
             found.append(unreadable_finding(weight, layer.path))
             continue
-        for finding in weight_findings(weight.array(), weight, layer.kind, checks, stats=stats):
+        # Statistics already computed (the app's background check has them) spare two passes.
+        stats = weight.stats() if weight.has_stats else None
+        for finding in weight_findings(array, weight, layer.kind, checks, stats):
             found.append(replace(finding, layer=layer.path))
     return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
 

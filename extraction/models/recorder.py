@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..disk import atomic_path, write_atomic
 from ..runs import MANIFEST, MANIFEST_VERSION
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -170,18 +171,18 @@ class _Recorder:
         manifest = self._state()
         name = f"step-{step:07d}.weights.h5"
         final = self.run_dir / name
-        tmp = self.run_dir / f".partial-{name}"
-        try:
-            self.model.save_weights(tmp)
+        with atomic_path(final) as tmp:
             if self.dtype == "float16":
-                half = self.run_dir / f".partial-half-{name}"
-                _halve(tmp, half)
-                os.replace(half, tmp)
+                full = tmp.with_name(f".full{tmp.name}")  # ends in .weights.h5, as Keras wants
+                try:
+                    self.model.save_weights(full)
+                    _halve(full, tmp)
+                finally:
+                    full.unlink(missing_ok=True)
+            else:
+                self.model.save_weights(tmp)
             size = tmp.stat().st_size
             self._make_room(size)
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
         entry = {
             "step": step,
             "epoch": epoch,
@@ -226,10 +227,7 @@ class _Recorder:
             (self.run_dir / s["file"]).unlink(missing_ok=True)
 
     def _write_manifest(self) -> None:
-        path = self.run_dir / MANIFEST
-        tmp = self.run_dir / f".{MANIFEST}.partial"
-        tmp.write_text(json.dumps(self._state(), indent=1))
-        os.replace(tmp, path)
+        write_atomic(self.run_dir / MANIFEST, json.dumps(self._state(), indent=1))
 
 
 def _number(value: Any) -> float | None:

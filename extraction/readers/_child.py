@@ -1,10 +1,12 @@
 """The sandboxed worker's own side: ``python -m extraction.readers._child FD``.
 
-It limits itself first (address space, CPU, no core files, killed with its parent), then serves
-one file: it sniffs and reads it with the ordinary ``read_file``, sends the manifest, and answers
-array and statistics requests until the caller closes the connection or it idles out. Arrays
-go into ``.npy`` files the caller names inside its private folder; everything else is JSON
-(see ``_wire``). Nothing here is imported by the caller.
+It limits itself first (address space, CPU, no core files) and confines itself (``confine``:
+no_new_privs, its own network namespace, seccomp). Then it serves one file: told which, it
+confines its files to it with Landlock before reading a byte, sniffs and reads it with the
+ordinary ``read_file``, sends the manifest, and answers array and statistics requests until the
+caller closes the connection or it idles out. Arrays go into ``.npy`` files the caller names
+inside its private folders, the only places it may write; everything else is JSON (see
+``_wire``). Nothing here is imported by the caller.
 """
 
 from __future__ import annotations
@@ -17,10 +19,6 @@ import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-
-PLUGIN_ENV = "KERASCOPE_WORKER_PLUGIN"
-"""For the test suite only: a module the worker imports first, which may register extra FORMATS
-rows and define ``sniff(path) -> format id | None`` (readers that crash, hang or allocate)."""
 
 
 def limit_self(memory: int, cpu: float) -> None:
@@ -55,9 +53,10 @@ def fit_memory(path: Path) -> None:
 def fit_memory_to(nbytes: int) -> None:
     """Lower this worker's address space to what is mapped now, ``nbytes`` and
     ``WORKER_HEADROOM_BYTES`` (see ``fit_memory``)."""
-    from .safety import WORKER_HEADROOM_BYTES, WORKER_MEMORY_ENV
+    from ..settings import Settings
+    from .safety import WORKER_HEADROOM_BYTES
 
-    if os.environ.get(WORKER_MEMORY_ENV):
+    if Settings.from_env().worker_memory_fixed:
         return
     try:
         status = Path("/proc/self/status").read_text()
@@ -74,9 +73,12 @@ def fit_memory_to(nbytes: int) -> None:
 
 def _source_bytes(path: Path, most: int = 100_000) -> int:
     """The bytes of the file at ``path``; of every file in it for a folder, or beside it for a
-    ``.json`` index (sharded weights, TF.js), counting at most ``most`` files."""
+    file that reads its folder (a ``.json`` index, a checkpoint part), counting at most
+    ``most`` files."""
     try:
-        if path.is_file() and path.suffix.lower() != ".json":
+        from .sniff import reads_beside
+
+        if path.is_file() and not reads_beside(path):
             return path.stat().st_size
         root = path if path.is_dir() else path.parent
         total = seen = 0
@@ -252,13 +254,12 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
         return serve_scan(request, conn, lambda: _cpu_budget(served.cpu))
     op = request.get("op") if isinstance(request, dict) else None
     if op == "open":
-        from . import read_file
+        from . import FORMATS, read_file
         from .sniff import sniff
 
         path = Path(request["path"])
-        use_temporary_folder(request.get("tmp"))
+        confine_to([path], request["folders"], conn)
         fmt = _plugin_sniff(path) or sniff(path)
-        from . import FORMATS
 
         label = FORMATS[fmt].label if fmt in FORMATS else fmt
         preload = FORMATS[fmt].preload if fmt in FORMATS else ()
@@ -288,16 +289,28 @@ def _handle(request: Any, served: _Served, conn: Connection) -> Any:
     raise ValueError(f"unknown request {op!r}")
 
 
-def use_temporary_folder(folder: Any) -> None:
-    """Make ``folder`` (the caller's private folder for this file) this worker's temporary
-    folder, so what a reader extracts there is removed with the records even though the worker
-    is killed, never asked to clean up."""
-    import tempfile
+def confine_to(paths: list[Path], folders: Any, conn: Connection) -> None:
+    """Confine this worker's files to reading ``paths`` and writing in ``folders`` (Landlock),
+    and tell the caller what its sandbox holds, before any byte of a file is read.
 
-    if not isinstance(folder, str) or not os.path.isabs(folder) or not os.path.isdir(folder):
-        raise ValueError("an open request without a private temporary folder")
-    tempfile.tempdir = folder
-    os.environ["TMPDIR"] = folder  # TensorFlow and Keras read it themselves
+    Raises:
+        SandboxUnavailable: a layer is missing and ``KERASCOPE_WORKER_SANDBOX=require``.
+    """
+    from ..errors import SandboxUnavailable
+    from ..settings import SANDBOX_ENV, Settings
+    from . import FORMATS
+    from ._wire import dumps
+    from .confine import confine_files
+
+    if not isinstance(folders, list) or not folders or not all(isinstance(f, str) for f in folders):
+        raise ValueError("a request without the folders the worker may write in")
+    mode = Settings.from_env().sandbox
+    preload = sorted({module for f in FORMATS.values() for module in f.preload})
+    writable = [Path(f) for f in folders]
+    report = confine_files(paths, writable, preload, landlock=mode != "off")
+    conn.send_bytes(dumps({"type": "confined", "confinement": report.to_wire()}))
+    if mode == "require" and report.missing:
+        raise SandboxUnavailable(f"{report.line()}, and {SANDBOX_ENV}=require")
 
 
 def preload_modules(modules: tuple[str, ...]) -> None:
@@ -371,8 +384,13 @@ def _warm() -> None:
 def main(argv: list[str]) -> int:
     fd, memory, cpu, idle = int(argv[0]), int(argv[1]), float(argv[2]), float(argv[3])
     limit_self(memory, cpu)
+    from ..settings import Settings
+    from .confine import start
+
+    settings = Settings.from_env()
+    start(settings.sandbox)  # before anything else: the worker has one thread
     conn = Connection(fd)
-    plugin = os.environ.get(PLUGIN_ENV)
+    plugin = settings.worker_plugin
     if plugin:
         import importlib
 

@@ -5,12 +5,15 @@ open per file, and sends every array across; a run of 500 per-batch snapshots th
 Here one sandboxed worker reads them all, one after the other, with the ordinary readers
 (``analysis.snapshots.Scanner``: snapshots of one layout are read as bytes after the first), and
 sends back each snapshot's numbers (statistics, histogram, change, cheap findings) as it has
-them. The worker runs under the usual limits, renewed per snapshot: ``WORKER_WALL_SECONDS`` of
-wall time and ``WORKER_CPU_SECONDS`` of CPU for each file, memory for the largest file four
-times over (the template, the file before, this one, their differences).
+them. The worker runs under the usual limits, renewed per snapshot: ``KERASCOPE_WORKER_SECONDS``
+of wall time and ``KERASCOPE_WORKER_CPU_SECONDS`` of CPU for each file, memory for the largest
+file four times over (the template, the file before, this one, their differences).
 
 The messages (typed; one request kind, its replies):
-- request ``{"type": "scan_run", "files": [[path, before | null], ...]}``;
+- request ``{"type": "scan_run", "files": [[path, before | null], ...], "folders": [path]}``
+  (the private folder the worker may write in: its temporary files);
+- ``{"type": "confined", ...}``: what the worker's sandbox holds, before it reads a byte
+  (Landlock then lets it read only these files, or their folders where they read beside them);
 - for each file in order ``{"type": "snapshot", "index": k, "entry": {...}}`` or
   ``{"type": "snapshot", "index": k, "error": {"type", "message"}}``;
 - ``{"type": "preloading"}`` before a reader's slow imports (TensorFlow for checkpoints; the
@@ -44,13 +47,16 @@ Item = tuple[str, "str | None"]
 
 def serve_scan(request: dict[str, Any], conn: Connection, renew: Callable[[], None]) -> Any:
     """Answer one ``scan_run`` request in the worker (``renew`` renews the CPU allowance)."""
+    from pathlib import Path
+
     from ..analysis.snapshots import Scanner
-    from ._child import describe, fit_memory_to, out_of_memory
+    from ._child import confine_to, describe, fit_memory_to, out_of_memory
     from ._wire import dumps
 
     files = request.get("files")
     if not isinstance(files, list) or not all(_is_item(f) for f in files):
         raise ValueError("a scan_run request without its files")
+    confine_to(sorted({Path(p) for f in files for p in f if p}), request.get("folders"), conn)
     sizes = [_size(f[0]) for f in files]
     fit_memory_to(MEMORY_FACTOR * max(sizes, default=0))
 
@@ -104,9 +110,23 @@ def scan_isolated(items: list[Item]) -> Iterator[tuple[int, Any]]:
 
     Stopping the iteration ends the worker.
     """
-    from .worker import Limits, _Ended, _Process, crash_line, worker_error
+    import shutil
+    import tempfile
 
-    limits = Limits.from_env()
+    from ..settings import Settings
+
+    limits = Settings.from_env().worker
+    scratch = tempfile.mkdtemp(prefix="kerascope-worker-")  # 0700; the worker writes only here
+    try:
+        yield from _scan(items, limits, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _scan(items: list[Item], limits: Any, scratch: str) -> Iterator[tuple[int, Any]]:
+    """``scan_isolated`` with ``scratch``, the folder its workers may write in."""
+    from .worker import _Ended, _Process, crash_line, worker_error
+
     start = 0
     while start < len(items):
         batch = [list(item) for item in items[start:]]
@@ -114,7 +134,7 @@ def scan_isolated(items: list[Item]) -> Iterator[tuple[int, Any]]:
         at = start
         fmt: str | None = None
         try:
-            for k, reply in _replies(process, batch, limits):
+            for k, reply in _replies(process, batch, limits, scratch):
                 if k is None:
                     return
                 yield (
@@ -138,7 +158,7 @@ def scan_isolated(items: list[Item]) -> Iterator[tuple[int, Any]]:
 
 
 def _replies(
-    process: Any, batch: list[list[Any]], limits: Any
+    process: Any, batch: list[list[Any]], limits: Any, scratch: str
 ) -> Iterator[tuple[int | None, dict[str, Any]]]:
     """The worker's replies to one request: ``(k, snapshot message)``, then ``(None, done)``.
 
@@ -150,14 +170,13 @@ def _replies(
     from .worker import MAX_MESSAGE_BYTES, _Ended
 
     try:
-        process.conn.send_bytes(dumps({"type": SCAN, "files": batch}))
+        process.conn.send_bytes(dumps({"type": SCAN, "files": batch, "folders": [scratch]}))
     except OSError as exc:
         raise process._gone() from exc
     expected = 0
     deadline = time.monotonic() + limits.wall
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not process.conn.poll(remaining):
+        if not process.wait(deadline):
             process.kill()
             raise _Ended("hung")
         try:
@@ -168,6 +187,8 @@ def _replies(
             process.kill()
             raise _Ended("garbled") from exc
         kind = reply.get("type") if isinstance(reply, dict) else None
+        if kind == "confined" and process.confined(reply):
+            continue
         if kind == "preloading":
             deadline = time.monotonic() + WORKER_PRELOAD_SECONDS
             continue

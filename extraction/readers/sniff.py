@@ -49,7 +49,9 @@ def sniff(path: Path) -> SourceFormat:
         found = sniff_weight_map(path)
         if found is not None:
             return found
-    if path.suffix == ".index" or path.with_suffix(".index").is_file() and ".data-" in path.name:
+    if is_checkpoint_part(path) and (
+        path.suffix == ".index" or path.with_suffix(".index").is_file()
+    ):
         return "checkpoint"
     if size == 0:
         raise UnsupportedFormat(f"{path.name} is empty (0 bytes); expected a Keras model file")
@@ -61,6 +63,19 @@ def sniff(path: Path) -> SourceFormat:
     raise UnsupportedFormat(
         f"{path.name} is not a model file Kerascope reads; expected {readable_formats()}"
     )
+
+
+def is_checkpoint_part(path: Path) -> bool:
+    """Whether a file's name makes it part of a TensorFlow checkpoint (``ckpt.index``,
+    ``ckpt.data-00000-of-00001``): names only."""
+    return path.suffix == ".index" or ".data-" in path.name
+
+
+def reads_beside(path: Path) -> bool:
+    """Whether reading the model file at ``path`` reads other files in its folder, by its name
+    alone (the reader worker's sandbox is set before any byte is read): a JSON index of shards
+    (safetensors, sharded Keras weights, a TF.js ``model.json``) or a checkpoint part."""
+    return path.suffix.lower() == ".json" or is_checkpoint_part(path)
 
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"

@@ -6,7 +6,10 @@ upload, a model-folder file, a CLI path) is read by ``python -m extraction.reade
 under an address-space limit (RLIMIT_AS), a CPU limit per request (RLIMIT_CPU) and a wall-clock
 limit per request kept here (see ``safety.py`` for the defaults and their environment
 variables). The child runs the ordinary ``sniff`` and ``read_file``, so every reader in
-``FORMATS`` works through it unchanged.
+``FORMATS`` works through it unchanged. It is also a sandbox (``confine.py``), so that code run
+by an exploit of those parsers reaches nothing but the file: it starts with a bare environment
+and confines itself before reading a byte, tells this side what held, and this side logs one
+line for any layer the system lacks.
 
 What crosses, and how:
 - The records: a JSON manifest of every record field (``_wire``), rebuilt here with loaders
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import math
 import os
 import re
@@ -54,7 +58,6 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -65,22 +68,11 @@ from .. import errors
 from ..analysis.stats import Stats
 from ..errors import CorruptFile, KerascopeError, ReaderCrashed
 from ..records import Array, ModelWeights
-from ._child import MMAP_MIN_BYTES, PLUGIN_ENV
+from ..settings import Settings, WorkerLimits
+from ._child import MMAP_MIN_BYTES
 from ._wire import WireError, dumps, loads, names_dtype, rebuild, stats_from_wire
-from .safety import (
-    MAX_CONFIG_BYTES,
-    WORKER_COUNT,
-    WORKER_COUNT_ENV,
-    WORKER_CPU_ENV,
-    WORKER_CPU_SECONDS,
-    WORKER_IDLE_ENV,
-    WORKER_IDLE_SECONDS,
-    WORKER_PRELOAD_SECONDS,
-    WORKER_WALL_ENV,
-    WORKER_WALL_SECONDS,
-    setting,
-    worker_memory_bytes,
-)
+from .confine import Confinement, worker_environment
+from .safety import MAX_CONFIG_BYTES, WORKER_PRELOAD_SECONDS
 
 MAX_MESSAGE_BYTES = 4 * MAX_CONFIG_BYTES
 """The longest message accepted from a worker (a manifest carries every layer's config)."""
@@ -93,27 +85,20 @@ _ROOT = Path(__file__).parents[len(_PACKAGE.split("."))]
 the worker imports the library under the same name as its caller."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one worker may use; ``Limits.from_env()`` reads the settings."""
+_WATCH_SECONDS = 0.1
+"""How often a busy worker's resident memory is looked at."""
 
-    memory: int
-    """Address space in bytes (RLIMIT_AS)."""
-    cpu: float
-    """CPU seconds per request (RLIMIT_CPU, renewed before each request)."""
-    wall: float
-    """Wall-clock seconds per request; the worker is killed beyond it."""
-    idle: float
-    """Seconds without a request after which a worker exits by itself."""
 
-    @classmethod
-    def from_env(cls) -> Limits:
-        return cls(
-            memory=worker_memory_bytes(),
-            cpu=setting(WORKER_CPU_ENV, WORKER_CPU_SECONDS),
-            wall=setting(WORKER_WALL_ENV, WORKER_WALL_SECONDS),
-            idle=setting(WORKER_IDLE_ENV, WORKER_IDLE_SECONDS),
-        )
+def _resident_bytes(pid: int) -> int:
+    """The resident memory of process ``pid``; 0 where ``/proc`` does not say."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class _Ended(Exception):
@@ -128,15 +113,11 @@ class _Ended(Exception):
 class _Process:
     """One child process and its connection."""
 
-    def __init__(self, limits: Limits, *, warm: bool = False) -> None:
+    def __init__(
+        self, limits: WorkerLimits, env: dict[str, str] | None = None, *, warm: bool = False
+    ) -> None:
         ours, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (str(_ROOT), os.environ.get("PYTHONPATH", "")) if p
-        )}  # fmt: skip
-        # glibc reserves 64 MiB of address space per malloc arena, up to eight per core: on a
-        # many-core server TensorFlow's threads alone would fill the worker's RLIMIT_AS.
-        env.setdefault("MALLOC_ARENA_MAX", "4")
-        verbose = bool(os.environ.get("KERASCOPE_VERBOSE"))
+        verbose = Settings.from_env().verbose
         try:
             self.proc = subprocess.Popen(
                 [
@@ -153,7 +134,7 @@ class _Process:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=None if verbose else subprocess.DEVNULL,
-                env=env,
+                env=env if env is not None else worker_environment(os.environ, str(_ROOT)),
             )
         except OSError as exc:
             ours.close()
@@ -165,8 +146,12 @@ class _Process:
         # request. Popen's own lock keeps this wait and kill()'s from racing.
         threading.Thread(target=self.proc.wait, name="kerascope-reaper", daemon=True).start()
         self.conn = Connection(ours.detach())
+        self.memory = limits.memory
+        """The most memory the worker may hold; its RLIMIT_AS, watched from here as well."""
         self.format: str | None = None
         """How the worker named the format it sniffed (``an HDF5 model file``), once it has."""
+        self.confinement: Confinement | None = None
+        """What the worker's sandbox holds, as it said before reading the file."""
 
     def ask(self, message: dict[str, Any], wall: float) -> dict[str, Any]:
         """Send one request and wait at most ``wall`` seconds for its answer.
@@ -180,8 +165,7 @@ class _Process:
             raise self._gone() from exc
         deadline = time.monotonic() + wall
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.conn.poll(remaining):
+            if not self.wait(deadline):
                 self.kill()
                 raise _Ended("hung")
             try:
@@ -194,6 +178,8 @@ class _Process:
             if not isinstance(reply, dict):
                 self.kill()
                 raise _Ended("garbled")
+            if self.confined(reply):
+                continue
             if isinstance(reply.get("format"), str) and isinstance(reply.get("label"), str):
                 # Sniffed: importing what the reader needs has its own, longer allowance (no
                 # byte of the file is parsed meanwhile); the read then has ``wall`` again.
@@ -209,6 +195,42 @@ class _Process:
                 limit = reply["memory"]
                 raise _Ended("memory", limit if type(limit) is int and limit > 0 else 0)
             return reply
+
+    def wait(self, deadline: float) -> bool:
+        """Whether an answer came before ``deadline`` (``time.monotonic``).
+
+        Meanwhile the worker's resident memory is watched: where the kernel does not enforce
+        its RLIMIT_AS (some container runtimes ignore it), a worker past its limit is killed
+        here, as it would have stopped itself.
+
+        Raises:
+            _Ended: the worker holds more than its memory limit (it is killed).
+        """
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self.conn.poll(min(remaining, _WATCH_SECONDS)):
+                return True
+            if _resident_bytes(self.proc.pid) > self.memory:
+                self.kill()
+                raise _Ended("memory", self.memory)
+
+    def confined(self, reply: dict[str, Any]) -> bool:
+        """Whether ``reply`` is the worker's report of its sandbox (sent before it reads a
+        byte of a file), which is kept and logged when it lacks a layer.
+
+        Raises:
+            _Ended: a malformed report (the worker is killed).
+        """
+        if reply.get("type") != "confined":
+            return False
+        self.confinement = Confinement.from_wire(reply.get("confinement"))
+        if self.confinement is None:
+            self.kill()
+            raise _Ended("garbled")
+        _log_confinement(self.confinement)
+        return True
 
     def _gone(self) -> _Ended:
         try:
@@ -234,8 +256,6 @@ class _Process:
         return self.proc.poll() is None
 
 
-SPARE_ENV = "KERASCOPE_WORKER_SPARE"
-"""``0`` keeps no spare worker started (see ``_take_process``)."""
 _spare: dict[Any, _Process] = {}
 _spare_lock = threading.Lock()
 _opens = 0
@@ -243,7 +263,7 @@ _keep_spare = False
 
 
 def _spares_allowed() -> bool:
-    return os.environ.get(SPARE_ENV, "1") != "0"
+    return Settings.from_env().spare_worker
 
 
 def prestart() -> None:
@@ -253,7 +273,7 @@ def prestart() -> None:
     global _keep_spare
     if not _spares_allowed():
         return
-    key = (Limits.from_env(), os.environ.get(PLUGIN_ENV))
+    key = _spare_key(Settings.from_env().worker)
     with _spare_lock:
         _keep_spare = True
         if key in _spare:
@@ -261,7 +281,7 @@ def prestart() -> None:
     threading.Thread(target=_start_spare, args=(key,), daemon=True).start()
 
 
-def _take_process(limits: Limits) -> _Process:
+def _take_process(limits: WorkerLimits) -> _Process:
     """A started worker: the spare one when there is one, else a new one.
 
     A process that opens files again and again (the app's server) keeps one spare worker
@@ -270,7 +290,7 @@ def _take_process(limits: Limits) -> _Process:
     used only if it was started with the same limits and environment.
     """
     global _opens
-    key = (limits, os.environ.get(PLUGIN_ENV))
+    key = _spare_key(limits)
     with _spare_lock:
         _opens += 1
         spare = _spare.pop(key, None)
@@ -296,9 +316,15 @@ def stop_spares() -> None:
 atexit.register(stop_spares)
 
 
-def _start_spare(key: Any) -> None:
+def _spare_key(limits: WorkerLimits) -> tuple[WorkerLimits, frozenset[tuple[str, str]]]:
+    """What a spare worker must have been started with to serve now: the same limits and the
+    same environment (the sandbox's mode, the test suite's plugin)."""
+    return limits, frozenset(worker_environment(os.environ, str(_ROOT)).items())
+
+
+def _start_spare(key: tuple[WorkerLimits, frozenset[tuple[str, str]]]) -> None:
     try:
-        process = _Process(key[0], warm=True)
+        process = _Process(key[0], dict(key[1]), warm=True)
     except ReaderCrashed:
         return
     with _spare_lock:
@@ -309,14 +335,15 @@ def _start_spare(key: Any) -> None:
 
 
 _live: OrderedDict[int, weakref.ref[_Remote]] = OrderedDict()
-"""Opened files whose worker may be alive, least recently used first."""
+"""Opened files whose worker may be alive, least recently used first. Not a cache (so not
+cachetools): nothing is dropped by count, and ending a worker skips the busy ones."""
 _live_lock = threading.Lock()
 
 
 def _used(remote: _Remote) -> None:
     """Mark ``remote`` as just used, and end the least recently used idle workers beyond
     ``KERASCOPE_WORKERS`` (a busy one is left alone: its lock is held)."""
-    limit = max(1, int(setting(WORKER_COUNT_ENV, WORKER_COUNT)))
+    limit = Settings.from_env().workers
     with _live_lock:
         _live[id(remote)] = weakref.ref(remote)
         _live.move_to_end(id(remote))
@@ -334,7 +361,7 @@ class _Remote:
     """The worker behind one opened file: opens it, and opens it again when the worker has
     exited (idle or crashed) or was ended for others, and an array is asked for."""
 
-    def __init__(self, path: Path, label: str, limits: Limits) -> None:
+    def __init__(self, path: Path, label: str, limits: WorkerLimits) -> None:
         self.path = path
         self.label = label
         self.limits = limits
@@ -353,9 +380,7 @@ class _Remote:
 
     def _open(self) -> Any:
         self.process = _take_process(self.limits)
-        # The worker's own temporary files (a zipped SavedModel it extracts) go in a folder of
-        # ours, removed with the records: a worker is killed, never left to clean up after itself.
-        request = {"op": "open", "path": str(self.path), "tmp": str(self._folder(None))}
+        request = {"op": "open", "path": str(self.path), "folders": self._folders()}
         try:
             reply = self.process.ask(request, self.limits.wall)
         except _Ended as ended:
@@ -404,6 +429,22 @@ class _Remote:
         self.close_process()
         return ReaderCrashed(crash_line(subject, ended.how, ended.detail, fmt, self.limits))
 
+    def _folders(self) -> list[str]:
+        """The private (0700) folders this file's workers write in, made at the first open: one
+        in the temporary folder (the worker's own temporary files: an extracted zip), and one
+        in shared memory when there is one. The worker's sandbox lets it write nowhere else."""
+        for base in (None, SHARED_MEMORY):
+            if base not in self.folders and (base is None or os.path.isdir(base)):
+                try:
+                    folder = Path(tempfile.mkdtemp(prefix="kerascope-worker-", dir=base))
+                except OSError:
+                    if base is None:
+                        raise
+                    continue  # no shared memory to write in: arrays cross in the other
+                os.chmod(folder, 0o700)
+                self.folders[base] = folder
+        return [str(folder) for folder in self.folders.values()]
+
     def next_out(self, nbytes: int) -> Path:
         """A fresh file name for an array of at most ``nbytes``: in shared memory when it has
         room (a container's /dev/shm may be 64 MB), else in the temporary folder."""
@@ -415,17 +456,9 @@ class _Remote:
         except OSError:
             pass
         with self.lock:
+            folder = self.folders.get(base) or self.folders[None]
             self.count += 1
-            return self._folder(base) / f"array-{self.count}.npy"
-
-    def _folder(self, base: str | None) -> Path:
-        """This file's private (0700) folder in ``base`` (None: the temporary folder), made on
-        first use and removed by ``close``."""
-        if base not in self.folders:
-            folder = Path(tempfile.mkdtemp(prefix="kerascope-worker-", dir=base))
-            os.chmod(folder, 0o700)
-            self.folders[base] = folder
-        return self.folders[base]
+            return folder / f"array-{self.count}.npy"
 
     def close_process(self) -> None:
         if self.process is not None:
@@ -457,7 +490,25 @@ def worker_error(error: Any, subject: str) -> KerascopeError:
     return ReaderCrashed(f"could not read {subject}: {message}")
 
 
-def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: Limits) -> str:
+_logged: set[str] = set()
+_last: list[Confinement] = []
+
+
+def _log_confinement(report: Confinement) -> None:
+    """Keep ``report`` as the latest, and log what it lacks: one line, once per process."""
+    _last[:] = [report]
+    line = report.line()
+    if line and line not in _logged:
+        _logged.add(line)
+        logging.getLogger(__name__).warning("%s", line)
+
+
+def confinement() -> Confinement | None:
+    """What the sandbox of the latest worker to open a file held (None before any did)."""
+    return _last[0] if _last else None
+
+
+def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: WorkerLimits) -> str:
     """The one line that says how reading ``subject`` ended (``fmt``: the label of the format
     the worker had sniffed, None when it ended before knowing)."""
     doing = f"while reading it as {fmt}" if fmt else "while finding out its format"
@@ -493,7 +544,7 @@ def open_isolated(path: Path, label: str | None = None) -> ModelWeights:
         SourceNotFound, UnsupportedFormat, CorruptFile, UnsafeModel: as the readers.
         ReaderCrashed: the reader crashed, hung or exhausted its memory on this file.
     """
-    remote = _Remote(path, label or path.name, Limits.from_env())
+    remote = _Remote(path, label or path.name, Settings.from_env().worker)
     try:
         manifest = remote.open()
         records = rebuild(manifest, lambda *key: _loaders(remote, *key))
@@ -625,4 +676,10 @@ def _named_dtype(name: str, itemsize: int) -> np.dtype[Any]:
     return dtype
 
 
-__all__ = ["SPARE_ENV", "Limits", "crash_line", "open_isolated", "prestart", "stop_spares"]
+__all__ = [
+    "confinement",
+    "crash_line",
+    "open_isolated",
+    "prestart",
+    "stop_spares",
+]

@@ -20,8 +20,8 @@ import pytest
 from _security import children, run_cli
 
 from kerascope.extraction import open_model
-from kerascope.extraction.readers.safety import WORKER_IDLE_ENV
-from kerascope.extraction.readers.worker import SPARE_ENV, stop_spares
+from kerascope.extraction.readers.worker import stop_spares
+from kerascope.extraction.settings import SPARE_ENV, WORKER_IDLE_ENV
 
 SAVED_MODEL = "digits_savedmodel_keras2"
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from kerascope.components.page.caches import ByteLRU, cache_bytes, records_bytes
-from kerascope.extraction.readers.safety import CACHE_BYTES, CACHE_ENV
 from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.extraction.settings import CACHE_BYTES, CACHE_ENV
 
 
 def _sized(size: int) -> bytearray:
