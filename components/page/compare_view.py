@@ -164,6 +164,15 @@ def initial_weights(name: str) -> ModelWeights:
     return read_live(initial_demo(name), source=f"demo:{name}", fmt="demo")
 
 
+def _failure(before: ModelWeights, after: ModelWeights, layer: str, weight: str) -> str:
+    """Why weight ``layer/weight`` cannot be read, on whichever side it cannot."""
+    for model in (before, after):
+        failure = model.layer(layer).weight(weight).failure
+        if failure is not None:
+            return failure
+    return "it cannot be read"
+
+
 def render(
     before: ModelWeights,
     after: ModelWeights,
@@ -194,11 +203,12 @@ def render(
         change_bar_figure(comparison, (first, second)), width="stretch", key=f"{key}-bars"
     )
     if unreadable:
+        why = _failure(before, after, unreadable[0].layer, unreadable[0].weight)
         st.error(
             f"{len(unreadable)} weight(s) cannot be read on one side or both, so they were not "
             f"compared: {plain(', '.join(f'{c.layer}/{c.weight}' for c in unreadable[:5]))}"
             + (" ..." if len(unreadable) > 5 else "")
-            + ". They are listed in the table."
+            + f" ({plain(why)}). They are listed in the table."
         )
     if len(unmatched) > len(unreadable):
         st.warning(
