@@ -65,6 +65,9 @@ def neighbour(names: list[str], current: str | None) -> str | None:
 
 COMPARE_ROUND = "compare_upload_round"
 """Session key counting refused uploads in the Compare tab: each gets a fresh uploader."""
+COMPARE_REFUSED = "compare_refused"
+"""Session key (scoped to the open model) of the error line of the upload just refused, shown
+once above the fresh uploader."""
 
 
 def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: Any) -> None:
@@ -128,6 +131,9 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
             other_ref = ModelRef("demo", name)
             after, label = open_ref(other_ref), other_ref.label
         else:
+            refused = st.session_state.pop(model_key(COMPARE_REFUSED), None)
+            if refused:
+                st.error(refused)
             upload = st.file_uploader(
                 "A model file of the same architecture, or its export (.tflite, a zipped TF.js "
                 "folder) to see what quantization lost",
@@ -138,11 +144,15 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
                 other_ref = ModelRef("upload", upload.name, upload.file_id)
                 try:
                     after, label = open_ref(other_ref, upload.getvalue()), other_ref.label
-                except KerascopeError:
-                    # Refused: its bytes go at once, and the next run shows a fresh uploader.
+                except KerascopeError as exc:
+                    # Refused: its bytes go at once, and the page shows a fresh, empty uploader
+                    # under the error box (the refused file must not sit there as if it were open).
                     release_upload(upload.file_id)
                     st.session_state[COMPARE_ROUND] = (st.session_state.get(COMPARE_ROUND) or 0) + 1
-                    raise
+                    st.session_state[model_key(COMPARE_REFUSED)] = error_line(
+                        f"Could not open {plain(upload.name)}", exc, upload.name
+                    )
+                    st.rerun()
     except KerascopeError as exc:
         st.error(error_line("Could not open it", exc))
         return
