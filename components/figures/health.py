@@ -25,10 +25,9 @@ SEVERITY_COLOURS: dict[str, str] = {
     "info": "#1f77b4",
     "ok": "#2ca02c",
     "none": "#8c8c8c",
-    "unreadable": "#8c1c13",
 }
-"""One colour per verdict (a severity, ``ok``, ``none`` without weights, and ``unreadable``: a
-weight that cannot be read), shared by the table, the overview and the list."""
+"""One colour per verdict (a severity, ``ok``, ``none`` without weights), shared by the table,
+the overview and the list."""
 SEVERITY_ICONS: dict[str, str] = {
     "error": ":material/error:",
     "warning": ":material/warning:",

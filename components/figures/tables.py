@@ -14,8 +14,8 @@ Decided edge cases (each has a test):
 - While statistics are still being computed (``computed_only``), a layer not done yet has every
   statistic empty (NaN), its NaN/Inf counts too: unknown, not zero.
 - A layer with a weight whose values cannot be read (``Weight.failure``) has every statistic
-  empty (NaN, its NaN/Inf counts too), empty spectral metrics, and the status ``unreadable``
-  when there is a ``status`` column; the other rows are computed as usual. In the table of one
+  empty (NaN, its NaN/Inf counts too) and empty spectral metrics (its verdict is the error of
+  its ``unreadable`` finding); the other rows are computed as usual. In the table of one
   layer's weights, that weight's row has empty statistics.
 """
 
@@ -107,8 +107,6 @@ def pool_stats(stats: Sequence[Stats]) -> dict[str, float | int | bool]:
 
 _UNKNOWN: dict[str, float | int | bool] = {c: math.nan for c in LAYER_COLUMNS[5:]}
 """The statistics of a layer not read yet."""
-UNREADABLE = "unreadable"
-"""The ``status`` of a layer with a weight whose values cannot be read."""
 
 
 def layer_table(
@@ -145,11 +143,10 @@ def layer_table(
         read = [w.readable_stats() for w in layer.weights] if known else []
         lost = lost or None in read
         numbers = pool_stats([s for s in read if s is not None]) if known and not lost else _UNKNOWN
-        shown = status.get(layer.path, "ok") if status is not None else None
         rows.append(
             {
                 "path": layer.path,
-                **({"status": UNREADABLE if lost else shown} if status is not None else {}),
+                **({"status": status.get(layer.path, "ok")} if status is not None else {}),
                 "class": layer.class_name,
                 "kind": layer.kind,
                 "shapes": "; ".join(f"{w.name} {w.shape}" for w in layer.weights),

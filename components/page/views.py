@@ -78,10 +78,9 @@ def show_overview(fig: go.Figure, *, key: str, max_points_per_layer: int = 100_0
     )
 
 
-STATUS_ORDER = ("unreadable", "error", "warning", "info", "ok", "none")
-"""A ``status`` column (``health.Verdict``, or ``unreadable``: a weight of the layer cannot be
-read, see ``tables.layer_table``) sorts in this order: it is stored as the rank and shown as
-the word (``STATUS_WORDS``)."""
+STATUS_ORDER = ("error", "warning", "info", "ok", "none")
+"""A ``status`` column (``health.Verdict``) sorts in this order: it is stored as the rank and
+shown as the word (``STATUS_WORDS``)."""
 STATUS_WORDS = {**{s: s for s in STATUS_ORDER}, "none": "no weights"}
 """How the table says each verdict (``none``: nothing to check)."""
 

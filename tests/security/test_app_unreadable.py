@@ -115,7 +115,7 @@ def test_each_view_shows_an_error_box_and_the_rest(
     tab = state.get("main_tab")
     if tab == "All layers":
         table = at.dataframe[0].value.set_index("path")
-        assert table.loc["out", "status"] == 0  # ranked first: "unreadable"
+        assert table.loc["out", "status"] == 0  # ranked first: "error", its unreadable finding
         assert table.loc["conv", "mean"] == table.loc["conv", "mean"]  # a number, not NaN
     if tab in ("Model overview", "Graph"):
         assert at.get("plotly_chart"), "the rest of the view is drawn"

@@ -22,10 +22,10 @@ from _unreadable import damaged_copy, with_weights
 
 from kerascope.components.figures.graph import layer_statistic
 from kerascope.components.figures.overview import depth_series, layer_box
-from kerascope.components.figures.tables import UNREADABLE, layer_table, weight_stats_table
+from kerascope.components.figures.tables import layer_table, weight_stats_table
 from kerascope.extraction import open_model
 from kerascope.extraction.analysis.compare import compare_models
-from kerascope.extraction.analysis.health import model_findings
+from kerascope.extraction.analysis.health import layer_verdicts, model_findings
 from kerascope.extraction.analysis.spectrum import spectral_stats
 from kerascope.extraction.errors import CorruptFile, KerascopeError
 from kerascope.extraction.records import ModelWeights
@@ -101,12 +101,10 @@ def test_every_whole_model_view_shows_it_as_unreadable(name: str, damaged: dict[
     assert [(f.layer, f.weight, f.severity) for f in lost] == [("out", "kernel", "error")]
     assert "cannot be read" in lost[0].message and not PYTHON_WORDS.search(lost[0].message)
 
-    status = {f.layer: f.severity for f in findings if f.layer}
-    table = layer_table(model, status=status).set_index("path")
-    assert table.loc["out", "status"] == UNREADABLE
+    table = layer_table(model, status=layer_verdicts(model, findings)).set_index("path")
+    assert table.loc["out", "status"] == "error"  # the verdict of its unreadable finding
     assert math.isnan(table.loc["out", "mean"]) and math.isnan(table.loc["out", "alpha"])
     assert not math.isnan(table.loc["conv", "mean"])  # the rest of the table is computed
-    assert table.loc["conv", "status"] != UNREADABLE
     weights = weight_stats_table(model.layer("out")).set_index("weight")
     assert math.isnan(weights.loc["kernel", "mean"]) and not math.isnan(weights.loc["bias", "mean"])
 
