@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 REALWORLD = ROOT.parent / "shared" / "realworld"
 MAX_RSS_BYTES = 1024**3
 """No bad file may make the CLI's resident memory peak above this."""
-PYTHON_WORDS = re.compile(r"[A-Z][a-z]+Error|Exception|Traceback|\b0x[0-9a-fA-F]+")
+PYTHON_WORDS = re.compile(r"[A-Z][a-z]+Error|Exception|Traceback|\b0x[0-9a-fA-F]{6,}")
 """What a line about a file must never hold: a Python exception's name (``IndexError``), a
-traceback, an object's address (``<cyfunction ... at 0x7f...>``)."""
+traceback, an object's address (``<cyfunction ... at 0x7f...>``; a byte such as ``0xff`` is
+the file's own content)."""
 
 
 @dataclass(frozen=True)
