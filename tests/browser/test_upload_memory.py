@@ -99,6 +99,11 @@ def test_refused_and_replaced_uploads_do_not_grow_the_server(
 
         context.close()
         closed = _settled_rss(server.pid)
+        print(  # noqa: T201 - docs/safety.md gives these numbers
+            f"server RSS: {before:.0f} MB before, {refused:.0f} MB after {UPLOADS} refused "
+            f"uploads, {replaced:.0f} MB after two opened, {closed:.0f} MB after the tab closed; "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         assert closed - before < GROWTH_MB, (before, refused, replaced, closed)
         assert server.poll() is None
     finally:
