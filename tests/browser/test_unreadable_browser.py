@@ -84,7 +84,7 @@ def test_every_tab_shows_error_boxes(browser: Browser, bomb_dir: Path, screensho
 
         _tab(page, TEACH)
         _tab(page, "Health")
-        _check(page, screenshots, "health", error="Not checked: weight 'kernel'")
+        _check(page, screenshots, "health", error="Not checked: could not read weight 'kernel'")
         _tab(page, "Compare")
         _check(page, screenshots, "compare", error="cannot be read on one side or both")
         _tab(page, "Activations")  # Keras is not asked to load what the worker could not read
