@@ -1,26 +1,29 @@
 """The records every reader yields: a model is layers, a layer is named weights.
 
-Arrays are read lazily: a ``Weight`` holds a loader, and the array is read (and its statistics
-computed) the first time something asks, then kept. Records are shared between threads (the app
-serves many sessions from one opened model), so the caches are guarded by a lock.
+Records are plain frozen data. Values are not in them: each ``Weight`` names its array in a
+``WeightStore`` (``ref``), which reads it the first time something asks and keeps it (see
+``extraction.readers.store``: one store in this process, one through the sandboxed worker).
+Records are shared between threads (the app serves many sessions from one opened model); the
+stores guard their caches.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .analysis.stats import Stats, compute_stats
+from .analysis.stats import Stats
 from .errors import CorruptFile, KerascopeError, LayerNotFound
 from .kinds import LayerKind, WeightRole, role_of
 
 if TYPE_CHECKING:
     from .graph import ModelGraph
+    from .readers.store import WeightStore
 
 SourceFormat = str
 """How records were read: ``live``, ``demo``, ``application``, or the id of a file format in
@@ -28,7 +31,6 @@ SourceFormat = str
 
 Array = np.ndarray[Any, Any]
 _T = TypeVar("_T")
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,8 @@ class Extent:
     """Where a weight's values lie in a file as plain bytes: ``prod(shape)`` values of
     ``dtype`` in C order from ``offset``, so one plain read gives the array with no parsing.
 
-    A loader that knows this offers it as ``loader.extent()`` (HDF5 contiguous datasets,
-    safetensors tensors); the sandboxed worker sends it instead of copying the array.
+    A reader that knows this says so through its ``ArraySource.extent()`` (HDF5 contiguous
+    datasets, safetensors tensors); the sandboxed worker sends it instead of copying the array.
     """
 
     path: str
@@ -92,9 +94,37 @@ class Quantization:
         return ((values - zero) * scale).astype(np.float32)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
+class ArrayRef:
+    """Which array of its store some values are, and how they are viewed: plain data, so it
+    crosses from the sandboxed worker as it is."""
+
+    index: int
+    """The array's number in its store (in the order the reader found the arrays)."""
+    dequantize: Quantization | None = None
+    """Derived: the stored integers turned into real values with these parameters."""
+    layout: str | None = None
+    """Derived: the stored axis order (``OHWI``) brought to Keras's (``layouts.to_keras_axes``),
+    after any dequantization."""
+
+    @property
+    def stored(self) -> ArrayRef:
+        """The stored array this one is derived from (itself when it is not derived)."""
+        return self if self.is_stored else ArrayRef(self.index)
+
+    @property
+    def is_stored(self) -> bool:
+        """Whether these are the stored values, not derived ones."""
+        return self.dequantize is None and self.layout is None
+
+
+@dataclass(frozen=True)
 class Weight:
-    """One named weight array of a layer."""
+    """One named weight array of a layer: plain data, and the store its values come from.
+
+    ``array()`` and ``stats()`` ask ``store`` for ``ref``: arrays are read lazily, the first
+    time something asks, and the store keeps them (see ``extraction.readers.store``).
+    """
 
     name: str
     """Name within its layer: ``kernel``, ``bias``, ``forward_lstm/kernel``; ``vars/0`` when the
@@ -107,26 +137,15 @@ class Weight:
     """The array's dtype as numpy spells it (``float32``, ``bfloat16`` ...)."""
     trainable: bool
     """False for statistics such as BatchNorm's moving mean and variance."""
-    loader: Callable[[], Array] = field(repr=False)
-    """Reads the array; called at most once."""
+    ref: ArrayRef
+    """Which of ``store``'s arrays holds the values."""
+    store: WeightStore = field(repr=False)
+    """Answers for the values: in this process, or through the sandboxed worker."""
     quantization: Quantization | None = None
     """How stored integers map to real values (TFLite); None for plain float weights."""
     layout: str | None = None
     """The axis order the file stores (``OHWI`` for a TFLite conv filter, see
     ``extraction.layouts``); None when it is Keras's own."""
-    stats_loader: Callable[[], Stats] | None = field(default=None, repr=False)
-    """Computes the statistics without handing the array over (the sandboxed worker computes
-    them beside its read); None: they are computed from ``array()``."""
-    release: Callable[[], None] | None = field(default=None, repr=False)
-    """For an array that is a view of a memory-mapped file: hands its pages back to the page
-    cache after a full pass (statistics), so walking a checkpoint larger than memory keeps the
-    process's resident memory to about one array. The array stays valid (pages are re-read on
-    the next touch)."""
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _memo_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    _owner: Any = field(default=None, repr=False)
-    """The records this weight belongs to, kept alive while the weight is (see ModelWeights)."""
 
     @property
     def size(self) -> int:
@@ -136,105 +155,76 @@ class Weight:
     @property
     def nbytes(self) -> int:
         """Bytes the array takes in memory, from shape and dtype alone."""
-        try:
-            itemsize = np.dtype(self.dtype).itemsize
-        except TypeError:
-            itemsize = 4
-        return self.size * itemsize
+        return self.size * itemsize(self.dtype)
 
     def array(self) -> Array:
-        """The values, read on first use and kept; read-only so no view can alter them.
+        """The values (``store.array(ref)``), read on first use and kept by the store;
+        read-only so no view can alter them.
 
         Raises:
             CorruptFile: the file's bytes for this array cannot be read (damaged data found
                 only now, since arrays are read lazily).
         """
-        with self._lock:
-            if "array" not in self._cache:
-                try:
-                    value = np.asarray(self.loader())
-                except KerascopeError:
-                    raise
-                except Exception as exc:  # any reader's failure on damaged bytes  # noqa: BLE001
-                    text = " ".join(str(exc).split())[:300] or type(exc).__name__
-                    raise CorruptFile(f"weight {self.name!r} cannot be read ({text})") from exc
-                if value.flags.writeable:
-                    value.setflags(write=False)
-                self._cache["array"] = value
-            return self._cache["array"]  # type: ignore[no-any-return]
+        with _reading(self.name):
+            return self.store.array(self.ref)
 
     def stats(self) -> Stats:
-        """Statistics of the values, computed on first use and kept."""
-        cached = self._cache.get("stats")
-        if cached is None:
-            if self.stats_loader is not None and "array" not in self._cache:
-                cached = self.stats_loader()
-            else:
-                cached = compute_stats(self.array())
-            self._cache["stats"] = cached
-            if self.release is not None:
-                self.release()
-        return cached  # type: ignore[no-any-return]
+        """Statistics of the values (``store.stats(ref)``), computed on first use and kept.
 
-    def keep_stats(self, stats: Stats) -> None:
-        """Take statistics computed earlier for these same bytes (the persisted cache)."""
-        self._cache.setdefault("stats", stats)
+        Raises:
+            CorruptFile: as ``array()``.
+        """
+        with _reading(self.name):
+            return self.store.stats(self.ref)
 
     @property
     def has_stats(self) -> bool:
         """Whether the statistics have been computed already."""
-        return "stats" in self._cache
+        return self.store.cached_stats(self.ref) is not None
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the array has been read already (for tests of laziness)."""
+        return self.store.is_loaded(self.ref)
 
     def computed(self, key: str, make: Callable[[], _T]) -> _T:
-        """A value derived from this weight's values (its spectrum), made on first use and kept.
-
-        Two threads asking at once make it once: the second waits for the first (a costly
-        spectrum is not computed twice by the health scan and the statistics job). ``key``
-        must not be one of the weight's own cache entries (``array``, ``stats``).
-        """
-        memo = self._cache.get(f"memo:{key}", _MISSING)
-        if memo is not _MISSING:
-            return memo  # type: ignore[no-any-return]
-        with self._memo_lock:
-            memo = self._cache.get(f"memo:{key}", _MISSING)
-            if memo is _MISSING:
-                memo = make()
-                self._cache[f"memo:{key}"] = memo
-            return memo  # type: ignore[no-any-return]
+        """A value derived from this weight's values (its spectrum), made on first use and kept
+        by the store (``store.computed(ref, key, make)``): two threads asking at once make it
+        once, the second waiting for the first."""
+        return self.store.computed(self.ref, key, make)
 
     def keep_computed(self, key: str, value: Any) -> None:
         """Take a derived value computed earlier for these same bytes (the persisted cache)."""
-        self._cache.setdefault(f"memo:{key}", value)
+        self.store.keep_computed(self.ref, key, value)
 
     def has_computed(self, key: str) -> bool:
         """Whether the derived value ``key`` has been made (or kept) already."""
-        return f"memo:{key}" in self._cache
+        return self.store.has_computed(self.ref, key)
 
     def peek_computed(self, key: str) -> Any:
         """The derived value ``key`` if it has been made, else None (nothing is computed)."""
-        return self._cache.get(f"memo:{key}")
+        return self.store.peek_computed(self.ref, key)
 
     def keras_axes(self) -> Weight:
         """This weight with its axes in Keras's order (what the views expect).
 
-        Itself when the file stores Keras's layout; otherwise a derived weight (kept) whose
-        array is a transposed or reshaped view of the stored one, never a copy of other values.
+        Itself when the file stores Keras's layout; otherwise a derived weight whose array is a
+        transposed or reshaped view of the stored one, never a copy of other values.
         """
         if self.layout is None:
             return self
-        from .layouts import keras_shape, to_keras_axes
+        from .layouts import keras_shape
 
-        return self._derived(
-            "keras_axes",
-            lambda: Weight(
-                self.name, self.role, keras_shape(self.shape, self.layout or ""), self.dtype,
-                self.trainable, lambda: to_keras_axes(self.array(), self.layout or ""),
-                self.quantization, None, _owner=self._owner,
-            ),
-        )  # fmt: skip
+        return replace(
+            self,
+            shape=keras_shape(self.shape, self.layout),
+            ref=replace(self.ref, layout=self.layout),
+            layout=None,
+        )
 
     def dequantized(self) -> Weight:
-        """A float32 weight derived from the stored integers and ``quantization`` (kept).
+        """A float32 weight derived from the stored integers and ``quantization``, with the
+        stored axes (``keras_axes()`` of it brings them to Keras's order).
 
         Raises:
             ValueError: the weight is not quantized.
@@ -242,41 +232,44 @@ class Weight:
         q = self.quantization
         if q is None:
             raise ValueError(f"weight {self.name!r} is not quantized; it has no float view")
-        return self._derived(
-            "dequantized",
-            lambda: Weight(
-                self.name, self.role, self.shape, "float32", self.trainable,
-                lambda: q.dequantize(self.array()), None, self.layout, _owner=self._owner,
-            ),
-        )  # fmt: skip
-
-    def _derived(self, key: str, make: Callable[[], Weight]) -> Weight:
-        with self._lock:
-            if key not in self._cache:
-                self._cache[key] = make()
-            return self._cache[key]  # type: ignore[no-any-return]
-
-    @property
-    def is_loaded(self) -> bool:
-        """Whether the array has been read already (for tests of laziness)."""
-        return "array" in self._cache
-
-    def unload(self) -> None:
-        """Forget the array read (its statistics stay); ``array()`` reads it again. For a
-        process that reads every weight once in turn (the sandboxed worker)."""
-        with self._lock:
-            self._cache.pop("array", None)
+        ref = replace(self.ref, dequantize=q)
+        return replace(self, dtype="float32", ref=ref, quantization=None)
 
     def renamed(self, name: str, *, keep_role: bool = False) -> Weight:
         """A copy called ``name`` (every other field kept); its role is decided again from the
         new name unless ``keep_role`` (a de-duplicated ``kernel_1`` is still a kernel)."""
         if name == self.name:
             return self
-        role = self.role if keep_role else role_of(name)
-        return replace(
-            self, name=name, role=role, _cache={}, _lock=threading.Lock(),
-            _memo_lock=threading.RLock(), _owner=None,
-        )  # fmt: skip
+        return replace(self, name=name, role=self.role if keep_role else role_of(name))
+
+
+@contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """Any reader's failure on damaged bytes as one ``CorruptFile`` line naming the weight."""
+    try:
+        yield
+    except KerascopeError:
+        raise
+    except Exception as exc:  # any reader's failure on damaged bytes  # noqa: BLE001
+        raise unreadable(name, exc) from exc
+
+
+def unreadable(name: str, exc: BaseException) -> KerascopeError:
+    """The error for array ``name`` whose read failed with ``exc``: itself when it is one of
+    ours, else one ``CorruptFile`` line (since arrays are read lazily, damaged bytes are found
+    only now)."""
+    if isinstance(exc, KerascopeError):
+        return exc
+    text = " ".join(str(exc).split())[:300] or type(exc).__name__
+    return CorruptFile(f"weight {name!r} cannot be read ({text})")
+
+
+def itemsize(dtype: str) -> int:
+    """Bytes per value of the dtype named ``dtype`` (4 for a name numpy does not know)."""
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:
+        return 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -300,8 +293,6 @@ class LayerWeights:
     ``TimeDistributed(Conv2D)``, seen through an ``RNN`` to its cell), decided with ``kind``
     when the record is made (``layouts.classify``); empty for a layer that wraps nothing or
     a source that does not say."""
-    _owner: Any = field(default=None, repr=False)
-    """The records this layer belongs to, kept alive while the layer is."""
 
     @property
     def params(self) -> int:
@@ -343,25 +334,14 @@ class ModelWeights:
     """The ``keras.Model`` when one was loaded; None when the file was only read."""
     graph: ModelGraph | None = field(default=None, repr=False)
     """Layers and their connections from the model config; None when the source has none."""
-    _origin: Any = field(default=None, repr=False)
-    """The records these were derived from (see ``derive``)."""
-
-    def __post_init__(self) -> None:
-        # Readers tie the open file behind lazy arrays to the records they return. A caller may
-        # keep only a layer or a weight (`open_model(p).layer("d").weight("kernel").array()`),
-        # so each of those keeps its records, and with them the file, alive.
-        for layer in self.layers:
-            object.__setattr__(layer, "_owner", self)
-            for weight in layer.weights:
-                object.__setattr__(weight, "_owner", self)
+    store: WeightStore = field(kw_only=True, repr=False)
+    """Where the weights' values come from (each ``Weight.store`` is this one). It keeps what
+    lazy reading needs (an open file, a temporary folder, a worker) while any record of it is
+    in use."""
 
     def derive(self, **changes: Any) -> ModelWeights:
-        """A copy with some fields changed that keeps these records alive.
-
-        Readers tie what lazy loading needs (an open HDF5 file, a temporary folder) to the
-        records they return; a derived copy must not let those go while it is in use.
-        """
-        return replace(self, _origin=self, **changes)
+        """A copy with some fields changed (the same store)."""
+        return replace(self, **changes)
 
     @property
     def params(self) -> int:
@@ -421,8 +401,3 @@ def storable(array: Array) -> Array:
     if array.dtype.kind == "V" or array.dtype.name == "bfloat16":
         return array.astype(np.float32)
     return array
-
-
-def eager(array: Array) -> Callable[[], Array]:
-    """A loader for an array that is already in memory."""
-    return lambda: array

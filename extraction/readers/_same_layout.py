@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from ..records import Array, ModelWeights
-from ._h5 import H5_ERRORS
+from ._h5 import H5_ERRORS, DatasetSource
+from .store import ArrayStore
 
 _PLAIN = "biuf"
 
@@ -57,17 +58,19 @@ class SameLayout:
         file is not one whose snapshots can be compared this way (see the module docstring)."""
         places: dict[str, tuple[int, np.dtype[Any], tuple[int, ...]]] = {}
         h5 = None
+        if not isinstance(model.store, ArrayStore):
+            return None
         for layer, weight in model.iter_weights():
-            loader = weight.loader
-            find = getattr(loader, "extent", None)
-            extent = find() if callable(find) else None
+            source = model.store.source(weight.ref)
+            extent = source.extent()
             if extent is None or Path(extent.path).resolve() != path.resolve():
                 return None
             dtype = np.dtype(extent.dtype)
             if dtype.kind not in _PLAIN or (weight.dtype not in (dtype.name, str(dtype))):
                 return None  # bfloat16 and others read by name: left to the reader
             places[model.export_key(layer, weight)] = (extent.offset, dtype, weight.shape)
-            h5 = getattr(getattr(loader, "dataset", None), "file", h5)
+            if isinstance(source, DatasetSource):
+                h5 = source.dataset.file
         if not places or h5 is None:
             return None
         try:

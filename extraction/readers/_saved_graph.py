@@ -17,6 +17,7 @@ import json
 import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ class Graph:
             itemsize = 8
         return math.prod(self.shape(key)) * itemsize
 
-    def loader(self, key: str) -> Any:
+    def loader(self, key: str) -> Callable[[], Array]:
         def load() -> Array:
             with self._lock:
                 return np.asarray(self._reader.get_tensor(key))

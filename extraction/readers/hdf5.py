@@ -63,8 +63,6 @@ def read_hdf5(path: Path, fmt: SourceFormat) -> ModelWeights:
 
 
 def _read(h5: Any, path: Path, fmt: SourceFormat) -> ModelWeights:
-    import weakref
-
     if "model_config" in h5.attrs and attr_text(h5, "model_config") is None:
         raise CorruptFile(f"{path.name}: the model_config attribute is not text; expected JSON")
     raw_config = attr_text(h5, "model_config")
@@ -99,8 +97,9 @@ def _read(h5: Any, path: Path, fmt: SourceFormat) -> ModelWeights:
         tuple(layout.layers),
         layout.all_notes(),
         graph=model_graph(config) if tree is not None else None,
+        store=layout.store,
     )
-    weakref.finalize(records, h5.close)
+    layout.store.close_with(h5.close)
     return records
 
 
@@ -150,7 +149,7 @@ def _arrays(
             continue
         seen.add(key)
         segs = [s for s in full.split(":", 1)[0].split("/") if s]
-        pairs.append((segs, dataset_weight(full, ds, out.budget, out.label)))
+        pairs.append((segs, dataset_weight(full, ds, out.budget, out.label, out.store)))
     return pairs
 
 

@@ -18,7 +18,6 @@ Decided edge cases:
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,8 +129,10 @@ def read_keras_sharded(path: Path, fmt: SourceFormat = "keras_sharded") -> Model
         layout.notes.append("a weights-only file: classes come from group names")
     layout.notes.append(f"read from {len(tree.files)} shards")
     name = model.name if model else index.name.removesuffix(KERAS_SHARDS_SUFFIX)
-    records = ModelWeights(str(path), fmt, name, tuple(layout.layers), tuple(layout.notes))
-    weakref.finalize(records, tree.close)
+    records = ModelWeights(
+        str(path), fmt, name, tuple(layout.layers), tuple(layout.notes), store=layout.store
+    )
+    layout.store.close_with(tree.close)
     return records
 
 

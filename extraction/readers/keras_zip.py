@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
-import weakref
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from .safety import (
     check_zip,
 )
 from .sniff import PICKLE_MAGIC
+from .store import ArrayStore
 
 
 def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
@@ -80,14 +80,17 @@ def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
             tuple(layout.layers),
             (*notes, *layout.all_notes()),
             graph=model_graph(config),
+            store=layout.store,
         )
-        weakref.finalize(records, closer)
+        layout.store.close_with(closer)
         return records
     if npz_info is not None:
-        layers, npz_notes = npz_layers(path, npz_info, tree)
+        store = ArrayStore()
+        layers, npz_notes = npz_layers(path, npz_info, tree, store)
         return ModelWeights(
-            str(path), fmt, name, layers, (*notes, *npz_notes), graph=model_graph(config)
-        )
+            str(path), fmt, name, layers, (*notes, *npz_notes), graph=model_graph(config),
+            store=store,
+        )  # fmt: skip
     raise CorruptFile(
         f"{label} has no model.weights.h5 or model.weights.npz; expected a .keras file "
         "saved by Keras 2.13 or later"

@@ -23,14 +23,12 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import weakref
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..graph import model_graph
-from ..kinds import role_of
 from ..layouts import ATTENTION_SUBLAYERS, classify, layer_class
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
 from ._config import LayerNode, leaves, model_tree
@@ -38,6 +36,7 @@ from ._h5 import one_line
 from ._layer_vars import guess_class, is_trainable
 from ._saved_graph import Graph, keras_metadata, saved_variable_names
 from .safety import ARRAY_SLACK_BYTES, MAX_ARRAY_BYTES, MAX_INFLATED_BYTES, ZIP_ERRORS
+from .store import ArrayStore, Deferred
 
 _SKIP_ROOTS = {"optimizer", "keras_api", "save_counter", "_CHECKPOINTABLE_OBJECT_GRAPH"}
 _SKIP_SEGMENT = re.compile(
@@ -66,18 +65,19 @@ def read_saved_model(path: Path, fmt: SourceFormat) -> ModelWeights:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    store = ArrayStore()
     try:
-        records = _read(folder, path, fmt)
+        records = _read(folder, path, fmt, store)
     except BaseException:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     if tmp:
-        weakref.finalize(records, shutil.rmtree, tmp, True)
+        store.close_with(shutil.rmtree, tmp, True)
     return records
 
 
-def _read(folder: Path, source: Path, fmt: SourceFormat) -> ModelWeights:
+def _read(folder: Path, source: Path, fmt: SourceFormat, store: ArrayStore) -> ModelWeights:
     prefix = _checkpoint_prefix(folder, fmt)
     notes: list[str] = []
     graph = Graph.load(prefix, source.name)
@@ -105,14 +105,16 @@ def _read(folder: Path, source: Path, fmt: SourceFormat) -> ModelWeights:
         if placed is None:
             continue
         layer_path, class_name, config, name = placed
-        weight = _weight(name, var, graph, budget, source.name)
+        weight = _weight(name, var, graph, budget, source.name, store)
         records.setdefault(layer_path, (class_name, config, []))[2].append(weight)
     layers = _layers(tree, records)
     if not meta and records:
         notes.append("layer classes are guessed from weight names and shapes")
     name = tree.name if tree else source.name
     structure = model_graph(meta["root"].get("metadata")) if "root" in meta else None
-    return ModelWeights(str(source), fmt, name, tuple(layers), tuple(notes), graph=structure)
+    return ModelWeights(
+        str(source), fmt, name, tuple(layers), tuple(notes), graph=structure, store=store
+    )
 
 
 def _checkpoint_prefix(folder: Path, fmt: SourceFormat) -> str:
@@ -218,7 +220,9 @@ def _by_object_path(var: Any) -> tuple[str, str, Any, str]:
     return "/".join(path[:cut]), "", {}, name
 
 
-def _weight(name: str, var: Any, graph: Graph, budget: int, label: str) -> Weight:
+def _weight(
+    name: str, var: Any, graph: Graph, budget: int, label: str, store: ArrayStore
+) -> Weight:
     shape = graph.shape(var.key)
     dtype = graph.dtype(var.key)
     declared = graph.nbytes(var.key)
@@ -227,7 +231,8 @@ def _weight(name: str, var: Any, graph: Graph, budget: int, label: str) -> Weigh
             f"{label}: variable {var.key!r} declares {declared} bytes (shape {shape}) but the "
             f"checkpoint holds {budget}; refused, expected arrays that fit in the data files"
         )
-    return Weight(name, role_of(name), shape, dtype, is_trainable(name), graph.loader(var.key))
+    source = Deferred(graph.loader(var.key))
+    return store.weight(name, source, shape=shape, dtype=dtype, trainable=is_trainable(name))
 
 
 def _layers(
