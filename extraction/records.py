@@ -119,6 +119,41 @@ class ArrayRef:
 
 
 @dataclass(frozen=True)
+class OptimizerSlot:
+    """One array an optimizer keeps for a weight (Adam's ``m`` and ``v``, SGD's ``momentum``)."""
+
+    name: str
+    """The slot's name (``m``, ``v``, ``vhat``, ``momentum``, ``mg``, ``accumulator`` ...; see
+    ``extraction.optimizers``); ``slot_1`` ... when the file does not say which it is."""
+    shape: tuple[int, ...]
+    """Its shape: the weight's, as stored."""
+    dtype: str
+    """Its dtype as numpy spells it."""
+    ref: ArrayRef
+    """Which array of the weight's store holds it."""
+
+
+@dataclass(frozen=True)
+class OptimizerState:
+    """What the optimizer kept for one weight when the file was saved."""
+
+    class_name: str
+    """The optimizer's Keras class (``Adam``); ``unknown`` when the file does not say."""
+    iterations: int | None
+    """Steps taken (the optimizer's ``iterations``); None when the file does not keep them."""
+    slots: tuple[OptimizerSlot, ...]
+    """Its arrays for this weight, in the order the optimizer created them."""
+    hyper: tuple[tuple[str, float], ...] = ()
+    """Its settings as saved (``learning_rate`` at the saved step, ``epsilon``, ``beta_1`` ...),
+    sorted by name; a setting not saved is absent (``extraction.optimizers.setting`` gives
+    Keras's default)."""
+
+    def slot(self, name: str) -> OptimizerSlot | None:
+        """The slot called ``name``, if this state has one."""
+        return next((s for s in self.slots if s.name == name), None)
+
+
+@dataclass(frozen=True)
 class Weight:
     """One named weight array of a layer: plain data, and the store its values come from.
 
@@ -146,6 +181,9 @@ class Weight:
     layout: str | None = None
     """The axis order the file stores (``OHWI`` for a TFLite conv filter, see
     ``extraction.layouts``); None when it is Keras's own."""
+    optimizer: OptimizerState | None = None
+    """What the optimizer kept for this weight; None when the file keeps no optimizer state
+    (or none for this weight: a frozen one)."""
 
     @property
     def size(self) -> int:
@@ -234,6 +272,32 @@ class Weight:
             raise ValueError(f"weight {self.name!r} is not quantized; it has no float view")
         ref = replace(self.ref, dequantize=q)
         return replace(self, dtype="float32", ref=ref, quantization=None)
+
+    def optimizer_slot(self, name: str) -> Weight:
+        """The optimizer's slot ``name`` of this weight as a weight of its own (same store,
+        layout and quantization; named ``<weight>/optimizer/<slot>``), so every view of a
+        weight draws it alike.
+
+        Raises:
+            LayerNotFound: the weight has no such slot; the message lists those it has.
+        """
+        slot = self.optimizer.slot(name) if self.optimizer is not None else None
+        if slot is None:
+            have = ", ".join(s.name for s in self.optimizer.slots) if self.optimizer else "none"
+            raise LayerNotFound(
+                f"weight {self.name!r} has no optimizer slot {name!r}; it has: {have}"
+            )
+        return replace(
+            self,
+            name=f"{self.name}/optimizer/{slot.name}",
+            role="other",
+            shape=self.shape if self.ref.layout else slot.shape,
+            dtype=slot.dtype,
+            trainable=False,
+            ref=ArrayRef(slot.ref.index, layout=self.ref.layout),  # the weight's axes, if moved
+            quantization=None,
+            optimizer=None,
+        )
 
     def renamed(self, name: str, *, keep_role: bool = False) -> Weight:
         """A copy called ``name`` (every other field kept); its role is decided again from the
@@ -372,8 +436,14 @@ class ModelWeights:
                 yield layer, w
 
     def export_key(self, layer: LayerWeights, weight: Weight) -> str:
-        """The key of one array in an export: ``<layer path>/<weight name>``."""
+        """The key of one array in an export: ``<layer path>/<weight name>``; an optimizer
+        slot's (``weight.optimizer_slot``) is ``<layer path>/<weight name>/optimizer/<slot>``."""
         return f"{layer.path}/{weight.name}"
+
+    @property
+    def has_optimizer_state(self) -> bool:
+        """Whether any weight carries optimizer state."""
+        return any(w.optimizer is not None for _, w in self.iter_weights())
 
 
 def unique_names(weights: Iterable[Weight]) -> tuple[Weight, ...]:

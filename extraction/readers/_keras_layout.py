@@ -57,6 +57,9 @@ class Layout:
     budget: int
     store: ArrayStore = field(default_factory=ArrayStore)
     """Where the weights found are read from."""
+    stored_names: dict[int, str] = field(default_factory=dict)
+    """A weight's name as the file stores it (``dense/kernel:0``), by array index, where it
+    differs from the name it is given (legacy files; optimizer variables refer to it)."""
     layers: list[LayerWeights] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     issues: dict[str, list[str]] = field(default_factory=dict)

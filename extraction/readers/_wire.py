@@ -33,7 +33,17 @@ from .. import errors
 from ..analysis.stats import Stats
 from ..graph import GraphNode, ModelGraph
 from ..kinds import LAYER_KINDS, WEIGHT_ROLES
-from ..records import Array, ArrayRef, Extent, LayerWeights, ModelWeights, Quantization, Weight
+from ..records import (
+    Array,
+    ArrayRef,
+    Extent,
+    LayerWeights,
+    ModelWeights,
+    OptimizerSlot,
+    OptimizerState,
+    Quantization,
+    Weight,
+)
 from .confine import Confinement
 from .store import WeightStore
 
@@ -41,13 +51,16 @@ MAX_INLINE_VALUES = 1 << 16
 """A numpy array inside a record field (a per-channel scale) crosses inline up to this size."""
 
 RECORD_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (ArrayRef, Quantization, ModelGraph, GraphNode)
+    cls.__name__: cls
+    for cls in (ArrayRef, Quantization, ModelGraph, GraphNode, OptimizerState, OptimizerSlot)
 }
 """The only record types a message may hold inside a field, by the name they cross under."""
 
 MODEL_FIELDS = ("source", "format", "name", "notes", "graph")
 LAYER_FIELDS = ("name", "path", "class_name", "kind", "config", "wrapped")
-WEIGHT_FIELDS = ("name", "role", "shape", "dtype", "trainable", "ref", "quantization", "layout")
+WEIGHT_FIELDS = (
+    "name", "role", "shape", "dtype", "trainable", "ref", "quantization", "layout", "optimizer"
+)  # fmt: skip
 LOCAL_FIELDS = frozenset({"layers", "weights", "store", "live_model"})
 """Fields that never cross: nesting (crosses as lists), the store (the caller's own), the live
 model (in process only)."""
@@ -649,7 +662,32 @@ def _weight(data: Any, store: WeightStore) -> Weight:
         raise WireError("a weight quantization that is not one")
     if f["layout"] is not None and not isinstance(f["layout"], str):
         raise WireError("a weight layout that is not text")
+    if f["optimizer"] is not None:
+        f["optimizer"] = _optimizer(f["optimizer"])
     return Weight(**{**f, "shape": _shape(f["shape"]), "ref": stored_ref(f["ref"])}, store=store)
+
+
+def _optimizer(state: Any) -> OptimizerState:
+    """``state`` checked to be optimizer state made of plain values and stored refs."""
+    if not isinstance(state, OptimizerState) or not isinstance(state.class_name, str):
+        raise WireError("weight optimizer state that is not one")
+    if state.iterations is not None and type(state.iterations) is not int:
+        raise WireError(f"optimizer iterations of {state.iterations!r}")
+    hyper = state.hyper
+    if not isinstance(hyper, tuple) or not all(
+        isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+        and type(p[1]) in (int, float) for p in hyper
+    ):  # fmt: skip
+        raise WireError("optimizer settings that are not (name, number) pairs")
+    if not isinstance(state.slots, tuple) or not all(
+        isinstance(s, OptimizerSlot) and isinstance(s.name, str) and isinstance(s.dtype, str)
+        for s in state.slots
+    ):
+        raise WireError("optimizer slots that are not slots")
+    slots = tuple(
+        OptimizerSlot(s.name, _shape(s.shape), s.dtype, stored_ref(s.ref)) for s in state.slots
+    )
+    return OptimizerState(state.class_name, state.iterations, slots, hyper)
 
 
 def stored_ref(ref: Any) -> ArrayRef:

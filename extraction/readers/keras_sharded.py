@@ -28,6 +28,7 @@ from ..records import ModelWeights, SourceFormat
 from ._config import LayerNode, check_model_config, model_tree
 from ._h5 import H5_ERRORS, MergedGroup, one_line, open_h5
 from ._keras_layout import Layout, read_layout
+from ._optimizer import Described, read_hdf5_optimizer
 from ._shards import read_index, shard_paths
 from .sniff import KERAS_SHARDS_SUFFIX
 
@@ -106,6 +107,7 @@ def read_layers(tree: ShardedTree, model: LayerNode | None, label: str) -> Layou
     layout = Layout(3, label, tree.budget)
     try:
         read_layout(tree.root, model, layout)
+        read_hdf5_optimizer(tree.root, layout, Described(None, {}), ordered=model is not None)
     except H5_ERRORS as exc:
         raise CorruptFile(f"{label}: the HDF5 structure is damaged ({one_line(exc)})") from exc
     return layout

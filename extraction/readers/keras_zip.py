@@ -31,6 +31,7 @@ from ._config import check_model_config, keras_major, model_tree, parse_json
 from ._h5 import H5_ERRORS, MemberFile, one_line, open_h5, stored_member_span
 from ._keras_layout import Layout, read_layout
 from ._npz import npz_layers
+from ._optimizer import Described, described, read_hdf5_optimizer
 from .safety import (
     MAX_CONFIG_BYTES,
     MAX_INFLATED_BYTES,
@@ -72,7 +73,7 @@ def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
     if tree is None:
         notes.append("config.json lists no layers (a subclassed model): names come from the file")
     if h5_info is not None:
-        layout, closer = _read_h5_member(path, h5_info, tree, major)
+        layout, closer = _read_h5_member(path, h5_info, tree, major, described(config))
         records = ModelWeights(
             str(path),
             fmt,
@@ -97,7 +98,9 @@ def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
     )
 
 
-def _read_h5_member(path: Path, info: zipfile.ZipInfo, tree: Any, major: int) -> Any:
+def _read_h5_member(
+    path: Path, info: zipfile.ZipInfo, tree: Any, major: int, optimizer: Described
+) -> Any:
     label = f"{path.name}:{info.filename}"
     span = stored_member_span(path, info)
     tmp: str | None = None
@@ -125,6 +128,7 @@ def _read_h5_member(path: Path, info: zipfile.ZipInfo, tree: Any, major: int) ->
     try:
         try:
             read_layout(h5, tree, layout)
+            read_hdf5_optimizer(h5, layout, optimizer, ordered=tree is not None)
         except H5_ERRORS as exc:
             raise CorruptFile(f"{label}: the HDF5 structure is damaged ({one_line(exc)})") from exc
     except BaseException:

@@ -34,7 +34,8 @@ from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_n
 from ._config import LayerNode, leaves, model_tree
 from ._h5 import one_line
 from ._layer_vars import guess_class, is_trainable
-from ._saved_graph import Graph, keras_metadata, saved_variable_names
+from ._optimizer import Described, SavedArray, described, read_checkpoint_optimizer
+from ._saved_graph import Graph, Variable, keras_metadata, saved_variable_names
 from .safety import ARRAY_SLACK_BYTES, MAX_ARRAY_BYTES, MAX_INFLATED_BYTES, ZIP_ERRORS
 from .store import ArrayStore, Deferred
 
@@ -97,6 +98,7 @@ def _read(folder: Path, source: Path, fmt: SourceFormat, store: ArrayStore) -> M
         place = _by_object_path
         notes.append("the checkpoint records no layer names: layers are named by object path")
     seen: set[int] = set()
+    by_node: dict[int, int] = {}
     for var in variables:
         if var.node_id in seen:
             continue
@@ -106,8 +108,19 @@ def _read(folder: Path, source: Path, fmt: SourceFormat, store: ArrayStore) -> M
             continue
         layer_path, class_name, config, name = placed
         weight = _weight(name, var, graph, budget, source.name, store)
+        by_node[var.node_id] = weight.ref.index
         records.setdefault(layer_path, (class_name, config, []))[2].append(weight)
     layers = _layers(tree, records)
+
+    def make(name: str, key: str) -> SavedArray:
+        w = _weight(name, Variable(-1, [], key), graph, budget, source.name, store)
+        return SavedArray(w.shape, w.dtype, w.ref, name)
+
+    about = described(meta["root"].get("metadata"), "training_config") if "root" in meta else None
+    found, more = read_checkpoint_optimizer(
+        graph, by_node, layers, make, about or Described(None, {}), store
+    )
+    layers, notes = list(found), [*notes, *more]
     if not meta and records:
         notes.append("layer classes are guessed from weight names and shapes")
     name = tree.name if tree else source.name

@@ -49,13 +49,17 @@ def stored_arrays(records: ModelWeights) -> dict[int, Stored]:
         ValueError: two records give one stored array different shapes.
     """
     found: dict[int, Stored] = {}
-    for layer, w in records.iter_weights():
-        if not w.ref.is_stored:
-            continue
-        index = w.ref.index
-        entry = Stored(w.name, f"weight {w.name!r} of layer {layer.path!r}", w.shape, w.dtype)
-        if found.setdefault(index, entry).shape != w.shape:
-            raise ValueError(f"array {index} has shapes {found[index].shape} and {w.shape}")
+    for layer, weight in records.iter_weights():
+        slots = weight.optimizer.slots if weight.optimizer is not None else ()
+        arrays = [weight, *(weight.optimizer_slot(s.name) for s in slots)]
+        for w in arrays:
+            if not w.ref.is_stored:
+                continue
+            index = w.ref.index
+            what = f"weight {w.name!r} of layer {layer.path!r}"
+            entry = Stored(w.name, what, w.shape, w.dtype)
+            if found.setdefault(index, entry).shape != w.shape:
+                raise ValueError(f"array {index} has shapes {found[index].shape} and {w.shape}")
     return found
 
 

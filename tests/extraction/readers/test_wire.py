@@ -54,6 +54,8 @@ from kerascope.extraction.records import (
     Extent,
     LayerWeights,
     ModelWeights,
+    OptimizerSlot,
+    OptimizerState,
     Quantization,
     Weight,
 )
@@ -62,6 +64,9 @@ from kerascope.extraction.records import (
 def _records() -> ModelWeights:
     store = ArrayStore()
     kernel = store.weight("kernel", np.ones((3, 2), "float32"))
+    m = OptimizerSlot("m", (3, 2), "float32", store.add(np.zeros((3, 2), "float32")))
+    state = OptimizerState("Adam", 12, (m,), (("epsilon", 1e-7), ("learning_rate", 0.001)))
+    kernel = dataclasses.replace(kernel, optimizer=state)
     bias = store.weight(
         "bias", np.zeros(2, "float32"), dtype="bfloat16", trainable=False,
         quantization=Quantization((0.5, 0.25), (0, 1), 0), layout="OI",
@@ -264,6 +269,16 @@ def test_errors_cross_as_the_allowed_types_only() -> None:
         ),  # fmt: skip
         (lambda w: w.update(ref=0), "ref"),
         (lambda w: w.update(quantization="q"), "quantization"),
+        (lambda w: w.update(optimizer="Adam"), "optimizer"),
+        (lambda w: w["optimizer"]["\x00record"][1].update(iterations=1.5), "iterations"),
+        (lambda w: w["optimizer"]["\x00record"][1].update(hyper={"\x00tuple": [1]}), "settings"),
+        (lambda w: w["optimizer"]["\x00record"][1].update(slots={"\x00tuple": ["m"]}), "slots"),
+        (
+            lambda w: w["optimizer"]["\x00record"][1]["slots"]["\x00tuple"][0]["\x00record"][
+                1
+            ].update(ref={"\x00record": ["ArrayRef", {"index": 1, "layout": "OI"}]}),
+            "derived",
+        ),
     ],
 )
 def test_manifests_are_type_checked(change: Any, match: str) -> None:
