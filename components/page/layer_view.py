@@ -22,7 +22,7 @@ from ..figures import filters, heatmaps, histograms, tables
 from ..figures.mosaic import Mosaic, filter_mosaic, page_count
 from ..figures.weight_views import View, heatmap_args, views_for
 from . import downloads as page_downloads
-from . import quantization_view, views, zoom
+from . import optimizer_view, quantization_view, views, zoom
 from .messages import error_line, plain
 from .sources import ModelRef
 
@@ -72,7 +72,21 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
             )
             or views[0]
         )
+    with toolbar:
+        shown = st.segmented_control(
+            "Show",
+            ["weights", "optimizer"],
+            key="values_shown",
+            default="weights",
+            required=True,
+            format_func={"weights": "Weights", "optimizer": "Optimizer"}.__getitem__,
+            help="The optimizer's saved state of this weight: gradient RMS, next step, slots",
+        )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}|{weight.dtype}"
+    if shown == "optimizer":
+        with st.spinner(f"Reading the optimizer state of {plain(weight.name)}..."):
+            optimizer_view.render(base, model, layer, weight, view, toolbar)
+        return
     with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
         try:
             png = _VIEWS[view](base, layer, weight, toolbar)

@@ -1,0 +1,69 @@
+"""The Optimizer view in the app: a public file fitted with Adam shows its gradient RMS and next
+step beside each other, and its slots; a file without optimizer state says so."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, realworld: Path) -> Path:
+    import keras
+
+    folder = tmp_path_factory.mktemp("models")
+    shutil.copy(realworld / "mnist_cnn.keras", folder)
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")]).save(
+        folder / "plain.keras"
+    )
+    return folder
+
+
+def _open(model: str, layer: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["model"] = model
+    at.query_params["layer"] = layer
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.session_state["values_shown"] = "optimizer"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def test_gradient_rms_and_next_step_beside_each_other(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(model_dir))
+    at = _open("mnist_cnn.keras", "dense_12")
+    titles = _titles(at)
+    assert titles == ["dense_12 / kernel · gradient RMS", "dense_12 / kernel · next step"]
+    assert any("Adam · 16,500 steps" in c.value for c in at.caption)
+    at.session_state["opt_arrays"] = "v"
+    at.run()
+    assert not at.exception
+    assert _titles(at) == ["dense_12 / kernel · slot v"]
+    at.session_state["weight"] = "bias"
+    at.run()
+    assert not at.exception
+    assert [t for t in _titles(at) if "bias" in t]
+
+
+def test_a_file_without_optimizer_state_says_so(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(model_dir))
+    at = _open("plain.keras", "d")
+    assert any("keeps no optimizer state" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
