@@ -147,6 +147,9 @@ class OptimizerState:
     """Its settings as saved (``learning_rate`` at the saved step, ``epsilon``, ``beta_1`` ...),
     sorted by name; a setting not saved is absent (``extraction.optimizers.setting`` gives
     Keras's default)."""
+    iterations_ref: ArrayRef | None = None
+    """Where the step count is stored (a scalar of the same store), so a file of the same layout
+    (the next snapshot of a run) reads its own; None when the file keeps none."""
 
     def slot(self, name: str) -> OptimizerSlot | None:
         """The slot called ``name``, if this state has one."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 
 from ..layouts import unit_matrix
 from ..optimizers import bias_correction, facts, setting
-from ..records import LayerWeights, ModelWeights, Weight
+from ..records import LayerWeights, ModelWeights, OptimizerState, Weight
 from .diagnostics import DEAD_WARN_FRACTION, Finding, Severity
 
 Array = np.ndarray[Any, Any]
@@ -65,18 +66,26 @@ def gradient_rms(weight: Weight) -> Derived | None:
     state = weight.optimizer
     if state is None:
         return None
-    hyper, t = dict(state.hyper), state.iterations
+    return gradient_rms_of(state, lambda slot: _slot(weight, slot), state.iterations)
+
+
+def gradient_rms_of(
+    state: OptimizerState, slot: Callable[[str], Array], iterations: int | None
+) -> Derived | None:
+    """``gradient_rms`` from the values ``slot(name)`` gives for each slot of ``state``, after
+    ``iterations`` steps (another snapshot of the same layout: its own arrays and step)."""
+    hyper, t = dict(state.hyper), iterations
     name = state.class_name
     f = facts(name)
     if f is not None and f.second_moment is not None and state.slot(f.second_moment):
-        v = _slot(weight, f.second_moment)
+        v = np.asarray(slot(f.second_moment), dtype=np.float64)
         if f.step == "adam" or name == "Lamb":
             correction = bias_correction(setting(name, hyper, "beta_2"), t)
             values = np.sqrt(np.maximum(v, 0) / correction)
             return Derived(values, "gradient RMS", f"sqrt(v / (1 - beta_2^t)), t = {_t(t)}")
         return Derived(np.sqrt(np.maximum(v, 0)), "gradient RMS", f"sqrt({f.second_moment})")
     if name == "Adagrad" and state.slot("accumulator") and t:
-        acc = _slot(weight, "accumulator")
+        acc = np.asarray(slot("accumulator"), dtype=np.float64)
         init = setting(name, hyper, "initial_accumulator_value") or 0.0
         values = np.sqrt(np.maximum(acc - init, 0) / t)
         return Derived(values, "gradient RMS", f"sqrt((accumulator - {init:g}) / {t:,})")
@@ -201,6 +210,7 @@ __all__ = [
     "GRADIENT_RATIO",
     "Derived",
     "gradient_rms",
+    "gradient_rms_of",
     "next_step",
     "optimizer_findings",
 ]

@@ -389,9 +389,10 @@ def _read_keras3(group: Any, layout: Layout, about: Described, ordered: bool) ->
         )
         return
     matched, iteration, lr_index = found
-    iterations = _scalar_int(arrays[iteration], layout.store) if iteration is not None else None
+    steps = arrays[iteration] if iteration is not None else None
+    iterations = _scalar_int(steps, layout.store) if steps is not None else None
     lr = _scalar(arrays[lr_index], layout.store) if lr_index is not None else None
-    _finish(layout, matched, iterations, about, lr)
+    _finish(layout, matched, iterations, about, lr, steps)
     if not ordered and not matched.notes:
         layout.notes.append(
             "a weights-only file: optimizer slots are matched to weights in the order their "
@@ -418,17 +419,22 @@ def _read_legacy(group: Any, layout: Layout, about: Described) -> None:
     about = replace(
         about, config={**about.config, **{k: v for k, v in values.items() if v is not None}}
     )
-    _finish(layout, matched, iterations, about, lr)
+    _finish(layout, matched, iterations, about, lr, iterations_array)
 
 
 def _finish(
-    layout: Layout, matched: Matched, iterations: int | None, about: Described, lr: float | None
+    layout: Layout,
+    matched: Matched,
+    iterations: int | None,
+    about: Described,
+    lr: float | None,
+    steps: SavedArray | None,
 ) -> None:
     if not matched.slots:
         layout.notes.extend(matched.notes)
         return
     hyper, notes = hyper_settings(about, iterations, lr)
-    layout.layers[:] = attach(layout.layers, matched, iterations, hyper)
+    layout.layers[:] = attach(layout.layers, matched, iterations, hyper, steps)
     layout.notes.append(summary(matched, len(matched.slots), iterations))
     layout.notes.extend([*matched.notes, *notes])
 
@@ -535,14 +541,15 @@ def read_checkpoint_optimizer(
         if found is None:
             return tuple(layers), []
         matched, scalars = found
-    iterations = next((_scalar_int(scalars[k], store) for k in _ITERATIONS if k in scalars), None)
+    steps = next((scalars[k] for k in _ITERATIONS if k in scalars), None)
+    iterations = _scalar_int(steps, store) if steps is not None else None
     lr = next((_scalar(scalars[k], store) for k in _LEARNING_RATE if k in scalars), None)
     values = {k: _scalar(a, store) for k, a in scalars.items() if k in HYPER_KEYS}
     config = {**{k: v for k, v in values.items() if v is not None}, **about.config}
     hyper, notes = hyper_settings(replace(about, config=config), iterations, lr)
     if not matched.slots:
         return tuple(layers), matched.notes
-    attached = attach(layers, matched, iterations, hyper)
+    attached = attach(layers, matched, iterations, hyper, steps)
     return attached, [summary(matched, len(matched.slots), iterations), *matched.notes, *notes]
 
 
@@ -594,8 +601,10 @@ def attach(
     matched: Matched,
     iterations: int | None,
     hyper: Mapping[str, float],
+    steps: SavedArray | None = None,
 ) -> tuple[LayerWeights, ...]:
-    """``layers`` with each weight that has slots carrying its ``OptimizerState``."""
+    """``layers`` with each weight that has slots carrying its ``OptimizerState`` (``steps``:
+    the saved step count's array, if any)."""
     settings = tuple((k, float(v)) for k, v in sorted(hyper.items()) if math.isfinite(v))
 
     def with_state(w: Weight) -> Weight:
@@ -606,7 +615,10 @@ def attach(
             OptimizerSlot(_unique(name, [n for n, _ in found[:i]]), a.shape, a.dtype, a.ref)
             for i, (name, a) in enumerate(found)
         )
-        return replace(w, optimizer=OptimizerState(matched.class_name, iterations, slots, settings))
+        state = OptimizerState(
+            matched.class_name, iterations, slots, settings, steps.ref if steps else None
+        )
+        return replace(w, optimizer=state)
 
     return tuple(replace(la, weights=tuple(with_state(w) for w in la.weights)) for la in layers)
 

@@ -687,7 +687,8 @@ def _optimizer(state: Any) -> OptimizerState:
     slots = tuple(
         OptimizerSlot(s.name, _shape(s.shape), s.dtype, stored_ref(s.ref)) for s in state.slots
     )
-    return OptimizerState(state.class_name, state.iterations, slots, hyper)
+    steps = stored_ref(state.iterations_ref) if state.iterations_ref is not None else None
+    return OptimizerState(state.class_name, state.iterations, slots, hyper, steps)
 
 
 def stored_ref(ref: Any) -> ArrayRef:

@@ -67,3 +67,41 @@ def test_a_file_without_optimizer_state_says_so(
     at = _open("plain.keras", "d")
     assert any("keeps no optimizer state" in i.value for i in at.info)
     assert not at.get("plotly_chart")
+
+
+def test_a_run_recorded_with_optimizer_state_shows_gradient_rms_over_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keras
+    import numpy as np
+
+    from kerascope.extraction import WeightRecorder
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(5, name="hidden"), keras.layers.Dense(2, name="out")]
+    )
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 6)).astype("float32"), rng.normal(size=(64, 2)).astype("float32")
+    model.fit(x, y, epochs=3, batch_size=16, verbose=0,
+              callbacks=[WeightRecorder(tmp_path / "rec", optimizer=True)])  # fmt: skip
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(tmp_path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["model"] = "rec"
+    at.query_params["layer"] = "hidden"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.session_state["main_tab"] = "Run over time"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    (metric,) = [s for s in at.get("button_group") if s.proto.label == "Timeline of"]
+    assert "grad_rms" in [o.content for o in metric.proto.options] or "gradient RMS" in str(
+        metric.proto
+    )
+    at.session_state["run_metric"] = "grad_rms"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    panels = [s for s in specs if "hidden/kernel grad_rms" in json.dumps(s)]
+    assert panels and panels[0]["layout"]["yaxis"]["type"] == "log"
