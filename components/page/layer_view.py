@@ -35,6 +35,12 @@ VIEW_LABELS: dict[View, str] = {
     "value": "Value",
 }
 PAGE_SIZES = (16, 32, 64, 128)
+OPTIMIZER = "optimizer"
+"""The View choice that shows the weight's optimizer state (``optimizer_view``)."""
+
+
+def _view_label(choice: str) -> str:
+    return "Optimizer" if choice == OPTIMIZER else VIEW_LABELS[choice]  # type: ignore[index]
 
 
 def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
@@ -63,30 +69,22 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
     weight = quantization_view.values_to_show(stored, key="values")  # Keras axes, maybe real
     views = views_for(layer, weight)
     view_key = f"view:{weight.role}:{len(weight.shape)}:{layer.kind}"
-    if st.session_state.get(view_key) not in views:
+    choices: list[str] = [*views, OPTIMIZER]  # the optimizer's state of this weight, if any
+    if st.session_state.get(view_key) not in choices:
         st.session_state[view_key] = views[0]
     with toolbar:
-        view: View = (
+        chosen = (
             st.segmented_control(
-                "View", views, key=view_key, required=True, format_func=VIEW_LABELS.__getitem__
+                "View", choices, key=view_key, required=True, format_func=_view_label
             )
             or views[0]
         )
-    with toolbar:
-        shown = st.segmented_control(
-            "Show",
-            ["weights", "optimizer"],
-            key="values_shown",
-            default="weights",
-            required=True,
-            format_func={"weights": "Weights", "optimizer": "Optimizer"}.__getitem__,
-            help="The optimizer's saved state of this weight: gradient RMS, next step, slots",
-        )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}|{weight.dtype}"
-    if shown == "optimizer":
+    if chosen == OPTIMIZER:
         with st.spinner(f"Reading the optimizer state of {plain(weight.name)}..."):
-            optimizer_view.render(base, model, layer, weight, view, toolbar)
+            optimizer_view.render(base, model, layer, weight, views, toolbar)
         return
+    view: View = chosen  # type: ignore[assignment]  # (one of ``views``)
     with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
         try:
             png = _VIEWS[view](base, layer, weight, toolbar)

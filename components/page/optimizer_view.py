@@ -46,13 +46,30 @@ def no_state_message(model: ModelWeights, weight: Weight) -> str:
 
 
 def render(
-    base: str, model: ModelWeights, layer: LayerWeights, weight: Weight, view: View, tools: Any
+    base: str,
+    model: ModelWeights,
+    layer: LayerWeights,
+    weight: Weight,
+    ways: list[View],
+    tools: Any,
 ) -> None:
-    """The panel for ``weight`` (Keras's axes) drawn as ``view``; options go in ``tools``;
-    ``base`` names the model, layer and weight for the caches."""
+    """The panel for ``weight`` (Keras's axes), drawn in one of the weight's own ``ways``;
+    options go in ``tools``; ``base`` names the model, layer and weight for the caches."""
     if weight.optimizer is None:
         st.info(plain(no_state_message(model, weight)))
         return
+    drawable = [v for v in ways if v != "value"] or ["histogram"]
+    if st.session_state.get("opt_view") not in drawable:
+        st.session_state["opt_view"] = drawable[0]
+    with tools:
+        view: View = (
+            st.segmented_control(
+                "Draw as", drawable, key="opt_view", required=True,
+                format_func={"filters": "Filter grid", "heatmap": "Heatmap",
+                             "histogram": "Histogram"}.__getitem__,
+            )
+            or drawable[0]
+        )  # fmt: skip
     choices = figures.panel_choices(weight)
     if st.session_state.get("opt_arrays") not in choices:
         st.session_state["opt_arrays"] = choices[0]
@@ -64,7 +81,6 @@ def render(
             required=True,
             format_func=lambda c: "gradient RMS · next step" if c == figures.DERIVED else f"{c}",
         )
-    view = view if view != "value" else "histogram"
     options = _options(layer, weight, view, tools)
     st.caption(plain(figures.summary(weight)))
     try:

@@ -435,7 +435,6 @@ def _finish(
         return
     hyper, notes = hyper_settings(about, iterations, lr)
     layout.layers[:] = attach(layout.layers, matched, iterations, hyper, steps)
-    layout.notes.append(summary(matched, len(matched.slots), iterations))
     layout.notes.extend([*matched.notes, *notes])
 
 
@@ -550,7 +549,7 @@ def read_checkpoint_optimizer(
     if not matched.slots:
         return tuple(layers), matched.notes
     attached = attach(layers, matched, iterations, hyper, steps)
-    return attached, [summary(matched, len(matched.slots), iterations), *matched.notes, *notes]
+    return attached, [*matched.notes, *notes]
 
 
 def _keras3_checkpoint(
@@ -628,18 +627,6 @@ def _unique(name: str, before: list[str]) -> str:
     while out in before:
         out, n = f"{name}_{n}", n + 1
     return out
-
-
-def summary(matched: Matched, count: int, iterations: int | None) -> str:
-    """The note saying what optimizer state was read."""
-    slots = sorted({s for found in matched.slots.values() for s, _ in found})
-    plural = "" if iterations == 1 else "s"
-    steps = f" after {iterations:,} step{plural}" if iterations is not None else ""
-    name = "an unnamed optimizer" if matched.class_name == "unknown" else matched.class_name
-    return (
-        f"optimizer state of {name}{steps}: {', '.join(slots)} for {count} weights "
-        "(the Optimizer view)"
-    )
 
 
 def hyper_settings(

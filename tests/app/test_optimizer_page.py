@@ -32,7 +32,7 @@ def _open(model: str, layer: str) -> AppTest:
     at.query_params["layer"] = layer
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    at.session_state["values_shown"] = "optimizer"
+    at.session_state["view:kernel:2:dense"] = "optimizer"  # both layers opened are Dense
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
