@@ -36,6 +36,15 @@ def main() -> None:
     rows.append(("figure, coloured by parameters", time.perf_counter() - started))
     rows.append(("ResNet50 graph, total", sum(s for _, s in rows)))
     started = time.perf_counter()
+    graph_figure(layout_graph(graph, shapes=True))
+    rows.append(("layout and figure, shapes on the arrows", time.perf_counter() - started))
+    started = time.perf_counter()
+    wrapped = layout_graph(graph, direction="LR", shapes=True, wrap=500)
+    graph_figure(wrapped)
+    rows.append(
+        (f"left to right in {wrapped.rows} rows, with shapes", time.perf_counter() - started)
+    )
+    started = time.perf_counter()
     train(Knobs(conv_filters=16, kernel_size=7, epochs=8, task="photos"))
     rows.append(
         ("photos task, 8 epochs (data, training, snapshots)", time.perf_counter() - started)

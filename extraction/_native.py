@@ -15,8 +15,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-VERBOSE_ENV = "KERASCOPE_VERBOSE"
-"""Set (to anything) to let native libraries' notices through, the reader worker's included."""
 _lock = threading.Lock()
 
 
@@ -26,7 +24,9 @@ def quiet_native_stderr() -> Iterator[None]:
 
     Only the main thread silences: in a server, other threads may be writing real errors.
     """
-    if threading.current_thread() is not threading.main_thread() or os.environ.get(VERBOSE_ENV):
+    from .settings import Settings
+
+    if threading.current_thread() is not threading.main_thread() or Settings.from_env().verbose:
         yield
         return
     with _lock:

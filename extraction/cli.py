@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from .disk import atomic_path
 from .errors import KerascopeError
 from .records import LayerWeights, ModelWeights, Weight, shape_text, storable
 
@@ -241,13 +242,8 @@ def export_npz(model: ModelWeights, out: Path) -> int:
             arrays[f"{key}/zero_point"] = np.asarray(weight.quantization.zero_point, np.int64)
     if out.suffix != ".npz":
         out = out.with_name(out.name + ".npz") if not out.suffix else out
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
-        with tmp.open("wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub overload
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out) as tmp, tmp.open("wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub overload
     return len(arrays)
 
 

@@ -34,6 +34,10 @@ class ModelNeedsLiveKeras(KerascopeError):
     """A feature needs a runnable model but this source can only be read."""
 
 
+class WeightsUnavailable(KerascopeError):
+    """Pretrained weights were asked for but cannot be fetched (offline) and are not cached."""
+
+
 class ReaderCrashed(KerascopeError):
     """The sandboxed reader crashed, hung or ran out of memory on the file (see readers/worker)."""
 

@@ -6,7 +6,6 @@ and symbolic links that point outside are refused, whatever the name looks like.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -15,17 +14,13 @@ from .readers import model_suffixes
 from .readers.safety import MAX_FOLDER_ENTRIES
 from .readers.sniff import KERAS_SHARDS_SUFFIX, SAFETENSORS_INDEX, is_model_folder
 from .runs import looks_like_run
-
-MODEL_DIR_ENV = "KERASCOPE_MODEL_DIR"
+from .settings import Settings
 
 
 def model_dir() -> Path | None:
     """The configured model folder, or None when the variable is unset or not a folder."""
-    value = os.environ.get(MODEL_DIR_ENV)
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_dir() else None
+    path = Settings.from_env().model_dir
+    return path if path is not None and path.is_dir() else None
 
 
 def list_models(folder: Path) -> list[str]:

@@ -15,6 +15,12 @@ What is read (decided, tested):
   of it leave from the output its tensor index names. ``collapse`` folds a group into one node.
 - A shared layer is one node with every caller's edges. Duplicate edges are kept once; an edge
   naming a layer the config does not have is dropped (a damaged config still draws).
+- An edge's tensor shape is what the config says of it, nothing inferred: the tensor's own
+  ``shape`` (Keras 3 functional configs), else the receiving layer's ``build_config``
+  ``input_shape`` (for its argument position when it has several), else an InputLayer's
+  ``batch_shape``/``batch_input_shape`` for what leaves it; a config that says none (Keras 2's
+  legacy HDF5 Sequential) has edges without shapes. Entries that are not lists of integers
+  and nulls are ignored.
 - A config without a layer list (a subclassed model), or one that is not a dict, has no graph:
   ``model_graph`` returns None. The walk is iterative, so a config nested however deep cannot
   exhaust the stack; its size is already bounded by ``readers.safety.MAX_CONFIG_BYTES``.
@@ -22,11 +28,16 @@ What is read (decided, tested):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .readers.safety import MAX_CONFIG_DEPTH
+
+Edge = tuple[str, str]
+"""(from node id, to node id)."""
+Shape = tuple[int | None, ...]
+"""A tensor's shape as the config writes it; None for a dimension it leaves open (the batch)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,8 @@ class ModelGraph:
     """Ids of the layers the model's inputs enter."""
     outputs: tuple[str, ...]
     """Ids of the layers whose tensors the model returns."""
+    shapes: tuple[tuple[Edge, Shape], ...] = ()
+    """The tensor shape of each edge the config gives one for (see the module doc)."""
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -72,15 +85,9 @@ class ModelGraph:
         edges between layers of one folded group disappear; the rest are kept once. Unknown
         group ids are ignored.
         """
-        folded = sorted(set(collapsed) & set(self.groups), key=len)
-
-        def owner(node_id: str) -> str:
-            for group in folded:
-                if node_id.startswith(group + "/"):
-                    return group
-            return node_id
-
+        owner = self._owner(collapsed)
         hidden = {n.id for n in self.nodes if owner(n.id) != n.id}
+        folded = set(collapsed)
         nodes = tuple(
             n for n in self.nodes if n.id not in hidden and (not n.is_group or n.id in folded)
         )
@@ -93,8 +100,43 @@ class ModelGraph:
                 edges.append(edge)
         return nodes, edges
 
+    def edge_shapes(self, collapsed: Iterable[str] = ()) -> dict[Edge, Shape]:
+        """The shapes of the edges ``collapse`` draws: an edge into or out of a folded group
+        carries the shape of the first tensor it stands for."""
+        owner = self._owner(collapsed)
+        out: dict[Edge, Shape] = {}
+        for (a, b), shape in self.shapes:
+            out.setdefault((owner(a), owner(b)), shape)
+        return out
 
-Edge = tuple[str, str]
+    def neighbours(
+        self, node_id: str, collapsed: Iterable[str] = ()
+    ) -> tuple[list[tuple[str, Shape | None]], list[tuple[str, Shape | None]]]:
+        """What enters ``node_id`` and where it goes, as drawn with ``collapsed`` folded:
+        ``(inputs, outputs)``, each a list of (other node id, tensor shape or None)."""
+        _, edges = self.collapse(collapsed)
+        shapes = self.edge_shapes(collapsed)
+        inputs = [(a, shapes.get((a, b))) for a, b in edges if b == node_id]
+        outputs = [(b, shapes.get((a, b))) for a, b in edges if a == node_id]
+        return inputs, outputs
+
+    def _owner(self, collapsed: Iterable[str]) -> Callable[[str], str]:
+        """Maps a node id to the outermost folded group holding it (itself if none)."""
+        folded = sorted(set(collapsed) & set(self.groups), key=len)
+
+        def owner(node_id: str) -> str:
+            for group in folded:
+                if node_id.startswith(group + "/"):
+                    return group
+            return node_id
+
+        return owner
+
+
+def shape_text(shape: Shape) -> str:
+    """A shape as Keras's model summary writes it: ``(None, 28, 28, 1)``."""
+    inner = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
 def model_graph(config: Any) -> ModelGraph | None:
@@ -114,6 +156,7 @@ def model_graph(config: Any) -> ModelGraph | None:
         tuple(builder.edges),
         tuple(dict.fromkeys(inputs)),
         tuple(dict.fromkeys(outputs)),
+        tuple(builder.shapes.items()),
     )
 
 
@@ -146,6 +189,7 @@ class _Builder:
     def __init__(self) -> None:
         self.nodes: list[GraphNode] = []
         self.edges: list[Edge] = []
+        self.shapes: dict[Edge, Shape] = {}
         self._seen: set[Edge] = set()
         # For each nested model id: (its input ids, its output ids), once walked.
         self._ports: dict[str, tuple[list[str], list[str]]] = {}
@@ -163,6 +207,7 @@ class _Builder:
         if sequential:
             layers = [e for e in layers if _class(e) != "InputLayer"]
         names = {_name(e) for e in layers}
+        given = {_name(e): _given_shapes(e) for e in layers}
         for e in layers:
             path = prefix + _name(e)
             nested = _is_model(e) and depth < MAX_CONFIG_DEPTH
@@ -171,16 +216,21 @@ class _Builder:
                 self._ports[path] = self.add_model(e, path + "/", path, depth + 1)
         if sequential:
             ids = [prefix + _name(e) for e in layers]
-            for a, b in zip(ids, ids[1:], strict=False):
-                self._edge(self._out(a, 0), self._in(b, 0))
+            for e, a, b in zip(layers[1:], ids, ids[1:], strict=False):
+                shape = _one(given[_name(e)][0], 0)
+                self._edge(self._out(a, 0), self._in(b, 0), shape)
             if not ids:
                 return [], []
             return [self._in(ids[0], 0)], [self._out(ids[-1], 0)]
         for e in layers:
             target = prefix + _name(e)
-            for position, (source, tensor) in enumerate(_inbound(e.get("inbound_nodes"))):
+            inputs_given = given[_name(e)][0]
+            for position, (source, tensor, shape) in enumerate(_inbound(e.get("inbound_nodes"))):
                 if source in names:
-                    self._edge(self._out(prefix + source, tensor), self._in(target, position))
+                    shape = shape or _one(inputs_given, position) or given[source][1]
+                    self._edge(
+                        self._out(prefix + source, tensor), self._in(target, position), shape
+                    )
         inner = entry.get("config")
         inner = inner if isinstance(inner, Mapping) else {}
         ins = [self._in(prefix + n, 0) for n, _ in _endpoints(inner.get("input_layers"))]
@@ -200,15 +250,52 @@ class _Builder:
             return node_id
         return ports[1][min(tensor, len(ports[1]) - 1)]
 
-    def _edge(self, a: str, b: str) -> None:
+    def _edge(self, a: str, b: str, shape: Shape | None = None) -> None:
         if a != b and (a, b) not in self._seen:
             self._seen.add((a, b))
             self.edges.append((a, b))
+        if a != b and shape is not None:
+            self.shapes.setdefault((a, b), shape)
 
 
-def _inbound(nodes: Any) -> list[tuple[str, int]]:
-    """(layer name, tensor index) of every tensor a layer receives, in argument order."""
-    found: list[tuple[str, int]] = []
+def _shape(value: Any) -> Shape | None:
+    """``value`` as a shape: a list of integers and nulls (nothing else is one)."""
+    if not isinstance(value, (list, tuple)) or len(value) > 32:
+        return None
+    if not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in value):
+        return None
+    return tuple(value)
+
+
+def _given_shapes(entry: Mapping[str, Any]) -> tuple[Any, Shape | None]:
+    """What a layer's config says of its shapes: its ``build_config`` ``input_shape`` (one
+    shape or a list of them, as written) and, for an InputLayer, the shape it gives out."""
+    build = entry.get("build_config")
+    inputs = build.get("input_shape") if isinstance(build, Mapping) else None
+    out = None
+    inner = entry.get("config")
+    if _class(entry) == "InputLayer" and isinstance(inner, Mapping):
+        out = _shape(inner.get("batch_shape")) or _shape(inner.get("batch_input_shape"))
+    return inputs, out
+
+
+def _one(given: Any, position: int) -> Shape | None:
+    """The input shape at ``position`` of a ``build_config`` ``input_shape``."""
+    single = _shape(given)
+    if single is not None:
+        return single
+    if isinstance(given, (list, tuple)) and 0 <= position < len(given):
+        return _shape(given[position])
+    if isinstance(given, Mapping):  # inputs by name: their order is the call's
+        values = list(given.values())
+        return _shape(values[position]) if position < len(values) else None
+    return None
+
+
+def _inbound(nodes: Any) -> list[tuple[str, int, Shape | None]]:
+    """(layer name, tensor index, shape if given) of every tensor a layer receives, in
+    argument order."""
+    found: list[tuple[str, int, Shape | None]] = []
     if not isinstance(nodes, (list, tuple)):
         return found
     stack: list[Any] = list(reversed(nodes))
@@ -217,7 +304,8 @@ def _inbound(nodes: Any) -> list[tuple[str, int]]:
         if isinstance(item, Mapping):
             history = _history(item)
             if history is not None:
-                found.append(history)
+                inner = item.get("config")
+                found.append((*history, _shape(inner.get("shape")) if inner else None))
                 continue
             # Keras 3 node ({"args", "kwargs"}) or a kwargs dict: look inside, in order.
             stack.extend(reversed([v for k, v in item.items() if k != "config"]))
@@ -227,7 +315,7 @@ def _inbound(nodes: Any) -> list[tuple[str, int]]:
         elif isinstance(item, (list, tuple)):  # live models serialize args as tuples
             ref = _triple(item)
             if ref is not None:
-                found.append(ref)
+                found.append((*ref, None))
                 if len(item) > 3:  # Keras 2 keeps call kwargs (MHA's value) in a 4th slot
                     stack.append(item[3])
                 continue

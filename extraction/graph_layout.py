@@ -2,11 +2,22 @@
 
 The layout is Graphviz's (the ``dot`` program, through the ``graphviz`` Python package); this
 module only hands it the graph and reads back coordinates. Nodes are fixed-size boxes without
-text, so the layout does not depend on fonts; figures write the labels themselves.
+text, so their places do not depend on fonts; figures write the labels themselves. Edge labels
+(tensor shapes) are given to Graphviz as text, so it keeps room for them, and the figure writes
+them where it placed them.
 
 Decided:
-- Top to bottom, inputs first; every expanded nested model is a Graphviz cluster (a box round
-  its layers); a collapsed one is a single node.
+- Top to bottom (``TB``, inputs first) or left to right (``LR``, for deep models on a wide
+  screen); every expanded nested model is a Graphviz cluster (a box round its layers); a
+  collapsed one is a single node.
+- With ``shapes``, each edge the config gives a shape for is labelled ``(None, 28, 28, 1)``
+  (``graph.shape_text``); the others have no label.
+- Left to right with ``wrap`` (points): a drawing wider than ``wrap`` is cut into rows that
+  are read like lines of text, each at most ``wrap`` wide (one rank wider than that gets a row
+  of its own). Cuts fall just before a rank's boxes, never through a node or an edge label;
+  an edge that crosses
+  a cut leaves its row at the right edge and goes on from the left edge of the next (its
+  points hold None where it breaks); a nested model's box crossing a cut is drawn in each row.
 - Coordinates are Graphviz points (1/72 inch), y growing upwards as Graphviz gives them.
 - Without the ``dot`` program, ``layout_graph`` raises ``LayoutUnavailable`` saying how to
   install it; a graph with no nodes is an empty layout (no ``dot`` needed).
@@ -14,13 +25,20 @@ Decided:
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from .errors import KerascopeError
-from .graph import GraphNode, ModelGraph
+from .graph import GraphNode, ModelGraph, shape_text
 from .readers.safety import MAX_GRAPH_NODES
+
+Direction = Literal["TB", "LR"]
+DIRECTIONS: tuple[Direction, ...] = ("TB", "LR")
+LABEL_POINTS = 13
+"""Font size Graphviz sizes edge labels for, points (figures draw them at ``PX_PER_POINT``)."""
 
 NODE_WIDTH = 1.9
 """Node box width, inches."""
@@ -47,8 +65,13 @@ class PlacedEdge:
 
     source: str
     target: str
-    xs: tuple[float, ...]
-    ys: tuple[float, ...]
+    xs: tuple[float | None, ...]
+    ys: tuple[float | None, ...]
+    """Points of the curve; a None in both breaks it (where a wrapped row ends)."""
+    label: str = ""
+    """The tensor shape written on the edge; empty without one."""
+    label_at: tuple[float, float] | None = None
+    """Where Graphviz put the label's centre."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +98,23 @@ class GraphLayout:
     """Height of the whole drawing, points."""
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    direction: Direction = "TB"
+    """Which way the arrows run: top to bottom or left to right."""
+    rows: int = 1
+    """Rows a left-to-right drawing was wrapped into."""
 
 
-def layout_graph(graph: ModelGraph, collapsed: Iterable[str] = ()) -> GraphLayout:
-    """Place ``graph`` with the groups in ``collapsed`` folded into single nodes.
+def layout_graph(
+    graph: ModelGraph,
+    collapsed: Iterable[str] = (),
+    *,
+    direction: Direction = "TB",
+    shapes: bool = False,
+    wrap: float | None = None,
+) -> GraphLayout:
+    """Place ``graph`` with the groups in ``collapsed`` folded into single nodes, arrows
+    running ``direction``, edges labelled with their tensor shapes when ``shapes``; left to
+    right, rows at most ``wrap`` points wide (see the module doc).
 
     Raises:
         LayoutUnavailable: ``dot`` is not installed or failed, or the graph has more than
@@ -86,8 +122,10 @@ def layout_graph(graph: ModelGraph, collapsed: Iterable[str] = ()) -> GraphLayou
     """
     folded = set(collapsed)
     nodes, edges = graph.collapse(folded)
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}; received {direction!r}")
     if not nodes:
-        return GraphLayout((), (), (), 0.0, 0.0, (), ())
+        return GraphLayout((), (), (), 0.0, 0.0, (), (), direction)
     if len(nodes) > MAX_GRAPH_NODES:
         raise LayoutUnavailable(
             f"the graph has {len(nodes):,} nodes, more than the {MAX_GRAPH_NODES:,} drawn; "
@@ -95,7 +133,10 @@ def layout_graph(graph: ModelGraph, collapsed: Iterable[str] = ()) -> GraphLayou
         )
     import graphviz
 
-    dot = graphviz.Digraph(graph_attr={"rankdir": "TB", "nodesep": "0.25", "ranksep": "0.3"})
+    dot = graphviz.Digraph(
+        graph_attr={"rankdir": direction, "nodesep": "0.25", "ranksep": "0.3"},
+        edge_attr={"fontsize": str(LABEL_POINTS), "fontname": "Helvetica"},
+    )
     dot.attr(
         "node",
         shape="box",
@@ -109,9 +150,11 @@ def layout_graph(graph: ModelGraph, collapsed: Iterable[str] = ()) -> GraphLayou
     expanded = [g for g in graph.groups if g not in folded and not _inside(g, folded)]
     clusters = {g: f"cluster_{i}" for i, g in enumerate(expanded)}
     _add_nodes(dot, nodes, index, clusters)
+    labels = {e: shape_text(s) for e, s in graph.edge_shapes(folded).items()} if shapes else {}
     for a, b in edges:
         if a in shown and b in shown:
-            dot.edge(index[a], index[b])
+            label = labels.get((a, b), "")
+            dot.edge(index[a], index[b], **({"label": label} if label else {}))
     try:
         raw = dot.pipe(format="json0", engine="dot")
     except graphviz.ExecutableNotFound as exc:
@@ -121,7 +164,10 @@ def layout_graph(graph: ModelGraph, collapsed: Iterable[str] = ()) -> GraphLayou
         ) from exc
     except Exception as exc:  # CalledProcessError  # noqa: BLE001
         raise LayoutUnavailable(f"Graphviz could not lay the graph out ({exc})") from exc
-    return _read(json.loads(raw), nodes, index, clusters, graph)
+    placed = _read(json.loads(raw), nodes, index, clusters, graph, direction)
+    if direction == "LR" and wrap is not None and placed.width > wrap:
+        return _wrap(placed, wrap)
+    return placed
 
 
 def _inside(group: str, folded: set[str]) -> bool:
@@ -164,6 +210,7 @@ def _read(
     index: dict[str, str],
     clusters: dict[str, str],
     graph: ModelGraph,
+    direction: Direction,
 ) -> GraphLayout:
     by_name = {v: k for k, v in index.items()}
     by_cluster = {v: k for k, v in clusters.items()}
@@ -183,7 +230,13 @@ def _read(
     edges: list[PlacedEdge] = []
     for edge in data.get("edges", []):  # type: ignore[attr-defined]
         xs, ys = _spline(str(edge.get("pos", "")))
-        edges.append(PlacedEdge(gvid[int(edge["tail"])], gvid[int(edge["head"])], xs, ys))
+        label, at = str(edge.get("label", "")), None
+        if label and "lp" in edge:
+            lx, ly = (float(v) for v in str(edge["lp"]).split(","))
+            at = (lx, ly)
+        edges.append(
+            PlacedEdge(gvid[int(edge["tail"])], gvid[int(edge["head"])], xs, ys, label, at)
+        )
     order = {n.id: i for i, n in enumerate(nodes)}
     placed.sort(key=lambda p: order[p.node.id])
     _, _, width, height = (float(v) for v in str(data.get("bb", "0,0,0,0")).split(","))
@@ -196,7 +249,110 @@ def _read(
         height,
         tuple(i for i in graph.inputs if i in shown),
         tuple(o for o in graph.outputs if o in shown),
+        direction,
     )
+
+
+ROW_GAP = 28.0
+"""Points between two rows of a wrapped drawing."""
+CUT_MARGIN = 6.0
+"""Points between a cut and the first boxes of the row it starts."""
+
+
+def _wrap(layout: GraphLayout, wrap: float) -> GraphLayout:
+    """``layout`` cut into rows at most ``wrap`` wide, stacked top to bottom (module doc)."""
+    half = 36 * NODE_WIDTH
+    spans = sorted((p.x - half, p.x + half) for p in layout.nodes)
+    ranks: list[list[float]] = []  # merged [x0, x1] of nodes side by side in x
+    for x0, x1 in spans:
+        if ranks and x0 <= ranks[-1][1]:
+            ranks[-1][1] = max(ranks[-1][1], x1)
+        else:
+            ranks.append([x0, x1])
+    starts = [0.0]  # left edge of each row, in the unwrapped drawing's x
+    for rank in ranks[1:]:
+        if rank[1] - starts[-1] > wrap:
+            # Just before the rank's boxes: the label of the arrow into them (Graphviz puts
+            # it in the gap) stays at the end of the row the arrow leaves.
+            starts.append(rank[0] - CUT_MARGIN)
+    if len(starts) == 1:
+        return layout
+    ends = [*starts[1:], layout.width]
+    step = layout.height + ROW_GAP
+    n = len(starts)
+
+    def row(x: float) -> int:
+        return max(0, bisect.bisect_right(starts, x) - 1)
+
+    def move(x: float, y: float, r: int) -> tuple[float, float]:
+        return x - starts[r], y + (n - 1 - r) * step
+
+    nodes = []
+    for p in layout.nodes:
+        x, y = move(p.x, p.y, row(p.x))
+        nodes.append(replace(p, x=x, y=y))
+    edges = []
+    for e in layout.edges:
+        xs, ys = _wrapped_curve(e.xs, e.ys, starts, row, move)
+        at = e.label_at and move(*e.label_at, row(e.label_at[0]))
+        edges.append(replace(e, xs=xs, ys=ys, label_at=at))
+    groups = []
+    for g in layout.groups:
+        for r in range(row(g.x0), row(g.x1) + 1):
+            x0, x1 = max(g.x0, starts[r]), min(g.x1, ends[r])
+            (a, b), (c, d) = move(x0, g.y0, r), move(x1, g.y1, r)
+            groups.append(replace(g, x0=a, y0=b, x1=c, y1=d))
+    width = max(end - start for start, end in zip(starts, ends, strict=True))
+    return replace(
+        layout,
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        groups=tuple(groups),
+        width=width,
+        height=n * step - ROW_GAP,
+        rows=n,
+    )
+
+
+def _wrapped_curve(
+    xs: tuple[float | None, ...],
+    ys: tuple[float | None, ...],
+    starts: list[float],
+    row: Callable[[float], int],
+    move: Callable[[float, float, int], tuple[float, float]],
+) -> tuple[tuple[float | None, ...], tuple[float | None, ...]]:
+    """A curve's points moved into their rows; where it crosses a cut, it ends at the cut in
+    one row and goes on from the cut in the next (a None between)."""
+    out_x: list[float | None] = []
+    out_y: list[float | None] = []
+    last: tuple[float, float] | None = None
+    for x, y in zip(xs, ys, strict=True):
+        if x is None or y is None:
+            out_x.append(None)
+            out_y.append(None)
+            last = None
+            continue
+        if last is not None:
+            (lx, ly), (a, b) = last, sorted((row(last[0]), row(x)))
+            forward = x >= lx
+            cuts = [starts[r] for r in range(a + 1, b + 1)]
+            for cut in cuts if forward else reversed(cuts):
+                t = (cut - lx) / (x - lx) if x != lx else 0.0
+                cy = ly + t * (y - ly)
+                ending, starting = row(cut) - 1, row(cut)  # the rows either side of the cut
+                first, second = (ending, starting) if forward else (starting, ending)
+                for r, gap in ((first, True), (second, False)):
+                    mx, my = move(cut, cy, r)
+                    out_x.append(mx)
+                    out_y.append(my)
+                    if gap:
+                        out_x.append(None)
+                        out_y.append(None)
+        mx, my = move(x, y, row(x))
+        out_x.append(mx)
+        out_y.append(my)
+        last = (x, y)
+    return tuple(out_x), tuple(out_y)
 
 
 def _spline(pos: str, steps: int = 6) -> tuple[tuple[float, ...], tuple[float, ...]]:

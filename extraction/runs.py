@@ -49,11 +49,12 @@ import hashlib
 import os
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from cachetools import LRUCache
 
 from .errors import CorruptFile, KerascopeError, SourceNotFound, UnsupportedFormat
 from .records import ModelWeights
@@ -150,7 +151,9 @@ class Run:
     """Things a user should know: files left out, ordering by modification time."""
     model_name: str | None = None
     """The model's name as the recorder wrote it (weights-only files do not say)."""
-    _models: OrderedDict[int, ModelWeights] = field(default_factory=OrderedDict, repr=False)
+    _models: LRUCache[int, ModelWeights] = field(
+        default_factory=lambda: LRUCache(OPEN_SNAPSHOTS), repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -172,19 +175,17 @@ class Run:
         """
         snapshot = self.snapshots[index]
         with self._lock:
-            if index in self._models:
-                self._models.move_to_end(index)
-                return self._models[index]
+            held = self._models.get(index)  # counts as a use
+            if held is not None:
+                return held
         model = snapshot.open()
         note = f"weights of {snapshot.label} of run {self.name} ({len(self.snapshots)} snapshots)"
         model = model.derive(name=self.model_name or model.name, notes=(*model.notes, note))
         with self._lock:
-            self._models[index] = model
-            while len(self._models) > OPEN_SNAPSHOTS or (
-                len(self._models) > 2
-                and sum(_nbytes(m) for m in self._models.values()) > OPEN_BYTES
-            ):
-                self._models.popitem(last=False)
+            self._models[index] = model  # beyond OPEN_SNAPSHOTS the least recently used goes
+            # Measured now, not when added: a snapshot grows as its arrays are read.
+            while len(self._models) > 2 and sum(map(_nbytes, self._models.values())) > OPEN_BYTES:
+                self._models.popitem()
         return model
 
     def index_of(self, epoch: int, step: int | None = None) -> int:

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from kerascope.extraction.api import APP_PREFIX, DEMO_PREFIX
 from kerascope.extraction.errors import SourceNotFound, UnsupportedFormat
-from kerascope.extraction.folder import MODEL_DIR_ENV, list_models, model_dir
+from kerascope.extraction.folder import list_models, model_dir
+from kerascope.extraction.settings import MODEL_DIR_ENV
 
 APP_FILE = "app.py"
 CONFIG_FILE = Path(".streamlit") / "config.toml"

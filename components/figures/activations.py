@@ -27,9 +27,9 @@ from .text import plotly_text
 Array = np.ndarray[Any, Any]
 
 
-def input_figure(x: Array, title: str = "input") -> go.Figure:
+def input_figure(x: Array, title: str = "input", height: int = 300) -> go.Figure:
     """The input ``(H, W, 1)`` as a grey image, ``(H, W, 3)`` as RGB (values in ``[0, 1]``,
-    clipped for display); not modified."""
+    clipped for display), enlarged to the figure; not modified."""
     a = np.asarray(x, dtype=np.float32)
     if a.ndim != 3 or a.shape[-1] not in (1, 3):
         raise ValueError(f"expected an (H, W, 1) or (H, W, 3) image; received {a.shape}")
@@ -41,7 +41,9 @@ def input_figure(x: Array, title: str = "input") -> go.Figure:
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_layout(
-        title={"text": plotly_text(title)}, height=300, margin={"l": 10, "r": 10, "t": 50, "b": 10}
+        title={"text": plotly_text(title), "font": {"size": 13}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 36, "b": 6},
     )
     return fig
 

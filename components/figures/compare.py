@@ -148,6 +148,7 @@ def difference_figures(
         )
         return before, after, change
     maps = []
+    third = heatmaps.column_width(1 / 3, 3)  # the page shows the three side by side
     for values, title in zip((a, b, diff), titles3, strict=True):
         matrix, rows, cols = to_2d(values, role, kind, name=name)
         maps.append(
@@ -155,7 +156,7 @@ def difference_figures(
         )
     limit = max(maps[0].limit, maps[1].limit)
     return (
-        heatmaps.heatmap_plot(replace(maps[0], limit=limit), subtitle=both),
-        heatmaps.heatmap_plot(replace(maps[1], limit=limit), subtitle=both),
-        heatmaps.heatmap_plot(maps[2], subtitle="its own colour scale"),
+        heatmaps.heatmap_plot(replace(maps[0], limit=limit), subtitle=both, width_hint=third),
+        heatmaps.heatmap_plot(replace(maps[1], limit=limit), subtitle=both, width_hint=third),
+        heatmaps.heatmap_plot(maps[2], subtitle="its own colour scale", width_hint=third),
     )

@@ -10,8 +10,9 @@ Decided:
   learned, so they are left out); ``mean_abs`` is the mean of |w|. A layer without weights has
   no statistic, not even ``params`` (drawn grey, "no weights"); a folded nested model has only
   ``params``, summed over its layers.
-- Health is the worst severity of ``layer_findings`` (``ok`` without findings, ``none`` without
-  weights); a folded nested model takes the worst of its layers.
+- Health is each layer's verdict (``health.layer_verdicts``, as the All-layers table shows it:
+  whole-model findings included, ``ok`` without findings, ``none`` without weights); a folded
+  nested model takes the worst of its layers.
 - Each point's ``customdata`` is ``[node id, is a folded group]``, so the page knows what a
   click meant without reading the figure back.
 """
@@ -26,11 +27,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER, layer_findings
-from kerascope.extraction.graph_layout import NODE_HEIGHT, NODE_WIDTH, GraphLayout
+from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER
+from kerascope.extraction.analysis.health import Verdict
+from kerascope.extraction.graph_layout import LABEL_POINTS, NODE_HEIGHT, NODE_WIDTH, GraphLayout
 from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from .tables import pool_stats
+from .text import plotly_text
 
 Statistic = Literal["params", "mean_abs", "std", "l2"]
 STATISTICS: dict[Statistic, str] = {
@@ -39,7 +42,7 @@ STATISTICS: dict[Statistic, str] = {
     "std": "std of w",
     "l2": "L2 norm",
 }
-Health = Literal["error", "warning", "info", "ok", "none"]
+Health = Verdict
 HEALTH_COLOURS: dict[Health, str] = {
     "error": "#d62728",
     "warning": "#ff9f1c",
@@ -48,7 +51,7 @@ HEALTH_COLOURS: dict[Health, str] = {
     "none": "#e5e5e5",
 }
 HEALTH_WORDS: dict[Health, str] = {
-    "error": "error (NaN/Inf)",
+    "error": "error",
     "warning": "warning",
     "info": "note",
     "ok": "no findings",
@@ -63,6 +66,11 @@ COLORSCALE = [
 NO_VALUE = "#e5e5e5"
 PX_PER_POINT = 0.75
 """Screen pixels per Graphviz point (1/72 inch) at which the graph is drawn."""
+FRAME_PX: dict[str, int] = {"TB": 160, "LR": 30}
+"""Pixels of the figure's width besides the drawing: margins, and the colour bar at the right
+of a top-to-bottom graph (a left-to-right one, as wide as the page, has it above)."""
+BAR_ABOVE_PX = 70
+"""Pixels above a left-to-right graph for its horizontal colour bar."""
 LABEL_CHARS = 24
 
 
@@ -101,20 +109,16 @@ def node_values(model: ModelWeights, layout: GraphLayout, statistic: Statistic) 
     return out
 
 
-def node_health(model: ModelWeights, layout: GraphLayout) -> dict[str, Health]:
-    """The worst finding's severity of every placed node (``ok``, or ``none`` without weights)."""
+def node_health(
+    model: ModelWeights, layout: GraphLayout, verdicts: Mapping[str, Verdict]
+) -> dict[str, Health]:
+    """Every placed node's verdict (``health.layer_verdicts``: the table's status); a folded
+    nested model takes the worst of its layers with weights (``none`` without any)."""
     out: dict[str, Health] = {}
     for placed in layout.nodes:
         members = [la for la in _members(model, placed.node.id, placed.node.is_group) if la.weights]
-        if not members:
-            out[placed.node.id] = "none"
-            continue
-        worst: Health = "ok"
-        for layer in members:
-            for finding in layer_findings(layer)[:1]:
-                if worst == "ok" or SEVERITY_ORDER[finding.severity] < _RANK[worst]:
-                    worst = finding.severity
-        out[placed.node.id] = worst
+        found = [verdicts.get(la.path, "ok") for la in members]
+        out[placed.node.id] = min(found, key=_RANK.__getitem__) if found else "none"
     return out
 
 
@@ -130,8 +134,9 @@ def graph_figure(
 ) -> go.Figure:
     """The placed graph, nodes coloured by ``values`` (a continuous scale) or by ``health``.
 
-    Edges are grey curves; expanded nested models are dashed boxes named at their top left;
-    folded ones have a darker border, "[+]" before their name and "click to unfold" in their
+    Edges are grey curves, labelled with their tensor shapes where the layout has them;
+    expanded nested models are dashed boxes named at their top left; folded ones have a darker
+    border, "[+]" before their name and "click to unfold" in their
     hover. ``selected`` gets a thick outline. Axes keep Graphviz's proportions, y up.
     ``log_scale`` colours by ``log10(1 + value)`` (parameter counts span orders of magnitude),
     the colour bar labelled in the values themselves.
@@ -153,7 +158,22 @@ def graph_figure(
             "name": "edges",
         }
     ]
-    fills, key_traces = _fills(layout, values, health, colour_label, log_scale)
+    labelled = [e for e in layout.edges if e.label and e.label_at is not None]
+    if labelled:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [e.label_at[0] for e in labelled if e.label_at],
+                "y": [e.label_at[1] for e in labelled if e.label_at],
+                "mode": "text",
+                "text": [e.label for e in labelled],
+                "textfont": {"size": LABEL_POINTS * PX_PER_POINT, "color": "#444"},
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "name": "tensor shapes",
+            }
+        )
+    fills, key_traces = _fills(layout, values, health, colour_label, log_scale, layout.direction)
     half_w, half_h = 36 * NODE_WIDTH, 36 * NODE_HEIGHT  # inches to points, halved
     shapes: list[dict[str, object]] = [
         {
@@ -171,7 +191,7 @@ def graph_figure(
         {
             "x": g.x0 + 4,
             "y": g.y1 - 2,
-            "text": g.id,
+            "text": plotly_text(g.id),
             "showarrow": False,
             "xanchor": "left",
             "yanchor": "top",
@@ -217,13 +237,14 @@ def graph_figure(
             "name": "layers",
         }
     )
+    above = BAR_ABOVE_PX if layout.direction == "LR" else 0
     figure_layout = {
         "title": {"text": title},
         "shapes": shapes,
         "annotations": annotations,
-        "width": max(420.0, layout.width * PX_PER_POINT + 160),
-        "height": max(240.0, layout.height * PX_PER_POINT + 80),
-        "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        "width": max(420.0, layout.width * PX_PER_POINT + FRAME_PX[layout.direction]),
+        "height": max(240.0, layout.height * PX_PER_POINT + 80 + above),
+        "margin": {"l": 10, "r": 10, "t": (40 if title else 10) + above, "b": 10},
         "plot_bgcolor": "white",
         "dragmode": False,
         "clickmode": "event+select",
@@ -238,7 +259,7 @@ def graph_figure(
 
 def _label(name: str, is_group: bool) -> str:
     text = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
-    return f"[+] {text}" if is_group else text
+    return plotly_text(f"[+] {text}" if is_group else text)
 
 
 def _hover(
@@ -249,8 +270,7 @@ def _hover(
     health: Mapping[str, Health] | None,
 ) -> str:
     # Layer names come from the file: escape the characters plotly would read as markup.
-    safe = node_id.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    lines = [f"<b>{safe}</b>", class_name.replace("<", "&lt;")]
+    lines = [f"<b>{plotly_text(node_id)}</b>", plotly_text(class_name)]
     if values is not None:
         v = values.get(node_id, math.nan)
         lines.append("no weights" if math.isnan(v) else f"{v:,.4g}")
@@ -266,6 +286,7 @@ def _fills(
     health: Mapping[str, Health] | None,
     label: str,
     log_scale: bool,
+    direction: str = "TB",
 ) -> tuple[list[str], list[dict[str, object]]]:
     """Each node's fill colour, and empty traces that carry the legend or the colour bar."""
     ids = [p.node.id for p in layout.nodes]
@@ -303,6 +324,15 @@ def _fills(
         "y": 1.0,
         "yanchor": "top",
     }
+    if direction == "LR":  # above the rows, which take the page's width
+        colorbar |= {
+            "orientation": "h",
+            "x": 0.0,
+            "xanchor": "left",
+            "y": 1.0,
+            "yanchor": "bottom",
+            "title": {"text": label, "side": "top"},
+        }
     if log_scale:
         powers = range(max(0, math.floor(lo) - 1), math.ceil(hi) + 1)
         colorbar |= {

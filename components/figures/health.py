@@ -24,8 +24,10 @@ SEVERITY_COLOURS: dict[str, str] = {
     "warning": "#ff7f0e",
     "info": "#1f77b4",
     "ok": "#2ca02c",
+    "none": "#8c8c8c",
 }
-"""One colour per severity (and ``ok``), shared by the table, the overview and the list."""
+"""One colour per verdict (a severity, ``ok``, ``none`` without weights), shared by the table,
+the overview and the list."""
 SEVERITY_ICONS: dict[str, str] = {
     "error": ":material/error:",
     "warning": ":material/warning:",

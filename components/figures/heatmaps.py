@@ -46,10 +46,22 @@ from .specials import (
     special_counts,
 )
 from .text import mpl_text, plotly_text
+from .ticks import fitted_ticks, text_width
 
 Array = np.ndarray[Any, Any]
 COLORSCALE = "RdBu_r"  # negative blue, zero white, positive red
 MAX_CELLS = 250_000
+WIDTH_HINT = 820
+"""Pixels a heatmap gets on the page by default: the main area at 1280 wide, sidebar open."""
+COLUMN_GAP = 16
+"""Pixels between two of the page's columns."""
+COLORBAR_ROOM = 110
+"""Pixels right of the cells: the colour bar, its ticks and title."""
+LEFT_ROOM = 45
+"""Pixels left of the cells besides the widest row label: the axis title and tick marks."""
+MARGIN_TOP = 90
+MARGIN_BOTTOM = 80
+"""Pixels above (title and subtitle) and below (column labels and axis title) the cells."""
 
 
 def reduce_matrix(
@@ -229,6 +241,37 @@ def window_of_cells(
     return r0 + rr(i0)[0], r0 + rr(i1)[1], c0 + cc(j0)[0], c0 + cc(j1)[1]
 
 
+def axis_ticks(
+    heatmap: Heatmap, *, width_hint: float = WIDTH_HINT, height: float | None = None
+) -> tuple[list[str], list[str]]:
+    """The column and row labels to show, chosen so that no two overlap (``ticks``).
+
+    The cells get ``width_hint`` (the figure's width on the page) less the widest row label,
+    the axis title and the colour bar, and ``height`` (``plot_height``'s by default) less the
+    title and the column labels.
+    """
+    reduced = heatmap.reduced
+    n_rows, n_cols = reduced.values.shape
+    x = _range_labels(n_cols, reduced.col_range, heatmap.origin[1])
+    y = _range_labels(n_rows, reduced.row_range, heatmap.origin[0])
+    widest_row = max((text_width(t) for t in y), default=0.0)
+    across = width_hint - widest_row - LEFT_ROOM - COLORBAR_ROOM
+    legend = 60 if heatmap.counts.total else 0
+    down = (height or plot_height(n_rows)) - MARGIN_TOP - MARGIN_BOTTOM - legend
+    return fitted_ticks(x, across, horizontal=True), fitted_ticks(y, down, horizontal=False)
+
+
+def column_width(share: float, columns: int) -> float:
+    """The width hint of a figure in a column taking ``share`` of the main area, beside
+    ``columns - 1`` others."""
+    return WIDTH_HINT * share - COLUMN_GAP * (columns - 1) / columns
+
+
+def plot_height(n_rows: int) -> int:
+    """The figure's height for ``n_rows`` rows of cells, when the caller does not set one."""
+    return int(np.clip(160 + 3 * n_rows, 320, 800))
+
+
 def heatmap_plot(
     heatmap: Heatmap,
     *,
@@ -236,12 +279,15 @@ def heatmap_plot(
     height: int | None = None,
     select_to_zoom: bool = False,
     sequential: bool = False,
+    width_hint: float = WIDTH_HINT,
 ) -> go.Figure:
     """Draw a ``Heatmap`` with plotly; ``subtitle`` replaces the reduction note. With
     ``select_to_zoom`` a drag draws a selection box (the page reads that region again, see
     ``window_of_cells``) instead of plotly's own zoom, which could only enlarge cells. With
     ``sequential``, values known to be >= 0 (a gradient RMS) are coloured ``[0, limit]`` on
-    the sequential scale instead of the diverging one."""
+    the sequential scale instead of the diverging one. ``width_hint`` is the figure's width on
+    the page, pixels: the labels are chosen to fit it (``axis_ticks``); narrower, plotly tilts
+    them rather than overlap them."""
     reduced, limit = heatmap.reduced, heatmap.limit
     z = reduced.values
     n_rows, n_cols = z.shape
@@ -285,28 +331,43 @@ def heatmap_plot(
             text=f"<b>{plotly_text(name)}</b>",
             showarrow=False,
         )
-    fig.update_xaxes(title_text=col_label, type="category", nticks=12, tickangle=0)
-    fig.update_yaxes(title_text=row_label, type="category", autorange="reversed", nticks=16)
+    height = height or plot_height(n_rows)
+    x_ticks, y_ticks = axis_ticks(heatmap, width_hint=width_hint, height=height)
+    fig.update_xaxes(title_text=col_label, type="category", tickmode="array", tickvals=x_ticks)
+    fig.update_yaxes(
+        title_text=row_label,
+        type="category",
+        autorange="reversed",
+        tickmode="array",
+        tickvals=y_ticks,
+    )
     fig.update_layout(
         title={
             "text": plotly_text(heatmap.title),
             "subtitle": {"text": plotly_text(heatmap.note if subtitle is None else subtitle)},
         },
-        height=height or int(np.clip(160 + 3 * n_rows, 320, 800)),
-        margin={"t": 90},
+        height=height,
+        margin={"t": MARGIN_TOP, "b": MARGIN_BOTTOM},
         dragmode="select" if select_to_zoom else "zoom",
     )
     return fig
 
 
 def heatmap_figure(
-    matrix: Array, *, subtitle: str | None = None, height: int | None = None, **options: Any
+    matrix: Array,
+    *,
+    subtitle: str | None = None,
+    height: int | None = None,
+    width_hint: float = WIDTH_HINT,
+    **options: Any,
 ) -> go.Figure:
     """A 2-D weight as a diverging heatmap, block-reduced to fit the display budget.
 
     ``options`` are ``heatmap_data``'s keyword arguments; the figure is ``heatmap_plot``'s.
     """
-    return heatmap_plot(heatmap_data(matrix, **options), subtitle=subtitle, height=height)
+    return heatmap_plot(
+        heatmap_data(matrix, **options), subtitle=subtitle, height=height, width_hint=width_hint
+    )
 
 
 def heatmap_image(heatmap: Heatmap, *, dpi: int = 110) -> bytes:

@@ -24,7 +24,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .specials import COLOURS, special_counts
-from .text import plotly_text
+from .text import mpl_text, plotly_text
 
 Array = np.ndarray[Any, Any]
 DEFAULT_BINS = 50
@@ -222,7 +222,7 @@ def histogram_png(
         ax.legend(fontsize=8)
     ax.set_xlabel("value")
     ax.set_ylabel("count")
-    ax.set_title(f"{title or 'values'}\n{caption}", fontsize=10)
+    ax.set_title(mpl_text(f"{title or 'values'}\n{caption}"), fontsize=10)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()

@@ -100,10 +100,10 @@ def panel_figure(
     page_size: int = 64,
     channel_mode: ChannelMode = "mean",
     bins: int = histograms.DEFAULT_BINS,
-    width_hint: int = 420,
+    width_hint: float = 420,
 ) -> tuple[go.Figure, Mosaic | heatmaps.Heatmap | None]:
     """The figure of ``panel`` as ``view`` draws the weight, and its record (the mosaic or the
-    heatmap; None for a histogram)."""
+    heatmap; None for a histogram). ``width_hint``: the figure's width on the page, pixels."""
     weight, title = panel.weight, f"{layer.path} / {panel.weight.name}"
     values = weight.array()
     if view == "filters":
@@ -115,13 +115,17 @@ def panel_figure(
             aspect=1.3,
         )  # fmt: skip
         fig = filters.mosaic_figure(
-            mosaic, sequential=panel.nonnegative, value_name=_short(panel), width_hint=width_hint
+            mosaic,
+            sequential=panel.nonnegative,
+            value_name=_short(panel),
+            width_hint=int(width_hint),
         )
         return fig, mosaic
     if view == "heatmap":
         matrix, kwargs = heatmap_args(layer, weight)
         heat = heatmaps.heatmap_data(matrix, **{**kwargs, "title": title})
-        return heatmaps.heatmap_plot(heat, sequential=panel.nonnegative), heat
+        fig = heatmaps.heatmap_plot(heat, sequential=panel.nonnegative, width_hint=width_hint)
+        return fig, heat
     fig = histograms.histogram_figure(np.asarray(values).reshape(-1), bins=bins, title=title)
     return fig, None
 

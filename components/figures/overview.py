@@ -51,6 +51,8 @@ OverviewScale = Literal["linear", "log_abs"]
 Normalize = Literal["none", "layer", "kind"]
 DepthMeasure = Literal["std", "mean", "max_abs", "rms"]
 SEED = 0
+FLAGGED = ("error", "warning", "info")
+"""The verdicts that mark a box (``ok`` and ``none`` do not)."""
 _RUN = 256
 """Contiguous values per sampled run."""
 
@@ -206,9 +208,10 @@ def box_figure(
 ) -> go.Figure:
     """The overview from boxes already computed (the page keeps them per layer, so a partial
     overview grows while statistics are still being computed); one trace per kind. ``marks``
-    gives each box's worst health severity (or None): its label ends with it and a marker of
-    the severity's colour sits at its upper whisker."""
-    severities = list(marks) if marks is not None else [None] * len(boxes)
+    gives each box's verdict (or None): a severity ends its label and puts a marker of the
+    severity's colour at its upper whisker."""
+    # Only a finding marks a box: ``ok`` and ``none`` verdicts leave it as it is.
+    severities = [m if m in FLAGGED else None for m in (marks or [None] * len(boxes))]
     boxes = [
         replace(b, label=f"{b.label} ({m})") if m else b
         for b, m in zip(boxes, severities, strict=True)
@@ -243,7 +246,8 @@ def box_figure(
                 else None,
             )
         )
-    for severity, colour in SEVERITY_COLOURS.items():
+    for severity in FLAGGED:
+        colour = SEVERITY_COLOURS[severity]
         hit = [b for b, m in zip(shown, severities, strict=True) if m == severity]
         if hit:
             fig.add_trace(

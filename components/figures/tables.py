@@ -11,6 +11,8 @@ Decided edge cases (each has a test):
 - A weight with no finite value has empty (NaN) mean, std, min, max and l2.
 - A layer without an analysed weight (no 2-D weight, too few eigenvalues, NaN values) has
   empty (NaN) spectral metrics, an empty ``warning`` and ``spectrum of``.
+- While statistics are still being computed (``computed_only``), a layer not done yet has every
+  statistic empty (NaN), its NaN/Inf counts too: unknown, not zero.
 """
 
 from __future__ import annotations
@@ -99,6 +101,10 @@ def pool_stats(stats: Sequence[Stats]) -> dict[str, float | int | bool]:
     return out
 
 
+_UNKNOWN: dict[str, float | int | bool] = {c: math.nan for c in LAYER_COLUMNS[5:]}
+"""The statistics of a layer not read yet."""
+
+
 def layer_table(
     model: ModelWeights,
     on_progress: Callable[[int, int], None] | None = None,
@@ -106,6 +112,7 @@ def layer_table(
     *,
     spectral: bool = True,
     compute_spectra: bool = True,
+    computed_only: bool = False,
 ) -> pd.DataFrame:
     """One row per layer (weightless layers included), columns ``LAYER_COLUMNS`` then
     ``SPECTRAL_COLUMNS``.
@@ -113,18 +120,22 @@ def layer_table(
     Args:
         model: the opened model.
         on_progress: called as ``on_progress(done, total)`` after each layer.
-        status: the worst finding's severity per layer path (``health.worst_by_layer``); when
-            given, a ``status`` column follows ``path``, ``ok`` for layers without findings.
+        status: each layer's verdict (``health.layer_verdicts``); when given, a ``status``
+            column follows ``path``, ``ok`` for layers it does not name.
         spectral: add WeightWatcher's metrics of each layer's analysed weight (the one
             WeightWatcher reads, else the first extension; computed once per weight and kept),
             empty for layers without one.
         compute_spectra: compute the spectra not yet computed; when False only those already
             kept are shown (a background job is computing the rest).
+        computed_only: read no array: a layer whose statistics are not all computed yet has
+            empty (NaN) statistics, NaN and Inf counts included (the table is filling); no
+            spectrum is computed either.
     """
     rows: list[dict[str, Any]] = []
     total = len(model.layers)
     for i, layer in enumerate(model.layers):
-        stats = [w.stats() for w in layer.weights]
+        known = not computed_only or all(w.has_stats for w in layer.weights)
+        numbers = pool_stats([w.stats() for w in layer.weights]) if known else _UNKNOWN
         rows.append(
             {
                 "path": layer.path,
@@ -133,8 +144,8 @@ def layer_table(
                 "kind": layer.kind,
                 "shapes": "; ".join(f"{w.name} {w.shape}" for w in layer.weights),
                 "params": layer.params,
-                **pool_stats(stats),
-                **(_spectral_row(layer, compute_spectra) if spectral else {}),
+                **numbers,
+                **(_spectral_row(layer, compute_spectra and not computed_only) if spectral else {}),
             }
         )
         if on_progress is not None:

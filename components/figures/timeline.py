@@ -61,9 +61,11 @@ def weight_figure(
     title: str,
     subtitle: str,
     height: int = 420,
+    width_hint: float = heatmaps.WIDTH_HINT,
 ) -> go.Figure:
     """A weight as its filter grid (conv kernels) or heatmap, on the colour range ``[-limit,
-    limit]``; a 1-D weight is one row. ``values`` is not modified."""
+    limit]``; a 1-D weight is one row. ``values`` is not modified. A heatmap's labels fit
+    ``width_hint``, the figure's width on the page."""
     if is_filter_bank(kind, role, np.ndim(values)):
         return filters.filter_grid_figure(
             values,
@@ -84,6 +86,7 @@ def weight_figure(
         title=title,
         subtitle=subtitle,
         height=height,
+        width_hint=width_hint,
     )
 
 

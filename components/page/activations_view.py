@@ -22,6 +22,8 @@ from kerascope.extraction.models.activations import (
     fit_image,
     input_shape,
     is_image_input,
+    patch_count,
+    photo_patch,
     run_activation,
     scale_pixels,
 )
@@ -53,6 +55,8 @@ MAPS_ASPECT = 1.2
 """Width / height of the feature-map grid: about 5 maps a row, each over 100 pixels wide."""
 FILTERS_ASPECT = 5.0
 """Width / height of the strip of filters under the maps (the same page, tile for tile)."""
+INPUT_HEIGHT = 230
+"""Pixels of the input figure: about as tall as the left column is wide at 1280x800."""
 MAPS_WIDTH = 640
 """Pixels the maps get beside the input at 1280 wide (sets the figures' heights)."""
 PREPROCESS = "preprocess_input"
@@ -93,7 +97,10 @@ def render(ref: ModelRef, records: ModelWeights, layer: LayerWeights, *, key: st
         return
     left, right = st.columns([1, 3])
     with left:
-        picked = _pick_input(ref, shape, key)
+        source = _source_choice(ref, shape, key)
+        # The input right under the choice, above the knobs: on the first screen at 1280x800.
+        image_slot = st.container()
+        picked = _pick_input(ref, shape, key, source)
     if picked is None:
         return
     try:
@@ -101,14 +108,16 @@ def render(ref: ModelRef, records: ModelWeights, layer: LayerWeights, *, key: st
     except (KerascopeError, ValueError) as exc:
         st.info(f"No activations for {plain(layer.path)}: {plain(exc)}.", icon=":material/info:")
         return
-    with left:
+    with image_slot:
         if picked.shown is not None:
+            h, w = picked.shown.shape[:2]
             st.plotly_chart(
-                input_figure(picked.shown, "input"),
+                input_figure(picked.shown, f"what the model sees ({h}x{w})", height=INPUT_HEIGHT),
                 width="stretch",
                 key=f"{key}-input",
             )
         st.caption(picked.caption)
+    with left:
         _show_predictions(ref, records, model, picked.x, key)
     with right:
         _draw_activation(act, layer, key)
@@ -167,7 +176,11 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
         return
     if act.kind == "matrix":
         fig = heatmaps.heatmap_figure(
-            act.values, row_label="step", col_label="feature", title=f"{act.path} output"
+            act.values,
+            row_label="step",
+            col_label="feature",
+            title=f"{act.path} output",
+            width_hint=heatmaps.column_width(3 / 4, 2),
         )
         st.plotly_chart(fig, width="stretch", key=f"{key}-matrix")
         return
@@ -178,7 +191,7 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
         c2.selectbox("Maps per page", MAP_PAGE_SIZES, key=f"{key}-page-size") or MAP_PAGE_SIZES[0]
     )
     pages = filters.page_count(channels, page_size)
-    page_key = f"{key}-page"
+    page_key = f"{key}-page|{layer.path}"  # each layer's maps start on their first page
     page = views.pager(c3, pages, state=page_key, key=f"{page_key}-top", noun="maps")
     scale: Scale = "per_filter" if per else "shared"
     kernel = next((w for w in layer.weights if w.role == "kernel"), None)
@@ -223,8 +236,40 @@ def _draw_activation(act: Activation, layer: LayerWeights, key: str) -> None:
         st.plotly_chart(map_figure(act.values, int(index)), width="stretch", key=f"{key}-big")
 
 
-def _pick_input(ref: ModelRef, shape: tuple[int | None, ...], key: str) -> Picked | None:
-    """The input to run; None when waiting for an upload."""
+def _source_choice(ref: ModelRef, shape: tuple[int | None, ...], key: str) -> str:
+    """The Input radio: held-out sample (demos), sample photo and upload (image models), random."""
+    import streamlit as st
+
+    from kerascope.extraction.models.demos import DEMOS
+
+    demo = ref.kind == "demo" and ref.name in DEMOS
+    sources = (["held-out sample"] if demo else []) + (
+        ["sample photo", "uploaded image"] if is_image_input(shape) else []
+    )
+    sources.append("random input")
+    return str(st.radio("Input", sources, horizontal=True, key=f"{key}-source"))
+
+
+def patch_demo(ref: ModelRef) -> bool:
+    """Whether ``ref`` is a demo trained on patches of photos (``Demo.patches``)."""
+    from kerascope.extraction.models.demos import DEMOS
+
+    return ref.kind == "demo" and ref.name in DEMOS and DEMOS[ref.name].patches
+
+
+def patch_why(ref: ModelRef, side: tuple[int, int]) -> str:
+    """The one line on why a patch demo is shown a patch, not the whole photo."""
+    h, w = side
+    return (
+        f"{plain(ref.name)} learned from {h}x{w}-pixel patches of photos, so it is shown one "
+        f"(enlarged here), not a whole photo shrunk to a {h}x{w} blur."
+    )
+
+
+def _pick_input(
+    ref: ModelRef, shape: tuple[int | None, ...], key: str, source: str
+) -> Picked | None:
+    """The input to run from ``source``; None when waiting for an upload."""
     import streamlit as st
 
     from kerascope.extraction.models.demos import DEMOS
@@ -232,13 +277,6 @@ def _pick_input(ref: ModelRef, shape: tuple[int | None, ...], key: str) -> Picke
     from ..page.runnable import demo_representative, demo_samples
     from ..page.runnable import photos as cached_photos
 
-    image = is_image_input(shape)
-    demo = ref.kind == "demo" and ref.name in DEMOS
-    sources = (["held-out sample"] if demo else []) + (
-        ["sample photo", "uploaded image"] if image else []
-    )
-    sources.append("random input")
-    source = st.radio("Input", sources, horizontal=True, key=f"{key}-source")
     if source == "held-out sample":
         xs, ys = demo_samples(ref.name)
         best = demo_representative(ref.name)
@@ -247,7 +285,9 @@ def _pick_input(ref: ModelRef, shape: tuple[int | None, ...], key: str) -> Picke
         what = f"held-out sample {i}, label {plain(DEMOS[ref.name].label(int(ys[i])))}"
         if i == best:
             what += " (the sample with the most detail: the panel opens on it)"
-        return Picked(x, _showable(x, shape), what + ".")
+        if patch_demo(ref) and x.ndim == 3:
+            what += ". " + patch_why(ref, (x.shape[0], x.shape[1]))
+        return Picked(x, _showable(x, shape), what.rstrip(".") + ".")
     if source == "random input":
         sizes = tuple(d or 32 for d in shape)
         x = np.random.default_rng(0).random(sizes, dtype=np.float32)
@@ -255,6 +295,8 @@ def _pick_input(ref: ModelRef, shape: tuple[int | None, ...], key: str) -> Picke
     if source == "sample photo":
         photos = cached_photos()
         name = st.selectbox("Photo", sorted(photos), key=f"{key}-photo")
+        if patch_demo(ref):
+            return _patch_input(ref, shape, key, photos[name], f"scikit-learn's {plain(name)}")
         pixels, what = fit_image(photos[name], shape), f"scikit-learn's {plain(name)}"
     else:
         upload = st.file_uploader("An image", ["png", "jpg", "jpeg"], key=f"{key}-upload")
@@ -264,14 +306,39 @@ def _pick_input(ref: ModelRef, shape: tuple[int | None, ...], key: str) -> Picke
         from PIL import Image, UnidentifiedImageError
 
         try:
-            pixels = fit_image(np.asarray(Image.open(upload).convert("RGB")), shape)
+            image = np.asarray(Image.open(upload).convert("RGB"))
+            what = plain(upload.name)
+            if patch_demo(ref):
+                return _patch_input(ref, shape, key, image, what)
+            pixels = fit_image(image, shape)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             st.error(f"Could not read {plain(upload.name)} as an image: {plain(exc)}")
             return None
-        what = plain(upload.name)
     pixels = _maybe_invert(ref, pixels, what, key)
     caption = f"{what}, cropped and resized to {pixels.shape[0]}x{pixels.shape[1]}."
     return Picked(_to_model_range(ref, pixels, key), pixels, caption)
+
+
+def _patch_input(
+    ref: ModelRef, shape: tuple[int | None, ...], key: str, image: Array, what: str
+) -> Picked:
+    """A patch demo's input from a photo: one model-sized patch at full resolution, the most
+    detailed by default, any other by the slider."""
+    import streamlit as st
+
+    side = (int(shape[0] or 16), int(shape[1] or 16))
+    channels = int(shape[-1] or 3)
+    best = _best_patch(image, side)
+    n = patch_count(image.shape, side)
+    index = int(st.slider("Patch of the photo", 0, n - 1, best, key=f"{key}-patch-{what}"))
+    pixels, index, (top, left) = photo_patch(image, side, index, channels)
+    where = f"Patch {index} of {what}, at row {top}, column {left}"
+    where += " (the most detailed)" if index == best else ""
+    return Picked(_to_model_range(ref, pixels, key), pixels, f"{where}. {patch_why(ref, side)}")
+
+
+def _best_patch(image: Array, side: tuple[int, int]) -> int:
+    return photo_patch(image, side)[1]
 
 
 def _maybe_invert(ref: ModelRef, pixels: Array, what: str, key: str) -> Array:

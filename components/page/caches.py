@@ -2,7 +2,7 @@
 
 Streamlit's ``cache_resource`` bounds a cache by its number of entries; twelve VGG16s are not
 twelve MNIST models. Here each cache has a byte budget (``KERASCOPE_CACHE_MB``, see
-``extraction.readers.safety.CACHE_BYTES``) shared by the caches of opened records and of
+``extraction.settings.CACHE_BYTES``) shared by the caches of opened records and of
 runnable Keras models, and drops the least recently used entries beyond it. An entry's size is
 measured again on every access, because arrays are read lazily: a model grows as its layers
 are looked at. The entry just used is never dropped, so one model larger than the budget is
@@ -18,8 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-from kerascope.extraction.readers.safety import cache_bytes
 from kerascope.extraction.records import ModelWeights
+from kerascope.extraction.settings import Settings
 
 V = TypeVar("V")
 
@@ -29,6 +29,11 @@ class ByteLRU(Generic[V]):
 
     Thread-safe; concurrent requests for one key open it once (the others wait for it).
     Failures are not cached.
+
+    Not ``cachetools.LRUCache(getsizeof=...)``: that measures an entry once, when it is added,
+    refuses one larger than the budget, and bounds one cache alone; here entries grow as their
+    arrays are read, one model larger than the budget is still served, and two caches share a
+    budget.
     """
 
     def __init__(self, size_of: Callable[[V], int], budget: Callable[[], int]) -> None:
@@ -108,6 +113,11 @@ class ByteLRU(Generic[V]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+def cache_bytes() -> int:
+    """The byte budget the app's model caches share now (``KERASCOPE_CACHE_MB``)."""
+    return Settings.from_env().cache_bytes
 
 
 def records_bytes(model: ModelWeights) -> int:

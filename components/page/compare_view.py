@@ -24,6 +24,7 @@ from ..figures.compare import change_bar_figure, change_rows, difference_figures
 from . import quantization_view
 from .messages import error_line, plain
 from .quantization_view import EXPORT_FORMATS
+from .scope import model_key
 from .session import demo_names, open_ref
 from .sources import ModelRef, folder_ref, upload_types
 
@@ -67,25 +68,26 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
     folder = model_dir()
     names = list_models(folder) if folder is not None else []
     kinds = other_choices(ref, bool(names), run is not None)
-    if st.session_state.get("compare_with") not in kinds:
-        st.session_state["compare_with"] = kinds[0]
+    with_key, key = model_key("compare_with"), model_key("cmp")
+    if st.session_state.get(with_key) not in kinds:
+        st.session_state[with_key] = kinds[0]
     other = st.radio(
         f"Compare {plain(ref.label)} with",
         kinds,
         format_func=OTHER_LABELS.__getitem__,
         horizontal=True,
-        key="compare_with",
+        key=with_key,
     )
     if other == "epochs" and run is not None:
         epochs = run.epochs
         first, last = st.select_slider(
-            "Epochs", epochs, value=(epochs[0], epochs[-1]), key="compare_epochs"
+            "Epochs", epochs, value=(epochs[0], epochs[-1]), key=model_key("compare_epochs")
         )
         render(
             run.weights_at(first),
             run.weights_at(last),
             "conv1",
-            key="cmp",
+            key=key,
             labels=(f"epoch {first}", f"epoch {last}"),
         )
         return
@@ -99,7 +101,7 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
                 start,
                 model,
                 layer.path,
-                key="cmp",
+                key=key,
                 labels=(f"{ref.name} before training", f"{ref.name} after training"),
             )
             return
@@ -110,14 +112,15 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
             if not choices or default is None:
                 st.info("The model folder holds no other file to compare with.")
                 return
-            if st.session_state.get("compare_folder") not in choices:
-                st.session_state["compare_folder"] = default
-            name = st.selectbox("File", choices, key="compare_folder")
+            folder_key = model_key("compare_folder")
+            if st.session_state.get(folder_key) not in choices:
+                st.session_state[folder_key] = default
+            name = st.selectbox("File", choices, key=folder_key)
             other_ref = folder_ref(name)
             after, label = open_ref(other_ref), other_ref.label
         elif other == "demo":
             choices = [n for n in demo_names() if not (ref.kind == "demo" and n == ref.name)]
-            name = st.selectbox("Demo", choices, key="compare_demo")
+            name = st.selectbox("Demo", choices, key=model_key("compare_demo"))
             other_ref = ModelRef("demo", name)
             after, label = open_ref(other_ref), other_ref.label
         else:
@@ -125,7 +128,7 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
                 "A model file of the same architecture, or its export (.tflite, a zipped TF.js "
                 "folder) to see what quantization lost",
                 type=upload_types(),
-                key="compare_upload",
+                key=model_key("compare_upload"),
             )
             if upload is not None:
                 other_ref = ModelRef("upload", upload.name, upload.file_id)
@@ -137,9 +140,9 @@ def render_choice(ref: ModelRef, model: ModelWeights, layer: LayerWeights, run: 
         st.info("Upload a checkpoint of the same model to see how far each layer moved.")
         return
     if model.format in EXPORT_FORMATS or after.format in EXPORT_FORMATS:
-        quantization_view.render(model, after, layer.path, key="cmp")
+        quantization_view.render(model, after, layer.path, key=key)
         return
-    render(model, after, layer.path, key="cmp", labels=(ref.label, label))
+    render(model, after, layer.path, key=key, labels=(ref.label, label))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

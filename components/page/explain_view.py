@@ -20,7 +20,7 @@ def render(layer: LayerWeights) -> None:
     words, picture = st.columns([3, 2]) if not diagram.wide else (st.container(), st.container())
     with words:
         # The lesson holds only fixed words and numbers from the config, never file text.
-        st.markdown(f"#### {lesson.title}")
+        st.subheader(lesson.title, anchor=False)  # no heading anchor: a page of no links
         st.markdown(f"**What it computes.** {lesson.computes}")
         st.markdown(f"**What its weights are.** {lesson.weights}")
         st.markdown(f"**What to look for.** {lesson.look_for}")
@@ -36,7 +36,7 @@ def render(layer: LayerWeights) -> None:
         st.markdown(f"**{plain(name)}** `{shape}`: " + ("; ".join(parts) or "a scalar"))
     how = "from the layer's config" if ex.from_config else "from the weights' shapes"
     st.markdown(f"**Parameters** ({how}): `{ex.arithmetic}`")
-    terms = ", ".join(f"{label} `{'*'.join(map(str, f))}`" for f, label in ex.terms)
+    terms = ", ".join(f"{plain(label)} `{'*'.join(map(str, f))}`" for f, label in ex.terms)
     st.caption(f"Terms: {terms}")
     if not ex.matches:
         st.warning(f"The formula gives {ex.params:,} but the layer holds {layer.params:,} values.")

@@ -8,7 +8,7 @@ from kerascope.extraction.readers import SOURCE_LABELS
 from kerascope.extraction.records import ModelWeights
 
 from .messages import plain
-from .session import take_notices
+from .session import take_infos, take_notices
 from .sources import ModelRef
 
 
@@ -35,6 +35,8 @@ def render(ref: ModelRef, model: ModelWeights) -> None:
     st.html(COMPACT_CSS)
     for line in take_notices():
         st.error(line, icon=":material/error:")
+    for line in take_infos():
+        st.info(line, icon=":material/cloud_off:")
     title = ref.name if ref.kind in ("folder", "upload") else model.name
     st.header(plain(title), anchor=False)
     inner = f"model {model.name!r} · " if title != model.name else ""

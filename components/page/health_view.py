@@ -2,8 +2,9 @@
 layer's own findings and, on demand, its spectrum with WeightWatcher's fit and a check for
 correlation traps.
 
-The model scan reads every array once; its findings are kept per model (``model_scan``), so a
-second visit, or another session on the same model, is immediate.
+The model's findings come from its background check (``checks``), run once per opened model, so
+a second visit, or another session on the same model, is immediate; WeightWatcher's notes of
+big weights join them when the check has computed their spectra.
 """
 
 from __future__ import annotations
@@ -13,12 +14,6 @@ from typing import Any
 import streamlit as st
 
 from kerascope.extraction.analysis.diagnostics import Finding, layer_findings
-from kerascope.extraction.analysis.health import (
-    model_findings,
-    ranked,
-    spectral_findings,
-    worst_by_layer,
-)
 from kerascope.extraction.analysis.spectrum import (
     OVER_TRAINED_THRESH,
     UNDER_TRAINED_THRESH,
@@ -26,6 +21,7 @@ from kerascope.extraction.analysis.spectrum import (
     layer_esd,
     spectral_summary,
 )
+from kerascope.extraction.analysis.stats_job import StatsJob
 from kerascope.extraction.analysis.traps import correlation_traps
 from kerascope.extraction.errors import KerascopeError
 from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
@@ -39,23 +35,19 @@ from ..figures.health import (
     summary_line,
     traps_figure,
 )
+from . import checks
 from .messages import error_line, plain
 from .navigation import open_layer
 from .sources import ModelRef
 
 _SHOW = {"error": st.error, "warning": st.warning, "info": st.info}
-SCAN_SPECTRUM_VALUES = 1_000_000
-"""Weights larger than this get their spectra from the background statistics job, not in the
-page's scan, which must stay quick on a VGG16 (its fc1 takes minutes on a busy machine); their
-findings appear when the job has computed them."""
 MAX_LISTED = 200
 """Findings listed per group on the page; the CLI (``python -m extraction health``) lists all."""
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _slot(key: str) -> dict[str, Any]:
-    """Where one model's findings and trap checks are kept (filled outside, so the scan can
-    show progress)."""
+    """Where one model's trap checks are kept."""
     return {}
 
 
@@ -63,52 +55,28 @@ def _model_key(ref: ModelRef) -> str:
     return f"{ref.kind}|{ref.name}|{ref.token}"
 
 
-def model_scan(ref: ModelRef, model: ModelWeights) -> list[Finding] | None:
-    """The model's findings, scanned once per model with a progress bar; None if unreadable."""
-    slot = _slot(_model_key(ref))
-    if "findings" not in slot:
-        bar = st.progress(0.0, text="Checking every layer...")
-
-        def progress(fraction: float, message: str) -> None:
-            bar.progress(min(fraction, 1.0), text=plain(message))
-
-        try:
-            slot["findings"] = model_findings(model, progress=progress, spectra=False)
-        except KerascopeError as exc:
-            st.error(error_line("The health scan could not read this model", exc))
-            return None
-        finally:
-            bar.empty()
-    found: list[Finding] = slot["findings"]
-    if any(f.check == "untrained" for f in found):
-        return found  # an untrained model's spectra would only repeat it
-    try:
-        spectral, slot["spectra_pending"] = spectral_findings(
-            model, compute_up_to=SCAN_SPECTRUM_VALUES
-        )
-    except KerascopeError as exc:
-        st.error(error_line("The health scan could not read this model", exc))
-        return None
-    if slot["spectra_pending"]:
-        from .model_panels import start_stats_job
-
-        start_stats_job(ref, model)
-    return ranked(model, found + spectral)
-
-
-def layer_status(ref: ModelRef, model: ModelWeights) -> dict[str, str]:
-    """The worst severity per layer path (empty when the scan failed)."""
-    findings = model_scan(ref, model)
-    return dict(worst_by_layer(findings)) if findings is not None else {}
-
-
 def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights, *, key: str = "health") -> None:
-    """The whole model's ranked findings, then ``layer``'s own, then its spectrum on demand."""
-    findings = model_scan(ref, model)
-    if findings is not None:
-        _model_section(ref, model, findings, key)
+    """The whole model's ranked findings, then ``layer``'s own, then its spectrum on demand.
+
+    The model's findings come from its background check (``checks``): while it runs, the
+    section says how far it got and the layer's own checks below are already there.
+    """
+
+    def model_part(check: StatsJob) -> None:
+        found = checks.findings(ref, model)
+        if found is not None:
+            _model_section(ref, model, found, key)
+        elif check.checked:
+            st.error(f"The health scan could not read this model: {plain(check.error)}")
+        else:
+            st.caption(
+                "Checking every layer of the model; its findings appear here when done. The "
+                "selected layer's own checks are below already."
+            )
+
+    checks.live(ref, model, model_part)
     st.divider()
-    _layer_section(layer, key, _slot(_model_key(ref)))
+    _layer_section(layer, key, _slot(_model_key(ref)), checks.findings(ref, model))
 
 
 def _model_section(ref: ModelRef, model: ModelWeights, findings: list[Finding], key: str) -> None:
@@ -125,7 +93,7 @@ def _model_section(ref: ModelRef, model: ModelWeights, findings: list[Finding], 
             f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} "
             "note(s), most severe first. Click a layer to open it."
         )
-    pending = _slot(_model_key(ref)).get("spectra_pending", 0)
+    pending = checks.job(ref, model).spectra_left
     if pending:
         st.caption(
             f"WeightWatcher's spectra of {pending} large weight(s) are being computed in the "
@@ -165,16 +133,29 @@ def _list(findings: list[Finding], key: str) -> None:
         )
 
 
-def _layer_section(layer: LayerWeights, key: str, slot: dict[str, Any]) -> None:
+def _layer_section(
+    layer: LayerWeights, key: str, slot: dict[str, Any], model_found: list[Finding] | None
+) -> None:
+    """The layer's findings as the model's scan has them (``model_found``; its own checks alone
+    while the scan runs), the findings about the whole model first: they are the layer's too."""
     st.markdown(f"**This layer** · {plain(layer.path)}")
     if not layer.weights:
         st.info(f"{plain(layer.class_name)} layers have no weights, so there is nothing to check.")
         return
-    findings = layer_findings(layer)
-    if not findings:
+    if model_found is None:
+        findings, whole = layer_findings(layer), []
+    else:
+        findings = [f for f in model_found if f.layer == layer.path]
+        whole = [f for f in model_found if not f.layer]
+    if not findings and not whole:
         st.success(
             "No problems found in this layer: no NaN/Inf, no dead or exploding filters or units, "
             "no constant bias, no BatchNorm variance near zero."
+        )
+    for finding in whole:  # one verdict: this layer is part of the model Health flags
+        _SHOW[finding.severity](
+            plain(f"As part of the whole model: {finding_detail(finding)}"),
+            icon=":material/account_tree:",
         )
     for finding in findings:
         _SHOW[finding.severity](plain(finding_text(finding)))

@@ -24,6 +24,8 @@ from ..figures.weight_views import View, heatmap_args, views_for
 from . import downloads as page_downloads
 from . import optimizer_view, quantization_view, views, zoom
 from .messages import error_line, plain
+from .navigation import weight_key
+from .scope import model_key
 from .sources import ModelRef
 
 Png = Callable[[], bytes] | None
@@ -53,22 +55,27 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
         )
         return
     names = [w.name for w in layer.weights]
-    if st.session_state.get("weight") not in names:
-        st.session_state["weight"] = names[0]
+    picked = weight_key(layer.path)
+    if st.session_state.get(picked) not in names:
+        st.session_state[picked] = names[0]
     # One row that wraps when narrow: weight, view, then the view's own options and pages.
     toolbar = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     with toolbar:
         name = st.segmented_control(
             f"{plain(layer.path)} · {plain(layer.class_name)}: weight",
             names,
-            key="weight",
+            key=picked,
             required=True,
             format_func=lambda n: plain(f"{n} {shape_text(layer.weight(n).shape)}"),
         )
     stored = layer.weight(name or names[0])
-    weight = quantization_view.values_to_show(stored, key="values")  # Keras axes, maybe real
+    # Keras axes, maybe real values; the choice's label names the weight's dtype.
+    weight = quantization_view.values_to_show(
+        stored, key=model_key("values", layer.path, stored.name)
+    )
     views = views_for(layer, weight)
-    view_key = f"view:{weight.role}:{len(weight.shape)}:{layer.kind}"
+    # The view is kept per kind of weight: Next keeps heatmaps for the next dense kernel.
+    view_key = model_key(f"view:{weight.role}:{len(weight.shape)}:{layer.kind}")
     choices: list[str] = [*views, OPTIMIZER]  # the optimizer's state of this weight, if any
     if st.session_state.get(view_key) not in choices:
         st.session_state[view_key] = views[0]
@@ -91,12 +98,17 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
         except KerascopeError as exc:  # damaged bytes found only now, or the reader crashed
             st.error(error_line(f"Could not show {plain(weight.name)}", exc))
             return
-    st.dataframe(tables.weight_stats_table(layer), hide_index=True, key="weight-stats")
+    st.dataframe(
+        tables.weight_stats_table(layer),
+        hide_index=True,
+        key=model_key("weight-stats", layer.path),
+    )
     page_downloads.render(model, layer, stored, png, key="downloads")
 
 
 GRID_PAGE = "grid_page"
-"""Session key of the filter grid's page, counted from 1 (shared by the pagers above and below)."""
+"""Name of the filter grid's page, counted from 1 (shared by the pagers above and below), kept
+per weight (``model_key(GRID_PAGE, layer, weight)``)."""
 GRID_ASPECT = 2.6
 """Width / height the page's filter grid aims for: wide, so it starts on the first screen."""
 GRID_WIDTH = 820
@@ -110,13 +122,16 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
     channels = input_channels(shape, kind)
     # A 3-channel first layer sees colour: its filters are shown in colour first.
     modes = (["rgb"] if channels == 3 else []) + ["channel"] + (["mean"] if channels > 1 else [])
-    if st.session_state.get("grid_mode") not in modes:
-        st.session_state["grid_mode"] = modes[0]
+    # What depends on the bank's shape is kept per weight; the rest is a preference.
+    own = (layer.path, weight.name)
+    mode_key = model_key("grid_mode", *own)
+    if st.session_state.get(mode_key) not in modes:
+        st.session_state[mode_key] = modes[0]
     with tools, st.popover("Display", icon=":material/tune:", help="Channels, colour scale, order"):
         mode = st.selectbox(
             "Input channels",
             modes,
-            key="grid_mode",
+            key=mode_key,
             format_func={
                 "channel": "one channel",
                 "mean": "mean over channels",
@@ -125,11 +140,13 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
         )
         channel = 0
         if mode == "channel" and channels > 1:
-            channel = st.number_input("Channel", 0, channels - 1, 0, key="grid_channel")
+            channel = st.number_input(
+                "Channel", 0, channels - 1, 0, key=model_key("grid_channel", *own)
+            )
         scale = st.selectbox(
             "Colour scale",
             ["shared", "per_filter"],
-            key="grid_scale",
+            key=model_key("grid_scale"),
             format_func={
                 "shared": "one scale for the bank",
                 "per_filter": "per filter",
@@ -138,16 +155,19 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
         order = st.selectbox(
             "Order",
             ["index", "l2"],
-            key="grid_order",
+            key=model_key("grid_order"),
             format_func={"index": "by index", "l2": "by L2 norm"}.__getitem__,
         )
-        page_size = st.selectbox("Filters per page", PAGE_SIZES, index=2, key="grid_page_size")
+        page_size = st.selectbox(
+            "Filters per page", PAGE_SIZES, index=2, key=model_key("grid_page_size")
+        )
         depth = 0
         conv = conv_layout(kind)
         if conv and conv.conv_rank == 3:
-            depth = st.slider("Depth slice", 0, shape[0] - 1, 0, key="grid_depth")
+            depth = st.slider("Depth slice", 0, shape[0] - 1, 0, key=model_key("grid_depth", *own))
     pages = page_count(n_filters, page_size)
-    page = views.pager(tools, pages, state=GRID_PAGE, key="grid-top")
+    page_key = model_key(GRID_PAGE, *own)
+    page = views.pager(tools, pages, state=page_key, key=f"{page_key}-top")
     options: dict[str, Any] = dict(
         channel_mode=mode,
         channel=min(channel, channels - 1),
@@ -159,9 +179,9 @@ def _filters_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
         aspect=GRID_ASPECT,
     )
     mosaic, fig = _cached_filters(base, _hashable(options), weight, kind)
-    views.show_filters(fig, mosaic, key="grid")
+    views.show_filters(fig, mosaic, key=model_key("grid", *own))
     if pages > 1:
-        views.pager(st.container(), pages, state=GRID_PAGE, key="grid-bottom")
+        views.pager(st.container(), pages, state=page_key, key=f"{page_key}-bottom")
     return lambda: filters.mosaic_png(mosaic)
 
 
@@ -178,7 +198,7 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
         tools.segmented_control(
             "Pooling when reduced",
             ["mean", "max_abs"],
-            key="heat_mode",
+            key=model_key("heat_mode"),
             default="mean",
             required=True,
             format_func={"mean": "mean", "max_abs": "max |w| (keeps outliers)"}.__getitem__,
@@ -189,7 +209,9 @@ def _heatmap_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) ->
     window = zoom.choose_window(base, matrix_shape)
     heatmap, fig = _cached_heatmap(base, reduce_mode, window, weight, layer)
     # A chart per window: a new window starts without the box that made it.
-    box = views.show_heatmap(fig, heatmap, key=f"heat-{window}", selectable=True)
+    box = views.show_heatmap(
+        fig, heatmap, key=model_key("heat", layer.path, weight.name, str(window)), selectable=True
+    )
     zoom.apply_box(base, heatmap, box)
     return lambda: heatmaps.heatmap_image(heatmap)
 
@@ -209,15 +231,15 @@ def _cached_heatmap(
 
 def _histogram_view(base: str, layer: LayerWeights, weight: Weight, tools: Any) -> Png:
     with tools, st.popover("Bins", icon=":material/tune:"):
-        bins = st.slider("Bins", 5, 200, histograms.DEFAULT_BINS, key="hist_bins")
-        log_count = st.toggle("Log count", key="hist_log")
+        bins = st.slider("Bins", 5, 200, histograms.DEFAULT_BINS, key=model_key("hist_bins"))
+        log_count = st.toggle("Log count", key=model_key("hist_log"))
     c1 = st.container()
     stats = weight.stats()  # cached: spares a pass over the values on every rerun
     varied = stats.min is not None and stats.min != stats.max
     sentence = None if varied else histograms.describe_constant(weight.array())
     with c1:
         fig = None if sentence else _cached_histogram(base, bins, log_count, weight, layer.path)
-        views.show_histogram(fig, key="hist", sentence=sentence)
+        views.show_histogram(fig, key=model_key("hist", layer.path, weight.name), sentence=sentence)
         if sentence is not None:
             return None
     title = f"{layer.path} / {weight.name}"

@@ -1,15 +1,15 @@
 """Whole-model panels: the sortable table of every layer and the distribution overview.
 
-Both need every array's statistics, and the table WeightWatcher's spectral metrics too. A
-background job computes them once per opened model (and keeps those of a big file in the cache
-folder); the overview shows the layers already done, growing every second, with a progress bar,
-and the table waits with one.
+Both need every array's statistics and the model's verdicts, and the table WeightWatcher's
+spectral metrics too: the model's background check (``checks``) computes them once per opened
+model (and keeps the statistics of a big file in the cache folder). Neither waits for it: the
+table lists every layer at once and fills in, the overview draws the layers already done, both
+growing every second under a progress bar; spectra of big weights fill in after.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -19,14 +19,15 @@ from kerascope.extraction.kinds import block_position
 from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from ..figures import overview, tables
-from . import health_view, views
+from . import checks, views
+from .messages import plain
 from .navigation import open_layer
+from .scope import model_key
 from .sources import ModelRef
 
 TABLE_KEY = "layers-table"
+"""Name of the All-layers table (its key is the open model's: sort and selection are)."""
 
-_SETTLE_S = 0.5
-"""A job that finishes within this is drawn at once, without a live partial view."""
 _MANY_LAYERS = 30
 """Above this many weighted layers the overview starts grouped by kind."""
 _SCALES = {"none": "one axis", "kind": "per kind", "layer": "per layer"}
@@ -34,44 +35,57 @@ _GROUPS = {"none": "one chart", "kind": "by kind", "block": "by block"}
 
 
 def render_table(ref: ModelRef, model: ModelWeights) -> None:
-    """Every layer with its statistics and health status, sortable; a row opens its layer."""
-    job = _job(_key(ref), _source_path(ref), model)
-    if not job.wait_stats(_SETTLE_S):
-        bar = st.progress(job.fraction, text="Reading every weight for its statistics...")
-        while not job.wait_stats(0.25):
-            bar.progress(job.fraction, text=f"Statistics {job.done}/{job.total}: {job.current}")
-        bar.empty()
-    job.wait(_SETTLE_S)
-    status = health_view.layer_status(ref, model)
-    table = tables.layer_table(model, status=status, compute_spectra=job.finished)
-    if not job.finished:
-        st.caption(
-            f"WeightWatcher's spectra: {job.done - len(job.pending)} of {len(job.spectra)} "
-            f"computed (now {job.current or 'finishing'}); the alpha columns of the others fill "
-            "in as they are done, at the next rerun."
+    """Every layer with its statistics and verdict, sortable; a row opens its layer. While the
+    model's check runs, the rows are there at once and fill in."""
+    key = model_key(TABLE_KEY)
+
+    def draw(check: StatsJob) -> None:
+        verdicts = checks.verdicts(ref, model)
+        if check.findings is not None:
+            checks.whole_model_banner(check.findings)
+        table = tables.layer_table(
+            model,
+            status=verdicts,
+            computed_only=not check.checked,
+            compute_spectra=check.finished,
         )
-    paths = list(table["path"])
+        paths = list(table["path"])
 
-    def opened() -> None:
-        rows = st.session_state[TABLE_KEY]["selection"]["rows"]
-        if rows:
-            open_layer(paths[rows[0]])
+        def opened() -> None:
+            rows = st.session_state[key]["selection"]["rows"]
+            if rows:
+                open_layer(paths[rows[0]])
 
-    st.caption(
-        "Click a column header to sort (status: worst health finding of the layer, errors "
-        "first). Select a row to open its layer. NaN / Inf columns flag layers holding such "
-        "values."
-    )
-    views.show_table(table, key=TABLE_KEY, on_select=opened)
+        status = (
+            "status: the layer's verdict, its own worst health finding or the whole model's, "
+            "errors first"
+            if verdicts is not None
+            else "the status column comes once every layer is checked"
+        )
+        st.caption(
+            f"Click a column header to sort ({status}). Select a row to open its layer. NaN / "
+            "Inf columns flag layers holding such values."
+        )
+        views.show_table(table, key=key, on_select=opened)
+        if check.checked and not check.finished:
+            st.caption(
+                f"WeightWatcher's spectra: {check.spectra_left} still computing (now "
+                f"{plain(check.current) or 'finishing'}); their alpha columns fill in as they "
+                "are done, at the next rerun."
+            )
+        _job_error(check)
+
+    checks.live(ref, model, draw)
 
 
 def render_overview(ref: ModelRef, model: ModelWeights) -> None:
-    """A box per weighted layer, grouped and filtered by kind, and block statistics by depth."""
+    """A box per weighted layer, grouped and filtered by kind, and block statistics by depth.
+    While the model's check runs, the layers done so far are drawn, growing every second."""
     weighted = model.weighted_layers()
     kinds = list(dict.fromkeys(la.kind for la in weighted))
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
     with c1:
-        chosen = st.multiselect("Kinds", kinds, default=kinds, key="overview_kinds")
+        chosen = st.multiselect("Kinds", kinds, default=kinds, key=model_key("overview_kinds"))
     with c2:
         group = _choice("Group", _GROUPS, "kind" if len(weighted) > _MANY_LAYERS else "none")
     with c3:
@@ -79,31 +93,22 @@ def render_overview(ref: ModelRef, model: ModelWeights) -> None:
     with c4:
         scale = _choice("Axis", {"linear": "values", "log_abs": "|w| log"}, "linear")
     layers = [la for la in weighted if la.kind in chosen]
-    job = _job(_key(ref), _source_path(ref), model)
-    if job.wait_stats(_SETTLE_S):
-        _draw(ref, model, layers, group, normalize, scale, health_view.layer_status(ref, model))
+
+    def draw(check: StatsJob) -> None:
+        if not check.checked:
+            done = [la for la in layers if all(w.has_stats for w in la.weights)]
+            st.caption(
+                f"{len(done)} of {len(layers)} layers so far; the rest appear as they are read."
+            )
+            _draw(ref, model, done, group, normalize, scale)
+            return
+        if check.findings is not None:
+            checks.whole_model_banner(check.findings)
+        _draw(ref, model, layers, group, normalize, scale, checks.verdicts(ref, model))
+        _job_error(check)
         _depth(model)
-    else:
-        _live(ref, model, layers, group, normalize, scale)
 
-
-@st.fragment(run_every=1.0)
-def _live(
-    ref: ModelRef,
-    model: ModelWeights,
-    layers: list[LayerWeights],
-    group: str,
-    normalize: str,
-    scale: str,
-) -> None:
-    """The overview of the layers done so far, redrawn every second until the job ends."""
-    job = _job(_key(ref), _source_path(ref), model)
-    if job.stats_finished:
-        st.rerun()
-    st.progress(job.fraction, text=f"Statistics {job.done}/{job.total}: {job.current}")
-    done = [la for la in layers if all(w.has_stats for w in la.weights)]
-    st.caption(f"{len(done)} of {len(layers)} layers so far; the rest appear as they are read.")
-    _draw(ref, model, done, group, normalize, scale)
+    checks.live(ref, model, draw)
 
 
 def _draw(
@@ -113,7 +118,7 @@ def _draw(
     group: str,
     normalize: str,
     scale: str,
-    status: dict[str, str] | None = None,
+    verdicts: Mapping[str, str] | None = None,
 ) -> None:
     if not layers:
         st.info("No layer of the chosen kinds has weights.")
@@ -128,15 +133,20 @@ def _draw(
             title=f"{model.name}" if name == "" else f"{model.name}, {name}",
             scale=scale,  # type: ignore[arg-type]
             normalize=normalize,  # type: ignore[arg-type]
-            marks=[(status or {}).get(la.path) for la in members],
+            marks=[(verdicts or {}).get(la.path) for la in members],
         )
         if name == "":
-            views.show_overview(fig, key="overview")
+            views.show_overview(fig, key=model_key("overview"))
             continue
-        with st.expander(f"{name} ({len(members)} layers)", expanded=i == 0 or len(groups) <= 3):
-            views.show_overview(fig, key=f"overview-{group}-{i}")
-    if job_error := _job(key, _source_path(ref), model).error:
-        st.warning(f"Some weights could not be read: {job_error}")
+        with st.expander(
+            f"{plain(name)} ({len(members)} layers)", expanded=i == 0 or len(groups) <= 3
+        ):
+            views.show_overview(fig, key=model_key("overview", group, str(i)))
+
+
+def _job_error(check: StatsJob) -> None:
+    if check.error:
+        st.warning(f"Some weights could not be read: {plain(check.error)}")
 
 
 def _groups(layers: Sequence[LayerWeights], group: str) -> dict[str, list[LayerWeights]]:
@@ -170,31 +180,18 @@ def _depth(model: ModelWeights) -> None:
         st.info("No layer repeats in two or more numbered blocks.")
         return
     fig = overview.depth_figure(series, measure)  # type: ignore[arg-type]
-    st.plotly_chart(fig, width="stretch", key="depth-chart")
+    st.plotly_chart(fig, width="stretch", key=model_key("depth-chart"))
     st.caption(
         "One panel per layer that repeats in every block (q/k/v/o projections, MLP, norms): a "
         "block whose statistic jumps away from its neighbours stands out."
     )
 
 
-def _compute_stats(model: ModelWeights) -> None:
-    """Read every array once for its statistics, with a progress bar if any is still unread
-    (for views that need them now, such as the graph's colours)."""
-    pending = [(layer, w) for layer, w in model.iter_weights() if not w.has_stats]
-    if not pending:
-        return
-    bar = st.progress(0.0, text="Reading every weight for its statistics...")
-    for done, (layer, weight) in enumerate(pending, start=1):
-        weight.stats()
-        bar.progress(done / len(pending), text=f"Statistics: {layer.path}/{weight.name}")
-    bar.empty()
-
-
 def _choice(label: str, options: dict[str, str], default: str, key: str | None = None) -> str:
     value = st.segmented_control(
         label,
         list(options),
-        key=key or f"overview_{label.lower()}",
+        key=model_key(key or f"overview_{label.lower()}"),
         default=default,
         required=True,
         format_func=options.__getitem__,
@@ -202,30 +199,9 @@ def _choice(label: str, options: dict[str, str], default: str, key: str | None =
     return str(value or default)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _job(key: str, source: Path | None, _model: ModelWeights) -> StatsJob:
-    return StatsJob(_model, source).start()
-
-
-def start_stats_job(ref: ModelRef, model: ModelWeights) -> StatsJob:
-    """The model's background statistics and spectra job, started if it is not running."""
-    return _job(_key(ref), _source_path(ref), model)
-
-
 @st.cache_resource(max_entries=20_000, show_spinner=False)
 def _box(key: str, path: str, scale: str, _layer: LayerWeights) -> Any:
     return overview.layer_box(_layer, scale=scale)  # type: ignore[arg-type]
-
-
-def _source_path(ref: ModelRef) -> Path | None:
-    """The file or folder behind a model-folder reference (its statistics may be kept)."""
-    if ref.kind != "folder":
-        return None
-    try:
-        source = ref.source
-    except Exception:  # noqa: BLE001 - a vanished file: nothing to keep
-        return None
-    return Path(source) if source else None
 
 
 def _key(ref: ModelRef) -> str:

@@ -15,14 +15,16 @@ from kerascope.extraction.layouts import filter_count
 from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
 
 from ..figures import optimizer as figures
-from ..figures.heatmaps import Heatmap
+from ..figures.heatmaps import Heatmap, column_width
 from ..figures.mosaic import Mosaic, page_count
 from ..figures.weight_views import View
 from . import views
 from .messages import error_line, plain
+from .scope import model_key
 
 PAGE_STATE = "opt_grid_page"
-"""Session key of the Optimizer view's filter-grid page, counted from 1."""
+"""Name of the Optimizer view's filter-grid page, counted from 1, kept per weight
+(``model_key(PAGE_STATE, layer, weight)``)."""
 NO_STATE = (
     "This file keeps no optimizer state. Keras saves it with the weights when a compiled model "
     "is saved (model.save to .keras or .h5, model.save_weights to .weights.h5, a TF "
@@ -59,25 +61,28 @@ def render(
         st.info(plain(no_state_message(model, weight)))
         return
     drawable = [v for v in ways if v != "value"] or ["histogram"]
-    if st.session_state.get("opt_view") not in drawable:
-        st.session_state["opt_view"] = drawable[0]
+    own = (layer.path, weight.name)
+    view_key = model_key("opt_view")  # kept over Next, as the View is
+    if st.session_state.get(view_key) not in drawable:
+        st.session_state[view_key] = drawable[0]
     with tools:
         view: View = (
             st.segmented_control(
-                "Draw as", drawable, key="opt_view", required=True,
+                "Draw as", drawable, key=view_key, required=True,
                 format_func={"filters": "Filter grid", "heatmap": "Heatmap",
                              "histogram": "Histogram"}.__getitem__,
             )
             or drawable[0]
         )  # fmt: skip
     choices = figures.panel_choices(weight)
-    if st.session_state.get("opt_arrays") not in choices:
-        st.session_state["opt_arrays"] = choices[0]
+    arrays_key = model_key("opt_arrays")
+    if st.session_state.get(arrays_key) not in choices:
+        st.session_state[arrays_key] = choices[0]
     with tools:
         chosen = st.segmented_control(
             "Arrays",
             choices,
-            key="opt_arrays",
+            key=arrays_key,
             required=True,
             format_func=lambda c: "gradient RMS · next step" if c == figures.DERIVED else f"{c}",
         )
@@ -92,13 +97,15 @@ def render(
         shown = panels[0].weight
         count = filter_count(shown.shape, layer.kind)
         pages = page_count(count, options["page_size"])
-        options["page"] = views.pager(tools, pages, state=PAGE_STATE, key="opt-grid-top")
+        page_key = model_key(PAGE_STATE, *own)
+        options["page"] = views.pager(tools, pages, state=page_key, key=f"{page_key}-top")
     columns = st.columns(len(panels))
+    options["width_hint"] = column_width(1 / len(panels), len(panels))
     for i, (column, panel) in enumerate(zip(columns, panels, strict=True)):
         with column:
             fig, record = _cached_figure(base, panel.title, view, tuple(sorted(options.items())),
                                          panel, layer)  # fmt: skip
-            _show(fig, record, key=f"opt-{i}", sequential=panel.nonnegative)
+            _show(fig, record, key=model_key(f"opt-{i}", *own), sequential=panel.nonnegative)
             st.caption(plain(f"{panel.title}: {panel.formula}."))
     if figures.DERIVED == chosen:
         _explain(panels)
@@ -109,14 +116,15 @@ def _options(layer: LayerWeights, weight: Weight, view: View, tools: Any) -> dic
     if view == "filters":
         with tools, st.popover("Display", icon=":material/tune:"):
             options["channel_mode"] = st.selectbox(
-                "Input channels", ["mean", "channel"], key="opt_grid_mode",
+                "Input channels", ["mean", "channel"],
+                key=model_key("opt_grid_mode", layer.path, weight.name),
                 format_func={"mean": "mean over channels", "channel": "first channel"}.__getitem__,
             )  # fmt: skip
             options["page_size"] = st.selectbox("Filters per page", (16, 32, 64), index=1,
-                                                key="opt_grid_page_size")  # fmt: skip
+                                                key=model_key("opt_grid_page_size"))  # fmt: skip
     elif view == "histogram":
         with tools, st.popover("Bins", icon=":material/tune:"):
-            options["bins"] = st.slider("Bins", 5, 200, 50, key="opt_hist_bins")
+            options["bins"] = st.slider("Bins", 5, 200, 50, key=model_key("opt_hist_bins"))
     return options
 
 

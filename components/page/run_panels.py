@@ -23,13 +23,17 @@ from kerascope.extraction.runs import Run
 
 from ..figures import timeline as figures
 from ..figures.health import finding_text
+from ..figures.heatmaps import column_width
 from .messages import error_line, plain
-from .navigation import open_layer
+from .navigation import open_layer, weight_key
 from .run_job import TimelineJob, TimelineJobs
 from .run_view import Shown, move_to, step_title
+from .scope import model_key
 
 JOBS = TimelineJobs()
 """The timeline jobs of every session (one per version of a run)."""
+HALF = column_width(1 / 2, 2)
+"""Width hint of the snapshot and change figures, side by side."""
 SETTLE_S = 0.3
 """A job that ends within this (a run whose snapshots are cached) is drawn at once."""
 POLL_S = 1.0
@@ -88,10 +92,11 @@ def _render_layer(shown: Shown, layer: LayerWeights) -> None:
     if not names:
         st.info("This layer's weights are not in every snapshot of the run.")
         return
-    if st.session_state.get("weight") not in names:
-        st.session_state["weight"] = names[0]
+    picked = weight_key(layer.path)
+    if st.session_state.get(picked) not in names:
+        st.session_state[picked] = names[0]
     name = (
-        st.segmented_control("Weight", names, key="weight", required=True, format_func=plain)
+        st.segmented_control("Weight", names, key=picked, required=True, format_func=plain)
         or names[0]
     )
     limits = None
@@ -163,6 +168,7 @@ def _weight_figures(
         limit=limits[0] if limits else _largest(values),
         title=f"{layer_path}/{name} at {label}",
         subtitle=scale,
+        width_hint=HALF,
     )
     if index == 0:
         return now, None
@@ -175,6 +181,7 @@ def _weight_figures(
         title=f"change since {_run.snapshots[index - 1].label}",
         subtitle="W_t - W_(t-1); "
         + ("one colour scale for every change of the run" if limits else "this change's scale"),
+        width_hint=HALF,
     )
     return now, change
 
@@ -327,7 +334,7 @@ def _whole_run(shown: Shown, line: Timeline) -> None:
         st.segmented_control(
             "Timeline of",
             _metrics(line, list(figures.METRICS)),
-            key="run_metric",
+            key=model_key("run_metric"),
             default="update_ratio",
             required=True,
             format_func=figures.METRICS.__getitem__,

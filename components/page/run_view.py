@@ -21,12 +21,13 @@ from kerascope.extraction.records import ModelWeights
 from kerascope.extraction.runs import Run, looks_like_run, open_run, run_token
 
 from .messages import error_line, plain
+from .scope import model_key
 from .sources import ModelRef
 
 INDEX = "run_index"
-"""Session-state key of the slider: the index of the snapshot shown."""
-INDEX_OF = "run_index_of"
-"""The run folder the slider's state belongs to: another run opened starts from its newest."""
+"""Name of the slider's key (``model_key(INDEX)``: the run's, as for every name below but
+``LINK_APPLIED``, so another run, or this one opened again, starts from its newest): the index
+of the snapshot shown."""
 NEXT_INDEX = "run_next_index"
 """An index to move the slider to on the next run (play, live follow, deep links, headlines)."""
 PLAYING = "run_playing"
@@ -69,7 +70,6 @@ def choose(ref: ModelRef) -> Shown | None:
     """
     run = open_current(ref)
     if run is None:
-        st.session_state.pop(INDEX_OF, None)  # the next run opened lands on its newest
         return None
     with st.sidebar:
         index = choose_snapshot(ref, run)
@@ -116,32 +116,28 @@ def step_title(run: Run) -> str:
 def choose_snapshot(ref: ModelRef, run: Run) -> int:
     """The snapshot slider and play button (in the sidebar); returns the index shown."""
     n = len(run.snapshots)
-    if st.session_state.get(INDEX_OF) != run.path:  # newly opened: from its newest
-        for key in (INDEX, NEXT_INDEX, PLAYING, SEEN):
-            st.session_state.pop(key, None)
-        st.session_state[INDEX_OF] = run.path
     _apply_link(run)
-    seen = st.session_state.get(SEEN)
-    index = st.session_state.pop(NEXT_INDEX, st.session_state.get(INDEX))
+    seen = st.session_state.get(model_key(SEEN))
+    index = st.session_state.pop(model_key(NEXT_INDEX), st.session_state.get(model_key(INDEX)))
     if seen and seen[0] == run.path and n > seen[1] and index == seen[1] - 1:
         index = n - 1  # the newest was shown: follow the run as it grows
     if not isinstance(index, int) or not 0 <= index < n:
         index = n - 1
-    st.session_state[INDEX] = index
-    st.session_state[SEEN] = (run.path, n)
+    st.session_state[model_key(INDEX)] = index
+    st.session_state[model_key(SEEN)] = (run.path, n)
     labels = [s.label for s in run.snapshots]
     index = st.select_slider(
         unit_noun(run).capitalize(),
         options=list(range(n)),
         format_func=labels.__getitem__,
-        key=INDEX,
+        key=model_key(INDEX),
     )
-    playing = bool(st.session_state.get(PLAYING))
+    playing = bool(st.session_state.get(model_key(PLAYING)))
     if st.button("Pause" if playing else "Play", key="run_play", icon=":material/play_arrow:"):
         playing = not playing
-        st.session_state[PLAYING] = playing
+        st.session_state[model_key(PLAYING)] = playing
         if playing and index == n - 1:
-            st.session_state[NEXT_INDEX] = 0
+            st.session_state[model_key(NEXT_INDEX)] = 0
         st.rerun()
     source = "recorded by WeightRecorder" if run.recorded else "checkpoints"
     st.caption(
@@ -156,7 +152,7 @@ def choose_snapshot(ref: ModelRef, run: Run) -> int:
 
 def move_to(index: int) -> None:
     """Show snapshot ``index`` on the next run of the page; call from a callback."""
-    st.session_state[NEXT_INDEX] = index
+    st.session_state[model_key(NEXT_INDEX)] = index
 
 
 def _apply_link(run: Run) -> None:
@@ -180,8 +176,8 @@ def _apply_link(run: Run) -> None:
     except KerascopeError as exc:
         st.error(error_line("The link names a snapshot the run does not have", exc))
         return
-    st.session_state[NEXT_INDEX] = index
-    st.session_state[SEEN] = (run.path, len(run.snapshots))
+    st.session_state[model_key(NEXT_INDEX)] = index
+    st.session_state[model_key(SEEN)] = (run.path, len(run.snapshots))
 
 
 def _ticker(run: Run, token: str, index: int, playing: bool) -> None:
@@ -189,11 +185,11 @@ def _ticker(run: Run, token: str, index: int, playing: bool) -> None:
 
     @st.fragment(run_every=PLAY_SECONDS if playing else FOLLOW_SECONDS)
     def tick() -> None:
-        if st.session_state.get(PLAYING):
+        if st.session_state.get(model_key(PLAYING)):
             if index >= len(run.snapshots) - 1:
-                st.session_state[PLAYING] = False
+                st.session_state[model_key(PLAYING)] = False
             else:
-                st.session_state[NEXT_INDEX] = index + 1
+                st.session_state[model_key(NEXT_INDEX)] = index + 1
             st.rerun()
         if run_token(Path(run.path)) != token:
             st.rerun()

@@ -30,6 +30,7 @@ from kerascope.extraction.models.demos import sample_inputs
 from kerascope.extraction.records import ModelWeights
 
 from .caches import ByteLRU, cache_bytes, keras_bytes
+from .messages import plain
 from .session import OPENED
 from .sources import ModelRef
 
@@ -74,7 +75,7 @@ def live_model(ref: ModelRef, model: ModelWeights) -> tuple[Any, str]:
     if model.live_model is not None:
         return model.live_model, ""
     if ref.kind in ("demo", "folder"):
-        with st.spinner(f"Loading {ref.label} into Keras..."):
+        with st.spinner(f"Loading {plain(ref.label)} into Keras..."):
             runnable = RUNNABLE.get(ref, lambda: _load_live(ref))
         return runnable.model, runnable.reason
     if ref.kind == "upload":

@@ -10,19 +10,24 @@ from __future__ import annotations
 import streamlit as st
 
 from kerascope.extraction import open_model
-from kerascope.extraction.errors import KerascopeError, SourceNotFound
+from kerascope.extraction.errors import KerascopeError, SourceNotFound, WeightsUnavailable
+from kerascope.extraction.models.applications import OFFLINE
 from kerascope.extraction.models.demos import DEMOS, demo_path, ensure_demo
 from kerascope.extraction.readers.worker import prestart
 from kerascope.extraction.records import ModelWeights
 
 from .caches import ByteLRU, cache_bytes, records_bytes
 from .messages import error_line, plain
+from .scope import enter
 from .sources import DEFAULT, ModelRef
 
 CURRENT = "current_model"
 """Session-state key of the ModelRef that is open now."""
 NOTICES = "notices"
 """Session-state key of error lines the page header shows once (the sidebar is too narrow)."""
+INFOS = "infos"
+"""Session-state key of neutral lines the page header shows once: an expected condition (no
+network for a download) is not an error."""
 FAILED = "failed_models"
 """Session-state key of the sources that failed to open, with their messages."""
 UPLOAD_KEY = "upload"
@@ -77,7 +82,7 @@ def open_ref(ref: ModelRef, data: bytes | None = None) -> ModelWeights:
         bar.empty()
     if ref.kind == "application" and ref not in _OPENED_APPS:
         return _open_application(ref)
-    with st.spinner(f"Opening {ref.label}..."):
+    with st.spinner(f"Opening {plain(ref.label)}..."):
         return _open_cached(ref, data)
 
 
@@ -92,7 +97,7 @@ def _open_application(ref: ModelRef) -> ModelWeights:
 
     bar = st.progress(0.05, text="Importing TensorFlow and Keras (first open only)...")
     import_keras()
-    bar.progress(0.4, text=f"Building {ref.label} and reading its weights...")
+    bar.progress(0.4, text=f"Building {plain(ref.label)} and reading its weights...")
     try:
         model = _open_cached(ref)
     finally:
@@ -111,6 +116,13 @@ def switch_to(ref: ModelRef, data: bytes | None = None) -> bool:
     if ref not in failed:
         try:
             open_ref(ref, data)
+        except WeightsUnavailable:
+            # Offline is expected, not a fault: one neutral line; not remembered as failed,
+            # so the button tries again when the network is back.
+            st.session_state.setdefault(INFOS, []).append(
+                f"{OFFLINE}: {plain(ref.name)} stays untrained (random initial weights)."
+            )
+            return False
         except KerascopeError as exc:
             failed[ref] = error_line(f"Could not open {plain(ref.label)}", exc, ref.name)
         except Exception as exc:  # a bug must not take the page down  # noqa: BLE001
@@ -142,22 +154,31 @@ def _worker_started() -> bool:
 
 
 def current() -> tuple[ModelRef, ModelWeights]:
-    """The open model; the default demo when nothing was opened yet or it vanished."""
+    """The open model; the default demo when nothing was opened yet or it vanished. Its widget
+    state is scoped to it (``scope.enter``): another model's is dropped."""
     _worker_started()
     ref = current_ref()
     try:
-        return ref, open_ref(ref)
+        model = open_ref(ref)
     except Exception as exc:  # a vanished file or a bug: fall back, never a dead page  # noqa: BLE001
         if ref != DEFAULT:
             st.error(f"{plain(ref.label)} is no longer available ({plain(exc)}); showing the demo.")
-        st.session_state[CURRENT] = DEFAULT
-        return DEFAULT, open_ref(DEFAULT)
+        st.session_state[CURRENT] = ref = DEFAULT
+        model = open_ref(DEFAULT)
+    enter(ref, model)
+    return ref, model
 
 
 def take_notices() -> list[str]:
     """Error lines to show at the top of the page, once."""
     notices: list[str] = st.session_state.pop(NOTICES, [])
     return notices
+
+
+def take_infos() -> list[str]:
+    """Neutral lines to show at the top of the page, once."""
+    infos: list[str] = st.session_state.pop(INFOS, [])
+    return infos
 
 
 def demo_names() -> list[str]:

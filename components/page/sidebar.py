@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from kerascope.extraction.errors import KerascopeError
-from kerascope.extraction.folder import MODEL_DIR_ENV, list_models, model_dir
+from kerascope.extraction.folder import list_models, model_dir
 from kerascope.extraction.layouts import layer_class
-from kerascope.extraction.models.applications import APPLICATIONS, cached_weights
+from kerascope.extraction.models.applications import APPLICATIONS
 from kerascope.extraction.models.demos import DEMOS, demo_info
 from kerascope.extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.settings import MODEL_DIR_ENV
 
 from .messages import plain
+from .navigation import layer_key
+from .scope import model_key
 from .session import UPLOAD_ROUND, current_ref, demo_names, switch_to, upload_key
-from .sources import UPLOAD_NOT_SHARED, ModelRef, SourceKind, folder_ref, upload_types
+from .sources import (
+    UPLOAD_NOT_SHARED,
+    ModelRef,
+    SourceKind,
+    application_ref,
+    folder_ref,
+    upload_types,
+)
 
 _SOURCE_LABELS: dict[SourceKind, str] = {
     "demo": "Built-in demo",
@@ -36,15 +48,11 @@ def choose_source(current: ModelRef) -> None:
     )
     picked: ModelRef | None = None
     data: bytes | None = None
+    about: Any = None
     if kind == "demo":
         name = st.selectbox("Demo", demo_names(), key="demo_name", format_func=_demo_label)
         picked = ModelRef("demo", name)
-        info = demo_info(name)
-        if info:
-            st.caption(
-                f"{DEMOS[name].title}. Held-out accuracy {info['test_accuracy']:.1%} "
-                f"on {info['test_samples']} held-out samples."
-            )
+        about = st.empty()  # what the demo is, said once it is open (its first open trains it)
     elif kind == "upload":
         upload = st.file_uploader(
             "A .keras, .h5, .weights.h5 or .tflite file, or a zipped SavedModel or TF.js folder",
@@ -64,21 +72,24 @@ def choose_source(current: ModelRef) -> None:
         picked = _pick_from_folder(folder.as_posix())
     elif kind == "application":
         name = st.selectbox("Architecture", list(APPLICATIONS), key="app_name")
-        has_weights = cached_weights(name) is not None
-        token = "imagenet" if has_weights else ""
-        if has_weights:
+        picked = application_ref(name)
+        if picked.token == "imagenet":
             st.caption("ImageNet weights found in Keras's cache.")
         else:
             st.caption("No ImageNet weights cached: shown untrained (random initial weights).")
             if st.button("Download ImageNet weights", key="app_download"):
-                token = "download"
-        picked = ModelRef("application", name, token)
+                picked = ModelRef("application", name, "download")
     if picked is not None and picked != current:
         if not switch_to(picked, data) and picked.kind == "upload":
             # A new uploader: the rejected file's name must not sit in the sidebar as if it
             # were open while the page shows the previous model (the error box says so).
             st.session_state[UPLOAD_ROUND] = int(st.session_state.get(UPLOAD_ROUND) or 0) + 1
             st.rerun()
+    if about is not None and picked is not None and (info := demo_info(picked.name)):
+        about.caption(
+            f"{DEMOS[picked.name].title}. Held-out accuracy {info['test_accuracy']:.1%} "
+            f"on {info['test_samples']} held-out samples."
+        )
     st.caption(f"Open now: {plain(current_ref().label)}")
 
 
@@ -87,11 +98,17 @@ def _pick_from_folder(folder: str) -> ModelRef | None:
 
     names = list_models(Path(folder))
     if not names:
-        st.caption(f"No model files in {MODEL_DIR_ENV}={folder}.")
+        st.caption(f"No model files in {MODEL_DIR_ENV}={plain(folder)}.")
         return None
     if st.session_state.get("folder_name") not in names:
-        st.session_state["folder_name"] = names[0]
-    name = st.selectbox("File", names, key="folder_name")
+        st.session_state["folder_name"] = None
+    # Nothing opens until a file is chosen: a folder's first entry may be a big model or run.
+    name = st.selectbox(
+        "File", names, key="folder_name", index=None, placeholder="Choose a file or run..."
+    )
+    if name is None:
+        st.caption(f"{len(names)} models in the folder; the model open now stays open.")
+        return None
     try:
         return folder_ref(name)
     except KerascopeError as exc:
@@ -104,7 +121,8 @@ def _demo_label(name: str) -> str:
 
 
 SHOW_WEIGHTLESS = "show_weightless"
-"""Session key of the toggle that lists layers without weights (Input, ReLU, pooling) too."""
+"""Name of the open model's toggle that lists layers without weights (Input, ReLU, pooling)
+too (its key is ``model_key(SHOW_WEIGHTLESS)``)."""
 
 
 def choose_layer(model: ModelWeights, linked: str | None) -> LayerWeights:
@@ -114,20 +132,21 @@ def choose_layer(model: ModelWeights, linked: str | None) -> LayerWeights:
     to a weightless layer turns it on, so the link opens what it names.
     """
     by_path = {layer.path: layer for layer in model.layers}
+    key, show_key = layer_key(), model_key(SHOW_WEIGHTLESS)
     if linked is not None:
-        st.session_state["layer"] = linked
+        st.session_state[key] = linked
         if not by_path[linked].weights:
-            st.session_state[SHOW_WEIGHTLESS] = True
+            st.session_state[show_key] = True
     weighted = [layer.path for layer in model.weighted_layers()]
-    show_all = bool(st.session_state.get(SHOW_WEIGHTLESS)) or not weighted
+    show_all = bool(st.session_state.get(show_key)) or not weighted
     paths = [layer.path for layer in model.layers] if show_all else weighted
-    if st.session_state.get("layer") not in paths:
-        st.session_state["layer"] = default_layer(model)
-    path = st.selectbox("Layer", paths, key="layer", format_func=lambda p: layer_label(by_path[p]))
+    if st.session_state.get(key) not in paths:
+        st.session_state[key] = default_layer(model)
+    path = st.selectbox("Layer", paths, key=key, format_func=lambda p: layer_label(by_path[p]))
     index = paths.index(path)
 
     def move(delta: int) -> None:
-        st.session_state["layer"] = paths[min(max(index + delta, 0), len(paths) - 1)]
+        st.session_state[key] = paths[min(max(index + delta, 0), len(paths) - 1)]
 
     c_prev, c_next = st.columns(2)
     c_prev.button(
@@ -151,7 +170,7 @@ def choose_layer(model: ModelWeights, linked: str | None) -> LayerWeights:
     hidden = len(model.layers) - len(weighted)
     st.toggle(
         f"Show layers without weights ({hidden})",
-        key=SHOW_WEIGHTLESS,
+        key=show_key,
         disabled=not weighted or not hidden,
         help="Input, activation, pooling and reshaping layers hold no weights to look at.",
     )

@@ -10,11 +10,12 @@ from typing import Literal
 
 from kerascope.extraction.api import APP_PREFIX, DEMO_PREFIX
 from kerascope.extraction.errors import SourceNotFound
-from kerascope.extraction.folder import MODEL_DIR_ENV, model_dir, resolve
-from kerascope.extraction.models.applications import APPLICATIONS
+from kerascope.extraction.folder import model_dir, resolve
+from kerascope.extraction.models.applications import APPLICATIONS, cached_weights
 from kerascope.extraction.models.demos import DEFAULT_DEMO, DEMOS
 from kerascope.extraction.readers import model_suffixes
 from kerascope.extraction.runs import looks_like_run, run_token
+from kerascope.extraction.settings import MODEL_DIR_ENV
 
 SourceKind = Literal["demo", "folder", "application", "upload"]
 UPLOAD_PREFIX = "upload:"
@@ -101,7 +102,7 @@ def parse_link(value: str) -> ModelRef:
         name = value[len(APP_PREFIX) :]
         if name not in APPLICATIONS:
             raise SourceNotFound(f"no application {name!r}; available: {', '.join(APPLICATIONS)}")
-        return ModelRef("application", name)
+        return application_ref(name)
     folder = model_dir()
     if folder is None:
         raise SourceNotFound(
@@ -109,6 +110,12 @@ def parse_link(value: str) -> ModelRef:
             f"folder is configured (set {MODEL_DIR_ENV})"
         )
     return folder_ref(value)
+
+
+def application_ref(name: str) -> ModelRef:
+    """A keras.applications architecture, with Keras's cached ImageNet weights when it has
+    them (the sidebar and a link open the same thing)."""
+    return ModelRef("application", name, "imagenet" if cached_weights(name) is not None else "")
 
 
 def folder_ref(name: str) -> ModelRef:

@@ -11,9 +11,12 @@ import streamlit as st
 from kerascope.extraction.records import LayerWeights, ModelWeights
 
 from . import activations_view, compare_view, explain_view, health_view, training_view
+from .scope import model_key
 from .sources import ModelRef
 
 TAB_KEY = "teaching_tab"
+"""The tab stays open when another model opens; what each tab holds is the model's
+(``scope.model_key``), except the Train tab, which trains a model of its own."""
 
 
 def render_tabs(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
@@ -26,7 +29,7 @@ def render_tabs(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None
             explain_view.render(layer)
     if health_tab.open:
         with health_tab:
-            health_view.render(ref, model, layer, key="health")
+            health_view.render(ref, model, layer, key=model_key("health"))
     if compare_tab.open:
         with compare_tab:
             _compare(ref, model, layer)
@@ -35,7 +38,7 @@ def render_tabs(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None
             training_view.render(key="train")
     if act_tab.open:
         with act_tab:
-            activations_view.render(ref, model, layer, key="act")
+            activations_view.render(ref, model, layer, key=model_key("act"))
 
 
 def _compare(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:

@@ -7,6 +7,8 @@ import time
 import numpy as np
 
 from kerascope.extraction.analysis.orientation import orientation_selectivity
+from kerascope.extraction.errors import KerascopeError
+from kerascope.extraction.models.saved_runs import SavedRun, list_runs, load_run, save_run
 from kerascope.extraction.models.training import (
     OPTIMIZERS,
     TASKS,
@@ -14,14 +16,18 @@ from kerascope.extraction.models.training import (
     Knobs,
     Task,
     TrainingRun,
+    default_knobs,
     train,
 )
 
-from ..figures.training import curves_figure, epoch_figures
+from ..figures.training import chance_sentence, curves_figure, epoch_figures, gap_sentence
+from .messages import plain
 
 RUN_KEY = "training_run"
 EPOCH_KEY = "train_epoch"
 PLAY_KEY = "train_playing"
+SAVED_KEY = "train_saved"
+"""Session key of the id of the saved run shown (the picker of earlier runs)."""
 RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 PLAY_SECONDS = 0.7
 
@@ -36,17 +42,15 @@ WHAT_TO_LOOK_FOR: dict[Task, str] = {
         "noise to stroke and edge detectors."
     ),
     "photos": (
-        "Train a small CNN on whitened 24x24 colour patches of scikit-learn's two sample photos, "
-        "each labelled by its photo and by the way its edges run. Look at conv1 as the epochs "
+        "Train a small CNN on whitened 24x24 colour patches of scikit-learn's two sample photos "
+        "whose edges clearly run one way, each labelled by its photo and by that way (8 labels; "
+        "held-out patches come from parts of the photos it never trains on). Look at conv1 as "
+        "the epochs "
         "go by: its 7x7 filters start as random speckle and, within a few epochs, become stripes "
         "of light and dark at one angle (oriented edge detectors) and smooth patches of two "
         "opposed colours (colour detectors), the filters the first layer of large image networks "
         "learns too."
     ),
-}
-DEFAULTS: dict[Task, Knobs] = {
-    "digits": Knobs(),
-    "photos": Knobs(conv_filters=16, kernel_size=7, epochs=8, task="photos"),
 }
 
 
@@ -66,7 +70,7 @@ def render(*, key: str = "train") -> None:
         or "digits"
     )
     st.markdown(WHAT_TO_LOOK_FOR[task])
-    d = DEFAULTS[task]
+    d = default_knobs(task)
     with st.form(f"{key}-form"):
         c1, c2, c3, c4 = st.columns(4)
         k = key if task == "digits" else f"{key}-{task}"  # digits keep their first keys
@@ -83,14 +87,90 @@ def render(*, key: str = "train") -> None:
         knobs = Knobs(
             filters_n, kernel, depth, units, epochs, float(rate), optimizer, int(seed), task
         )
-        st.session_state[RUN_KEY] = _train_with_progress(knobs)
-        st.session_state[EPOCH_KEY] = st.session_state[RUN_KEY].epochs[-1]
-        st.session_state[PLAY_KEY] = False
+        trained = _train_with_progress(knobs)
+        _show(trained)
+        try:
+            st.session_state[SAVED_KEY] = save_run(trained).id
+        except OSError as exc:  # a read-only cache folder: the run still shows, unsaved
+            st.caption(f"This run could not be kept for later: {plain(exc)}.")
+    saved = list_runs()
+    if st.session_state.get(RUN_KEY) is None and saved:
+        _reopen(saved[0].id)  # after a reload: the newest run kept on this server
+    _earlier_runs(saved, key)
     run: TrainingRun | None = st.session_state.get(RUN_KEY)
     if run is None:
-        st.info("Choose the knobs and press Train (digits: a few seconds; photos: under a minute).")
+        st.info(f"Choose the knobs and press Train ({TIMINGS}).")
         return
     _epoch_viewer(run, key)
+
+
+TIMINGS = "digits: 5 to 15 seconds, photos: 15 to 45 seconds, on two busy cores"
+"""What a run takes (``benchmarks/bench_train.py``: 6 s and 13 s at load 8; about twice that
+at load 12 to 20, as a class's server may be)."""
+
+
+def _show(run: TrainingRun) -> None:
+    import streamlit as st
+
+    st.session_state[RUN_KEY] = run
+    st.session_state[EPOCH_KEY] = run.epochs[-1]
+    st.session_state[PLAY_KEY] = False
+
+
+def _reopen(run_id: str) -> bool:
+    """Show the saved run ``run_id``; False (and a neutral line) when it cannot be read."""
+    import streamlit as st
+
+    try:
+        run = load_run(run_id)
+    except KerascopeError as exc:
+        st.caption(f"A kept run could not be read: {plain(exc)}.")
+        return False
+    _show(run)
+    st.session_state[SAVED_KEY] = run_id
+    return True
+
+
+def _earlier_runs(saved: list[SavedRun], key: str) -> None:
+    """A picker of the runs kept in the cache folder, newest first (the open one selected)."""
+    import streamlit as st
+
+    if not saved:
+        return
+    ids = [r.id for r in saved]
+    by_id = {r.id: r for r in saved}
+    picker = f"{key}-saved"
+    if st.session_state.get(picker) != st.session_state.get(SAVED_KEY):
+        shown = st.session_state.get(SAVED_KEY)
+        st.session_state[picker] = shown if shown in ids else None
+
+    def label(run_id: str) -> str:
+        return saved_label(by_id[run_id])
+
+    def changed() -> None:
+        chosen = st.session_state.get(picker)
+        if chosen:
+            _reopen(str(chosen))
+
+    st.selectbox(
+        f"Runs kept on this server ({len(saved)}, newest first; they reopen after a reload)",
+        ids,
+        format_func=label,
+        key=picker,
+        index=None,
+        placeholder="a run trained here",
+        on_change=changed,
+    )
+
+
+def saved_label(run: SavedRun) -> str:
+    """``photos · 16 filters 7x7 · 8 epochs · held-out 88.4% · 14:03:12, 3 Dec``."""
+    k = run.knobs
+    when = time.strftime("%H:%M:%S, %d %b", time.localtime(run.saved))
+    return (
+        f"{k.task} · {k.conv_filters} filters {k.kernel_size}x{k.kernel_size} · "
+        f"{k.epochs} epochs · held-out {run.final.val_accuracy:.1%} · {when}"
+    )
 
 
 def _train_with_progress(knobs: Knobs) -> TrainingRun:
@@ -126,22 +206,18 @@ def _epoch_viewer(run: TrainingRun, key: str) -> None:
         elif playing:
             now = epochs.index(st.session_state[EPOCH_KEY])
             st.session_state[EPOCH_KEY] = epochs[min(now + 1, len(epochs) - 1)]
-        c1, c2 = st.columns([5, 1])
+        c1, c2, c3 = st.columns([5, 1, 2], vertical_alignment="bottom")
         epoch = c1.select_slider("Epoch", epochs, key=EPOCH_KEY)
+        paths = [la.path for la in run.structure.weighted_layers()]
+        path = c3.selectbox("Layer", paths, key=f"{key}-layer")
         if c2.button("Pause" if playing else "Play", key=f"{key}-play"):
             playing = not playing
             st.session_state[f"{key}-restart"] = playing and epoch == epochs[-1]
             st.session_state[PLAY_KEY] = playing
             st.rerun(scope="fragment")
-        st.plotly_chart(
-            curves_figure(run.history, marker=epoch), width="stretch", key=f"{key}-curves"
-        )
-        paths = [la.path for la in run.structure.weighted_layers()]
-        path = st.selectbox("Layer", paths, key=f"{key}-layer")
+        st.markdown(f"{chance_sentence(run)}  \n{gap_sentence(run, epoch)}")
         view, hist = epoch_figures(run, epoch, path)
-        left, right = st.columns([3, 2])
-        left.plotly_chart(view, width="stretch", key=f"{key}-view")
-        right.plotly_chart(hist, width="stretch", key=f"{key}-hist")
+        st.plotly_chart(view, width="stretch", key=f"{key}-view")
         st.caption(
             f"Kept epochs: {len(epochs)} ({run.nbytes / 1e6:.2f} MB of snapshots). "
             + (
@@ -152,6 +228,11 @@ def _epoch_viewer(run: TrainingRun, key: str) -> None:
         )
         if run.knobs.task == "photos" and path == "conv1":
             st.caption(_selectivity_line(run, epoch))
+        left, right = st.columns([3, 2])
+        left.plotly_chart(
+            curves_figure(run.history, marker=epoch), width="stretch", key=f"{key}-curves"
+        )
+        right.plotly_chart(hist, width="stretch", key=f"{key}-hist")
         if playing:
             if epoch == epochs[-1]:
                 st.session_state[PLAY_KEY] = False

@@ -88,8 +88,11 @@ def show_overview(fig: go.Figure, *, key: str, max_points_per_layer: int = 100_0
     )
 
 
-STATUS_ORDER = ("error", "warning", "info", "ok")
-"""A ``status`` column sorts in this order: it is stored as the rank and shown as the word."""
+STATUS_ORDER = ("error", "warning", "info", "ok", "none")
+"""A ``status`` column (``health.Verdict``) sorts in this order: it is stored as the rank and
+shown as the word (``STATUS_WORDS``)."""
+STATUS_WORDS = {**{s: s for s in STATUS_ORDER}, "none": "no weights"}
+"""How the table says each verdict (``none``: nothing to check)."""
 
 
 def show_table(
@@ -118,11 +121,12 @@ def show_table(
             ranked = table.assign(status=[STATUS_ORDER.index(s) for s in table["status"]])
         style = ranked.style
         if "status" in table.columns:
-            style = style.format({"status": STATUS_ORDER.__getitem__}).map(
+            style = style.format({"status": lambda rank: STATUS_WORDS[STATUS_ORDER[rank]]}).map(
                 lambda rank: f"color: {SEVERITY_COLOURS[STATUS_ORDER[rank]]}; font-weight: bold",
                 subset=["status"],
             )
-        shown = style.map(lambda n: alarm if n else "", subset=counts)
+        # A count is NaN while unknown (the table is filling): only a positive count alarms.
+        shown = style.map(lambda n: alarm if n > 0 else "", subset=counts)
     if on_select is None:
         st.dataframe(shown, hide_index=True, column_config=config, key=key)
     else:

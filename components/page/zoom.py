@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from ..figures.heatmaps import Heatmap, window_of_cells
+from .scope import model_key
 
 Window = tuple[int, int, int, int]
 SINGLE = (40, 40)
@@ -21,13 +22,13 @@ SINGLE = (40, 40)
 def choose_window(base: str, shape: tuple[int, int]) -> Window | None:
     """Row and column ranges chosen for the heatmap of a ``shape`` matrix; None for all of it.
 
-    ``base`` identifies the weight, so each weight keeps its own zoom.
+    ``base`` identifies the weight, so each weight keeps its own zoom (while its model is open).
     """
     rows, cols = shape
     if rows * cols <= SINGLE[0] * SINGLE[1]:
         return None  # already one weight per cell
-    rows_key, cols_key = f"zoom_rows|{base}", f"zoom_cols|{base}"
-    pending = st.session_state.pop(f"zoom_pending|{base}", None)
+    rows_key, cols_key = model_key("zoom_rows", base), model_key("zoom_cols", base)
+    pending = st.session_state.pop(model_key("zoom_pending", base), None)
     if pending is not None:
         st.session_state[rows_key], st.session_state[cols_key] = pending[:2], pending[2:]
     st.session_state.setdefault(rows_key, (0, rows))
@@ -41,13 +42,13 @@ def choose_window(base: str, shape: tuple[int, int]) -> Window | None:
         b1, b2 = st.columns(2)
         b1.button(
             f"Single weights ({SINGLE[0]} x {SINGLE[1]} around the centre)",
-            key=f"zoom_single|{base}",
+            key=model_key("zoom_single", base),
             on_click=_single,
             args=(rows_key, cols_key, shape),
         )
         b2.button(
             "Whole matrix",
-            key=f"zoom_reset|{base}",
+            key=model_key("zoom_reset", base),
             on_click=_reset,
             args=(rows_key, cols_key, shape),
         )
@@ -80,7 +81,7 @@ def _reset(rows_key: str, cols_key: str, shape: tuple[int, int]) -> None:
 def apply_box(base: str, heatmap: Heatmap, box: dict[str, Any] | None) -> None:
     """Zoom to a box dragged on the heatmap: set the window and rerun. A box is applied once
     per window (the chart keeps reporting its last selection on every rerun)."""
-    applied_key, seen = f"zoom_box|{base}", (heatmap.origin, heatmap.reduced.shape, box)
+    applied_key, seen = model_key("zoom_box", base), (heatmap.origin, heatmap.reduced.shape, box)
     if box is None or st.session_state.get(applied_key) == seen:
         return
     st.session_state[applied_key] = seen
@@ -88,5 +89,5 @@ def apply_box(base: str, heatmap: Heatmap, box: dict[str, Any] | None) -> None:
     if window is None:
         return
     # The sliders already exist in this run: the window is handed to the next one.
-    st.session_state[f"zoom_pending|{base}"] = window
+    st.session_state[model_key("zoom_pending", base)] = window
     st.rerun()

@@ -112,7 +112,9 @@ def layer_findings(layer: LayerWeights, checks: frozenset[Check] = ALL_CHECKS) -
     """Every finding for every weight of ``layer``, most severe first (stable otherwise)."""
     found: list[Finding] = []
     for weight in layer.weights:
-        for finding in weight_findings(weight.array(), weight, layer.kind, checks):
+        # Statistics already computed (the app's background check has them) spare two passes.
+        stats = weight.stats() if weight.has_stats else None
+        for finding in weight_findings(weight.array(), weight, layer.kind, checks, stats):
             found.append(replace(finding, layer=layer.path))
     return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
 

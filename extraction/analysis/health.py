@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -121,6 +121,33 @@ def worst_by_layer(findings: list[Finding]) -> dict[str, Severity]:
         ):
             worst[f.layer] = f.severity
     return worst
+
+
+Verdict = Literal["error", "warning", "info", "ok", "none"]
+"""What a layer's status says: its worst severity, ``ok`` without findings, ``none`` without
+weights (nothing to check)."""
+
+
+def layer_verdicts(model: ModelWeights, findings: list[Finding]) -> dict[str, Verdict]:
+    """Every layer's verdict, the one the table, the overview and the graph all show.
+
+    A layer with weights gets the worst of its own findings and of the findings about the whole
+    model (an untrained model's every layer is ``error``, as Health says of the model); ``ok``
+    without any; a layer without weights ``none``.
+    """
+    own = worst_by_layer(findings)
+    whole = [f.severity for f in findings if not f.layer]
+    out: dict[str, Verdict] = {}
+    for layer in model.layers:
+        if not layer.weights:
+            out[layer.path] = "none"
+            continue
+        found = sorted(
+            (s for s in (own.get(layer.path), *whole) if s is not None),
+            key=SEVERITY_ORDER.__getitem__,
+        )
+        out[layer.path] = found[0] if found else "ok"
+    return out
 
 
 def findings_json(findings: list[Finding]) -> dict[str, Any]:

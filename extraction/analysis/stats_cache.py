@@ -9,8 +9,8 @@ Decided edge cases:
 - Only sources of at least ``PERSIST_MIN_BYTES`` are kept: smaller ones compute in well under a
   second, and uploads, demos and live models have no stable path.
 - A cache file that cannot be read, does not match the key, or gives a weight a size other than
-  its shape's is ignored (statistics are computed again); writing is atomic (temporary name,
-  then rename), and a failed write is silent: the cache is an optimisation.
+  its shape's is ignored (statistics are computed again); files are kept by ``disk.DiskCache``
+  (written whole or not at all), and a failed write is silent: the cache is an optimisation.
 - Partial statistics may be saved (the app saves as it goes) and are loaded as partial.
 - WeightWatcher's spectral metrics of each weight (``analysis.spectrum``), the costly part on big
   layers, are kept beside its statistics once computed; a damaged or older entry is ignored and
@@ -19,13 +19,11 @@ Decided edge cases:
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from ..disk import DiskCache
 from ..records import ModelWeights
 from .spectrum import MEMO_KEY, SpectralStats
 from .stats import Stats
@@ -38,6 +36,7 @@ SPECTRAL_VERSION = 1
 """Bump when the spectral metrics change meaning: older ones are then computed again (the plain
 statistics beside them are still used)."""
 _FIELDS = tuple(f.name for f in fields(Stats))
+_CACHE = DiskCache("stats", VERSION)
 
 
 def _files(path: Path) -> list[Path]:
@@ -56,15 +55,12 @@ def source_key(path: Path) -> dict[str, Any] | None:
         return None
     if sum(size for _, size, _ in stamps) < PERSIST_MIN_BYTES:
         return None
-    return {"version": VERSION, "path": str(path.resolve()), "files": stamps}
+    return {"path": str(path.resolve()), "files": stamps}
 
 
 def cache_file(key: dict[str, Any]) -> Path:
     """Where the statistics of the source with ``key`` are kept."""
-    from ..models.demos import cache_dir
-
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-    return cache_dir() / "stats" / f"{digest}.json"
+    return _CACHE.path(key)
 
 
 def load_stats(model: ModelWeights, path: Path) -> int:
@@ -73,11 +69,8 @@ def load_stats(model: ModelWeights, path: Path) -> int:
     key = source_key(path)
     if key is None:
         return 0
-    try:
-        data = json.loads(cache_file(key).read_text())
-    except (OSError, ValueError):
-        return 0
-    if not isinstance(data, dict) or data.get("key") != json.loads(json.dumps(key)):
+    data = _CACHE.get(key)
+    if not isinstance(data, dict):
         return 0
     kept = data.get("stats")
     if not isinstance(kept, dict):
@@ -115,19 +108,8 @@ def save_stats(model: ModelWeights, path: Path) -> bool:
         for layer, weight in model.iter_weights()
         if isinstance(kept := weight.peek_computed(MEMO_KEY), SpectralStats)
     }
-    target = cache_file(key)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    content = {
-        "key": key, "stats": stats, "spectral_version": SPECTRAL_VERSION, "spectral": spectral
-    }  # fmt: skip
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(content))
-        os.replace(tmp, target)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        return False
-    return True
+    content = {"stats": stats, "spectral_version": SPECTRAL_VERSION, "spectral": spectral}
+    return _CACHE.put(key, content)
 
 
 def _stats(entry: Any) -> Stats | None:

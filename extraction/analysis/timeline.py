@@ -5,8 +5,8 @@ the run's events: the first thing that went wrong and the first NaN.
 One pass reads every snapshot once (``analysis.snapshots``): through the sandboxed worker, one
 request for the whole run (``readers/run_scan.py``), or in process for trusted files. Each
 snapshot's numbers are kept in memory and on disk (``$KERASCOPE_CACHE_DIR/runs``, one small JSON
-file per snapshot file keyed by its path, size and modification time), so coming back to a run,
-or following one that grows, reads only the new files.
+file per snapshot file keyed by its path, size and modification time: a ``disk.DiskCache``), so
+coming back to a run, or following one that grows, reads only the new files.
 
 For a page that must not wait: ``fill_timeline(run)`` yields a ``Fill`` (done, total) as each
 snapshot is read, and ``Fill.timeline()`` is the timeline of the snapshots read so far (a prefix
@@ -44,13 +44,11 @@ import hashlib
 import json
 import math
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
+from ..disk import DiskCache
 from ..errors import KerascopeError, UnsupportedFormat
 from ..runs import Run, Snapshot, different_models
 from .diagnostics import SEVERITY_ORDER, Finding
@@ -520,9 +518,11 @@ def _first_nan(weights: dict[str, WeightTimeline], snaps: tuple[Snapshot, ...]) 
 
 # Per-snapshot numbers, cached -----------------------------------------------------------------
 
-_memory: OrderedDict[str, dict[str, Any]] = OrderedDict()
-_memory_lock = threading.Lock()
-_MEMORY_ENTRIES = 8192
+_ENTRIES = DiskCache("runs", ENTRY_VERSION, memory=8192)
+"""Each snapshot file's entry and the key of the snapshot it was measured against, on disk
+under ``<kerascope cache>/runs`` and the last 8192 in memory (a few kB each)."""
+_HEALTH = DiskCache("runs/health", ENTRY_VERSION)
+"""Each snapshot file's full health findings (``snapshot_health``)."""
 
 
 def _file_key(path: str) -> str | None:
@@ -535,28 +535,10 @@ def _file_key(path: str) -> str | None:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def cache_folder() -> Path:
-    """Where snapshot numbers are kept on disk: ``<kerascope cache>/runs``."""
-    from ..models.demos import cache_dir
-
-    return cache_dir() / "runs"
-
-
 def _load(key: str, before: str | None) -> Entry | None:
     """The cached entry of ``key`` measured against ``before``; None when there is none."""
-    with _memory_lock:
-        raw = _memory.get(key)
-        if raw is not None:
-            _memory.move_to_end(key)
-    if raw is None:
-        try:
-            raw = json.loads((cache_folder() / f"{key}.json").read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(raw, dict):
-            return None
-        _remember(key, raw)
-    if raw.get("before") != before:
+    raw = _ENTRIES.get(key)
+    if not isinstance(raw, dict) or raw.get("before") != before:
         return None
     try:
         return parse_entry(raw.get("entry"), before)
@@ -564,29 +546,8 @@ def _load(key: str, before: str | None) -> Entry | None:
         return None
 
 
-def _remember(key: str, raw: dict[str, Any]) -> None:
-    with _memory_lock:
-        _memory[key] = raw
-        while len(_memory) > _MEMORY_ENTRIES:
-            _memory.popitem(last=False)
-
-
-def _store(key: str, before: str | None, entry: dict[str, Any], suffix: str = "") -> None:
-    raw = {"before": before, "entry": entry}
-    if not suffix:
-        _remember(key, raw)
-    _write(f"{key}{suffix}.json", raw)
-
-
-def _write(name: str, raw: Any) -> None:
-    folder = cache_folder()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.partial"
-        tmp.write_text(json.dumps(raw))
-        os.replace(tmp, folder / name)
-    except OSError:
-        pass  # a read-only cache only costs speed
+def _store(key: str, before: str | None, entry: dict[str, Any]) -> None:
+    _ENTRIES.put(key, {"before": before, "entry": entry})  # a read-only cache only costs speed
 
 
 # Full health of one snapshot, on demand ------------------------------------------------------
@@ -605,17 +566,17 @@ def snapshot_health(run: Run, index: int) -> list[Finding]:
 
     snap = run.snapshots[index]
     key = _file_key(snap.source)
-    name = f"{key}.health.json"
-    if key is not None:
+    kept = _HEALTH.get(key) if key is not None else None
+    if kept is not None:
         try:
-            return parse_findings(json.loads((cache_folder() / name).read_text()))
-        except (OSError, ValueError):
+            return parse_findings(kept)
+        except ValueError:
             pass
     found = model_findings(run.model(index))
     if key is not None:
         from .snapshots import findings_json
 
-        _write(name, findings_json(found))
+        _HEALTH.put(key, findings_json(found))
     return found
 
 

@@ -19,6 +19,10 @@ Decided edge cases (each has a test):
   over all channels), so a panel never opens on a blank patch of sky; ties go to the lower index.
 - ``background_level`` is the mean of an image's outermost ring of pixels (``[0, 1]`` input):
   a student's dark digit on white paper is near 1, the digits demo's own samples near 0.
+- ``photo_patch`` cuts a model-sized patch out of a photo at full resolution (for a model
+  trained on such patches, shrinking the whole photo would show it a blur it never saw); the
+  patches tile the photo without overlap, row by row, and ``patch_count`` says how many; by
+  default the one with the most edges.
 """
 
 from __future__ import annotations
@@ -246,6 +250,49 @@ def background_level(x01: Array) -> float:
         [a[0].reshape(-1), a[-1].reshape(-1), a[1:-1, 0].reshape(-1), a[1:-1, -1].reshape(-1)]
     )
     return float(np.nanmean(ring))
+
+
+def patch_count(image_shape: tuple[int, ...], side: tuple[int, int]) -> int:
+    """How many ``side`` patches tile an image of ``image_shape`` (at least 1)."""
+    rows, cols = image_shape[0] // side[0], image_shape[1] // side[1]
+    return max(1, rows * cols)
+
+
+def photo_patch(
+    image: Array, side: tuple[int, int], index: int | None = None, channels: int = 3
+) -> tuple[Array, int, tuple[int, int]]:
+    """Patch ``index`` (row by row; None: the one with the most edges) of ``image``, cut at full
+    resolution to ``side`` = (height, width), as float32 ``[0, 1]`` with ``channels`` (1: grey
+    by luminance, as ``fit_image``); returns ``(patch, index, (top, left))``. An image smaller
+    than ``side`` is ``fit_image``'d instead.
+
+    Raises:
+        ValueError: ``image`` is not an image, or ``index`` is outside ``patch_count``.
+    """
+    a = np.asarray(image)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"expected an (H, W) or (H, W, C) image; received {a.shape}")
+    h, w = side
+    if a.shape[0] < h or a.shape[1] < w:
+        return fit_image(a, (h, w, channels)), 0, (0, 0)
+    scaled = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
+    scaled = scaled[..., None] if scaled.ndim == 2 else scaled[..., :3]
+    if channels == 1 and scaled.shape[-1] == 3:
+        scaled = scaled @ np.array([[0.299], [0.587], [0.114]], dtype=np.float32)
+    elif channels == 3 and scaled.shape[-1] == 1:
+        scaled = np.repeat(scaled, 3, axis=-1)
+    cols = a.shape[1] // w
+    n = patch_count(a.shape, side)
+    if index is None:
+        patches = [
+            scaled[(i // cols) * h : (i // cols + 1) * h, (i % cols) * w : (i % cols + 1) * w]
+            for i in range(n)
+        ]
+        index = representative_index(np.stack(patches))
+    if not 0 <= index < n:
+        raise ValueError(f"patch {index} does not exist; the image has {n} patches of {h}x{w}")
+    top, left = (index // cols) * h, (index % cols) * w
+    return np.ascontiguousarray(scaled[top : top + h, left : left + w]), index, (top, left)
 
 
 def sample_photos() -> dict[str, Array]:

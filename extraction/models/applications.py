@@ -8,13 +8,13 @@ message when there is no network.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import KerascopeError, SourceNotFound
+from ..errors import SourceNotFound, WeightsUnavailable
 from ..records import ModelWeights
+from ..settings import Settings
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ OFFLINE = "ImageNet weights are not available offline"
 
 def keras_home() -> Path:
     """Keras's cache folder, as Keras itself computes it."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    return Settings.from_env().keras_home
 
 
 def cached_weights(name: str) -> Path | None:
@@ -80,7 +80,7 @@ def build_application(name: str, *, download: bool = False) -> tuple[Any, bool]:
 
     Raises:
         SourceNotFound: not an application Kerascope offers.
-        KerascopeError: ``download`` was asked and the weights could not be fetched.
+        WeightsUnavailable: ``download`` was asked and the weights could not be fetched.
     """
     from .._native import import_keras, quiet_native_stderr
 
@@ -94,7 +94,7 @@ def build_application(name: str, *, download: bool = False) -> tuple[Any, bool]:
                 return constructor(weights="imagenet"), True
             except Exception:  # urllib, HTTP and hash errors  # noqa: BLE001
                 # Keras's message holds the URL and the socket's errno: useless to a class.
-                raise KerascopeError(
+                raise WeightsUnavailable(
                     f"{OFFLINE}: Keras could not download them for {name}, and they are not in "
                     "its cache (~/.keras/models)"
                 ) from None

@@ -10,8 +10,6 @@ A first training takes seconds on two cores and reports progress through a callb
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from ..disk import atomic_path, write_atomic
 from ..errors import SourceNotFound
+from ..settings import cache_dir
 from .demo_photos import PHOTOS, photo_cnn, photo_patches
 
 Progress = Callable[[float, str], None]
@@ -47,6 +47,9 @@ class Demo:
     """Returns ``(x_train, y_train, x_test, y_test)`` for a seed."""
     classes: tuple[str, ...] = ()
     """Names of the classes by index; empty when the index is the name (digits)."""
+    patches: bool = False
+    """Trained on small patches of photos at their full resolution: a photo shown to it must
+    be cut into such a patch, not shrunk whole (see ``activations.photo_patch``)."""
 
     def label(self, index: int) -> str:
         """The name of class ``index`` (the index itself when there are no names)."""
@@ -144,18 +147,10 @@ DEMOS: dict[str, Demo] = {
         lambda: compile_classifier(photo_cnn()),
         photo_patches,
         classes=PHOTOS,
+        patches=True,
     ),
 }
 DEFAULT_DEMO = "digits_cnn"
-
-
-def cache_dir() -> Path:
-    """Where trained demos are kept (created on first use)."""
-    explicit = os.environ.get("KERASCOPE_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kerascope"
 
 
 def demo_path(name: str, seed: int = DEFAULT_SEED) -> Path:
@@ -182,13 +177,10 @@ def ensure_demo(name: str, seed: int = DEFAULT_SEED, progress: Progress | None =
         return path
     model, info = train_demo(name, seed, progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Write under a temporary name then rename, so a reader never sees half a file.
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        staged = Path(tmp) / path.name
+    # Whole files only, the facts first: a reader that finds the model finds its facts too.
+    write_atomic(path.with_suffix(".json"), json.dumps(info, indent=2))
+    with atomic_path(path) as staged:
         model.save(staged)
-        staged.with_suffix(".json").write_text(json.dumps(info, indent=2))
-        os.replace(staged.with_suffix(".json"), path.with_suffix(".json"))
-        os.replace(staged, path)
     return path
 
 

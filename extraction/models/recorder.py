@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..disk import atomic_path, write_atomic
 from ..runs import MANIFEST, MANIFEST_VERSION
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -177,18 +178,18 @@ class _Recorder:
         manifest = self._state()
         name = f"step-{step:07d}.weights.h5"
         final = self.run_dir / name
-        tmp = self.run_dir / f".partial-{name}"
-        try:
-            self.model.save_weights(tmp)
+        with atomic_path(final) as tmp:
             if self.dtype == "float16" or not self.optimizer:
-                rewritten = self.run_dir / f".partial-rewritten-{name}"
-                _rewrite(tmp, rewritten, half=self.dtype == "float16", optimizer=self.optimizer)
-                os.replace(rewritten, tmp)
+                full = tmp.with_name(f".full{tmp.name}")  # ends in .weights.h5, as Keras wants
+                try:
+                    self.model.save_weights(full)
+                    _rewrite(full, tmp, half=self.dtype == "float16", optimizer=self.optimizer)
+                finally:
+                    full.unlink(missing_ok=True)
+            else:
+                self.model.save_weights(tmp)
             size = tmp.stat().st_size
             self._make_room(size)
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
         entry = {
             "step": step,
             "epoch": epoch,
@@ -233,10 +234,7 @@ class _Recorder:
             (self.run_dir / s["file"]).unlink(missing_ok=True)
 
     def _write_manifest(self) -> None:
-        path = self.run_dir / MANIFEST
-        tmp = self.run_dir / f".{MANIFEST}.partial"
-        tmp.write_text(json.dumps(self._state(), indent=1))
-        os.replace(tmp, path)
+        write_atomic(self.run_dir / MANIFEST, json.dumps(self._state(), indent=1))
 
 
 def _number(value: Any) -> float | None:

@@ -109,7 +109,14 @@ class TrainingRun:
     structure: ModelWeights = field(repr=False)
     """The layers (names, kinds, configs) every snapshot shares."""
     model: Any = field(default=None, repr=False)
-    """The trained ``keras.Model`` (runnable, for activations)."""
+    """The trained ``keras.Model`` (runnable, for activations); None for a run read back."""
+    classes: int = 0
+    """How many labels the task has (guessing at random scores ``1 / classes``)."""
+    majority: float = math.nan
+    """The share of held-out samples with the most common label: what always answering it
+    scores."""
+    majority_label: str = ""
+    """That label's name."""
 
     @property
     def epochs(self) -> list[int]:
@@ -150,6 +157,14 @@ class TrainingRun:
             notes=(f"weights after epoch {epoch} of a training run",),
             store=store,
         )
+
+
+def default_knobs(task: Task) -> Knobs:
+    """The knobs the Train tab starts from: for the photos task, 16 7x7 filters and 8 epochs
+    (edge detectors in under a minute on two busy cores; 0.85-0.88 held-out accuracy)."""
+    if task == "photos":
+        return Knobs(conv_filters=16, kernel_size=7, epochs=8, task="photos")
+    return Knobs()
 
 
 def build_model(knobs: Knobs) -> Any:
@@ -218,6 +233,8 @@ def train(
     structure = read_live(model, source="training run")
     live = structure.store
     assert isinstance(live, ArrayStore)  # read_live's
+    names = task_classes(knobs.task)
+    counts = np.bincount(np.asarray(y_te, dtype=np.int64), minlength=len(names))
     weights = list(structure.iter_weights())
     need = sum(w.nbytes for _, w in weights)
     if need > max_bytes:
@@ -255,7 +272,33 @@ def train(
         validation_data=(x_te, y_te),
         callbacks=[epoch_callback(keep)],
     )
-    return TrainingRun(knobs, tuple(history), snapshots, structure, model)
+    return TrainingRun(
+        knobs,
+        tuple(history),
+        snapshots,
+        structure,
+        model,
+        classes=len(names),
+        majority=float(counts.max() / counts.sum()),
+        majority_label=names[int(counts.argmax())],
+    )
+
+
+def task_classes(task: Task) -> tuple[str, ...]:
+    """The names of a task's labels, by index."""
+    if task == "photos":
+        from .photo_edges import CLASSES
+
+        return CLASSES
+    return tuple(f"the digit {d}" for d in range(10))
+
+
+def run_structure(knobs: Knobs) -> ModelWeights:
+    """The layers (names, kinds, configs) of the network ``knobs`` build, untrained: what every
+    snapshot of a run of those knobs shares."""
+    from ..readers.live import read_live
+
+    return read_live(build_model(knobs), source="training run")
 
 
 def task_data(knobs: Knobs) -> tuple[Array, Array, Array, Array]:

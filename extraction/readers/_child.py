@@ -19,8 +19,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from .confine import PLUGIN_ENV
-
 
 def limit_self(memory: int, cpu: float) -> None:
     """Cap this process before any file is touched: address space, CPU, no core files."""
@@ -54,9 +52,10 @@ def fit_memory(path: Path) -> None:
 def fit_memory_to(nbytes: int) -> None:
     """Lower this worker's address space to what is mapped now, ``nbytes`` and
     ``WORKER_HEADROOM_BYTES`` (see ``fit_memory``)."""
-    from .safety import WORKER_HEADROOM_BYTES, WORKER_MEMORY_ENV
+    from ..settings import Settings
+    from .safety import WORKER_HEADROOM_BYTES
 
-    if os.environ.get(WORKER_MEMORY_ENV):
+    if Settings.from_env().worker_memory_fixed:
         return
     try:
         status = Path("/proc/self/status").read_text()
@@ -322,14 +321,14 @@ def confine_to(paths: list[Path], folders: list[str], conn: Connection) -> None:
         SandboxUnavailable: a layer is missing and ``KERASCOPE_WORKER_SANDBOX=require``.
     """
     from ..errors import SandboxUnavailable
+    from ..settings import SANDBOX_ENV, Settings
     from . import FORMATS
     from ._wire import Confined, dumps
     from .confine import confine_files
-    from .safety import SANDBOX_ENV, sandbox_mode
 
     if not folders:
         raise ValueError("a request without the folders the worker may write in")
-    mode = sandbox_mode()
+    mode = Settings.from_env().sandbox
     preload = sorted({module for f in FORMATS.values() for module in f.preload})
     writable = [Path(f) for f in folders]
     report = confine_files(paths, writable, preload, landlock=mode != "off")
@@ -398,12 +397,13 @@ def _warm() -> None:
 def main(argv: list[str]) -> int:
     fd, memory, cpu, idle = int(argv[0]), int(argv[1]), float(argv[2]), float(argv[3])
     limit_self(memory, cpu)
+    from ..settings import Settings
     from .confine import start
-    from .safety import sandbox_mode
 
-    start(sandbox_mode())  # before anything else: the worker has one thread
+    settings = Settings.from_env()
+    start(settings.sandbox)  # before anything else: the worker has one thread
     conn = Connection(fd)
-    plugin = os.environ.get(PLUGIN_ENV)
+    plugin = settings.worker_plugin
     if plugin:
         import importlib
 

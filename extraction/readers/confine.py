@@ -30,12 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._native import VERBOSE_ENV
-from .safety import SANDBOX_ENV, WORKER_MEMORY_ENV
-
-PLUGIN_ENV = "KERASCOPE_WORKER_PLUGIN"
-"""For the test suite only: a module the worker imports first, which may register extra FORMATS
-rows and define ``sniff(path) -> format id | None`` (readers that crash, hang or allocate)."""
+from ..settings import PLUGIN_ENV, SANDBOX_ENV, VERBOSE_ENV, WORKER_MEMORY_ENV
 
 PASSED_ENV = ("LANG", "LANGUAGE", "LC_ALL", "LD_LIBRARY_PATH", "PYTHONHOME", "TZ")
 """The caller's variables a worker keeps (with every ``LC_*``): locale, where libraries and
@@ -220,8 +215,6 @@ def start(mode: str) -> Confinement:
     """The worker's first step: apply the process-wide layers unless ``mode`` is ``off``;
     what held, what not (kept for ``confine_files`` to report with its own)."""
     global _started
-    from .safety import SANDBOX_ENV
-
     if mode == "off":
         off = {name: f"{SANDBOX_ENV}=off" for name in FEATURES if name != "environment"}
         _started = check_environment() + Confinement(missing=off)

@@ -5,9 +5,9 @@ open per file, and sends every array across; a run of 500 per-batch snapshots th
 Here one sandboxed worker reads them all, one after the other, with the ordinary readers
 (``analysis.snapshots.Scanner``: snapshots of one layout are read as bytes after the first), and
 sends back each snapshot's numbers (statistics, histogram, change, cheap findings) as it has
-them. The worker runs under the usual limits, renewed per snapshot: ``WORKER_WALL_SECONDS`` of
-wall time and ``WORKER_CPU_SECONDS`` of CPU for each file, memory for the largest file four
-times over (the template, the file before, this one, their differences).
+them. The worker runs under the usual limits, renewed per snapshot: ``KERASCOPE_WORKER_SECONDS``
+of wall time and ``KERASCOPE_WORKER_CPU_SECONDS`` of CPU for each file, memory for the largest
+file four times over (the template, the file before, this one, their differences).
 
 The messages (``_wire``): request ``ScanRun`` (``{"type": "scan_run", "files": [[path, before |
 null], ...], "folders": [path]}``: the private folder the worker may write in, its temporary
@@ -94,9 +94,9 @@ def scan_isolated(items: list[Item]) -> Iterator[tuple[int, Any]]:
     import shutil
     import tempfile
 
-    from .worker import Limits
+    from ..settings import Settings
 
-    limits = Limits.from_env()
+    limits = Settings.from_env().worker
     scratch = tempfile.mkdtemp(prefix="kerascope-worker-")  # 0700; the worker writes only here
     try:
         yield from _scan(items, limits, scratch)
@@ -165,8 +165,7 @@ def _replies(
     expected = 0
     deadline = time.monotonic() + limits.wall
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not process.conn.poll(remaining):
+        if not process.wait(deadline):
             process.kill()
             raise _Ended("hung")
         try:

@@ -27,13 +27,16 @@ Decided edge cases:
   ``.safetensors`` file in it, in name order.
 - Dtypes: every one the format defines that numpy or ``ml_dtypes`` can hold (BF16 and the F8
   variants through ``ml_dtypes``); a packed sub-byte dtype (F4, F6) is an UnsupportedFormat
-  naming the tensor.
+  naming the tensor. Listing knows each dtype's name and size from tables: ``ml_dtypes`` is
+  imported only to read such an array (or to check a header's F8_E8M0, which older releases
+  lack).
 - A ``config.json`` beside the weights (Hugging Face's) names the model by its architecture and
   says whether the output projection is tied to the embedding; it is optional.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import mmap
@@ -48,7 +51,7 @@ import numpy as np
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..kinds import kind_by_name, role_of
 from ..layouts import kind_of
-from ..records import Array, Extent, LayerWeights, ModelWeights, SourceFormat
+from ..records import ML_DTYPES_ITEMSIZES, Array, Extent, LayerWeights, ModelWeights, SourceFormat
 from ._shards import read_index, shard_paths
 from .safety import MAX_ARRAY_BYTES, MAX_SAFETENSORS_HEADER_BYTES, MAX_SHARDS
 from .sniff import SAFETENSORS_INDEX
@@ -59,32 +62,55 @@ HEADER_PREFIX = 8
 """Bytes of the little-endian header length at the start of every file."""
 
 
-def _dtypes() -> dict[str, np.dtype[Any]]:
+_NUMPY_CODES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U64": "uint64",
+    "U32": "uint32",
+    "U16": "uint16",
+    "U8": "uint8",
+    "BOOL": "bool",
+}
+"""The format's dtype codes numpy itself holds, by numpy's name."""
+_ML_DTYPES_CODES = {
+    "BF16": "bfloat16",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "F8_E8M0": "float8_e8m0fnu",
+}
+"""The codes ``ml_dtypes`` holds, by its name (sizes in ``ML_DTYPES_ITEMSIZES``). Listing needs
+only names and sizes: ``ml_dtypes`` is imported when such an array is read (``Tensor.dtype``)."""
+_NEWER_ML_DTYPES = {"F8_E8M0"}
+"""Codes whose type older ``ml_dtypes`` releases lack (``float8_e8m0fnu`` came in 0.5, and
+TensorFlow 2.18 pins 0.4): only a header that uses one imports ``ml_dtypes`` to check."""
+
+
+def _known(code: str) -> bool:
+    if code in _NUMPY_CODES:
+        return True
+    if code not in _ML_DTYPES_CODES:
+        return False
+    if code in _NEWER_ML_DTYPES:
+        import ml_dtypes
+
+        return hasattr(ml_dtypes, _ML_DTYPES_CODES[code])
+    return True
+
+
+@functools.cache
+def _dtype(code: str) -> np.dtype[Any]:
+    """The little-endian numpy dtype of a known code (``ml_dtypes`` imported for its codes)."""
+    if code in _NUMPY_CODES:
+        return np.dtype(_NUMPY_CODES[code]).newbyteorder("<")
     import ml_dtypes
 
-    table: dict[str, Any] = {
-        "F64": np.float64,
-        "F32": np.float32,
-        "F16": np.float16,
-        "BF16": ml_dtypes.bfloat16,
-        "I64": np.int64,
-        "I32": np.int32,
-        "I16": np.int16,
-        "I8": np.int8,
-        "U64": np.uint64,
-        "U32": np.uint32,
-        "U16": np.uint16,
-        "U8": np.uint8,
-        "BOOL": np.bool_,
-    }
-    for code, name in (
-        ("F8_E4M3", "float8_e4m3fn"),
-        ("F8_E5M2", "float8_e5m2"),
-        ("F8_E8M0", "float8_e8m0fnu"),
-    ):
-        if hasattr(ml_dtypes, name):
-            table[code] = getattr(ml_dtypes, name)
-    return {code: np.dtype(t).newbyteorder("<") for code, t in table.items()}
+    kind: np.dtype[Any] = np.dtype(getattr(ml_dtypes, _ML_DTYPES_CODES[code]))
+    return kind.newbyteorder("<")
 
 
 @dataclass(frozen=True)
@@ -92,10 +118,28 @@ class Tensor:
     """One tensor as a header declares it, after checking."""
 
     name: str
-    dtype: np.dtype[Any]
+    code: str
+    """The header's dtype code (``BF16``), one ``_known`` accepts."""
     shape: tuple[int, ...]
     start: int
     """Byte offset of its first value in the file (not the data section)."""
+
+    @property
+    def dtype_name(self) -> str:
+        """numpy's name of its dtype (``bfloat16``), known without importing ``ml_dtypes``."""
+        return _NUMPY_CODES.get(self.code) or _ML_DTYPES_CODES[self.code]
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per value."""
+        if self.code in _ML_DTYPES_CODES:
+            return ML_DTYPES_ITEMSIZES[_ML_DTYPES_CODES[self.code]]
+        return _dtype(self.code).itemsize
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """Its numpy dtype, to read its values (imports ``ml_dtypes`` for bfloat16, float8)."""
+        return _dtype(self.code)
 
 
 @dataclass
@@ -168,7 +212,6 @@ def read_header(path: Path) -> list[Tensor]:
 
 
 def _tensors(header: dict[str, Any], data_start: int, data_size: int, label: str) -> list[Tensor]:
-    dtypes = _dtypes()
     tensors: list[Tensor] = []
     spans: list[tuple[int, int, str]] = []
     for name, entry in header.items():
@@ -177,8 +220,8 @@ def _tensors(header: dict[str, Any], data_start: int, data_size: int, label: str
         if not isinstance(entry, dict):
             raise CorruptFile(f"{label}: tensor {name!r} is not described by a JSON object")
         code, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-        if not isinstance(code, str) or code not in dtypes:
-            known = ", ".join(dtypes)
+        if not isinstance(code, str) or not _known(code):
+            known = ", ".join(c for c in [*_NUMPY_CODES, *_ML_DTYPES_CODES] if _known(c))
             raise UnsupportedFormat(
                 f"{label}: tensor {name!r} has dtype {code!r}; Kerascope reads {known}"
             )
@@ -188,9 +231,9 @@ def _tensors(header: dict[str, Any], data_start: int, data_size: int, label: str
             raise CorruptFile(
                 f"{label}: tensor {name!r} has data_offsets {offsets!r}; expected [begin, end]"
             )
-        dtype = dtypes[code]
+        tensor = Tensor(name, code, tuple(shape), data_start + offsets[0])
         begin, end = offsets
-        declared = math.prod(shape) * dtype.itemsize
+        declared = math.prod(shape) * tensor.itemsize
         if declared > MAX_ARRAY_BYTES:
             raise UnsafeModel(
                 f"{label}: tensor {name!r} declares {declared} bytes (shape {tuple(shape)}), "
@@ -202,7 +245,7 @@ def _tensors(header: dict[str, Any], data_start: int, data_size: int, label: str
                 f"data_offsets [{begin}, {end}] in a data section of {data_size} bytes"
             )
         spans.append((begin, end, name))
-        tensors.append(Tensor(name, dtype, tuple(shape), data_start + begin))
+        tensors.append(tensor)
     spans.sort()
     for (_, end, first), (begin, _, second) in zip(spans, spans[1:], strict=False):
         if begin < end:
@@ -327,7 +370,7 @@ def _layer(path: str, entries: list[tuple[str, Tensor, _Shard]], store: ArraySto
     kind = kind_of(class_name)
     weights = tuple(
         store.weight(
-            w, TensorSource(shard, t), shape=t.shape, dtype=str(t.dtype.name), role=_role(w, kind)
+            w, TensorSource(shard, t), shape=t.shape, dtype=t.dtype_name, role=_role(w, kind)
         )
         for w, t, shard in entries
     )
@@ -367,18 +410,14 @@ class TensorSource(ArraySource):
         self.shard.release(self.tensor)
 
     def extent(self) -> Extent | None:
-        dtype = self.tensor.dtype
         if not math.prod(self.tensor.shape):
             return None
-        return Extent(str(self.shard.path), self.tensor.start, _spelling(dtype))
+        return Extent(str(self.shard.path), self.tensor.start, _spelling(self.tensor))
 
 
-def _spelling(dtype: np.dtype[Any]) -> str:
-    """numpy's spelling of ``dtype`` that reads back as it, or unsigned integers of its size
-    (bfloat16 and the float8 types have none: ``float8_e5m2`` spells as ``<f1``)."""
-    try:
-        if dtype.kind in "biuf" and np.dtype(dtype.str) == dtype:
-            return dtype.str
-    except TypeError:
-        pass
-    return np.dtype(f"<u{dtype.itemsize}").str
+def _spelling(tensor: Tensor) -> str:
+    """numpy's spelling of ``tensor``'s dtype that reads back as it, or unsigned integers of its
+    size for the ``ml_dtypes`` types, which have none (``float8_e5m2`` spells as ``<f1``)."""
+    if tensor.code in _ML_DTYPES_CODES:
+        return np.dtype(f"<u{tensor.itemsize}").str
+    return tensor.dtype.str

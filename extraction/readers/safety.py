@@ -150,77 +150,15 @@ def read_zip_config(path: Path) -> Any:
         return parse_json(zf.read(info), f"{path.name}:config.json")
 
 
-# The sandboxed worker (``readers/worker.py``): a file from outside is parsed in a child process
-# under these limits. Each has an environment variable, read when a worker starts; a value that
-# is not a positive number leaves the default.
-WORKER_MEMORY_ENV = "KERASCOPE_WORKER_MEMORY_MB"
-WORKER_MEMORY_BYTES = MAX_ARRAY_BYTES + 3 * 1024**3
-"""Address space (RLIMIT_AS) of a worker: the largest array allowed plus 3 GiB for Python,
-the native libraries (TensorFlow alone maps about 1.5 GiB) and statistics. 11 GiB by default."""
-WORKER_CPU_ENV = "KERASCOPE_WORKER_CPU_SECONDS"
-WORKER_CPU_SECONDS = 60.0
-"""CPU seconds (RLIMIT_CPU) one request to a worker may use (threads add up)."""
-WORKER_WALL_ENV = "KERASCOPE_WORKER_SECONDS"
-WORKER_WALL_SECONDS = 25.0
-"""Wall-clock seconds one request (an open, one array) may take before the worker is killed;
-below 30 so that a hanging file ends in one line within half a minute."""
+# The sandboxed worker's fixed limits (its settable ones are in ``extraction/settings.py``).
 WORKER_PRELOAD_SECONDS = 180.0
 """Wall-clock seconds a worker may take to import what a format's reader needs before reading
 (``Format.preload``: TensorFlow takes seconds, tens of them on a busy machine). No byte of the
 file is parsed meanwhile, so this cannot let a hanging file live longer; sniffing the file and
-reading it each still have ``WORKER_WALL_SECONDS``."""
-WORKER_IDLE_ENV = "KERASCOPE_WORKER_IDLE_SECONDS"
-WORKER_IDLE_SECONDS = 60.0
-"""A worker with no request for this long exits; a later array read opens the file again in a
-fresh worker (so a server holding many models does not hold as many processes)."""
-WORKER_COUNT_ENV = "KERASCOPE_WORKERS"
-WORKER_COUNT = 8
-"""Workers kept alive at once by one process, besides the spare; beyond it the least recently
-used idle one is ended (its records stay: a later read opens the file again in a fresh worker).
-A class uploading a file a minute each would otherwise hold a process per upload."""
+reading it each still have ``KERASCOPE_WORKER_SECONDS``."""
 WORKER_HEADROOM_BYTES = 2 * 1024**3
 """What a worker may allocate beyond twice the bytes of the file it reads (and what it had
 mapped before reading it): its address space is lowered to that once it knows the file, so a
 file of a few kB that makes its parser allocate without end is stopped at about 2 GiB, not at
-``WORKER_MEMORY_BYTES``. Reads that need more (compressed arrays many times their file) are
-not expected of such a file."""
-SANDBOX_ENV = "KERASCOPE_WORKER_SANDBOX"
-SANDBOX_MODES = ("auto", "require", "off")
-"""How a worker confines itself (``confine.py``): ``auto`` (the default) applies every layer the
-system has and logs one line naming any it lacks; ``require`` refuses to read a file unless
-every layer holds; ``off`` applies none (for debugging a reader: never for files from others)."""
-CACHE_ENV = "KERASCOPE_CACHE_MB"
-CACHE_BYTES = 2 * 1024**3
-"""What the app's caches of opened and runnable models may hold (arrays read, Keras models),
-2 GiB by default; least recently used models are dropped beyond it."""
-
-
-def setting(env: str, default: float) -> float:
-    """The positive number in environment variable ``env`` (MB or seconds), else ``default``."""
-    import os
-
-    try:
-        value = float(os.environ.get(env, ""))
-    except ValueError:
-        return default
-    return value if value > 0 and value == value and value != float("inf") else default
-
-
-def worker_memory_bytes() -> int:
-    """The worker's address-space limit in bytes (``KERASCOPE_WORKER_MEMORY_MB``)."""
-    return int(setting(WORKER_MEMORY_ENV, WORKER_MEMORY_BYTES / 1024**2) * 1024**2)
-
-
-def cache_bytes() -> int:
-    """The app's model caches' limit in bytes (``KERASCOPE_CACHE_MB``)."""
-    return int(setting(CACHE_ENV, CACHE_BYTES / 1024**2) * 1024**2)
-
-
-def sandbox_mode() -> str:
-    """``KERASCOPE_WORKER_SANDBOX``: one of ``SANDBOX_MODES``, ``auto`` when unset; a value
-    that is none of them is taken as the strictest, ``require`` (a misspelt ``off`` must not
-    turn the sandbox off, nor a misspelt ``require`` quietly accept less)."""
-    import os
-
-    value = os.environ.get(SANDBOX_ENV, "").strip().lower() or "auto"
-    return value if value in SANDBOX_MODES else "require"
+``settings.WORKER_MEMORY_BYTES``. Reads that need more (compressed arrays many times their
+file) are not expected of such a file."""

@@ -58,17 +58,16 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
-from .._native import VERBOSE_ENV
 from ..analysis.stats import Stats
 from ..errors import CorruptFile, KerascopeError, ReaderCrashed
 from ..records import Array, ArrayRef, Extent, ModelWeights
+from ..settings import Settings, WorkerLimits
 from ._child import MMAP_MIN_BYTES
 from ._wire import (
     ArrayAt,
@@ -97,20 +96,7 @@ from ._wire import (
     reply_from_wire,
 )
 from .confine import Confinement, worker_environment
-from .safety import (
-    MAX_CONFIG_BYTES,
-    WORKER_COUNT,
-    WORKER_COUNT_ENV,
-    WORKER_CPU_ENV,
-    WORKER_CPU_SECONDS,
-    WORKER_IDLE_ENV,
-    WORKER_IDLE_SECONDS,
-    WORKER_PRELOAD_SECONDS,
-    WORKER_WALL_ENV,
-    WORKER_WALL_SECONDS,
-    setting,
-    worker_memory_bytes,
-)
+from .safety import MAX_CONFIG_BYTES, WORKER_PRELOAD_SECONDS
 from .store import CachingStore, Stored, stored_arrays
 
 MAX_MESSAGE_BYTES = 4 * MAX_CONFIG_BYTES
@@ -125,27 +111,20 @@ _ROOT = Path(__file__).parents[len(_PACKAGE.split("."))]
 the worker imports the library under the same name as its caller."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one worker may use; ``Limits.from_env()`` reads the settings."""
+_WATCH_SECONDS = 0.1
+"""How often a busy worker's resident memory is looked at."""
 
-    memory: int
-    """Address space in bytes (RLIMIT_AS)."""
-    cpu: float
-    """CPU seconds per request (RLIMIT_CPU, renewed before each request)."""
-    wall: float
-    """Wall-clock seconds per request; the worker is killed beyond it."""
-    idle: float
-    """Seconds without a request after which a worker exits by itself."""
 
-    @classmethod
-    def from_env(cls) -> Limits:
-        return cls(
-            memory=worker_memory_bytes(),
-            cpu=setting(WORKER_CPU_ENV, WORKER_CPU_SECONDS),
-            wall=setting(WORKER_WALL_ENV, WORKER_WALL_SECONDS),
-            idle=setting(WORKER_IDLE_ENV, WORKER_IDLE_SECONDS),
-        )
+def _resident_bytes(pid: int) -> int:
+    """The resident memory of process ``pid``; 0 where ``/proc`` does not say."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE_BYTES
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class _Ended(Exception):
@@ -161,10 +140,10 @@ class _Process:
     """One child process and its connection."""
 
     def __init__(
-        self, limits: Limits, env: dict[str, str] | None = None, *, warm: bool = False
+        self, limits: WorkerLimits, env: dict[str, str] | None = None, *, warm: bool = False
     ) -> None:
         ours, theirs = socket.socketpair()
-        verbose = bool(os.environ.get(VERBOSE_ENV))
+        verbose = Settings.from_env().verbose
         try:
             self.proc = subprocess.Popen(
                 [
@@ -189,6 +168,8 @@ class _Process:
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
+        self.memory = limits.memory
+        """The most memory the worker may hold; its RLIMIT_AS, watched from here as well."""
         self.format: str | None = None
         """How the worker named the format it sniffed (``an HDF5 model file``), once it has."""
         self.confinement: Confinement | None = None
@@ -208,8 +189,7 @@ class _Process:
             raise self._gone() from exc
         deadline = time.monotonic() + wall
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.conn.poll(remaining):
+            if not self.wait(deadline):
                 self.kill()
                 raise _Ended("hung")
             try:
@@ -235,6 +215,26 @@ class _Process:
                 self.kill()
                 raise _Ended("memory", reply.limit)
             return reply
+
+    def wait(self, deadline: float) -> bool:
+        """Whether an answer came before ``deadline`` (``time.monotonic``).
+
+        Meanwhile the worker's resident memory is watched: where the kernel does not enforce
+        its RLIMIT_AS (some container runtimes ignore it), a worker past its limit is killed
+        here, as it would have stopped itself.
+
+        Raises:
+            _Ended: the worker holds more than its memory limit (it is killed).
+        """
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self.conn.poll(min(remaining, _WATCH_SECONDS)):
+                return True
+            if _resident_bytes(self.proc.pid) > self.memory:
+                self.kill()
+                raise _Ended("memory", self.memory)
 
     def confined(self, reply: Reply) -> bool:
         """Whether ``reply`` is the worker's report of its sandbox (sent before it reads a
@@ -270,8 +270,6 @@ class _Process:
         return self.proc.poll() is None
 
 
-SPARE_ENV = "KERASCOPE_WORKER_SPARE"
-"""``0`` keeps no spare worker started (see ``_take_process``)."""
 _spare: dict[Any, _Process] = {}
 _spare_lock = threading.Lock()
 _opens = 0
@@ -279,7 +277,7 @@ _keep_spare = False
 
 
 def _spares_allowed() -> bool:
-    return os.environ.get(SPARE_ENV, "1") != "0"
+    return Settings.from_env().spare_worker
 
 
 def prestart() -> None:
@@ -289,7 +287,7 @@ def prestart() -> None:
     global _keep_spare
     if not _spares_allowed():
         return
-    key = _spare_key(Limits.from_env())
+    key = _spare_key(Settings.from_env().worker)
     with _spare_lock:
         _keep_spare = True
         if key in _spare:
@@ -297,7 +295,7 @@ def prestart() -> None:
     threading.Thread(target=_start_spare, args=(key,), daemon=True).start()
 
 
-def _take_process(limits: Limits) -> _Process:
+def _take_process(limits: WorkerLimits) -> _Process:
     """A started worker: the spare one when there is one, else a new one.
 
     A process that opens files again and again (the app's server) keeps one spare worker
@@ -332,13 +330,13 @@ def stop_spares() -> None:
 atexit.register(stop_spares)
 
 
-def _spare_key(limits: Limits) -> tuple[Limits, frozenset[tuple[str, str]]]:
+def _spare_key(limits: WorkerLimits) -> tuple[WorkerLimits, frozenset[tuple[str, str]]]:
     """What a spare worker must have been started with to serve now: the same limits and the
     same environment (the sandbox's mode, the test suite's plugin)."""
     return limits, frozenset(worker_environment(os.environ, str(_ROOT)).items())
 
 
-def _start_spare(key: tuple[Limits, frozenset[tuple[str, str]]]) -> None:
+def _start_spare(key: tuple[WorkerLimits, frozenset[tuple[str, str]]]) -> None:
     try:
         process = _Process(key[0], dict(key[1]), warm=True)
     except ReaderCrashed:
@@ -351,14 +349,15 @@ def _start_spare(key: tuple[Limits, frozenset[tuple[str, str]]]) -> None:
 
 
 _live: OrderedDict[int, weakref.ref[_Remote]] = OrderedDict()
-"""Opened files whose worker may be alive, least recently used first."""
+"""Opened files whose worker may be alive, least recently used first. Not a cache (so not
+cachetools): nothing is dropped by count, and ending a worker skips the busy ones."""
 _live_lock = threading.Lock()
 
 
 def _used(remote: _Remote) -> None:
     """Mark ``remote`` as just used, and end the least recently used idle workers beyond
     ``KERASCOPE_WORKERS`` (a busy one is left alone: its lock is held)."""
-    limit = max(1, int(setting(WORKER_COUNT_ENV, WORKER_COUNT)))
+    limit = Settings.from_env().workers
     with _live_lock:
         _live[id(remote)] = weakref.ref(remote)
         _live.move_to_end(id(remote))
@@ -376,7 +375,7 @@ class _Remote:
     """The worker behind one opened file: opens it, and opens it again when the worker has
     exited (idle or crashed) or was ended for others, and an array is asked for."""
 
-    def __init__(self, path: Path, label: str, limits: Limits) -> None:
+    def __init__(self, path: Path, label: str, limits: WorkerLimits) -> None:
         self.path = path
         self.label = label
         self.limits = limits
@@ -517,7 +516,7 @@ def confinement() -> Confinement | None:
     return _last[0] if _last else None
 
 
-def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: Limits) -> str:
+def crash_line(subject: str, how: str, detail: int, fmt: str | None, limits: WorkerLimits) -> str:
     """The one line that says how reading ``subject`` ended (``fmt``: the label of the format
     the worker had sniffed, None when it ended before knowing)."""
     doing = f"while reading it as {fmt}" if fmt else "while finding out its format"
@@ -553,7 +552,7 @@ def open_isolated(path: Path, label: str | None = None) -> ModelWeights:
         SourceNotFound, UnsupportedFormat, CorruptFile, UnsafeModel: as the readers.
         ReaderCrashed: the reader crashed, hung or exhausted its memory on this file.
     """
-    remote = _Remote(path, label or path.name, Limits.from_env())
+    remote = _Remote(path, label or path.name, Settings.from_env().worker)
     store = WorkerStore(remote)
     try:
         records = rebuild(remote.open(), store)
@@ -697,8 +696,6 @@ def _named_dtype(name: str, itemsize: int) -> np.dtype[Any]:
 
 
 __all__ = [
-    "SPARE_ENV",
-    "Limits",
     "WorkerStore",
     "confinement",
     "crash_line",

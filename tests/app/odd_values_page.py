@@ -7,6 +7,8 @@ import numpy as np
 import streamlit as st
 
 from kerascope.components.page import layer_view
+from kerascope.components.page.navigation import layer_key
+from kerascope.components.page.scope import enter
 from kerascope.components.page.sources import ModelRef
 from kerascope.extraction.readers.store import ArrayStore
 from kerascope.extraction.records import LayerWeights, ModelWeights
@@ -58,6 +60,7 @@ def _model() -> ModelWeights:
     return odd_model()
 
 
-model = _model()
-path = st.selectbox("Layer", [layer.path for layer in model.layers], key="layer")
-layer_view.render(ModelRef("upload", "odd", "1"), model, model.layer(path))
+model, ref = _model(), ModelRef("upload", "odd", "1")
+enter(ref, model)
+path = st.selectbox("Layer", [layer.path for layer in model.layers], key=layer_key())
+layer_view.render(ref, model, model.layer(path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from kerascope.components.page.scope import enter
 from kerascope.components.page.sources import DEFAULT
 from kerascope.components.page.teaching import render_tabs
 from kerascope.extraction import ModelWeights, open_model
@@ -15,4 +16,5 @@ def demo() -> ModelWeights:
 
 
 model = demo()
+enter(DEFAULT, model)
 render_tabs(DEFAULT, model, model.layer(st.session_state.get("test_layer", "conv1")))

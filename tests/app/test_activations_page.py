@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _page_state import state_key
 from streamlit.testing.v1 import AppTest
 
 PAGE = Path(__file__).with_name("teaching_page.py")
@@ -35,15 +36,15 @@ def test_conv_maps_beside_filters_then_another_sample_and_dense_bars() -> None:
     at = demo_page("conv1")
     clean(at)
     shown = titles(at)
-    assert shown[0] == "input"
+    assert shown[0] == "what the model sees (8x8)"
     assert "feature maps 1-16 of 16 (8x8)" in shown[1] and "conv2d filters 1-16 of 16" in shown[2]
     caption = " ".join(c.value for c in at.caption)
-    first = at.slider(key="act-sample").value  # the sample with the most detail
+    first = at.slider(key=state_key(at, "act-sample")).value  # the sample with the most detail
     assert f"held-out sample {first}, label" in caption and "The model says" in caption
-    at.slider(key="act-sample").set_value(5).run()
+    at.slider(key=state_key(at, "act-sample")).set_value(5).run()
     clean(at)
     assert "held-out sample 5" in " ".join(c.value for c in at.caption)
-    at.radio(key="act-source").set_value("random input").run()
+    at.radio(key=state_key(at, "act-source")).set_value("random input").run()
     clean(at)
     assert "uniform random" in " ".join(c.value for c in at.caption)
 
@@ -60,6 +61,7 @@ def folder_page() -> None:
 
     import streamlit as st
 
+    from kerascope.components.page.scope import enter
     from kerascope.components.page.sources import ModelRef
     from kerascope.components.page.teaching import render_tabs
     from kerascope.extraction import open_model
@@ -68,6 +70,7 @@ def folder_page() -> None:
     model = open_model(Path(os.environ["KERASCOPE_MODEL_DIR"]) / name)
     st.session_state["teaching_tab"] = "Activations"
     ref = ModelRef(os.environ.get("ACT_TEST_KIND", "folder"), name)  # type: ignore[arg-type]
+    enter(ref, model)
     render_tabs(ref, model, model.layer(os.environ["ACT_TEST_LAYER"]))
 
 
@@ -98,9 +101,13 @@ def run_folder(monkeypatch: pytest.MonkeyPatch, name: str, layer: str, kind: str
 def test_rgb_file_runs_on_a_sample_photo(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run_folder(monkeypatch, "rgb.keras", "conv", "folder")
     clean(at)
-    assert at.radio(key="act-source").options == ["sample photo", "uploaded image", "random input"]
+    assert at.radio(key=state_key(at, "act-source")).options == [
+        "sample photo",
+        "uploaded image",
+        "random input",
+    ]
     assert "RGB" in titles(at)[2] and "(6x6)" in titles(at)[1]
-    at.selectbox(key="act-photo").set_value("flower.jpg").run()
+    at.selectbox(key=state_key(at, "act-photo")).set_value("flower.jpg").run()
     clean(at)
     said = " ".join(c.value for c in at.caption).replace("\\", "")  # Markdown escapes
     assert "flower.jpg, cropped and resized to 8x8" in said

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _page_state import settled, state_key
 from streamlit.testing.v1 import AppTest
 
 from benchmarks.llama_layout import TINY, write_llama_checkpoint
@@ -37,14 +38,14 @@ def test_llama_folder_opens_and_draws_embedding_mlp_and_depth(
     assert not at.error, [e.value for e in at.error]
     (heat,) = [c for c in charts(at) if c["data"][0]["type"] == "heatmap"]  # type: ignore[index]
     assert "model.embed_tokens / weight" in heat["layout"]["title"]["text"]  # type: ignore[index]
-    at.selectbox(key="layer").set_value("model.layers.1.mlp.down_proj").run()
+    at.selectbox(key=state_key(at, "layer")).set_value("model.layers.1.mlp.down_proj").run()
     assert not at.exception
     (heat,) = [c for c in charts(at) if c["data"][0]["type"] == "heatmap"]  # type: ignore[index]
     z = heat["data"][0]["z"]  # type: ignore[index]
     assert "model.layers.1.mlp.down_proj" in heat["layout"]["title"]["text"]  # type: ignore[index]
     assert z  # drawn
     at.session_state["main_tab"] = "Model overview"
-    at.run()
+    settled(at.run())  # the model's check done: the overview in its final form
     assert not at.exception, [e.value for e in at.exception]
     titles = [c["layout"]["title"]["text"] for c in charts(at)]  # type: ignore[index]
     assert any("by depth" in t for t in titles)

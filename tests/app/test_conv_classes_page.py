@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _page_state import state_key
 from streamlit.testing.v1 import AppTest
 
 from kerascope.extraction import open_model
@@ -59,12 +60,12 @@ def page(conv_zoo: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
 @pytest.mark.parametrize("path", list(EXPECTED))
 def test_the_layer_opens_on_its_filter_grid(page: tuple[AppTest, Path], path: str) -> None:
     at, file = page
-    at.selectbox(key="layer").set_value(path).run()
+    at.selectbox(key=state_key(at, "layer")).set_value(path).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     weight_name, value_at = EXPECTED[path]
-    assert at.button_group(key="weight").value == weight_name
-    (view,) = [g for g in at.get("button_group") if str(g.key).startswith("view:")]
+    assert at.button_group(key=state_key(at, "weight", path)).value == weight_name
+    (view,) = [g for g in at.get("button_group") if "|view:" in str(g.key)]
     assert view.value == "filters"
     kind = CONV_ZOO_KINDS[path]
     tiles = CONV_ZOO_TILES["depthwise" if kind.startswith(("depth", "sep")) else "conv"]
@@ -72,7 +73,7 @@ def test_the_layer_opens_on_its_filter_grid(page: tuple[AppTest, Path], path: st
     (grid,) = [s for s in specs if "filters" in str(s["layout"].get("title", {}).get("text"))]
     assert grid["layout"]["title"]["text"].startswith(f"{kind} filters 1-{tiles} of {tiles}")
     if kind == "conv3d_transpose":  # a 3-D kernel is shown a depth slice at a time
-        assert at.slider(key="grid_depth").max == 1
+        assert at.slider(key=state_key(at, "grid_depth", path, weight_name)).max == 1
     trace = grid["data"][0]
     assert trace["type"] == "heatmap"
     kernel = open_model(file).layer(path).weight(weight_name).array()

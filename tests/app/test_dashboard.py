@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keras
 import pytest
+from _page_state import settled, state_key
 from keras import layers
 from streamlit.testing.v1 import AppTest
 
@@ -44,7 +45,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_default_demo_shows_learned_filters_without_any_action() -> None:
     at = app()
     assert_clean(at)
-    assert at.session_state["layer"] == "conv1"
+    assert at.session_state[state_key(at, "layer")] == "conv1"
     (grid,) = charts(at)
     assert grid["data"][0]["type"] == "heatmap"
     assert "filters 1-16 of 16" in grid["layout"]["title"]["text"]
@@ -54,18 +55,20 @@ def test_default_demo_shows_learned_filters_without_any_action() -> None:
 
 def test_walk_layers_conv_dense_bias_and_weightless() -> None:
     at = app()
-    at.selectbox(key="layer").set_value("dense").run()
+    at.selectbox(key=state_key(at, "layer")).set_value("dense").run()
     assert_clean(at)
     (heat,) = charts(at)
     assert heat["data"][0]["type"] == "heatmap"
     assert heat["layout"]["xaxis"]["title"]["text"] == "output unit"
-    at.button_group(key="weight").set_value("bias").run()
+    at.button_group(key=state_key(at, "weight", "dense")).set_value("bias").run()
     assert_clean(at)
     (hist,) = charts(at)
     assert hist["data"][0]["type"] == "bar"
-    assert not any("pool" in o for o in at.selectbox(key="layer").options)  # hidden at first
-    at.toggle(key="show_weightless").set_value(True).run()
-    at.selectbox(key="layer").set_value("pool").run()
+    assert not any(
+        "pool" in o for o in at.selectbox(key=state_key(at, "layer")).options
+    )  # hidden at first
+    at.toggle(key=state_key(at, "show_weightless")).set_value(True).run()
+    at.selectbox(key=state_key(at, "layer")).set_value("pool").run()
     assert_clean(at)
     assert any("no weights" in i.value for i in at.info)
     assert at.query_params["layer"] == "pool"
@@ -75,16 +78,48 @@ def test_switching_models_keeps_a_valid_layer() -> None:
     at = app()
     at.selectbox(key="demo_name").set_value("digits_mlp").run()
     assert_clean(at)
-    assert at.session_state["layer"] == "hidden1"
+    assert at.session_state[state_key(at, "layer")] == "hidden1"
     assert at.query_params["model"] == "digits_mlp"
     assert charts(at)[0]["data"][0]["type"] == "heatmap"
+
+
+def test_a_model_switched_to_starts_as_its_link_opens_it() -> None:
+    at = app()
+    at.button(key="layer_next").click().run()  # digits_cnn's conv2: photo_patches has one too
+    assert at.session_state[state_key(at, "layer")] == "conv2"
+    at.selectbox(key="demo_name").set_value("photo_patches").run()
+    assert_clean(at)
+    linked = app({"model": "photo_patches"})
+    for page in (at, linked):
+        assert page.session_state[state_key(page, "layer")] == "conv1"
+        assert page.selectbox(key=state_key(page, "grid_mode", "conv1", "kernel")).value == "rgb"
+        assert "filters 1-16 of 16, RGB" in charts(page)[0]["layout"]["title"]["text"]  # type: ignore[index]
+    assert [c.value for c in at.caption] == [c.value for c in linked.caption]
+    assert at.query_params["layer"] == "conv1"
+
+
+def test_model_folder_lists_its_files_and_opens_none(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(model_dir))
+    at = app()
+    at.radio(key="source_kind").set_value("folder").run()
+    assert_clean(at)
+    assert not at.error
+    files = at.selectbox(key="folder_name")
+    assert files.value is None and "tiny.keras" in files.options
+    assert "Open now: demo digits\\_cnn" in [c.value for c in at.sidebar.caption]
+    assert at.query_params["model"] == "digits_cnn"
+    files.set_value("tiny.keras").run()
+    assert_clean(at)
+    assert at.query_params["model"] == "tiny.keras"
 
 
 def test_deep_link_opens_model_and_layer() -> None:
     at = app({"model": "digits_mlp", "layer": "digit"})
     assert_clean(at)
     assert not at.error
-    assert at.session_state["layer"] == "digit"
+    assert at.session_state[state_key(at, "layer")] == "digit"
     assert at.selectbox(key="demo_name").value == "digits_mlp"
 
 
@@ -108,7 +143,10 @@ def test_model_folder_links_and_escapes(model_dir: Path, monkeypatch: pytest.Mon
     at = app({"model": "tiny.keras", "layer": "bn"})
     assert_clean(at)
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state["layer"] == "bn" and at.radio(key="source_kind").value == "folder"
+    assert (
+        at.session_state[state_key(at, "layer")] == "bn"
+        and at.radio(key="source_kind").value == "folder"
+    )
     for name in ("../outside.keras", "/etc/passwd", "broken.keras"):
         at = app({"model": name})
         assert_clean(at)
@@ -123,7 +161,7 @@ def test_bad_upload_is_an_error_box_and_the_open_model_stays() -> None:
     at.run()
     assert_clean(at)
     assert any("Could not open upload model\\.keras" in e.value for e in at.error)
-    assert at.session_state["layer"] == "conv1"  # the demo is still open
+    assert at.session_state[state_key(at, "layer")] == "conv1"  # the demo is still open
     assert charts(at)
     # The sidebar no longer holds the rejected file as if it were open: a fresh uploader.
     (uploader,) = at.file_uploader
@@ -143,7 +181,7 @@ def test_good_upload_opens(tmp_path: Path) -> None:
     at.run()
     assert_clean(at)
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state["layer"] == "up_dense"
+    assert at.session_state[state_key(at, "layer")] == "up_dense"
     # The URL says what is open; such a link says uploads cannot be shared (tested with links).
     assert at.query_params["model"] == "upload:up.keras"
     assert any("cannot be shared by link" in c.value for c in at.sidebar.caption)
@@ -165,7 +203,7 @@ def test_all_layers_table_and_overview_tabs() -> None:
         "digit",
     ]
     at.session_state["main_tab"] = "Model overview"
-    at.run()
+    settled(at.run())
     assert_clean(at)
     (box,) = charts(at)
     assert box["data"][0]["type"] == "box"
@@ -180,6 +218,6 @@ def test_keras_application_without_cached_weights_is_labelled_untrained(
     assert not at.error, [e.value for e in at.error]
     assert any("untrained" in i.value for i in at.info)
     assert at.radio(key="source_kind").value == "application"
-    assert at.session_state["layer"] == "Conv1"
+    assert at.session_state[state_key(at, "layer")] == "Conv1"
     (grid,) = charts(at)
     assert "filters 1-32 of 32" in grid["layout"]["title"]["text"]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _page_state import state_key
 from streamlit.testing.v1 import AppTest
 
 from kerascope.components.page.layer_view import views_for
@@ -24,13 +25,15 @@ def test_every_layer_and_weight_of_the_zoo_renders(
     at.query_params["model"] = "zoo.keras"
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    at.toggle(key="show_weightless").set_value(True).run()  # list Input, Flatten, ... too
+    at.toggle(key=state_key(at, "show_weightless")).set_value(
+        True
+    ).run()  # list Input, Flatten, ... too
     model = open_model(tmp_path / "zoo.keras")
     paths = [layer.path for layer in model.layers]
     assert "block/inner" in paths and "mha" in paths
     seen_views: set[str] = set()
     for layer in model.layers:
-        at.selectbox(key="layer").set_value(layer.path).run()
+        at.selectbox(key=state_key(at, "layer")).set_value(layer.path).run()
         assert not at.exception, (layer.path, [e.value for e in at.exception])
         if not layer.weights:
             assert any("no weights" in i.value for i in at.info), layer.path
@@ -38,7 +41,7 @@ def test_every_layer_and_weight_of_the_zoo_renders(
         path = layer.path
         for w in layer.weights:
             weight = w.name
-            at.button_group(key="weight").set_value(weight).run()
+            at.button_group(key=state_key(at, "weight", path)).set_value(weight).run()
             for view in views_for(layer, w):
                 at.button_group(key=_view_key(at)).set_value(view).run()
                 assert not at.exception, (path, weight, view)
@@ -64,6 +67,6 @@ def _assert_shows(at: AppTest, view: str, where: tuple[str, str]) -> None:
 
 
 def _view_key(at: AppTest) -> str:
-    groups = [g.key for g in at.get("button_group") if str(g.key).startswith("view:")]
+    groups = [g.key for g in at.get("button_group") if "|view:" in str(g.key)]
     assert len(groups) == 1
     return str(groups[0])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from _exports import Exports, exports
+from _page_state import state_key
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,16 +50,17 @@ def test_tflite_int8_every_view(folder: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(folder))
     at = app({"model": "cnn_int8.tflite", "layer": "cnn_1/conv_1"})
     clean(at)
-    assert at.session_state["layer"] == "cnn_1/conv_1"
+    assert at.session_state[state_key(at, "layer")] == "cnn_1/conv_1"
     (grid,) = charts(at)
     assert "filters 1-4 of 4" in grid["layout"]["title"]["text"]  # OHWI shown as Keras's grid
     captions = " ".join(c.value for c in at.caption)
     assert "stored as int8 with 4 scale" in captions and "per channel" in captions
-    at.segmented_control(key="values").set_value("dequantized").run()
+    (values,) = [g.key for g in at.get("button_group") if "|values|" in str(g.key)]
+    at.segmented_control(key=str(values)).set_value("dequantized").run()
     clean(at)
     assert charts(at)
     for layer in ("cnn_1/dw_1", "cnn_1/deconv_1", "cnn_1/fc_1", "main/constants"):
-        at.selectbox(key="layer").set_value(layer).run()
+        at.selectbox(key=state_key(at, "layer")).set_value(layer).run()
         clean(at)
     for tab in TABS[1:]:
         at.session_state["main_tab"] = tab
@@ -85,12 +87,12 @@ def test_compare_ranks_what_int8_lost(folder: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(folder))
     at = app({"model": "cnn.keras", "layer": "conv"}, main_tab=TABS[3], teaching_tab="Compare")
     clean(at)
-    at.radio(key="compare_with").set_value("folder").run()
-    at.selectbox(key="compare_folder").set_value("cnn_int8.tflite").run()
+    at.radio(key=state_key(at, "compare_with")).set_value("folder").run()
+    at.selectbox(key=state_key(at, "compare_folder")).set_value("cnn_int8.tflite").run()
     clean(at)
     bars = charts(at)[0]
     assert "What the export lost" in bars["layout"]["title"]["text"]  # type: ignore[index]
     assert sorted(bars["data"][0]["y"]) == ["conv", "deconv", "dw", "fc"]  # type: ignore[index]
-    at.selectbox(key="cmp-qlayer").set_value("fc").run()
+    at.selectbox(key=state_key(at, "cmp-qlayer")).set_value("fc").run()
     clean(at)
     assert any("error per channel" in c["layout"]["title"]["text"] for c in charts(at))  # type: ignore[index]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _page_state import state_key
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ def test_graph_of_a_keras_file(folder: Path, monkeypatch: pytest.MonkeyPatch) ->
     layer_trace = next(t for t in nodes["data"] if t.get("name") == "layers")
     assert sorted(c[0] for c in layer_trace["customdata"]) == ["h", "skip", "x"]
     assert any("3 nodes, 3 connections" in c.value for c in at.caption)
-    at.segmented_control(key="graph_colour").set_value("health").run()
+    at.segmented_control(key=state_key(at, "graph_colour")).set_value("health").run()
     assert not at.exception
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from _page_state import state_key
 from streamlit.testing.v1 import AppTest
 
 from kerascope.components.page.layer_view import views_for
@@ -23,13 +24,11 @@ def test_every_odd_weight_renders_in_every_view() -> None:
     at = AppTest.from_file(str(HERE / "odd_values_page.py"), default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
     for layer in model.layers:
-        at.selectbox(key="layer").set_value(layer.path).run()
+        at.selectbox(key=state_key(at, "layer")).set_value(layer.path).run()
         for weight in layer.weights:
-            at.button_group(key="weight").set_value(weight.name).run()
+            at.button_group(key=state_key(at, "weight", layer.path)).set_value(weight.name).run()
             for view in views_for(layer, weight):
-                key = next(
-                    str(g.key) for g in at.get("button_group") if str(g.key).startswith("view:")
-                )
+                key = next(str(g.key) for g in at.get("button_group") if "|view:" in str(g.key))
                 at.button_group(key=key).set_value(view).run()
                 where = (layer.path, weight.name, view)
                 assert not at.exception, (where, [e.value for e in at.exception])
@@ -39,6 +38,6 @@ def test_every_odd_weight_renders_in_every_view() -> None:
                 for spec in specs:  # never more than the browser can show
                     assert len(json.dumps(spec)) < 2_000_000, where
     # The 10-million-value bias is binned, not sent.
-    at.selectbox(key="layer").set_value("huge_bias").run()
+    at.selectbox(key=state_key(at, "layer")).set_value("huge_bias").run()
     (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert spec["data"][0]["type"] == "bar"

@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from _page_state import state_key
 from keras import layers
 from streamlit.testing.v1 import AppTest
 
@@ -101,7 +102,7 @@ def test_a_run_opens_at_the_linked_epoch_and_the_slider_moves_every_view(
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert "ckpt" in at.selectbox(key="folder_name").options
-    assert at.session_state["run_index"] == 1
+    assert at.session_state[state_key(at, "run_index")] == 1
     assert at.query_params["epoch"] == "2" and at.query_params["layer"] == "conv"
     assert "conv/kernel at epoch 2" in titles(at)
     assert "change since epoch 1" in titles(at)
@@ -110,7 +111,7 @@ def test_a_run_opens_at_the_linked_epoch_and_the_slider_moves_every_view(
     now = charts(at)[0]
     assert "one colour scale for the whole run" in str(now["layout"])
     zmax = now["data"][0]["zmax"]  # type: ignore[index]
-    at.select_slider(key="run_index").set_value(2).run()
+    at.select_slider(key=state_key(at, "run_index")).set_value(2).run()
     assert not at.exception
     assert at.query_params["epoch"] == "3"
     assert "conv/kernel at epoch 3" in titles(at)
@@ -129,7 +130,9 @@ def test_the_run_tab_finds_where_nan_first_appears(
 ) -> None:
     monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(run_dir))
     at = app({"model": "ckpt", "layer": "conv"})
-    assert at.session_state["run_index"] == EPOCHS - 1  # no epoch in the link: the newest
+    assert (
+        at.session_state[state_key(at, "run_index")] == EPOCHS - 1
+    )  # no epoch in the link: the newest
     assert at.query_params["epoch"] == str(EPOCHS)
     at.session_state["main_tab"] = "Run over time"
     filled(at.run())
@@ -157,11 +160,11 @@ def test_a_run_recorded_by_batches_links_its_step(
     at = app({"model": "rec", "layer": "conv", "epoch": "1"})  # an epoch: its last snapshot
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state["run_index"] == 1  # the last snapshot of epoch 1: step 3
+    assert at.session_state[state_key(at, "run_index")] == 1  # the last snapshot of epoch 1: step 3
     assert at.query_params["step"] == "3" and "epoch" not in at.query_params
     assert "conv/kernel at epoch 1, step 3" in titles(at)
     at = app({"model": "rec", "layer": "conv", "step": "6"})
-    assert at.session_state["run_index"] == 2
+    assert at.session_state[state_key(at, "run_index")] == 2
     assert at.query_params["step"] == "6" and "epoch" not in at.query_params
 
 
@@ -170,16 +173,18 @@ def test_a_run_opened_after_another_lands_on_its_newest_snapshot(
 ) -> None:
     monkeypatch.setenv("KERASCOPE_MODEL_DIR", str(run_dir))
     at = app({"model": "ckpt", "layer": "conv", "epoch": "2"})
-    assert at.session_state["run_index"] == 1
+    assert at.session_state[state_key(at, "run_index")] == 1
     at.selectbox(key="folder_name").set_value("rec").run()  # by the sidebar
     assert not at.exception, [e.value for e in at.exception]
-    assert at.session_state["run_index"] == 3  # rec's newest (step 8), not ckpt's position
+    assert (
+        at.session_state[state_key(at, "run_index")] == 3
+    )  # rec's newest (step 8), not ckpt's position
     assert at.query_params["model"] == "rec" and at.query_params["step"] == "8"
     assert "epoch" not in at.query_params
-    at.select_slider(key="run_index").set_value(0).run()
+    at.select_slider(key=state_key(at, "run_index")).set_value(0).run()
     assert at.query_params["step"] == "0"
     at.selectbox(key="folder_name").set_value("ckpt").run()  # back: its newest again
-    assert at.session_state["run_index"] == EPOCHS - 1
+    assert at.session_state[state_key(at, "run_index")] == EPOCHS - 1
     assert at.query_params["epoch"] == str(EPOCHS) and "step" not in at.query_params
 
 
@@ -190,13 +195,13 @@ def test_a_step_run_links_steps_and_labels_them(
     at = app({"model": "steps", "layer": "conv_b", "step": "20"})
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state["run_index"] == 19
+    assert at.session_state[state_key(at, "run_index")] == 19
     assert at.query_params["step"] == "20" and "epoch" not in at.query_params
-    slider = at.select_slider(key="run_index")
+    slider = at.select_slider(key=state_key(at, "run_index"))
     assert slider.label == "Step" and slider.format_func(19) == "step 20"
     assert "conv_b/kernel at step 20" in titles(at)
     at = app({"model": "steps", "layer": "conv_b"})  # no snapshot named: the newest
-    assert at.session_state["run_index"] == STEPS - 1
+    assert at.session_state[state_key(at, "run_index")] == STEPS - 1
     assert at.query_params["step"] == str(STEPS)
     at = app({"model": "steps", "step": "999"})
     assert any("no snapshot at step 999; steps: 1-60" in e for e in alerts(at.error))
@@ -220,11 +225,14 @@ def test_the_run_tab_names_the_first_anomaly_then_the_first_nan_and_opens_them(
     at.button(key="run-go-nan").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["main_tab"] == "Layer"
-    assert at.session_state["layer"] == "conv_b" and at.session_state["weight"] == "kernel"
-    assert at.session_state["run_index"] == 39
+    assert (
+        at.session_state[state_key(at, "layer")] == "conv_b"
+        and at.session_state[state_key(at, "weight", "conv_b")] == "kernel"
+    )
+    assert at.session_state[state_key(at, "run_index")] == 39
     assert at.query_params["step"] == "40" and at.query_params["layer"] == "conv_b"
     at.session_state["main_tab"] = "Run over time"
     at.run()
     at.button(key="run-go-anomaly").click().run()
-    assert at.session_state["run_index"] == 29 and at.query_params["step"] == "30"
+    assert at.session_state[state_key(at, "run_index")] == 29 and at.query_params["step"] == "30"
     assert "conv_b/kernel at step 30" in titles(at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from _page_state import settled, state_key
 from streamlit.testing.v1 import AppTest
 
 PAGE = Path(__file__).with_name("teaching_page.py")
@@ -15,7 +16,7 @@ def page(tab: str = "Explain", layer: str = "conv1") -> AppTest:
     at = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
     at.session_state["teaching_tab"] = tab
     at.session_state["test_layer"] = layer
-    return at.run()
+    return settled(at.run())
 
 
 def clean(at: AppTest) -> None:
@@ -38,7 +39,7 @@ def test_health_findings_and_spectrum_on_demand() -> None:
     at = page("Health", "dense")
     clean(at)
     assert at.success and not charts(at)  # the spectrum waits for the toggle
-    at.toggle(key="health-spectrum").set_value(True).run()
+    at.toggle(key=state_key(at, "health-spectrum")).set_value(True).run()
     clean(at)
     (fig,) = charts(at)
     assert "alpha" in fig["layout"]["title"]["subtitle"]["text"]  # type: ignore[index]
@@ -62,14 +63,14 @@ def test_train_two_epochs_then_step_and_compare_epochs() -> None:
     next(b for b in at.button if b.label == "Train").click().run()
     clean(at)
     assert at.session_state["train_epoch"] == 2
-    grid_title = charts(at)[1]["layout"]["title"]["text"]  # type: ignore[index]
+    grid_title = charts(at)[0]["layout"]["title"]["text"]  # type: ignore[index]
     assert "after epoch 2" in grid_title
     at.select_slider(key="train_epoch").set_value(0).run()
     clean(at)
-    assert "before training" in charts(at)[1]["layout"]["title"]["text"]  # type: ignore[index]
+    assert "before training" in charts(at)[0]["layout"]["title"]["text"]  # type: ignore[index]
     at.session_state["teaching_tab"] = "Compare"
     at.run()
-    at.radio(key="compare_with").set_value("epochs").run()
+    at.radio(key=state_key(at, "compare_with")).set_value("epochs").run()
     clean(at)
     bars = charts(at)[0]
     assert bars["data"][0]["y"] == ["conv1", "dense", "digit"]  # type: ignore[index]

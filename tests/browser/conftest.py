@@ -20,6 +20,10 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 ODD_LAYER = "**bold** <b>tag <img src=x> $x^2$ [link](http:evil.example)"
 ODD_MODEL = "_md_ <i>model"
+LINKY_LAYER = "[click me](http://127.0.0.1:9/evil) see www.evil.example or me@evil.example"
+"""A layer name holding a Markdown link and bare URLs (Keras itself refuses ``/`` in names, so
+the file is written by editing a saved one, as a stranger could)."""
+LINKY_MODEL = "model http://127.0.0.1:9/model $x^2$ <b>b</b>"
 QUIET_CHROMIUM = [
     "--disable-background-networking",
     "--disable-component-update",
@@ -130,7 +134,52 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     keras.Model(odd, layers.Dense(2, name=ODD_LAYER)(odd), name=ODD_MODEL).save(
         folder / "odd_names.keras"
     )
+    write_linky_model(folder / "linky.keras")
     return folder
+
+
+def write_linky_model(path: Path) -> None:
+    """A small CNN whose conv layer is named ``LINKY_LAYER``, its model ``LINKY_MODEL``, with
+    config strings holding Markdown, HTML and a URL: a saved file edited in its zip."""
+    import json
+    import tempfile
+    import zipfile
+
+    import h5py
+    import keras
+    from keras import layers
+
+    keras.Sequential(
+        [
+            keras.Input((6, 6, 3)),
+            layers.Conv2D(4, 3, name="conv"),
+            layers.Flatten(name="flat"),
+            layers.Dense(2, name="dense"),
+        ],
+        name="plain",
+    ).save(path)
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(members["config.json"])
+    config["config"]["name"] = LINKY_MODEL
+    conv = next(la for la in config["config"]["layers"] if la["config"]["name"] == "conv")
+    conv["config"]["name"] = LINKY_LAYER
+    conv["config"]["activation"] = "[act](http://127.0.0.1:9/act) **www.evil.example**"
+    members["config.json"] = json.dumps(config).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = Path(tmp) / "model.weights.h5"
+        weights.write_bytes(members["model.weights.h5"])
+        with h5py.File(weights, "r+") as f:
+
+            def rename(name: str, item: object) -> None:
+                if isinstance(item, h5py.Group) and item.attrs.get("name") == "conv":
+                    item.attrs["name"] = LINKY_LAYER
+
+            f.visititems(rename)
+        members["model.weights.h5"] = weights.read_bytes()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,7 @@ from playwright.sync_api import Browser, expect
 sys.path.insert(0, str(ROOT / "tests" / "security"))
 from _crash_readers import MODULE, crasher  # noqa: E402
 
-from kerascope.extraction.readers._child import PLUGIN_ENV  # noqa: E402
-from kerascope.extraction.readers.safety import WORKER_WALL_ENV  # noqa: E402
+from kerascope.extraction.settings import PLUGIN_ENV, WORKER_WALL_ENV  # noqa: E402
 
 CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 ERROR = '[data-testid="stAlertContentError"]'

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
-from conftest import ODD_LAYER, ODD_MODEL, idle
+from conftest import LINKY_LAYER, LINKY_MODEL, ODD_LAYER, ODD_MODEL, idle
 from playwright.sync_api import Page, expect
 
 TABS = ["Layer", "All layers", "Model overview", "Explain, diagnose, compare, train"]
@@ -45,3 +45,51 @@ def test_names_show_literally_on_every_tab(page: Page, app_url: str, screenshots
     expect(chart).to_be_visible()
     assert ODD_LAYER in (chart.text_content() or "")
     assert ODD_MODEL in (page.locator('[data-testid="stMain"]').text_content() or "")
+
+
+MAIN_TABS = ["Layer", "All layers", "Model overview", "Graph", "Explain, diagnose, compare, train"]
+TEACHING_TABS = ["Explain", "Health", "Compare", "Activations"]
+WORD_JOINER = "\u2060"
+
+
+def _no_link_anywhere(page: Page, where: str) -> None:
+    """No <a> in the page's content (main area and sidebar), and no formula or exception."""
+    content = page.locator('[data-testid="stMain"], [data-testid="stSidebarUserContent"]')
+    links = content.locator("a")
+    assert links.count() == 0, (where, [a.get_attribute("href") for a in links.all()])
+    assert content.locator(".katex").count() == 0, where
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def _text(page: Page) -> str:
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    return main.replace(WORD_JOINER, "")
+
+
+def test_bare_urls_in_names_and_config_are_not_links_on_any_tab(
+    page: Page, app_url: str, screenshots: Path
+) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{app_url}/?model=linky.keras&layer={quote(LINKY_LAYER)}")
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .js-plotly-plot', timeout=180_000)
+    idle(page)
+    assert LINKY_LAYER in _text(page) and LINKY_MODEL in _text(page)  # as written
+    _no_link_anywhere(page, "Layer")
+    page.screenshot(path=str(screenshots / "text-as-text-links.png"))
+    for tab in MAIN_TABS[1:] + TEACHING_TABS:
+        page.get_by_role("tab", name=tab, exact=True).click()
+        _settled(page)
+        _no_link_anywhere(page, tab)
+        if tab == "Health":
+            expect(page.locator('[data-testid="stMain"]')).to_contain_text("This layer")
+            assert LINKY_LAYER in _text(page)
+            page.screenshot(path=str(screenshots / "text-as-text-links-health.png"))
+
+
+def _settled(page: Page) -> None:
+    """Idle, with the model's background check (a progress bar while it runs) done."""
+    idle(page)
+    progress = page.locator('[data-testid="stMain"] [data-testid="stProgress"]')
+    expect(progress).to_have_count(0, timeout=120_000)
+    page.wait_for_timeout(300)
+    idle(page)

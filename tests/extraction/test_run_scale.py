@@ -192,7 +192,9 @@ def test_a_run_written_by_a_per_batch_keras_callback(tmp_path: Path) -> None:
     assert len(line.snapshots) == 24 and line.events.first_nan is None
     for i, snap in enumerate(run.snapshots):
         for key, w in line.weights.items():
-            assert w.points[i].l2 == pytest.approx(saver.norms[snap.step][key], rel=1e-6)
+            # Against a float64 norm of the live weights: the pass reads float32 in chunks, and
+            # which path it takes (and so the rounding) depended on what ran before (1.4e-6 seen).
+            assert w.points[i].l2 == pytest.approx(saver.norms[snap.step][key], rel=1e-5)
 
 
 class _PoisonBias(keras.callbacks.Callback):  # type: ignore[misc]
@@ -228,7 +230,7 @@ def test_a_recorder_run_that_diverges_names_the_first_nan_exactly(tmp_path: Path
     assert any(f.check == "nan_inf" and f.layer == "conv_b" for f in health)
     assert not any(f.check == "dead_units" and f.layer == "conv_b" for f in health)
     assert snapshot_health(run, 6) == health  # from the disk cache
-    assert list(timeline_module.cache_folder().glob("*.health.json"))
+    assert list(timeline_module._HEALTH.folder().glob("*.json"))
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _page_state import state_key
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ def test_five_bad_uploads_in_a_row_keep_the_open_model(tiny_files: dict[str, Pat
     ]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]
-    layer = at.session_state["layer"]
+    layer = at.session_state[state_key(at, "layer")]
     at.radio(key="source_kind").set_value("upload").run()
     for name, data in bad:
         at.file_uploader[0].upload(name, data, "application/octet-stream")  # renewed per reject
@@ -62,7 +63,7 @@ def test_five_bad_uploads_in_a_row_keep_the_open_model(tiny_files: dict[str, Pat
         assert at.error, f"{name}: no error box"
         shown = [e.value.replace("\\", "") for e in at.error]  # markdown escapes
         assert any(name in text for text in shown), shown
-        assert at.session_state["layer"] == layer, name
+        assert at.session_state[state_key(at, "layer")] == layer, name
         assert at.get("plotly_chart"), f"{name}: the open model's charts are gone"
 
 

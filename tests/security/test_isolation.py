@@ -23,16 +23,17 @@ from kerascope.extraction import open_model
 from kerascope.extraction.analysis.stats import compute_stats
 from kerascope.extraction.cli import export_npz, inspect_json
 from kerascope.extraction.errors import CorruptFile, KerascopeError, ReaderCrashed, UnsafeModel
-from kerascope.extraction.readers._child import PLUGIN_ENV
 from kerascope.extraction.readers._wire import ArrayAt, WireError, reply_from_wire
-from kerascope.extraction.readers.safety import (
+from kerascope.extraction.readers.worker import read_extent, stop_spares
+from kerascope.extraction.settings import (
+    PLUGIN_ENV,
+    SPARE_ENV,
     WORKER_COUNT_ENV,
     WORKER_CPU_ENV,
     WORKER_IDLE_ENV,
     WORKER_MEMORY_ENV,
     WORKER_WALL_ENV,
 )
-from kerascope.extraction.readers.worker import SPARE_ENV, read_extent, stop_spares
 
 WALL = 6.0
 """The wall limit the tests set; the worker must be stopped, and the error raised, by then."""
@@ -78,6 +79,28 @@ def test_a_misbehaving_file_ends_in_one_line_and_the_next_open_works(
     # The worker is replaced: the next file opens and reads as usual.
     model = open_model(tiny_files["keras"])
     assert model.layer("conv").weight("kernel").array().shape == (3, 3, 2, 3)
+
+
+def test_a_worker_past_its_memory_is_stopped_even_where_rlimit_as_is_not_enforced(
+    crash_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some container runtimes ignore RLIMIT_AS: the worker's address space is left at 4 GB
+    # here, and only the caller's watch of its resident memory (at 384 MB) can stop it.
+    from kerascope.extraction.readers import worker
+
+    monkeypatch.setenv(WORKER_MEMORY_ENV, "4096")
+    started = worker._Process.__init__
+
+    def watched_lower(self: Any, *args: Any, **kwargs: Any) -> None:
+        started(self, *args, **kwargs)
+        self.memory = 384 * 1024**2
+
+    monkeypatch.setattr(worker._Process, "__init__", watched_lower)
+    with pytest.raises(ReaderCrashed) as caught:
+        open_model(crasher("bomb"), name="bomb.h5")
+    assert str(caught.value) == (
+        "could not read bomb.h5: reading it needed more than 384 MB of memory, so it was stopped"
+    )
 
 
 def test_a_cpu_bound_reader_is_stopped_by_its_cpu_limit(

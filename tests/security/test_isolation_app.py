@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from _crash_readers import MODULE, crasher
+from _page_state import state_key
 from streamlit.testing.v1 import AppTest
 
-from kerascope.extraction.readers._child import PLUGIN_ENV
-from kerascope.extraction.readers.safety import WORKER_MEMORY_ENV, WORKER_WALL_ENV
+from kerascope.extraction.settings import PLUGIN_ENV, WORKER_MEMORY_ENV, WORKER_WALL_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 180  # the first run imports TensorFlow and may train the demo
@@ -26,7 +26,7 @@ def test_crashing_hanging_and_bloating_uploads_each_end_in_one_error_box(
     monkeypatch.setenv(WORKER_MEMORY_ENV, "512")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]
-    layer = at.session_state["layer"]
+    layer = at.session_state[state_key(at, "layer")]
     at.radio(key="source_kind").set_value("upload").run()
     expected = {
         "segv.h5": "crashed while reading it",
@@ -41,5 +41,5 @@ def test_crashing_hanging_and_bloating_uploads_each_end_in_one_error_box(
         shown = [e.value.replace("\\", "") for e in at.error]  # markdown escapes
         assert len(shown) == 1, shown
         assert name in shown[0] and words in shown[0], shown
-        assert at.session_state["layer"] == layer, name
+        assert at.session_state[state_key(at, "layer")] == layer, name
         assert at.get("plotly_chart"), f"{name}: the open model's charts are gone"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import h5py
 import pytest
+from _page_state import state_key
 from _security import ROOT, run_cli
 from streamlit.testing.v1 import AppTest
 
@@ -158,7 +159,7 @@ def test_uploads_that_crash_libhdf5_each_end_in_one_error_box(
 ) -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception, [e.value for e in at.exception]
-    layer = at.session_state["layer"]
+    layer = at.session_state[state_key(at, "layer")]
     at.radio(key="source_kind").set_value("upload").run()
     for path in CRASHERS:
         # The uploader is replaced by a fresh one after each rejected file: take whichever it is.
@@ -168,7 +169,7 @@ def test_uploads_that_crash_libhdf5_each_end_in_one_error_box(
         shown = [e.value.replace("\\", "") for e in at.error]  # markdown escapes
         assert len(shown) == 1, shown
         assert path.name in shown[0] and _one_line_for(path, shown[0]), shown
-        assert at.session_state["layer"] == layer, path.name
+        assert at.session_state[state_key(at, "layer")] == layer, path.name
         assert at.get("plotly_chart"), f"{path.name}: the open model's charts are gone"
     # The app goes on: the next upload opens (the uploader is a fresh one after a rejection).
     good = tiny_files["weights_h5"]
@@ -176,4 +177,4 @@ def test_uploads_that_crash_libhdf5_each_end_in_one_error_box(
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state["layer"] != layer
+    assert at.session_state[state_key(at, "layer")] != layer

@@ -20,17 +20,14 @@ from pathlib import Path
 
 import h5py
 import pytest
+from _page_state import state_key
 from _security import ROOT, children, rss_kb, run_cli
 from streamlit.testing.v1 import AppTest
 
 from kerascope.extraction import open_model
 from kerascope.extraction.errors import CorruptFile, KerascopeError
-from kerascope.extraction.readers.safety import (
-    WORKER_HEADROOM_BYTES,
-    WORKER_MEMORY_ENV,
-    WORKER_WALL_ENV,
-)
-from kerascope.extraction.readers.worker import SPARE_ENV
+from kerascope.extraction.readers.safety import WORKER_HEADROOM_BYTES
+from kerascope.extraction.settings import SPARE_ENV, WORKER_MEMORY_ENV, WORKER_WALL_ENV
 
 DATA = Path(__file__).with_name("data")
 HANG = DATA / "hdf5_global_heap_hang.h5"
@@ -186,7 +183,7 @@ def test_the_cli_exits_2_with_one_error_line(path: Path, low_limits: None, tmp_p
 def test_uploads_that_hang_or_bloat_libhdf5_each_end_in_one_error_box(low_limits: None) -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception, [e.value for e in at.exception]
-    layer = at.session_state["layer"]
+    layer = at.session_state[state_key(at, "layer")]
     at.radio(key="source_kind").set_value("upload").run()
     for path, words in ((HANG, "global heap"), (BOMB, "memory")):
         # The uploader is replaced by a fresh one after each rejected file: take whichever it is.
@@ -196,5 +193,5 @@ def test_uploads_that_hang_or_bloat_libhdf5_each_end_in_one_error_box(low_limits
         shown = [e.value.replace("\\", "") for e in at.error]  # markdown escapes
         assert len(shown) == 1, shown
         assert path.name in shown[0] and words in shown[0], shown
-        assert at.session_state["layer"] == layer, path.name
+        assert at.session_state[state_key(at, "layer")] == layer, path.name
         assert at.get("plotly_chart"), f"{path.name}: the open model's charts are gone"

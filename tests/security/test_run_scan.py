@@ -13,9 +13,8 @@ from _security import children
 
 from kerascope.extraction import open_run
 from kerascope.extraction.analysis.timeline import timeline
-from kerascope.extraction.readers._child import PLUGIN_ENV
-from kerascope.extraction.readers.safety import WORKER_WALL_ENV
-from kerascope.extraction.readers.worker import SPARE_ENV, stop_spares
+from kerascope.extraction.readers.worker import stop_spares
+from kerascope.extraction.settings import PLUGIN_ENV, SPARE_ENV, WORKER_WALL_ENV
 
 WALL = 6.0
 

@@ -26,13 +26,12 @@ from _security import ROOT, children, save_tiny_models
 from kerascope.extraction import open_model
 from kerascope.extraction.readers.confine import (
     FEATURES,
-    PLUGIN_ENV,
     Confinement,
     allowed_variable,
     worker_environment,
 )
-from kerascope.extraction.readers.safety import SANDBOX_ENV, sandbox_mode
-from kerascope.extraction.readers.worker import SPARE_ENV, confinement, stop_spares
+from kerascope.extraction.readers.worker import confinement, stop_spares
+from kerascope.extraction.settings import PLUGIN_ENV, SANDBOX_ENV, SPARE_ENV, Settings
 
 SECRET = "KERASCOPE_TEST_SECRET_TOKEN"
 """A variable of the server's own that no worker may see."""
@@ -189,7 +188,7 @@ def test_tensorflow_formats_open_through_the_confined_worker(
     import tensorflow as tf
 
     from kerascope.extraction.cli import inspect_json
-    from kerascope.extraction.readers.safety import WORKER_WALL_ENV
+    from kerascope.extraction.settings import WORKER_WALL_ENV
 
     monkeypatch.setenv(SPARE_ENV, "0")
     monkeypatch.setenv(WORKER_WALL_ENV, "180")  # importing TensorFlow on a loaded machine
@@ -361,4 +360,4 @@ def test_a_misspelt_sandbox_mode_is_the_strictest(
     value: str, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(SANDBOX_ENV, value)
-    assert sandbox_mode() == mode
+    assert Settings.from_env().sandbox == mode

@@ -16,6 +16,7 @@ from kerascope.components.figures.graph import (
     node_values,
 )
 from kerascope.extraction import open_model
+from kerascope.extraction.analysis.health import layer_verdicts, model_findings
 from kerascope.extraction.graph_layout import GraphLayout, layout_graph
 from kerascope.extraction.records import ModelWeights
 
@@ -82,14 +83,14 @@ def test_health_colours_the_worst_finding() -> None:
     model = open_model(nested_model(broken=True))
     assert model.graph is not None
     layout = layout_graph(model.graph, ["inner"])
-    health = node_health(model, layout)
+    health = node_health(model, layout, layer_verdicts(model, model_findings(model)))
     assert health["h"] == "error" and health["relu"] == "none"
     fig = graph_figure(layout, health=health)
     ids = [c[0] for c in fig.data[1].customdata]
     assert [c[1] for c in fig.data[1].customdata][ids.index("inner")] is True
     fills = [s.fillcolor for s in fig.layout.shapes if s.fillcolor is not None]
     assert fills[ids.index("h")] == HEALTH_COLOURS["error"]
-    assert {t.name for t in fig.data[2:]} >= {"error (NaN/Inf)", "no weights"}
+    assert {t.name for t in fig.data[2:]} >= {"error", "no weights"}
 
 
 def test_names_from_a_file_are_escaped_in_hover(opened: tuple[ModelWeights, GraphLayout]) -> None:
@@ -101,3 +102,32 @@ def test_names_from_a_file_are_escaped_in_hover(opened: tuple[ModelWeights, Grap
     odd = replace(layout.nodes[0].node, id="<b>x</b>", name="<b>x</b>")
     fig = graph_figure(replace(layout, nodes=(PlacedNode(odd, 0, 0), *layout.nodes[1:])))
     assert "&lt;b&gt;x&lt;/b&gt;" in fig.data[1].hovertext[0]
+
+
+def test_edges_are_labelled_with_their_shapes() -> None:
+    model = open_model(nested_model())
+    assert model.graph is not None
+    labelled = graph_figure(layout_graph(model.graph, shapes=True))
+    shapes = next(t for t in labelled.data if t.name == "tensor shapes")
+    assert "(None, 4)" in shapes.text and shapes.mode == "text"
+    assert len(shapes.x) == len(shapes.text) == len(shapes.y)
+    plain = graph_figure(layout_graph(model.graph))
+    assert not [t for t in plain.data if t.name == "tensor shapes"]
+    wrapped = graph_figure(layout_graph(model.graph, direction="LR", shapes=True, wrap=300))
+    edges = next(t for t in wrapped.data if t.name == "edges")
+    assert None in edges.x  # broken where rows wrap
+
+
+def test_a_left_to_right_graph_has_its_colour_bar_above(
+    opened: tuple[ModelWeights, GraphLayout],
+) -> None:
+    model, _ = opened
+    assert model.graph is not None
+    layout = layout_graph(model.graph, direction="LR")
+    fig = graph_figure(layout, values=node_values(model, layout, "params"), log_scale=True)
+    bar = next(t for t in fig.data if t.marker and t.marker.showscale)
+    assert bar.marker.colorbar.orientation == "h"
+    assert fig.layout.width >= layout.width * 0.75
+    tall = graph_figure(layout_graph(model.graph), values=node_values(model, layout, "params"))
+    side = next(t for t in tall.data if t.marker and t.marker.showscale)
+    assert side.marker.colorbar.orientation is None  # top to bottom: at the right, as before

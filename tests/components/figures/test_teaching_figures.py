@@ -5,11 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from kerascope.components.figures.health import finding_text, spectrum_figure, traps_figure
-from kerascope.components.figures.training import curves_figure
+from kerascope.components.figures.training import (
+    chance_sentence,
+    curves_figure,
+    epoch_figures,
+    gap_sentence,
+)
 from kerascope.extraction.analysis.diagnostics import Finding
 from kerascope.extraction.analysis.spectrum import layer_esd
 from kerascope.extraction.analysis.traps import correlation_traps
-from kerascope.extraction.models.training import EpochLog
+from kerascope.extraction.models.training import EpochLog, Knobs, TrainingRun, run_structure
 from kerascope.extraction.readers.store import ArrayStore
 from kerascope.extraction.records import LayerWeights, Weight
 
@@ -74,3 +79,43 @@ def test_finding_text_lists_indices_and_counts_the_rest() -> None:
     finding = Finding("dead_units", "warning", "kernel", "Dead.", tuple(range(25)), "filter")
     text = finding_text(finding)
     assert text.startswith("kernel: Dead.") and "19 and 5 more" in text
+
+
+def fake_run(train: float, held: float) -> TrainingRun:
+    knobs = Knobs(conv_filters=16, kernel_size=7, epochs=1, task="photos")
+    structure = run_structure(knobs)
+    snap = {(la.path, w.name): w.array() for la, w in structure.iter_weights()}
+    history = (EpochLog(0, 2.1, 0.12, 2.1, 0.11), EpochLog(1, 0.4, train, 0.5, held))
+    return TrainingRun(
+        knobs,
+        history,
+        {0: snap, 1: snap},
+        structure,
+        classes=8,
+        majority=0.246,
+        majority_label="china, horizontal edges",
+    )
+
+
+def test_chance_and_gap_in_one_plain_sentence_each() -> None:
+    good = fake_run(0.883, 0.882)
+    chance = chance_sentence(good)
+    assert chance.startswith("Chance level: guessing among the 8 labels scores 12.5%")
+    assert "(china, horizontal edges) scores 24.6%" in chance and chance.count(". ") <= 1
+    assert gap_sentence(good, 1) == (
+        "At epoch 1: 88.3% on the training samples, 88.2% on held-out ones, a gap of 0.1 "
+        "points: what it learned works as well on samples it never saw."
+    )
+    assert "before training, both are guesses" in gap_sentence(good, 0)
+    over = gap_sentence(fake_run(0.95, 0.70), 1)
+    assert "25 points lower" in over and "overfitting" in over
+    assert "easier" in gap_sentence(fake_run(0.70, 0.80), 1)
+
+
+def test_filter_tiles_are_large_across_the_page() -> None:
+    view, _ = epoch_figures(fake_run(0.9, 0.9), 1, "conv1")
+    assert view.data[0].type == "image"
+    # 16 RGB filters in 2 rows of 8: the figure is a wide band, tall enough for 87 px tiles.
+    width = view.data[0].z.shape[1]
+    assert 7 * 8 <= width <= 7 * 8 + 8 * 2
+    assert view.layout.height >= 2 * 87 + 108

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from kerascope.components.page.caches import ByteLRU, cache_bytes, records_bytes
-from kerascope.extraction.readers.safety import CACHE_BYTES, CACHE_ENV
 from kerascope.extraction.readers.store import ArrayStore
 from kerascope.extraction.records import LayerWeights, ModelWeights
+from kerascope.extraction.settings import CACHE_BYTES, CACHE_ENV
 
 
 def _sized(size: int) -> bytearray:

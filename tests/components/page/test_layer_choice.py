@@ -109,9 +109,17 @@ def test_parse_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_messages_show_file_text_as_written() -> None:
-    from kerascope.components.page.messages import error_line, plain
+    from kerascope.components.page.messages import WORD_JOINER, error_line, plain
 
     assert plain("__root__.npy") == "\\_\\_root\\_\\_\\.npy"
+    # Bare URLs and e-mail addresses, which Markdown links by itself after escapes are undone,
+    # start behind an invisible word joiner; the text reads the same.
+    shown = plain("[click me](http://127.0.0.1:9/evil) www.x.org HTTPS://Y.Z me@x.org http:ok")
+    assert shown.count(WORD_JOINER) == 4
+    for start in ("http\\:/", "www\\.", "HTTPS\\:/", "@x"):
+        assert WORD_JOINER + start in shown
+    unescaped = shown.replace(WORD_JOINER, "").replace("\\", "")
+    assert unescaped == "[click me](http://127.0.0.1:9/evil) www.x.org HTTPS://Y.Z me@x.org http:ok"
     exc = UnsafeModel("evil.keras: holds a [link](http://x)")
     line = error_line("Could not open evil.keras", exc, "evil.keras")
     assert line.startswith("Could not open evil.keras: holds a \\[link\\]")

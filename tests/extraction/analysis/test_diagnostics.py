@@ -164,3 +164,31 @@ def test_a_flat_spectrum_gets_no_alpha_finding() -> None:
     assert stats is not None and flat_spectrum(stats)
     assert alpha_finding(layer, weight) is None  # WeightWatcher's alpha would be huge
     assert is_flat(np.ones(200)) and not is_flat(np.arange(1.0, 5.0))
+
+
+def test_findings_from_kept_statistics_are_the_findings_without_them() -> None:
+    dense = layers.Dense(40, name="dense")
+    model = records(dense, shape=(300,))
+    kernel, bias = dense.get_weights()
+    kernel[:, 0] *= 1e-6
+    kernel[17, -1] = np.nan
+    kernel[299, 3] = 5e4
+    dense.set_weights([kernel, bias])
+    layer = model.layer("dense")
+    assert not any(w.has_stats for w in layer.weights)
+    fresh = layer_findings(layer)
+    for weight in layer.weights:
+        weight.stats()  # as the app's background check leaves them
+    assert layer_findings(layer) == fresh
+    assert {f.check for f in fresh} >= {"nan_inf", "dead_units"}
+
+
+def test_a_finite_value_whose_square_overflows_float32_is_not_nan() -> None:
+    dense = layers.Dense(8, name="dense")
+    model = records(dense, shape=(16,))
+    kernel, bias = dense.get_weights()
+    kernel[3, 2] = 3e20  # finite in float32; its square is not
+    dense.set_weights([kernel, bias])
+    found = checks(layer_findings(model.layer("dense")))
+    assert "nan_inf" not in found
+    assert found["exploding_norm"].indices == (2,)

@@ -18,6 +18,7 @@ from kerascope.extraction.analysis.diagnostics import SEVERITY_ORDER, Finding
 from kerascope.extraction.analysis.health import (
     alpha_finding,
     findings_json,
+    layer_verdicts,
     model_findings,
 )
 from kerascope.extraction.analysis.scale import SCALE_ALONE_FACTOR
@@ -189,6 +190,22 @@ def test_a_fresh_cnn_is_one_model_level_untrained_finding() -> None:
     assert found[0].layer == "" and "glorot_uniform / he_normal" in found[0].message
     assert by_check(found, "constant_bias") == []  # folded into the one finding
     assert [f for f in found if f.severity != "info"] == [found[0]]
+
+
+def test_a_whole_model_finding_is_every_weighted_layers_verdict() -> None:
+    records = read_live(small_cnn())
+    verdicts = layer_verdicts(records, model_findings(records))
+    weighted = {layer.path for layer in records.weighted_layers()}
+    assert {verdicts[path] for path in weighted} == {"error"}  # as Health says of the model
+    assert {v for path, v in verdicts.items() if path not in weighted} == {"none"}
+
+
+def test_a_layer_finding_is_its_own_verdict_and_the_rest_stay_ok(planted_mlp: Path) -> None:
+    records = open_model(planted_mlp)
+    verdicts = layer_verdicts(records, model_findings(records))
+    assert verdicts["dense_2"] == "error" and verdicts["dense_1"] == "error"  # NaN, 500x scale
+    assert verdicts["dense"] == "warning"  # 20 of 128 units dead
+    assert set(verdicts) == {layer.path for layer in records.layers}
 
 
 def test_a_trained_bias_means_not_untrained() -> None:

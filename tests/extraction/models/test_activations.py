@@ -148,3 +148,26 @@ def test_scale_pixels() -> None:
     assert scale_pixels(x, "0..1") is not x
     with pytest.raises(ValueError, match="pixel_range"):
         scale_pixels(x, "0..9")  # type: ignore[arg-type]
+
+
+def test_photo_patches_are_cut_at_full_resolution() -> None:
+    from kerascope.extraction.models.activations import patch_count, photo_patch
+
+    image = np.arange(40 * 50 * 3, dtype=np.uint8).reshape(40, 50, 3)
+    before = image.copy()
+    assert patch_count(image.shape, (16, 16)) == 2 * 3
+    patch, index, (top, left) = photo_patch(image, (16, 16), 4)
+    assert (index, top, left) == (4, 16, 16) and patch.dtype == np.float32
+    np.testing.assert_allclose(patch, image[16:32, 16:32] / 255.0, rtol=1e-6)
+    grey, _, _ = photo_patch(image, (16, 16), 0, channels=1)
+    assert grey.shape == (16, 16, 1)
+    expected = image[:16, :16].astype(np.float32) @ np.array([0.299, 0.587, 0.114]) / 255.0
+    np.testing.assert_allclose(grey[..., 0], expected, rtol=1e-5)
+    busy = np.zeros((32, 32), dtype=np.uint8)
+    busy[16:, 16:] = np.indices((16, 16)).sum(axis=0) % 2 * 255  # a checkerboard, bottom right
+    assert photo_patch(busy, (16, 16))[1] == 3  # by default the patch with the most edges
+    small, index, _ = photo_patch(image[:8, :8], (16, 16))  # smaller than a patch: resized
+    assert small.shape == (16, 16, 3) and index == 0
+    with pytest.raises(ValueError, match="patch 6 does not exist; the image has 6"):
+        photo_patch(image, (16, 16), 6)
+    np.testing.assert_array_equal(image, before)
