@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from _page_state import settled, state_key
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,8 @@ def _open(model: str, layer: str) -> AppTest:
     at.query_params["layer"] = layer
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    at.session_state["view:kernel:2:dense"] = "optimizer"  # both layers opened are Dense
+    # Both layers opened are Dense: one View key (scoped to the model) for their kernels.
+    at.session_state[state_key(at, "view:kernel:2:dense")] = "optimizer"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -50,11 +52,11 @@ def test_gradient_rms_and_next_step_beside_each_other(
     titles = _titles(at)
     assert titles == ["dense_12 / kernel · gradient RMS", "dense_12 / kernel · next step"]
     assert any("Adam · 16,500 steps" in c.value for c in at.caption)
-    at.session_state["opt_arrays"] = "v"
+    at.session_state[state_key(at, "opt_arrays")] = "v"
     at.run()
     assert not at.exception
     assert _titles(at) == ["dense_12 / kernel · slot v"]
-    at.session_state["weight"] = "bias"
+    at.session_state[state_key(at, "weight", "dense_12")] = "bias"
     at.run()
     assert not at.exception
     assert [t for t in _titles(at) if "bias" in t]
@@ -99,8 +101,8 @@ def test_a_run_recorded_with_optimizer_state_shows_gradient_rms_over_time(
     assert "grad_rms" in [o.content for o in metric.proto.options] or "gradient RMS" in str(
         metric.proto
     )
-    at.session_state["run_metric"] = "grad_rms"
-    at.run()
+    at.session_state[state_key(at, "run_metric")] = "grad_rms"
+    settled(at.run())  # the run's timelines are read in the background
     assert not at.exception, [e.value for e in at.exception]
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     panels = [s for s in specs if "hidden/kernel grad_rms" in json.dumps(s)]
