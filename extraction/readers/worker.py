@@ -4,19 +4,21 @@ libhdf5, zlib, protobuf and flatbuffers are native code, and a damaged file can 
 them; that must end one open with one line, never the server. So a file from outside (an
 upload, a model-folder file, a CLI path) is read by ``python -m extraction.readers._child``
 under an address-space limit (RLIMIT_AS), a CPU limit per request (RLIMIT_CPU) and a wall-clock
-limit per request kept here (see ``safety.py`` for the defaults and their environment
-variables). The child runs the ordinary ``sniff`` and ``read_file``, so every reader in
-``FORMATS`` works through it unchanged. It is also a sandbox (``confine.py``), so that code run
-by an exploit of those parsers reaches nothing but the file: it starts with a bare environment
-and confines itself before reading a byte, tells this side what held, and this side logs one
-line for any layer the system lacks.
+limit per request kept here (``settings.WorkerLimits``: the defaults and their environment
+variables); where the kernel does not enforce RLIMIT_AS, the busy worker's resident memory is
+watched from here too (``_Process.wait``). The child runs the ordinary ``sniff`` and
+``read_file``, so every reader in ``FORMATS`` works through it unchanged. It is also a sandbox
+(``confine.py``), so that code run by an exploit of those parsers reaches nothing but the
+file: it starts with a bare environment and confines itself before reading a byte, tells this
+side what held, and this side logs one line for any layer the system lacks.
 
 What crosses, and how:
-- The records: a JSON manifest of every record field (``_wire``), rebuilt here with loaders
-  that ask the worker. The worker keeps the file open for those lazy reads while the records
+- The records: a ``Manifest`` of every record field (``_wire``, which lists every message
+  kind the two sides exchange), rebuilt here as plain records whose ``WorkerStore`` asks the
+  worker. The worker keeps the file open for those lazy reads while the records
   live, and is ended when they are garbage-collected.
 - An array stored as plain bytes (a contiguous HDF5 dataset, a safetensors tensor: its
-  loader's ``extent()``): only its place crosses (file, offset, dtype), and this side reads
+  source's ``extent()``): only its place crosses (file, offset, dtype), and this side reads
   the bytes itself with one plain read (``read_extent``), after checking that the file is the
   opened one (or beside it, or in the opened folder), that the dtype is a plain number type
   and that the bytes lie inside the file. Nothing is parsed here, and nothing is copied twice:
