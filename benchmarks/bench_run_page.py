@@ -52,6 +52,7 @@ _SCRUB = """
 import json, os, random, statistics, sys, time
 sys.path.insert(0, {root!r})
 from streamlit.testing.v1 import AppTest
+from kerascope.components.page.scope import SCOPE, scoped
 at = AppTest.from_file({app!r}, default_timeout=600)
 at.query_params["model"] = "steps"
 at.query_params["layer"] = "conv_b"
@@ -59,15 +60,16 @@ at.run()
 while at.get("progress"):
     time.sleep(0.5)
     at.run()
-n = len(at.select_slider(key="run_index").options)
+key = scoped("run_index", str(at.session_state[SCOPE]))  # the slider's key is the run's
+n = len(at.select_slider(key=key).options)
 
 def step(i):
     t0, c0 = time.perf_counter(), time.process_time()
-    at.select_slider(key="run_index").set_value(i).run()
+    at.select_slider(key=key).set_value(i).run()
     assert not at.exception, [e.value for e in at.exception]
     return time.perf_counter() - t0, time.process_time() - c0
 
-at.select_slider(key="run_index").set_value(n - 41).run()
+at.select_slider(key=key).set_value(n - 41).run()
 play = [step(i) for i in range(n - 40, n - 10)]
 random.seed(0)
 jumps = [step(random.randrange(n)) for _ in range(20)]
