@@ -139,7 +139,29 @@ def _weight_json(layer: LayerWeights, w: Weight, stats: bool) -> dict[str, Any]:
         spectral = spectral_stats(layer, w)
         extra = spectral.as_dict() if spectral is not None else {}
         entry["stats"] = {**w.stats().as_dict(), **extra}
-    return {**entry, **_quantization_json(w)}
+    return {**entry, **_quantization_json(w), **_optimizer_json(w, stats)}
+
+
+def _optimizer_json(weight: Weight, stats: bool) -> dict[str, Any]:
+    """``{"optimizer": {"class", "iterations", "settings", "slots": {name: {"shape", "dtype",
+    "stats"}}}}`` for a weight with optimizer state, else {} (``stats`` as for weights)."""
+    state = weight.optimizer
+    if state is None:
+        return {}
+    slots: dict[str, Any] = {}
+    for slot in state.slots:
+        entry: dict[str, Any] = {"shape": list(slot.shape), "dtype": slot.dtype}
+        if stats:
+            entry["stats"] = weight.optimizer_slot(slot.name).stats().as_dict()
+        slots[slot.name] = entry
+    return {
+        "optimizer": {
+            "class": state.class_name,
+            "iterations": state.iterations,
+            "settings": dict(state.hyper),
+            "slots": slots,
+        }
+    }
 
 
 def print_table(model: ModelWeights, out: TextIO, *, stats: bool = True) -> None:
@@ -201,7 +223,8 @@ def print_health(model: ModelWeights, out: TextIO, *, as_json: bool) -> None:
 
 
 def export_npz(model: ModelWeights, out: Path) -> int:
-    """Write every weight once, keyed ``<layer path>/<weight name>``; returns the count.
+    """Write every weight once, keyed ``<layer path>/<weight name>``, and its optimizer slots
+    beside it (``<key>/optimizer/<slot>``); returns the count.
 
     bfloat16 arrays, which ``.npy`` cannot describe, are written as float32. A quantized
     weight keeps its stored integers and adds ``<key>/scale`` and ``<key>/zero_point``. The file is
@@ -211,6 +234,9 @@ def export_npz(model: ModelWeights, out: Path) -> int:
     for layer, weight in model.iter_weights():
         key = model.export_key(layer, weight)
         arrays[key] = storable(weight.array())
+        for slot in weight.optimizer.slots if weight.optimizer is not None else ():
+            part = weight.optimizer_slot(slot.name)
+            arrays[model.export_key(layer, part)] = storable(part.array())
         if weight.quantization is not None:  # beside the stored integers, never instead of them
             arrays[f"{key}/scale"] = np.asarray(weight.quantization.scale, dtype=np.float32)
             arrays[f"{key}/zero_point"] = np.asarray(weight.quantization.zero_point, np.int64)

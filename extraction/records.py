@@ -1,26 +1,29 @@
 """The records every reader yields: a model is layers, a layer is named weights.
 
-Arrays are read lazily: a ``Weight`` holds a loader, and the array is read (and its statistics
-computed) the first time something asks, then kept. Records are shared between threads (the app
-serves many sessions from one opened model), so the caches are guarded by a lock.
+Records are plain frozen data. Values are not in them: each ``Weight`` names its array in a
+``WeightStore`` (``ref``), which reads it the first time something asks and keeps it (see
+``extraction.readers.store``: one store in this process, one through the sandboxed worker).
+Records are shared between threads (the app serves many sessions from one opened model); the
+stores guard their caches.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .analysis.stats import Stats, compute_stats
+from .analysis.stats import Stats
 from .errors import CorruptFile, KerascopeError, LayerNotFound, fault_text
 from .kinds import LayerKind, WeightRole, role_of
 
 if TYPE_CHECKING:
     from .graph import ModelGraph
+    from .readers.store import WeightStore
 
 SourceFormat = str
 """How records were read: ``live``, ``demo``, ``application``, or the id of a file format in
@@ -28,7 +31,6 @@ SourceFormat = str
 
 Array = np.ndarray[Any, Any]
 _T = TypeVar("_T")
-_MISSING = object()
 ML_DTYPES_ITEMSIZES = {"bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e8m0fnu": 1}
 """Dtypes numpy holds only through ``ml_dtypes``, by name, with their bytes per value: known
 without importing ``ml_dtypes`` (0.7 costs about 0.5 s of CPU), which only reading such an array
@@ -40,8 +42,8 @@ class Extent:
     """Where a weight's values lie in a file as plain bytes: ``prod(shape)`` values of
     ``dtype`` in C order from ``offset``, so one plain read gives the array with no parsing.
 
-    A loader that knows this offers it as ``loader.extent()`` (HDF5 contiguous datasets,
-    safetensors tensors); the sandboxed worker sends it instead of copying the array.
+    A reader that knows this says so through its ``ArraySource.extent()`` (HDF5 contiguous
+    datasets, safetensors tensors); the sandboxed worker sends it instead of copying the array.
     """
 
     path: str
@@ -96,9 +98,75 @@ class Quantization:
         return ((values - zero) * scale).astype(np.float32)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
+class ArrayRef:
+    """Which array of its store some values are, and how they are viewed: plain data, so it
+    crosses from the sandboxed worker as it is."""
+
+    index: int
+    """The array's number in its store (in the order the reader found the arrays)."""
+    dequantize: Quantization | None = None
+    """Derived: the stored integers turned into real values with these parameters."""
+    layout: str | None = None
+    """Derived: the stored axis order (``OHWI``) brought to Keras's (``layouts.to_keras_axes``),
+    after any dequantization."""
+
+    @property
+    def stored(self) -> ArrayRef:
+        """The stored array this one is derived from (itself when it is not derived)."""
+        return self if self.is_stored else ArrayRef(self.index)
+
+    @property
+    def is_stored(self) -> bool:
+        """Whether these are the stored values, not derived ones."""
+        return self.dequantize is None and self.layout is None
+
+
+@dataclass(frozen=True)
+class OptimizerSlot:
+    """One array an optimizer keeps for a weight (Adam's ``m`` and ``v``, SGD's ``momentum``)."""
+
+    name: str
+    """The slot's name (``m``, ``v``, ``vhat``, ``momentum``, ``mg``, ``accumulator`` ...; see
+    ``extraction.optimizers``); ``slot_1`` ... when the file does not say which it is."""
+    shape: tuple[int, ...]
+    """Its shape: the weight's, as stored."""
+    dtype: str
+    """Its dtype as numpy spells it."""
+    ref: ArrayRef
+    """Which array of the weight's store holds it."""
+
+
+@dataclass(frozen=True)
+class OptimizerState:
+    """What the optimizer kept for one weight when the file was saved."""
+
+    class_name: str
+    """The optimizer's Keras class (``Adam``); ``unknown`` when the file does not say."""
+    iterations: int | None
+    """Steps taken (the optimizer's ``iterations``); None when the file does not keep them."""
+    slots: tuple[OptimizerSlot, ...]
+    """Its arrays for this weight, in the order the optimizer created them."""
+    hyper: tuple[tuple[str, float], ...] = ()
+    """Its settings as saved (``learning_rate`` at the saved step, ``epsilon``, ``beta_1`` ...),
+    sorted by name; a setting not saved is absent (``extraction.optimizers.setting`` gives
+    Keras's default)."""
+    iterations_ref: ArrayRef | None = None
+    """Where the step count is stored (a scalar of the same store), so a file of the same layout
+    (the next snapshot of a run) reads its own; None when the file keeps none."""
+
+    def slot(self, name: str) -> OptimizerSlot | None:
+        """The slot called ``name``, if this state has one."""
+        return next((s for s in self.slots if s.name == name), None)
+
+
+@dataclass(frozen=True)
 class Weight:
-    """One named weight array of a layer."""
+    """One named weight array of a layer: plain data, and the store its values come from.
+
+    ``array()`` and ``stats()`` ask ``store`` for ``ref``: arrays are read lazily, the first
+    time something asks, and the store keeps them (see ``extraction.readers.store``).
+    """
 
     name: str
     """Name within its layer: ``kernel``, ``bias``, ``forward_lstm/kernel``; ``vars/0`` when the
@@ -111,26 +179,18 @@ class Weight:
     """The array's dtype as numpy spells it (``float32``, ``bfloat16`` ...)."""
     trainable: bool
     """False for statistics such as BatchNorm's moving mean and variance."""
-    loader: Callable[[], Array] = field(repr=False)
-    """Reads the array; called at most once."""
+    ref: ArrayRef
+    """Which of ``store``'s arrays holds the values."""
+    store: WeightStore = field(repr=False)
+    """Answers for the values: in this process, or through the sandboxed worker."""
     quantization: Quantization | None = None
     """How stored integers map to real values (TFLite); None for plain float weights."""
     layout: str | None = None
     """The axis order the file stores (``OHWI`` for a TFLite conv filter, see
     ``extraction.layouts``); None when it is Keras's own."""
-    stats_loader: Callable[[], Stats] | None = field(default=None, repr=False)
-    """Computes the statistics without handing the array over (the sandboxed worker computes
-    them beside its read); None: they are computed from ``array()``."""
-    release: Callable[[], None] | None = field(default=None, repr=False)
-    """For an array that is a view of a memory-mapped file: hands its pages back to the page
-    cache after a full pass (statistics), so walking a checkpoint larger than memory keeps the
-    process's resident memory to about one array. The array stays valid (pages are re-read on
-    the next touch)."""
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _memo_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    _owner: Any = field(default=None, repr=False)
-    """The records this weight belongs to, kept alive while the weight is (see ModelWeights)."""
+    optimizer: OptimizerState | None = None
+    """What the optimizer kept for this weight; None when the file keeps no optimizer state
+    (or none for this weight: a frozen one)."""
 
     @property
     def size(self) -> int:
@@ -140,16 +200,11 @@ class Weight:
     @property
     def nbytes(self) -> int:
         """Bytes the array takes in memory, from shape and dtype alone."""
-        itemsize = ML_DTYPES_ITEMSIZES.get(self.dtype)
-        if itemsize is None:
-            try:
-                itemsize = np.dtype(self.dtype).itemsize
-            except TypeError:
-                itemsize = 4
-        return self.size * itemsize
+        return self.size * itemsize(self.dtype)
 
     def array(self) -> Array:
-        """The values, read on first use and kept; read-only so no view can alter them.
+        """The values (``store.array(ref)``), read on first use and kept by the store;
+        read-only so no view can alter them.
 
         Raises:
             CorruptFile: the file's bytes for this array cannot be read (damaged data found
@@ -157,38 +212,17 @@ class Weight:
             KerascopeError: reading failed earlier (``failure``): the same error again, without
                 reading the bytes again.
         """
-        with self._lock:
-            if "array" not in self._cache:
-                self._raise_failure()
-                try:
-                    value = np.asarray(self.loader())
-                except Exception as exc:  # any reader's failure on damaged bytes  # noqa: BLE001
-                    raise self._failed(exc) from exc
-                if value.flags.writeable:
-                    value.setflags(write=False)
-                self._cache["array"] = value
-            return self._cache["array"]  # type: ignore[no-any-return]
+        with _reading(self.name):
+            return self.store.array(self.ref)
 
     def stats(self) -> Stats:
-        """Statistics of the values, computed on first use and kept.
+        """Statistics of the values (``store.stats(ref)``), computed on first use and kept.
 
         Raises:
             CorruptFile, KerascopeError: as ``array()``.
         """
-        cached = self._cache.get("stats")
-        if cached is None:
-            self._raise_failure()
-            if self.stats_loader is not None and "array" not in self._cache:
-                try:
-                    cached = self.stats_loader()
-                except Exception as exc:  # as array()  # noqa: BLE001
-                    raise self._failed(exc) from exc
-            else:
-                cached = compute_stats(self.array())
-            self._cache["stats"] = cached
-            if self.release is not None:
-                self.release()
-        return cached  # type: ignore[no-any-return]
+        with _reading(self.name):
+            return self.store.stats(self.ref)
 
     def readable_stats(self) -> Stats | None:
         """The statistics, or None when the values cannot be read (``failure`` then says why).
@@ -204,81 +238,60 @@ class Weight:
     @property
     def failure(self) -> str | None:
         """Why the values cannot be read, once a read has failed; None otherwise (also before
-        anything was read). A failed read is not tried again: a file that takes a worker 30 s to
-        fail on (millions of tiny compressed chunks) costs that once, not on every view."""
-        failed = self._cache.get("failed")
-        return str(failed) if failed is not None else None
-
-    def _failed(self, exc: BaseException) -> KerascopeError:
-        """The error for a read that raised ``exc`` (kept: ``failure``)."""
-        error = unreadable(self.name, exc)
-        self._cache["failed"] = error
-        return error
-
-    def _raise_failure(self) -> None:
-        failed = self._cache.get("failed")
-        if failed is not None:
-            raise type(failed)(*failed.args)
-
-    def keep_stats(self, stats: Stats) -> None:
-        """Take statistics computed earlier for these same bytes (the persisted cache)."""
-        self._cache.setdefault("stats", stats)
+        anything was read). The store keeps the failure, so a failed read is not tried again:
+        a file that takes a worker 30 s to fail on (millions of tiny compressed chunks) costs
+        that once, not on every view."""
+        failed = self.store.failure(self.ref)
+        return str(unreadable(self.name, failed)) if failed is not None else None
 
     @property
     def has_stats(self) -> bool:
         """Whether the statistics have been computed already."""
-        return "stats" in self._cache
+        return self.store.cached_stats(self.ref) is not None
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the array has been read already (for tests of laziness)."""
+        return self.store.is_loaded(self.ref)
 
     def computed(self, key: str, make: Callable[[], _T]) -> _T:
-        """A value derived from this weight's values (its spectrum), made on first use and kept.
-
-        Two threads asking at once make it once: the second waits for the first (a costly
-        spectrum is not computed twice by the health scan and the statistics job). ``key``
-        must not be one of the weight's own cache entries (``array``, ``stats``).
-        """
-        memo = self._cache.get(f"memo:{key}", _MISSING)
-        if memo is not _MISSING:
-            return memo  # type: ignore[no-any-return]
-        with self._memo_lock:
-            memo = self._cache.get(f"memo:{key}", _MISSING)
-            if memo is _MISSING:
-                memo = make()
-                self._cache[f"memo:{key}"] = memo
-            return memo  # type: ignore[no-any-return]
+        """A value derived from this weight's values (its spectrum), made on first use and kept
+        by the store (``store.computed(ref, key, make)``): two threads asking at once make it
+        once, the second waiting for the first."""
+        return self.store.computed(self.ref, key, make)
 
     def keep_computed(self, key: str, value: Any) -> None:
         """Take a derived value computed earlier for these same bytes (the persisted cache)."""
-        self._cache.setdefault(f"memo:{key}", value)
+        self.store.keep_computed(self.ref, key, value)
 
     def has_computed(self, key: str) -> bool:
         """Whether the derived value ``key`` has been made (or kept) already."""
-        return f"memo:{key}" in self._cache
+        return self.store.has_computed(self.ref, key)
 
     def peek_computed(self, key: str) -> Any:
         """The derived value ``key`` if it has been made, else None (nothing is computed)."""
-        return self._cache.get(f"memo:{key}")
+        return self.store.peek_computed(self.ref, key)
 
     def keras_axes(self) -> Weight:
         """This weight with its axes in Keras's order (what the views expect).
 
-        Itself when the file stores Keras's layout; otherwise a derived weight (kept) whose
-        array is a transposed or reshaped view of the stored one, never a copy of other values.
+        Itself when the file stores Keras's layout; otherwise a derived weight whose array is a
+        transposed or reshaped view of the stored one, never a copy of other values.
         """
         if self.layout is None:
             return self
-        from .layouts import keras_shape, to_keras_axes
+        from .layouts import keras_shape
 
-        return self._derived(
-            "keras_axes",
-            lambda: Weight(
-                self.name, self.role, keras_shape(self.shape, self.layout or ""), self.dtype,
-                self.trainable, lambda: to_keras_axes(self.array(), self.layout or ""),
-                self.quantization, None, _owner=self._owner,
-            ),
-        )  # fmt: skip
+        return replace(
+            self,
+            shape=keras_shape(self.shape, self.layout),
+            ref=replace(self.ref, layout=self.layout),
+            layout=None,
+        )
 
     def dequantized(self) -> Weight:
-        """A float32 weight derived from the stored integers and ``quantization`` (kept).
+        """A float32 weight derived from the stored integers and ``quantization``, with the
+        stored axes (``keras_axes()`` of it brings them to Keras's order).
 
         Raises:
             ValueError: the weight is not quantized.
@@ -286,41 +299,64 @@ class Weight:
         q = self.quantization
         if q is None:
             raise ValueError(f"weight {self.name!r} is not quantized; it has no float view")
-        return self._derived(
-            "dequantized",
-            lambda: Weight(
-                self.name, self.role, self.shape, "float32", self.trainable,
-                lambda: q.dequantize(self.array()), None, self.layout, _owner=self._owner,
-            ),
-        )  # fmt: skip
+        ref = replace(self.ref, dequantize=q)
+        return replace(self, dtype="float32", ref=ref, quantization=None)
 
-    def _derived(self, key: str, make: Callable[[], Weight]) -> Weight:
-        with self._lock:
-            if key not in self._cache:
-                self._cache[key] = make()
-            return self._cache[key]  # type: ignore[no-any-return]
+    def optimizer_slot(self, name: str) -> Weight:
+        """The optimizer's slot ``name`` of this weight as a weight of its own (same store,
+        layout and quantization; named ``<weight>/optimizer/<slot>``), so every view of a
+        weight draws it alike.
 
-    @property
-    def is_loaded(self) -> bool:
-        """Whether the array has been read already (for tests of laziness)."""
-        return "array" in self._cache
-
-    def unload(self) -> None:
-        """Forget the array read (its statistics stay); ``array()`` reads it again. For a
-        process that reads every weight once in turn (the sandboxed worker)."""
-        with self._lock:
-            self._cache.pop("array", None)
+        Raises:
+            LayerNotFound: the weight has no such slot; the message lists those it has.
+        """
+        slot = self.optimizer.slot(name) if self.optimizer is not None else None
+        if slot is None:
+            have = ", ".join(s.name for s in self.optimizer.slots) if self.optimizer else "none"
+            raise LayerNotFound(
+                f"weight {self.name!r} has no optimizer slot {name!r}; it has: {have}"
+            )
+        return replace(
+            self,
+            name=f"{self.name}/optimizer/{slot.name}",
+            role="other",
+            shape=self.shape if self.ref.layout else slot.shape,
+            dtype=slot.dtype,
+            trainable=False,
+            ref=ArrayRef(slot.ref.index, layout=self.ref.layout),  # the weight's axes, if moved
+            quantization=None,
+            optimizer=None,
+        )
 
     def renamed(self, name: str, *, keep_role: bool = False) -> Weight:
         """A copy called ``name`` (every other field kept); its role is decided again from the
         new name unless ``keep_role`` (a de-duplicated ``kernel_1`` is still a kernel)."""
         if name == self.name:
             return self
-        role = self.role if keep_role else role_of(name)
-        return replace(
-            self, name=name, role=role, _cache={}, _lock=threading.Lock(),
-            _memo_lock=threading.RLock(), _owner=None,
-        )  # fmt: skip
+        return replace(self, name=name, role=self.role if keep_role else role_of(name))
+
+
+@contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """Any reader's failure on damaged bytes as one ``CorruptFile`` line naming the weight."""
+    try:
+        yield
+    except KerascopeError:
+        raise
+    except Exception as exc:  # any reader's failure on damaged bytes  # noqa: BLE001
+        raise unreadable(name, exc) from exc
+
+
+def itemsize(dtype: str) -> int:
+    """Bytes per value of the dtype named ``dtype`` (``ML_DTYPES_ITEMSIZES`` for the dtypes only
+    ``ml_dtypes`` holds, without importing it; 4 for a name numpy does not know)."""
+    known = ML_DTYPES_ITEMSIZES.get(dtype)
+    if known is not None:
+        return known
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:
+        return 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -344,8 +380,6 @@ class LayerWeights:
     ``TimeDistributed(Conv2D)``, seen through an ``RNN`` to its cell), decided with ``kind``
     when the record is made (``layouts.classify``); empty for a layer that wraps nothing or
     a source that does not say."""
-    _owner: Any = field(default=None, repr=False)
-    """The records this layer belongs to, kept alive while the layer is."""
 
     @property
     def params(self) -> int:
@@ -387,25 +421,14 @@ class ModelWeights:
     """The ``keras.Model`` when one was loaded; None when the file was only read."""
     graph: ModelGraph | None = field(default=None, repr=False)
     """Layers and their connections from the model config; None when the source has none."""
-    _origin: Any = field(default=None, repr=False)
-    """The records these were derived from (see ``derive``)."""
-
-    def __post_init__(self) -> None:
-        # Readers tie the open file behind lazy arrays to the records they return. A caller may
-        # keep only a layer or a weight (`open_model(p).layer("d").weight("kernel").array()`),
-        # so each of those keeps its records, and with them the file, alive.
-        for layer in self.layers:
-            object.__setattr__(layer, "_owner", self)
-            for weight in layer.weights:
-                object.__setattr__(weight, "_owner", self)
+    store: WeightStore = field(kw_only=True, repr=False)
+    """Where the weights' values come from (each ``Weight.store`` is this one). It keeps what
+    lazy reading needs (an open file, a temporary folder, a worker) while any record of it is
+    in use."""
 
     def derive(self, **changes: Any) -> ModelWeights:
-        """A copy with some fields changed that keeps these records alive.
-
-        Readers tie what lazy loading needs (an open HDF5 file, a temporary folder) to the
-        records they return; a derived copy must not let those go while it is in use.
-        """
-        return replace(self, _origin=self, **changes)
+        """A copy with some fields changed (the same store)."""
+        return replace(self, **changes)
 
     @property
     def params(self) -> int:
@@ -436,8 +459,14 @@ class ModelWeights:
                 yield layer, w
 
     def export_key(self, layer: LayerWeights, weight: Weight) -> str:
-        """The key of one array in an export: ``<layer path>/<weight name>``."""
+        """The key of one array in an export: ``<layer path>/<weight name>``; an optimizer
+        slot's (``weight.optimizer_slot``) is ``<layer path>/<weight name>/optimizer/<slot>``."""
         return f"{layer.path}/{weight.name}"
+
+    @property
+    def has_optimizer_state(self) -> bool:
+        """Whether any weight carries optimizer state."""
+        return any(w.optimizer is not None for _, w in self.iter_weights())
 
 
 def unreadable(name: str, exc: BaseException) -> KerascopeError:
@@ -474,8 +503,3 @@ def storable(array: Array) -> Array:
     if array.dtype.kind == "V" or array.dtype.name == "bfloat16":
         return array.astype(np.float32)
     return array
-
-
-def eager(array: Array) -> Callable[[], Array]:
-    """A loader for an array that is already in memory."""
-    return lambda: array

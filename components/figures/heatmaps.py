@@ -36,6 +36,7 @@ import plotly.graph_objects as go
 
 from kerascope.extraction.analysis.reduce import Reduced, ReduceMode, reduce_blocks
 
+from .filters import SEQUENTIAL
 from .specials import (
     SpecialCounts,
     draw_specials_png,
@@ -277,13 +278,16 @@ def heatmap_plot(
     subtitle: str | None = None,
     height: int | None = None,
     select_to_zoom: bool = False,
+    sequential: bool = False,
     width_hint: float = WIDTH_HINT,
 ) -> go.Figure:
     """Draw a ``Heatmap`` with plotly; ``subtitle`` replaces the reduction note. With
     ``select_to_zoom`` a drag draws a selection box (the page reads that region again, see
-    ``window_of_cells``) instead of plotly's own zoom, which could only enlarge cells.
-    ``width_hint`` is the figure's width on the page, pixels: the labels are chosen to fit it
-    (``axis_ticks``); narrower, plotly tilts them rather than overlap them."""
+    ``window_of_cells``) instead of plotly's own zoom, which could only enlarge cells. With
+    ``sequential``, values known to be >= 0 (a gradient RMS) are coloured ``[0, limit]`` on
+    the sequential scale instead of the diverging one. ``width_hint`` is the figure's width on
+    the page, pixels: the labels are chosen to fit it (``axis_ticks``); narrower, plotly tilts
+    them rather than overlap them."""
     reduced, limit = heatmap.reduced, heatmap.limit
     z = reduced.values
     n_rows, n_cols = z.shape
@@ -294,10 +298,10 @@ def heatmap_plot(
             z=np.clip(z, -limit, limit).astype(np.float32),
             x=_range_labels(n_cols, reduced.col_range, heatmap.origin[1]),
             y=_range_labels(n_rows, reduced.row_range, heatmap.origin[0]),
-            colorscale=COLORSCALE,
-            zmin=-limit,
+            colorscale=SEQUENTIAL if sequential else COLORSCALE,
+            zmin=0.0 if sequential else -limit,
             zmax=limit,
-            zmid=0.0,
+            zmid=None if sequential else 0.0,
             colorbar={"title": {"text": _bar_title(reduced)}},
             hoverongaps=False,
             hovertemplate=f"{row_label} %{{y}}<br>{col_label} %{{x}}<br>{what}<extra></extra>",

@@ -90,8 +90,7 @@ def _sample(weights: list[Weight], max_points: int, rng: np.random.Generator) ->
             take = max(1, round(max_points * w.size / total)) if w.size else 0
             flat = _runs(flat, take, rng) if take else flat[:0]
         parts.append(flat.astype(np.float64))
-        if w.release is not None:  # the sample is a copy: the mapped pages can go
-            w.release()
+        w.store.release(w.ref)  # the sample is a copy: a memory map's pages can go
     values = np.concatenate(parts) if parts else np.zeros(0)
     return values[np.isfinite(values)]
 

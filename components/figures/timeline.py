@@ -34,8 +34,16 @@ from . import filters, heatmaps, run_specials
 from .text import plotly_text
 
 Array = np.ndarray[Any, Any]
-METRICS = {"l2": "L2 norm", "std": "std", "update_ratio": "update ratio ||ΔW|| / ||W||"}
-"""The small multiples' metrics and their axis titles."""
+METRICS = {
+    "l2": "L2 norm",
+    "std": "std",
+    "update_ratio": "update ratio ||ΔW|| / ||W||",
+    "grad_rms": "gradient RMS (optimizer state)",
+}
+"""The small multiples' metrics and their axis titles (``grad_rms`` only for runs whose
+snapshots keep the optimizer's state)."""
+LOG_METRICS = ("update_ratio", "grad_rms")
+"""Metrics drawn on a log axis (they span orders of magnitude)."""
 RATIO_REFERENCE = 1e-3
 RATIO_BAND = (1e-4, 1e-2)
 MAX_RIDGES = 40
@@ -208,7 +216,7 @@ def multiples_figure(
     labels: list[dict[str, Any]] = []
     for n, (w, metric) in enumerate(panels):
         r, c = n // cols + 1, n % cols + 1
-        log = metric == "update_ratio"
+        log = metric in LOG_METRICS
         broken = run_specials.broken_series(w, metric, log=log)
         fig.add_trace(
             go.Scatter(
@@ -235,6 +243,7 @@ def multiples_figure(
             labels.append(run_specials.first_label(first, x[first.index], xa, ya, log=log))
         if log:
             axes[f"yaxis{'' if n == 0 else n + 1}"] = {"type": "log"}
+        if metric == "update_ratio":
             shapes.append(
                 {
                     "type": "rect",

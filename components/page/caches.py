@@ -124,7 +124,7 @@ def records_bytes(model: ModelWeights) -> int:
     """Memory opened records hold: every array read so far; all of them with a live model."""
     if model.live_model is not None:
         return sum(w.nbytes for _, w in model.iter_weights())
-    return sum(w.nbytes for _, w in model.iter_weights() if w.is_loaded)
+    return model.store.loaded_bytes()
 
 
 def keras_bytes(model: Any) -> int:

@@ -22,7 +22,7 @@ from ..figures import filters, heatmaps, histograms, tables
 from ..figures.mosaic import Mosaic, filter_mosaic, page_count
 from ..figures.weight_views import View, heatmap_args, views_for
 from . import downloads as page_downloads
-from . import quantization_view, views, zoom
+from . import optimizer_view, quantization_view, views, zoom
 from .messages import error_line, plain
 from .navigation import weight_key
 from .scope import model_key
@@ -37,6 +37,12 @@ VIEW_LABELS: dict[View, str] = {
     "value": "Value",
 }
 PAGE_SIZES = (16, 32, 64, 128)
+OPTIMIZER = "optimizer"
+"""The View choice that shows the weight's optimizer state (``optimizer_view``)."""
+
+
+def _view_label(choice: str) -> str:
+    return "Optimizer" if choice == OPTIMIZER else VIEW_LABELS[choice]  # type: ignore[index]
 
 
 def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
@@ -70,17 +76,30 @@ def render(ref: ModelRef, model: ModelWeights, layer: LayerWeights) -> None:
     views = views_for(layer, weight)
     # The view is kept per kind of weight: Next keeps heatmaps for the next dense kernel.
     view_key = model_key(f"view:{weight.role}:{len(weight.shape)}:{layer.kind}")
-    if st.session_state.get(view_key) not in views:
+    choices: list[str] = [*views, OPTIMIZER]  # the optimizer's state of this weight, if any
+    if st.session_state.get(view_key) not in choices:
         st.session_state[view_key] = views[0]
     with toolbar:
-        view: View = (
+        chosen = (
             st.segmented_control(
-                "View", views, key=view_key, required=True, format_func=VIEW_LABELS.__getitem__
+                "View", choices, key=view_key, required=True, format_func=_view_label
             )
             or views[0]
         )
     base = f"{ref.kind}|{ref.name}|{ref.token}|{layer.path}|{weight.name}|{weight.dtype}"
     failed: KerascopeError | None = None
+    if chosen == OPTIMIZER:
+        with st.spinner(f"Reading the optimizer state of {plain(weight.name)}..."):
+            try:
+                optimizer_view.render(base, model, layer, weight, views, toolbar)
+            except KerascopeError as exc:  # as below: said once the spinner has gone
+                failed = exc
+        if failed is not None:
+            st.error(
+                error_line(f"Could not show the optimizer state of {plain(weight.name)}", failed)
+            )
+        return
+    view: View = chosen  # type: ignore[assignment]  # (one of ``views``)
     with st.spinner(f"Reading {plain(weight.name)} ({weight.nbytes / 1e6:,.1f} MB)..."):
         try:
             png = _VIEWS[view](base, layer, weight, toolbar)

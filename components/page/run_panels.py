@@ -31,9 +31,9 @@ from .run_view import Shown, move_to, step_title
 from .scope import model_key
 
 JOBS = TimelineJobs()
+"""The timeline jobs of every session (one per version of a run)."""
 HALF = column_width(1 / 2, 2)
 """Width hint of the snapshot and change figures, side by side."""
-"""The timeline jobs of every session (one per version of a run)."""
 SETTLE_S = 0.3
 """A job that ends within this (a run whose snapshots are cached) is drawn at once."""
 POLL_S = 1.0
@@ -125,7 +125,11 @@ def _render_layer(shown: Shown, layer: LayerWeights) -> None:
     own = [line.weights[f"{layer.path}/{n}"] for n in names]
     st.plotly_chart(
         figures.multiples_figure(
-            own, steps, ["l2", "std", "update_ratio"], marker=index, step_title=step_title(run)
+            own,
+            steps,
+            _metrics(line, ["l2", "std", "update_ratio"]),
+            marker=index,
+            step_title=step_title(run),
         ),
         width="stretch",
         key="run-multiples",
@@ -203,6 +207,12 @@ def _merged(run_checks: list[Finding], own: list[Finding]) -> list[Finding]:
     seen = {(f.weight, f.check) for f in run_checks}
     found = [*run_checks, *(f for f in own if (f.weight, f.check) not in seen)]
     return sorted(found, key=lambda f: SEVERITY_ORDER[f.severity])
+
+
+def _metrics(line: Timeline, metrics: list[str]) -> list[str]:
+    """``metrics``, with the gradient RMS when the run's snapshots keep optimizer state."""
+    shown = [m for m in metrics if m != "grad_rms"]
+    return [*shown, "grad_rms"] if line.has_gradients else shown
 
 
 def _health(run: Run, index: int, findings: list[Finding]) -> None:
@@ -323,7 +333,7 @@ def _whole_run(shown: Shown, line: Timeline) -> None:
     metric = (
         st.segmented_control(
             "Timeline of",
-            list(figures.METRICS),
+            _metrics(line, list(figures.METRICS)),
             key=model_key("run_metric"),
             default="update_ratio",
             required=True,

@@ -27,11 +27,17 @@ def show_filters(fig: go.Figure, mosaic: Mosaic, *, key: str) -> None:
 
 
 def show_heatmap(
-    fig: go.Figure, heatmap: Heatmap, *, key: str, selectable: bool = False
+    fig: go.Figure,
+    heatmap: Heatmap,
+    *,
+    key: str,
+    selectable: bool = False,
+    sequential: bool = False,
 ) -> dict[str, list[float]] | None:
     """Put a heatmap figure (drawn from ``heatmap``) on the page with a caption saying what one
     cell stands for. With ``selectable``, a box dragged on it is returned (cell positions
-    ``{"x": [x0, x1], "y": [y0, y1]}``), else None."""
+    ``{"x": [x0, x1], "y": [y0, y1]}``), else None. ``sequential``: the figure colours values
+    >= 0 from 0 up (``heatmap_plot(sequential=True)``)."""
     import streamlit as st
 
     if not selectable:
@@ -44,9 +50,13 @@ def show_heatmap(
         boxes = event.selection.get("box") or []
         box = {"x": list(boxes[-1]["x"]), "y": list(boxes[-1]["y"])} if boxes else None
     how = plain(sentence(heatmap.note))
+    colours = (
+        "Sequential colours from 0 (dark) up (light)"
+        if sequential
+        else "Diverging colours centred on 0 (blue negative, red positive)"
+    )
     st.caption(
-        f"{how} Diverging colours centred on 0 (blue negative, red positive); hover a cell for "
-        "the weights it pools."
+        f"{how} {colours}; hover a cell for the weights it pools."
         + (
             " Drag a box on the map to read that region again, down to single weights."
             if selectable

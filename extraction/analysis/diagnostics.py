@@ -64,9 +64,12 @@ Check = Literal[
     "fresh_layer",
     "spectral_alpha",
     "unreadable",
+    "no_gradient",
+    "gradient_scale",
 ]
 """The per-layer checks here; ``scale``, ``untrained``, ``fresh_layer`` and ``spectral_alpha``
-look across layers (``extraction.analysis.health``)."""
+look across layers (``extraction.analysis.health``); ``no_gradient`` and ``gradient_scale``
+read the optimizer's state (``extraction.analysis.optimizer``)."""
 
 DEAD_RATIO = 1e-3
 """A unit is dead when its norm is below this times the median unit norm of its weight."""

@@ -17,6 +17,8 @@
   ``spectrum.FLAT_TOLERANCE``) is still at its initial weights, whatever the rest of its layer
   did (an LSTM's input kernel and forget-gate bias of 1 move or start apart; its recurrence
   may not have learned). Weights over ``SPECTRAL_MAX_VALUES`` values are not checked.
+- ``no_gradient`` and ``gradient_scale``: from the optimizer's saved state, when the file keeps
+  it (``extraction.analysis.optimizer``).
 - A depthwise layer's dead channels that are exactly the dead filters of the layer before it
   are a consequence, not a second fault: that finding becomes ``info`` and says so.
 
@@ -35,6 +37,7 @@ import numpy as np
 from ..records import LayerWeights, ModelWeights, Weight
 from .diagnostics import SEVERITY_ORDER, Finding, Severity, layer_findings
 from .initializers import init_scale
+from .optimizer import optimizer_findings
 from .scale import (
     KERNEL_ROLES,
     KernelScale,
@@ -94,6 +97,7 @@ def model_findings(
         if spectra:
             found += spectral_findings(model, progress=progress)[0]
     found += scale_findings(scales)
+    found += optimizer_findings(model)
     if progress is not None:
         progress(1.0, "Done")
     return ranked(model, found)

@@ -20,6 +20,10 @@ Decided edge cases (each has a test):
   changed.
 - Histograms bin each snapshot's finite values over its own range (``HIST_BINS`` bins), as
   TensorBoard does; all-equal values give one bin; no finite value gives no histogram.
+- ``grad_rms``: the mean over a weight's values of the gradient RMS its optimizer's state gives
+  at that snapshot (``optimizer.gradient_rms_of``, with the snapshot's own step count), when the
+  file keeps the state (checkpoints saved whole, ``WeightRecorder(optimizer=True)``); None
+  otherwise.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import numpy as np
 
 from ..records import Array, LayerWeights, ModelWeights, Weight
 from .diagnostics import CHEAP_CHECKS, SEVERITY_ORDER, Check, Finding, Severity, weight_findings
+from .optimizer import gradient_rms_of
 from .scale import KernelScale, kernel_scale, scale_findings
 from .stats import compute_stats
 
@@ -44,7 +49,7 @@ HIST_BINS = 48
 PARALLEL_VALUES = 1 << 21
 """Snapshots of at least this many values have their weights measured on two threads."""
 _THREADS = max(1, min(2, os.cpu_count() or 1))
-ENTRY_VERSION = 3
+ENTRY_VERSION = 4
 """Changes whenever an entry's fields or their meaning change (old cache files are ignored)."""
 _CHUNK = 1 << 18
 _MAX_NAME = 1000
@@ -69,6 +74,8 @@ class WeightPoint:
     """``||W_t - W_(t-1)||``; None for the first snapshot."""
     change_max: float | None = None
     """``max |W_t - W_(t-1)|`` over finite differences; None for the first snapshot."""
+    grad_rms: float | None = None
+    """The mean gradient RMS the optimizer's state gives; None without optimizer state."""
 
 
 MISSING = WeightPoint(None, None, None, None, None, 0, 0, None, ())
@@ -143,7 +150,7 @@ class Scanner:
         if self.preload is not None and fmt in FORMATS and FORMATS[fmt].preload:
             self.preload(fmt)
         model = read_file(file, fmt)
-        arrays = {model.export_key(la, w): w.array() for la, w in model.iter_weights()}
+        arrays = stored_values(model)
         self.model, self.template = model, SameLayout.of(model, file)
         return model, arrays
 
@@ -168,6 +175,7 @@ def compute_entry(
         before = old.get(key) if old is not None else None
         if before is not None and before.shape == values.shape:
             point["change_l2"], point["change_max"] = _change(values, before)
+        point["grad_rms"] = _grad_rms(weight, key, arrays)
         found = weight_findings(values, weight, layer.kind, CHEAP_CHECKS, stats)
         return point, found, kernel_scale(layer, weight, stats)
 
@@ -196,6 +204,42 @@ def compute_entry(
         },
         "scales": {f"{s.layer}/{s.weight}": s.log_ratio for s in scales},
     }
+
+
+STEPS_KEY = "optimizer/iterations"
+"""The key of the optimizer's step count among a snapshot's values (``stored_values``)."""
+
+
+def stored_values(model: ModelWeights) -> dict[str, Array]:
+    """Every array a snapshot's numbers need by export key: each weight, its optimizer's slots
+    (``<key>/optimizer/<slot>``) and the step count (``STEPS_KEY``), when the file keeps them."""
+    out: dict[str, Array] = {}
+    for layer, weight in model.iter_weights():
+        out[model.export_key(layer, weight)] = weight.array()
+        state = weight.optimizer
+        for slot in state.slots if state is not None else ():
+            part = weight.optimizer_slot(slot.name)
+            out[model.export_key(layer, part)] = part.array()
+        if state is not None and state.iterations_ref is not None and STEPS_KEY not in out:
+            out[STEPS_KEY] = model.store.array(state.iterations_ref)
+    return out
+
+
+def _grad_rms(weight: Weight, key: str, arrays: Mapping[str, Array]) -> float | None:
+    state = weight.optimizer
+    if state is None:
+        return None
+    steps = arrays.get(STEPS_KEY)
+    t = int(np.asarray(steps).reshape(-1)[0]) if steps is not None and np.size(steps) else None
+    rms = gradient_rms_of(
+        state,
+        lambda slot: arrays[f"{key}/optimizer/{slot}"],
+        t if t is not None else state.iterations,
+    )
+    if rms is None:
+        return None
+    finite = rms.values[np.isfinite(rms.values)]
+    return float(finite.mean()) if finite.size else None
 
 
 def point(values: Array, before: Array | None = None) -> WeightPoint:
@@ -397,6 +441,7 @@ def _weight_point(raw: Any) -> WeightPoint:
         hist,
         _optional(raw.get("change_l2")),
         _optional(raw.get("change_max")),
+        _optional(raw.get("grad_rms")),
     )
 
 

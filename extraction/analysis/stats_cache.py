@@ -82,7 +82,7 @@ def load_stats(model: ModelWeights, path: Path) -> int:
         name = model.export_key(layer, weight)
         stats = _stats(kept.get(name))
         if stats is not None and stats.size == weight.size and not weight.has_stats:
-            weight.keep_stats(stats)
+            weight.store.keep_stats(weight.ref, stats)
             loaded += 1
         metrics = SpectralStats.from_dict(spectral.get(name))
         if metrics is not None and weight.has_stats:

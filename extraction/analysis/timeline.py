@@ -215,8 +215,14 @@ class Timeline:
         """The first-pass findings of ``layer`` at snapshot ``index``, most severe first."""
         return list(self.findings[index].get(layer, ())) if index < len(self.findings) else []
 
+    @property
+    def has_gradients(self) -> bool:
+        """Whether some snapshot keeps optimizer state that gives a gradient RMS."""
+        return any(p.grad_rms is not None for w in self.weights.values() for p in w.points)
+
     def as_json(self) -> dict[str, Any]:
-        """The ``timeline --json`` object of DESIGN.md."""
+        """The ``timeline --json`` object of DESIGN.md (its contract: the gradient RMS is in
+        the records, ``series("grad_rms")``, not in this object)."""
         return {
             "snapshots": [s.as_json() for s in self.snapshots],
             "weights": {

@@ -17,6 +17,9 @@ Decided edge cases (each has a test):
   snapshots is a ``ValueError`` up front.
 - ``dtype="float16"`` halves the files; a weight with a finite value beyond float16's range
   (65504) stays float32 in that snapshot rather than turn into Inf.
+- ``optimizer=True`` keeps the optimizer's state in each snapshot (Adam's moments: about three
+  times the disk), so the run shows each weight's gradient RMS over time; by default it is left
+  out of the files (Keras's ``save_weights`` writes it; the recorder drops it).
 - Calling ``fit`` again with the same recorder (or a new recorder on the same folder) continues
   the run: epochs keep counting up. A folder holding a run of another model is refused.
 """
@@ -47,6 +50,7 @@ class _Recorder:
         every: ``"epoch"`` or a number of batches.
         dtype: ``"float32"`` (exact) or ``"float16"`` (half the disk).
         max_bytes: the disk cap for the snapshot files; see the module docstring.
+        optimizer: keep the optimizer's state in the snapshots (gradient RMS over time).
 
     Raises:
         ValueError: a bad argument, or (at the start of training) a cap without room for two
@@ -61,6 +65,7 @@ class _Recorder:
         every: Literal["epoch"] | int = "epoch",
         dtype: Dtype = "float32",
         max_bytes: int = DEFAULT_MAX_BYTES,
+        optimizer: bool = False,
     ) -> None:
         super().__init__()
         if every != "epoch" and not (isinstance(every, int) and every >= 1):
@@ -77,6 +82,7 @@ class _Recorder:
         self.every = every
         self.dtype = dtype
         self.max_bytes = max_bytes
+        self.optimizer = bool(optimizer)
         self._manifest: dict[str, Any] | None = None
         self._epoch = 0
         """The Keras epoch number (from 1) being trained now."""
@@ -154,6 +160,7 @@ class _Recorder:
                 "every": self.every,
                 "dtype": self.dtype,
                 "max_bytes": self.max_bytes,
+                "optimizer": self.optimizer,
                 "stride": 1,
                 "weights": weights,
                 "snapshots": [],
@@ -172,11 +179,11 @@ class _Recorder:
         name = f"step-{step:07d}.weights.h5"
         final = self.run_dir / name
         with atomic_path(final) as tmp:
-            if self.dtype == "float16":
+            if self.dtype == "float16" or not self.optimizer:
                 full = tmp.with_name(f".full{tmp.name}")  # ends in .weights.h5, as Keras wants
                 try:
                     self.model.save_weights(full)
-                    _halve(full, tmp)
+                    _rewrite(full, tmp, half=self.dtype == "float16", optimizer=self.optimizer)
                 finally:
                     full.unlink(missing_ok=True)
             else:
@@ -237,28 +244,52 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _halve(src: Path, dst: Path) -> None:
-    """Copy the HDF5 file ``src`` to ``dst`` with float arrays stored as float16."""
+def _rewrite(src: Path, dst: Path, *, half: bool, optimizer: bool) -> None:
+    """Copy the weights file ``src`` to ``dst``: without the optimizer's state unless
+    ``optimizer``; with float arrays stored as float16 when ``half``."""
     import h5py
 
-    def copy(a: Any, b: Any) -> None:
+    from ..readers._optimizer import KERAS3_GROUP
+
+    if half:
+        _halve(src, dst, skip=() if optimizer else (KERAS3_GROUP,))
+        return
+    with h5py.File(src, "r") as a, h5py.File(dst, "w") as b:
+        for key, value in a.attrs.items():
+            b.attrs[key] = value
+        for key in a:
+            if optimizer or key != KERAS3_GROUP:
+                a.copy(a[key], b, name=key)  # HDF5's own copy: no array passes through Python
+
+
+def _halve(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> None:
+    """Copy the HDF5 file ``src`` to ``dst`` with float arrays stored as float16, leaving out
+    the top-level members named in ``skip``."""
+    import h5py
+
+    def copy_dataset(key: str, item: Any, b: Any) -> None:
+        data = item[()]
+        if isinstance(data, np.ndarray) and data.dtype.kind == "f" and data.itemsize > 2:
+            finite = data[np.isfinite(data)]
+            if not finite.size or float(np.abs(finite).max()) <= FLOAT16_MAX:
+                data = data.astype(np.float16)
+        ds = b.create_dataset(key, data=data)
+        for k, v in item.attrs.items():
+            ds.attrs[k] = v
+
+    def copy(a: Any, b: Any, skip: tuple[str, ...] = ()) -> None:
         for key, value in a.attrs.items():
             b.attrs[key] = value
         for key, item in a.items():
+            if key in skip:
+                continue
             if isinstance(item, h5py.Group):
                 copy(item, b.create_group(key))
-                continue
-            data = item[()]
-            if isinstance(data, np.ndarray) and data.dtype.kind == "f" and data.itemsize > 2:
-                finite = data[np.isfinite(data)]
-                if not finite.size or float(np.abs(finite).max()) <= FLOAT16_MAX:
-                    data = data.astype(np.float16)
-            ds = b.create_dataset(key, data=data)
-            for k, v in item.attrs.items():
-                ds.attrs[k] = v
+            else:
+                copy_dataset(key, item, b)
 
     with h5py.File(src, "r") as a, h5py.File(dst, "w") as b:
-        copy(a, b)
+        copy(a, b, skip)
 
 
 @functools.cache

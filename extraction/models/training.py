@@ -26,7 +26,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..records import Array, ModelWeights, Weight, eager
+from ..readers.store import ArrayStore
+from ..records import Array, ModelWeights
 from .demos import compile_classifier, digits_data, epoch_callback
 
 Optimizer = Literal["adam", "sgd", "rmsprop"]
@@ -136,9 +137,14 @@ class TrainingRun:
         if epoch not in self.snapshots:
             raise KeyError(f"epoch {epoch} was not kept; kept epochs are {self.epochs}")
         snap = self.snapshots[epoch]
+        store = ArrayStore()
         layers = tuple(
             replace(
-                layer, weights=tuple(_frozen(w, snap[(layer.path, w.name)]) for w in layer.weights)
+                layer,
+                weights=tuple(
+                    replace(w, ref=store.add(snap[(layer.path, w.name)]), store=store)
+                    for w in layer.weights
+                ),
             )
             for layer in self.structure.layers
         )
@@ -149,13 +155,8 @@ class TrainingRun:
             layers=layers,
             live_model=None,
             notes=(f"weights after epoch {epoch} of a training run",),
+            store=store,
         )
-
-
-def _frozen(weight: Weight, array: Array) -> Weight:
-    return Weight(
-        weight.name, weight.role, weight.shape, weight.dtype, weight.trainable, eager(array)
-    )
 
 
 def default_knobs(task: Task) -> Knobs:
@@ -230,6 +231,8 @@ def train(
     x_tr, y_tr, x_te, y_te = task_data(knobs)
     model = build_model(knobs)
     structure = read_live(model, source="training run")
+    live = structure.store
+    assert isinstance(live, ArrayStore)  # read_live's
     names = task_classes(knobs.task)
     counts = np.bincount(np.asarray(y_te, dtype=np.int64), minlength=len(names))
     weights = list(structure.iter_weights())
@@ -240,7 +243,8 @@ def train(
     history: list[EpochLog] = []
 
     def keep(epoch: int, logs: dict[str, float]) -> None:
-        snap = {(layer.path, w.name): w.loader() for layer, w in weights}
+        # Each epoch's values as they are now, not the store's first read.
+        snap = {(layer.path, w.name): live.source(w.ref).read() for layer, w in weights}
         while snapshots and _total(snapshots) + need > max_bytes:
             _thin(snapshots)
         snapshots[epoch] = snap

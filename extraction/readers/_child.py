@@ -12,7 +12,6 @@ inside its private folders, the only places it may write; everything else is JSO
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import resource
 import sys
@@ -109,42 +108,67 @@ class _Served:
     def __init__(self) -> None:
         self.cpu = 0.0
         """CPU seconds each request (each file of a run scan) may use."""
-        self.records: Any = None
-        self.last: tuple[tuple[int, int], Any, Any, Path | None] | None = None
-        self.extents: dict[tuple[int, int], Any] = {}
+        self.store: Any = None
+        """The ``ArrayStore`` of the records read; its sources are read directly (nothing is
+        kept in its cache: the worker keeps one array at a time)."""
+        self.arrays: dict[int, Any] = {}
+        """Stored array index -> ``Stored`` (name, shape, dtype) from the records."""
+        self.last: tuple[int, Any, Any, Path | None] | None = None
+        self.extents: dict[int, Any] = {}
 
-    def extent(self, i: int, j: int) -> Any:
-        """Where weight ``j`` of layer ``i`` lies as plain bytes (an ``Extent``), if its
-        reader knows; the caller then reads it itself, and nothing is copied here."""
-        if (i, j) not in self.extents:
-            weight = self.records.layers[i].weights[j]
-            find = getattr(weight.loader, "extent", None)
-            self.extents[(i, j)] = find() if callable(find) else None
-        return self.extents[(i, j)]
+    def serve(self, records: Any) -> None:
+        """Answer for ``records`` from now on."""
+        from .store import ArrayStore, stored_arrays
 
-    def handed(self, i: int, j: int) -> bool:
-        """Whether the last array read is weight ``(i, j)`` and waits in a file to hand over."""
-        return self.last is not None and self.last[0] == (i, j) and self.last[3] is not None
+        if not isinstance(records.store, ArrayStore):
+            raise TypeError(f"a reader returned records of a {type(records.store).__name__}")
+        self.store, self.arrays = records.store, stored_arrays(records)
 
-    def read(self, i: int, j: int, scratch: Path) -> tuple[Any, Any, Path | None]:
-        """Weight ``j`` of layer ``i``: its values, statistics computed beside them, and the
-        ``.npy`` file holding them when they were read straight into ``scratch`` (never for a
-        weight with an extent: its values cross by the caller reading the file itself)."""
+    def stored(self, i: int) -> Any:
+        """What the records say of stored array ``i``."""
+        if i not in self.arrays:
+            raise IndexError(f"no array {i} in the records read")
+        return self.arrays[i]
+
+    def source(self, i: int) -> Any:
+        from ..records import ArrayRef
+
+        self.stored(i)
+        return self.store.source(ArrayRef(i))
+
+    def extent(self, i: int) -> Any:
+        """Where stored array ``i`` lies as plain bytes (an ``Extent``), if its reader knows;
+        the caller then reads it itself, and nothing is copied here."""
+        if i not in self.extents:
+            self.extents[i] = self.source(i).extent()
+        return self.extents[i]
+
+    def handed(self, i: int) -> bool:
+        """Whether the last array read is array ``i`` and waits in a file to hand over."""
+        return self.last is not None and self.last[0] == i and self.last[3] is not None
+
+    def read(self, i: int, scratch: Path) -> tuple[Any, Any, Path | None]:
+        """Stored array ``i``: its values, statistics computed beside them, and the ``.npy``
+        file holding them when they were read straight into ``scratch`` (never for an array
+        with an extent: its values cross by the caller reading the file itself)."""
         from ..analysis.stats import compute_stats
+        from ..records import unreadable
 
-        if self.last is not None and self.last[0] == (i, j):
+        if self.last is not None and self.last[0] == i:
             return self.last[1], self.last[2], self.last[3]
         self.drop()  # let the previous array go before reading the next
-        weight = self.records.layers[i].weights[j]
+        source, stored = self.source(i), self.stored(i)
         value, file = None, None
-        if _direct_candidate(weight) and self.extent(i, j) is None:
-            value, file = _read_direct(weight, scratch)
+        if _direct_candidate(source, stored.shape) and self.extent(i) is None:
+            value, file = _read_direct(source, stored, scratch)
         if value is None:
-            value = weight.array()
+            try:
+                value = source.read()
+            except Exception as exc:  # the same line Weight.array gives  # noqa: BLE001
+                raise unreadable(stored.name, exc) from exc
         stats = compute_stats(value)
-        if weight.release is not None:  # a memory-mapped array: its pages go back after a pass
-            weight.release()
-        self.last = ((i, j), value, stats, file)
+        source.release()  # a memory-mapped array: its pages go back after a pass
+        self.last = (i, value, stats, file)
         return value, stats, file
 
     def hand_over(self, out: Path) -> bool:
@@ -156,59 +180,51 @@ class _Served:
         return True
 
     def drop(self) -> None:
-        """Let the last array go: its file, and the copy its ``Weight`` keeps."""
-        if self.last is not None:
-            i, j = self.last[0]
-            self.records.layers[i].weights[j].unload()
-            if self.last[3] is not None:
-                self.last[3].unlink(missing_ok=True)
+        """Let the last array go, and its file."""
+        if self.last is not None and self.last[3] is not None:
+            self.last[3].unlink(missing_ok=True)
         self.last = None
 
 
-def _direct_candidate(weight: Any) -> bool:
-    """Whether ``weight`` is large and its loader can read straight into a file."""
+def _direct_candidate(source: Any, shape: tuple[int, ...]) -> bool:
+    """Whether the array is large and its source can read straight into a file."""
     import math
 
-    import numpy as np
-
-    into = getattr(weight.loader, "read_into", None)
-    stored = getattr(weight.loader, "stored_dtype", None)
-    if into is None or not isinstance(stored, np.dtype) or weight.is_loaded:
-        return False
-    return bool(math.prod(weight.shape) * stored.itemsize >= MMAP_MIN_BYTES)
+    stored = source.direct_dtype()
+    return stored is not None and math.prod(shape) * stored.itemsize >= MMAP_MIN_BYTES
 
 
-def _read_direct(weight: Any, scratch: Path) -> tuple[Any, Path | None]:
+def _read_direct(source: Any, stored: Any, scratch: Path) -> tuple[Any, Path | None]:
     """Read a large array straight into a ``.npy`` file at ``scratch`` (``_direct_candidate``)."""
     import numpy as np
 
-    into, stored = weight.loader.read_into, weight.loader.stored_dtype
-    out = np.lib.format.open_memmap(scratch, mode="w+", dtype=stored, shape=weight.shape)
+    from ..records import unreadable
+
+    dtype = source.direct_dtype()
+    out = np.lib.format.open_memmap(scratch, mode="w+", dtype=dtype, shape=stored.shape)
     try:
-        done = into(out)
+        done = source.read_into(out)
     except Exception as exc:  # the same line Weight.array gives for damaged bytes  # noqa: BLE001
         scratch.unlink(missing_ok=True)
-        from ..records import unreadable
-
-        raise unreadable(weight.name, exc) from exc
+        raise unreadable(stored.name, exc) from exc
     if not done:
         del out
         scratch.unlink(missing_ok=True)
         return None, None
     out.flush()
     value = np.asarray(out)
-    from ._wire import names_dtype
+    from ._wire import named_dtype, names_dtype
 
-    if not names_dtype(weight.dtype, value.dtype):  # bfloat16 stored as uint16
-        import ml_dtypes
-
-        value = value.view(getattr(ml_dtypes, weight.dtype))
+    if not names_dtype(stored.dtype, value.dtype):  # bfloat16 stored as uint16
+        named = named_dtype(stored.dtype, value.dtype.itemsize)
+        if named is not None:
+            value = value.view(named)
     return value, scratch
 
 
 def serve(conn: Connection, idle: float, cpu: float) -> None:
     """Answer requests until the connection closes or none comes for ``idle`` seconds."""
-    from ._wire import dumps, loads
+    from ._wire import OutOfMemory, dumps, failed, loads, request_from_wire
 
     served = _Served()
     served.cpu = cpu
@@ -216,19 +232,19 @@ def serve(conn: Connection, idle: float, cpu: float) -> None:
         if not conn.poll(idle):
             return
         try:
-            request = loads(conn.recv_bytes())
+            data = conn.recv_bytes()
         except EOFError:
             return
         _cpu_budget(cpu)
         try:
-            reply = {"ok": _handle(request, served, conn)}
+            reply = _handle(request_from_wire(loads(data)), served, conn)
         except Exception as exc:  # every failure is reported; the caller decides  # noqa: BLE001
             if out_of_memory(exc):
                 served.last = None
                 limit, _ = resource.getrlimit(resource.RLIMIT_AS)
-                conn.send_bytes(dumps({"memory": limit if limit > 0 else True}))
+                conn.send_bytes(dumps(OutOfMemory(limit if limit > 0 else 0)))
                 return  # the heap may be in any state after a failed allocation
-            reply = {"error": describe(exc)}
+            reply = failed(exc)
         conn.send_bytes(dumps(reply))
 
 
@@ -246,50 +262,61 @@ def out_of_memory(exc: BaseException | None) -> bool:
 
 
 def _handle(request: Any, served: _Served, conn: Connection) -> Any:
-    from ._wire import dumps, manifest, stats_to_wire
+    from ._wire import (
+        ArrayAt,
+        ArrayFile,
+        FindExtent,
+        OpenFile,
+        ReadArray,
+        ReadStats,
+        Ready,
+        ScanRun,
+        Sniffed,
+        StatsOnly,
+        dumps,
+        manifest,
+    )
 
-    if isinstance(request, dict) and request.get("type") == "scan_run":
+    if isinstance(request, ScanRun):
         from .run_scan import serve_scan
 
         return serve_scan(request, conn, lambda: _cpu_budget(served.cpu))
-    op = request.get("op") if isinstance(request, dict) else None
-    if op == "open":
+    if isinstance(request, OpenFile):
         from . import FORMATS, read_file
         from .sniff import sniff
 
-        path = Path(request["path"])
-        confine_to([path], request["folders"], conn)
+        path = Path(request.path)
+        confine_to([path], request.folders, conn)
         fmt = _plugin_sniff(path) or sniff(path)
-
         label = FORMATS[fmt].label if fmt in FORMATS else fmt
         preload = FORMATS[fmt].preload if fmt in FORMATS else ()
-        conn.send_bytes(dumps({"format": fmt, "label": label, "preload": bool(preload)}))
+        conn.send_bytes(dumps(Sniffed(fmt, label, bool(preload))))
         if preload:
             preload_modules(preload)
-            conn.send_bytes(dumps({"ready": True}))
+            conn.send_bytes(dumps(Ready()))
         fit_memory(path)
-        served.records = read_file(path, fmt)
-        return manifest(served.records)
-    if op in ("array", "stats"):
-        out = Path(request["out"])
-        i, j = int(request["layer"]), int(request["weight"])
-        if op == "array" and not served.handed(i, j):
-            extent = served.extent(i, j)
+        records = read_file(path, fmt)
+        served.serve(records)
+        return manifest(records)
+    if isinstance(request, FindExtent):
+        return ArrayAt(served.stored(request.index).dtype, served.extent(request.index))
+    if isinstance(request, (ReadArray, ReadStats)):
+        i, out = request.index, Path(request.out)
+        if isinstance(request, ReadArray) and not served.handed(i):
+            extent = served.extent(i)
             if extent is not None:
                 served.drop()
-                weight = served.records.layers[i].weights[j]
-                return {"dtype": weight.dtype, "extent": dataclasses.asdict(extent)}
-        value, stats, _ = served.read(i, j, out)
-        if op == "stats":
-            return {"stats": stats_to_wire(stats)}
+                return ArrayAt(served.stored(i).dtype, extent)
+        value, stats, _ = served.read(i, out)
+        if isinstance(request, ReadStats):
+            return StatsOnly(stats)
         if served.hand_over(out):
-            return {"dtype": value.dtype.name, "stats": stats_to_wire(stats)}
-        dtype = _write_npy(out, value)
-        return {"dtype": dtype, "stats": stats_to_wire(stats)}
-    raise ValueError(f"unknown request {op!r}")
+            return ArrayFile(value.dtype.name, stats)
+        return ArrayFile(_write_npy(out, value), stats)
+    raise ValueError(f"unknown request {request!r}")
 
 
-def confine_to(paths: list[Path], folders: Any, conn: Connection) -> None:
+def confine_to(paths: list[Path], folders: list[str], conn: Connection) -> None:
     """Confine this worker's files to reading ``paths`` and writing in ``folders`` (Landlock),
     and tell the caller what its sandbox holds, before any byte of a file is read.
 
@@ -299,16 +326,16 @@ def confine_to(paths: list[Path], folders: Any, conn: Connection) -> None:
     from ..errors import SandboxUnavailable
     from ..settings import SANDBOX_ENV, Settings
     from . import FORMATS
-    from ._wire import dumps
+    from ._wire import Confined, dumps
     from .confine import confine_files
 
-    if not isinstance(folders, list) or not folders or not all(isinstance(f, str) for f in folders):
+    if not folders:
         raise ValueError("a request without the folders the worker may write in")
     mode = Settings.from_env().sandbox
     preload = sorted({module for f in FORMATS.values() for module in f.preload})
     writable = [Path(f) for f in folders]
     report = confine_files(paths, writable, preload, landlock=mode != "off")
-    conn.send_bytes(dumps({"type": "confined", "confinement": report.to_wire()}))
+    conn.send_bytes(dumps(Confined(report)))
     if mode == "require" and report.missing:
         raise SandboxUnavailable(f"{report.line()}, and {SANDBOX_ENV}=require")
 
@@ -355,17 +382,6 @@ def _write_npy(out: Path, value: Any) -> str:
     return name
 
 
-def describe(exc: BaseException) -> dict[str, str]:
-    """A failure as the caller is told it: the library's error class when it is one, and a
-    message that says what is wrong with the file (never a Python exception's name)."""
-    from .. import errors
-
-    kind = type(exc).__name__
-    known = isinstance(exc, errors.KerascopeError) and getattr(errors, kind, None) is type(exc)
-    text = " ".join(str(exc).split())[:500] if known else errors.fault_text(exc)
-    return {"type": kind if known else "", "message": text or "the reader failed"}
-
-
 def _plugin_sniff(path: Path) -> str | None:
     module = sys.modules.get("_kerascope_worker_plugin")
     sniff = getattr(module, "sniff", None)
@@ -378,7 +394,7 @@ def _warm() -> None:
     import h5py  # noqa: F401
 
     from ..analysis import stats  # noqa: F401
-    from . import _wire, read_file, sniff  # noqa: F401
+    from . import _wire, read_file, sniff, store  # noqa: F401
 
 
 def main(argv: list[str]) -> int:

@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorruptFile, UnsafeModel, fault_text
-from ..kinds import role_of
 from ..records import Array, Extent, Weight
 from ._layer_vars import is_trainable
 from .safety import ARRAY_SLACK_BYTES, MAX_ARRAY_BYTES, MAX_FILL_RATIO, RATIO_CHECK_BYTES
+from .store import ArraySource, ArrayStore
 
 H5_ERRORS = (OSError, RuntimeError, SystemError, KeyError, ValueError, TypeError, IndexError)
 """What h5py raises on damaged structure: its errors map HDF5's error stack onto OSError,
@@ -284,8 +284,8 @@ def has_datasets(group: Any) -> bool:
     return bool(found)
 
 
-def dataset_weight(name: str, dataset: Any, budget: int, label: str) -> Weight:
-    """A lazy ``Weight`` for one HDF5 dataset, after checking its declared size.
+def dataset_weight(name: str, dataset: Any, budget: int, label: str, store: ArrayStore) -> Weight:
+    """A lazy ``Weight`` of ``store`` for one HDF5 dataset, after checking its declared size.
 
     ``budget`` is the number of bytes the file can hold (its size).
 
@@ -329,21 +329,12 @@ def dataset_weight(name: str, dataset: Any, budget: int, label: str) -> Weight:
             f"{label}: dataset {dataset.name!r} declares {declared} bytes (shape {shape}) but "
             f"stores {stored} in a file of {budget}; refused, expected arrays that fit in the file"
         )
-    return Weight(
-        name=name,
-        role=role_of(name),
-        shape=shape,
-        dtype=dtype,
-        trainable=is_trainable(name),
-        loader=_loader(dataset, bf16),
+    return store.weight(
+        name, DatasetSource(dataset, bf16), shape=shape, dtype=dtype, trainable=is_trainable(name)
     )
 
 
-def _loader(dataset: Any, bf16: bool) -> Callable[[], Array]:
-    return _DatasetLoader(dataset, bf16)
-
-
-class _DatasetLoader:
+class DatasetSource(ArraySource):
     """Reads one dataset; ``read_into`` fills a caller's buffer instead (the sandboxed worker
     reads straight into the shared file it hands over, sparing a copy of the array)."""
 
@@ -351,7 +342,7 @@ class _DatasetLoader:
         self.dataset = dataset
         self.bf16 = bf16
 
-    def __call__(self) -> Array:
+    def read(self) -> Array:
         try:
             value = np.asarray(self.dataset[()])
         except H5_ERRORS as exc:
@@ -362,8 +353,7 @@ class _DatasetLoader:
             value = value.view(ml_dtypes.bfloat16) if value.itemsize == 2 else value
         return value
 
-    @property
-    def stored_dtype(self) -> np.dtype[Any]:
+    def direct_dtype(self) -> np.dtype[Any] | None:
         """The dtype the file stores (uint16 under bfloat16)."""
         stored: np.dtype[Any] = np.dtype(self.dataset.dtype)
         return stored

@@ -38,6 +38,7 @@ from ._layer_vars import (
 )
 from ._windows import normalise, windows_tree
 from .notes import grouped
+from .store import ArrayStore
 
 CONTAINERS = ("layers", "_layer_checkpoint_dependencies")
 _NOT_WEIGHTS = frozenset(
@@ -54,6 +55,11 @@ class Layout:
     keras_major: int
     label: str
     budget: int
+    store: ArrayStore = field(default_factory=ArrayStore)
+    """Where the weights found are read from."""
+    stored_names: dict[int, str] = field(default_factory=dict)
+    """A weight's name as the file stores it (``dense/kernel:0``), by array index, where it
+    differs from the name it is given (legacy files; optimizer variables refer to it)."""
     layers: list[LayerWeights] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     issues: dict[str, list[str]] = field(default_factory=dict)
@@ -251,4 +257,4 @@ def _var_keys(own: Any) -> list[str]:
 def _named(own: Any, pairs: list[tuple[str, str]], out: Layout, where: str) -> list[Weight]:
     if not pairs:
         pairs = [(f"vars/{k}", k) for k in _var_keys(own)]
-    return [dataset_weight(name, own[key], out.budget, out.label) for name, key in pairs]
+    return [dataset_weight(name, own[key], out.budget, out.label, out.store) for name, key in pairs]

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from ..kinds import role_of
 from ..layouts import classify
 from ..records import Array, LayerWeights, Weight
 from ._config import LayerNode, leaves
 from ._layer_vars import is_trainable
+from .store import ArrayStore, Deferred
 
 
 def _header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
@@ -38,9 +39,10 @@ def _header(f: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
 
 
 def npz_layers(
-    path: Path, info: zipfile.ZipInfo, tree: LayerNode | None
+    path: Path, info: zipfile.ZipInfo, tree: LayerNode | None, store: ArrayStore
 ) -> tuple[tuple[LayerWeights, ...], tuple[str, ...]]:
-    """Layers from a plain-array npz member (already checked to hold no pickle)."""
+    """Layers from a plain-array npz member (already checked to hold no pickle), their arrays
+    read through ``store``."""
     lock = threading.Lock()
     groups: dict[str, list[Weight]] = {}
     with zipfile.ZipFile(path) as zf, zipfile.ZipFile(zf.open(info)) as inner:
@@ -51,9 +53,10 @@ def npz_layers(
             group, _, name = key.rpartition("/")
             if group.endswith("/vars") or group == "vars":
                 group, name = group.removesuffix("vars").rstrip("/"), f"vars/{name}"
+            source = Deferred(_loader(path, info, key, lock))
             groups.setdefault(group, []).append(
-                Weight(name, role_of(name), shape, str(dtype), is_trainable(name),
-                       _loader(path, info, key, lock))
+                store.weight(name, source, shape=shape, dtype=str(dtype),
+                             trainable=is_trainable(name))
             )  # fmt: skip
     by_name = {p.rsplit("/", 1)[-1]: (p, n) for p, n in leaves(tree)} if tree else {}
     layers = []
@@ -70,7 +73,9 @@ def npz_layers(
     return tuple(layers), (note,)
 
 
-def _loader(path: Path, info: zipfile.ZipInfo, key: str, lock: threading.Lock) -> Any:
+def _loader(
+    path: Path, info: zipfile.ZipInfo, key: str, lock: threading.Lock
+) -> Callable[[], Array]:
     def load() -> Array:
         with lock, zipfile.ZipFile(path) as zf, zf.open(info) as member:
             with np.load(member, allow_pickle=False) as npz:

@@ -20,13 +20,15 @@ Decided (each has a test):
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..records import Array, ModelWeights
-from ._h5 import H5_ERRORS
+from ._h5 import H5_ERRORS, DatasetSource
+from .store import ArrayStore
 
 _PLAIN = "biuf"
 
@@ -57,17 +59,31 @@ class SameLayout:
         file is not one whose snapshots can be compared this way (see the module docstring)."""
         places: dict[str, tuple[int, np.dtype[Any], tuple[int, ...]]] = {}
         h5 = None
+        if not isinstance(model.store, ArrayStore):
+            return None
+        from ..analysis.snapshots import STEPS_KEY
+
+        parts = []
         for layer, weight in model.iter_weights():
-            loader = weight.loader
-            find = getattr(loader, "extent", None)
-            extent = find() if callable(find) else None
+            parts.append((model.export_key(layer, weight), weight))
+            state = weight.optimizer
+            for slot in state.slots if state is not None else ():  # and each slot beside it
+                part = weight.optimizer_slot(slot.name)
+                parts.append((model.export_key(layer, part), part))
+            if state is not None and state.iterations_ref is not None:
+                steps = replace(weight, ref=state.iterations_ref, shape=(), dtype="int64")
+                parts.append((STEPS_KEY, steps))
+        for key, weight in parts:
+            source = model.store.source(weight.ref)
+            extent = source.extent()
             if extent is None or Path(extent.path).resolve() != path.resolve():
                 return None
             dtype = np.dtype(extent.dtype)
             if dtype.kind not in _PLAIN or (weight.dtype not in (dtype.name, str(dtype))):
                 return None  # bfloat16 and others read by name: left to the reader
-            places[model.export_key(layer, weight)] = (extent.offset, dtype, weight.shape)
-            h5 = getattr(getattr(loader, "dataset", None), "file", h5)
+            places[key] = (extent.offset, dtype, weight.shape)
+            if isinstance(source, DatasetSource):
+                h5 = source.dataset.file
         if not places or h5 is None:
             return None
         try:

@@ -20,6 +20,7 @@ import json
 import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,20 @@ class Variable:
     key: str
 
 
+@dataclass(frozen=True)
+class SlotVariable:
+    """An optimizer slot TF records against the variable it belongs to (Keras 2)."""
+
+    owner: int
+    """The node of the variable it belongs to."""
+    name: str
+    """The slot's name (``m``, ``v``, ``momentum``, ``rms`` ...)."""
+    key: str
+    """Its checkpoint key (``.../.OPTIMIZER_SLOT/optimizer/m/.ATTRIBUTES/VARIABLE_VALUE``)."""
+    optimizer: int
+    """The node of the optimizer that keeps it."""
+
+
 class Graph:
     """A checkpoint's variables with their object paths; reads values on demand."""
 
@@ -54,6 +69,9 @@ class Graph:
         self._dtypes = reader.get_variable_to_dtype_map()
         self.data_bytes = data_bytes
         self._vars: list[Variable] = []
+        self.keys: dict[int, str] = {}
+        """Every variable node's checkpoint key, reachable by a path or not (slots)."""
+        self.slots: list[SlotVariable] = []
 
     @classmethod
     def load(cls, prefix: str, label: str) -> Graph:
@@ -78,8 +96,17 @@ class Graph:
             paths = graph._paths()
             for i, node in enumerate(proto.nodes):
                 for attr in node.attributes:
-                    if attr.name == "VARIABLE_VALUE" and i in paths:
-                        graph._vars.append(Variable(i, paths[i], attr.checkpoint_key))
+                    if attr.name == "VARIABLE_VALUE":
+                        graph.keys[i] = attr.checkpoint_key
+                        if i in paths:
+                            graph._vars.append(Variable(i, paths[i], attr.checkpoint_key))
+            for i, node in enumerate(proto.nodes):
+                for slot in node.slot_variables:
+                    key = graph.keys.get(slot.slot_variable_node_id)
+                    if key is not None:
+                        graph.slots.append(
+                            SlotVariable(slot.original_variable_node_id, slot.slot_name, key, i)
+                        )
         else:
             for n, key in enumerate(sorted(graph._shapes)):
                 if key != _GRAPH_KEY:
@@ -110,6 +137,15 @@ class Graph:
         """Every variable node, in breadth-first order of its path."""
         return sorted(self._vars, key=lambda v: (len(v.path), v.node_id))
 
+    @property
+    def node_count(self) -> int:
+        """Nodes of the object graph (0 without one)."""
+        return len(self._children)
+
+    def children(self, node: int) -> list[tuple[int, str]]:
+        """(child node, local name) of ``node``; none for a checkpoint without object graph."""
+        return list(self._children[node]) if 0 <= node < len(self._children) else []
+
     def node_at(self, path: list[str]) -> int | None:
         """The node reached from the root by the local names in ``path``."""
         node = 0
@@ -133,7 +169,7 @@ class Graph:
             itemsize = 8
         return math.prod(self.shape(key)) * itemsize
 
-    def loader(self, key: str) -> Any:
+    def loader(self, key: str) -> Callable[[], Array]:
         def load() -> Array:
             with self._lock:
                 return np.asarray(self._reader.get_tensor(key))

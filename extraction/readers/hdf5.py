@@ -40,6 +40,7 @@ from ._h5 import (
 )
 from ._keras_layout import CONTAINERS, Layout, read_layout
 from ._layer_vars import guess_class, local_segments
+from ._optimizer import described, read_hdf5_optimizer
 from ._windows import windows_tree
 
 
@@ -63,8 +64,6 @@ def read_hdf5(path: Path, fmt: SourceFormat) -> ModelWeights:
 
 
 def _read(h5: Any, path: Path, fmt: SourceFormat) -> ModelWeights:
-    import weakref
-
     if "model_config" in h5.attrs and attr_text(h5, "model_config") is None:
         raise CorruptFile(f"{path.name}: the model_config attribute is not text; expected JSON")
     raw_config = attr_text(h5, "model_config")
@@ -82,15 +81,18 @@ def _read(h5: Any, path: Path, fmt: SourceFormat) -> ModelWeights:
     layout = Layout(major, path.name, path.stat().st_size)
     if "layer_names" in root.attrs:
         _read_legacy(root, tree, layout)
+        optimizer = described({"training_config": _training_config(h5, path)}, "training_config")
     elif any(name in windows_tree(h5)[0] for name in (*CONTAINERS, "vars")):
         read_layout(h5, tree, layout)
         if tree is None:
             layout.notes.append("a weights-only file: classes come from group names")
+        optimizer = described(config)
     else:
         raise UnsupportedFormat(
             f"{path.name} is HDF5 but holds no Keras weights (no layer_names, no layers/ "
             "group); expected a Keras .h5 model or .weights.h5 file"
         )
+    read_hdf5_optimizer(h5, layout, optimizer, ordered=tree is not None)
     name = tree.name if tree else path.name.split(".", 1)[0]
     records = ModelWeights(
         str(path),
@@ -99,9 +101,20 @@ def _read(h5: Any, path: Path, fmt: SourceFormat) -> ModelWeights:
         tuple(layout.layers),
         layout.all_notes(),
         graph=model_graph(config) if tree is not None else None,
+        store=layout.store,
     )
-    weakref.finalize(records, h5.close)
+    layout.store.close_with(h5.close)
     return records
+
+
+def _training_config(h5: Any, path: Path) -> Any:
+    """The legacy file's ``training_config`` (its optimizer's class and settings); None when
+    it has none or it is not JSON (only the optimizer's names are lost)."""
+    text = attr_text(h5, "training_config")
+    try:
+        return parse_json(text, path.name) if text else None
+    except CorruptFile:
+        return None
 
 
 def _read_legacy(root: Any, tree: LayerNode | None, out: Layout) -> None:
@@ -150,7 +163,9 @@ def _arrays(
             continue
         seen.add(key)
         segs = [s for s in full.split(":", 1)[0].split("/") if s]
-        pairs.append((segs, dataset_weight(full, ds, out.budget, out.label)))
+        weight = dataset_weight(full, ds, out.budget, out.label, out.store)
+        out.stored_names[weight.ref.index] = full
+        pairs.append((segs, weight))
     return pairs
 
 

@@ -18,7 +18,6 @@ Decided edge cases:
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from ..records import ModelWeights, SourceFormat
 from ._config import LayerNode, check_model_config, model_tree
 from ._h5 import H5_ERRORS, MergedGroup, one_line, open_h5
 from ._keras_layout import Layout, read_layout
+from ._optimizer import Described, read_hdf5_optimizer
 from ._shards import read_index, shard_paths
 from .sniff import KERAS_SHARDS_SUFFIX
 
@@ -107,6 +107,7 @@ def read_layers(tree: ShardedTree, model: LayerNode | None, label: str) -> Layou
     layout = Layout(3, label, tree.budget)
     try:
         read_layout(tree.root, model, layout)
+        read_hdf5_optimizer(tree.root, layout, Described(None, {}), ordered=model is not None)
     except H5_ERRORS as exc:
         raise CorruptFile(f"{label}: the HDF5 structure is damaged ({one_line(exc)})") from exc
     return layout
@@ -130,8 +131,10 @@ def read_keras_sharded(path: Path, fmt: SourceFormat = "keras_sharded") -> Model
         layout.notes.append("a weights-only file: classes come from group names")
     layout.notes.append(f"read from {len(tree.files)} shards")
     name = model.name if model else index.name.removesuffix(KERAS_SHARDS_SUFFIX)
-    records = ModelWeights(str(path), fmt, name, tuple(layout.layers), tuple(layout.notes))
-    weakref.finalize(records, tree.close)
+    records = ModelWeights(
+        str(path), fmt, name, tuple(layout.layers), tuple(layout.notes), store=layout.store
+    )
+    layout.store.close_with(tree.close)
     return records
 
 

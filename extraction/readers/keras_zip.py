@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
-import weakref
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from ._config import check_model_config, keras_major, model_tree, parse_json
 from ._h5 import H5_ERRORS, MemberFile, one_line, open_h5, stored_member_span
 from ._keras_layout import Layout, read_layout
 from ._npz import npz_layers
+from ._optimizer import Described, described, read_hdf5_optimizer
 from .safety import (
     MAX_CONFIG_BYTES,
     MAX_INFLATED_BYTES,
@@ -40,6 +40,7 @@ from .safety import (
     check_zip,
 )
 from .sniff import PICKLE_MAGIC
+from .store import ArrayStore
 
 
 def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
@@ -72,7 +73,7 @@ def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
     if tree is None:
         notes.append("config.json lists no layers (a subclassed model): names come from the file")
     if h5_info is not None:
-        layout, closer = _read_h5_member(path, h5_info, tree, major)
+        layout, closer = _read_h5_member(path, h5_info, tree, major, described(config))
         records = ModelWeights(
             str(path),
             fmt,
@@ -80,21 +81,26 @@ def read_keras_zip(path: Path, fmt: SourceFormat = "keras_zip") -> ModelWeights:
             tuple(layout.layers),
             (*notes, *layout.all_notes()),
             graph=model_graph(config),
+            store=layout.store,
         )
-        weakref.finalize(records, closer)
+        layout.store.close_with(closer)
         return records
     if npz_info is not None:
-        layers, npz_notes = npz_layers(path, npz_info, tree)
+        store = ArrayStore()
+        layers, npz_notes = npz_layers(path, npz_info, tree, store)
         return ModelWeights(
-            str(path), fmt, name, layers, (*notes, *npz_notes), graph=model_graph(config)
-        )
+            str(path), fmt, name, layers, (*notes, *npz_notes), graph=model_graph(config),
+            store=store,
+        )  # fmt: skip
     raise CorruptFile(
         f"{label} has no model.weights.h5 or model.weights.npz; expected a .keras file "
         "saved by Keras 2.13 or later"
     )
 
 
-def _read_h5_member(path: Path, info: zipfile.ZipInfo, tree: Any, major: int) -> Any:
+def _read_h5_member(
+    path: Path, info: zipfile.ZipInfo, tree: Any, major: int, optimizer: Described
+) -> Any:
     label = f"{path.name}:{info.filename}"
     span = stored_member_span(path, info)
     tmp: str | None = None
@@ -122,6 +128,7 @@ def _read_h5_member(path: Path, info: zipfile.ZipInfo, tree: Any, major: int) ->
     try:
         try:
             read_layout(h5, tree, layout)
+            read_hdf5_optimizer(h5, layout, optimizer, ordered=tree is not None)
         except H5_ERRORS as exc:
             raise CorruptFile(f"{label}: the HDF5 structure is damaged ({one_line(exc)})") from exc
     except BaseException:

@@ -28,7 +28,6 @@ Decided edge cases:
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,8 +92,8 @@ def read_kerashub_preset(path: Path, fmt: SourceFormat = "kerashub_preset") -> M
     if versions:
         notes.append(f"saved with {versions}")
     name = str(inner.get("name") or class_name)
-    records = ModelWeights(str(path), fmt, name, tuple(layers), tuple(notes))
-    weakref.finalize(records, close)
+    records = ModelWeights(str(path), fmt, name, tuple(layers), tuple(notes), store=layout.store)
+    layout.store.close_with(close)
     return records
 
 

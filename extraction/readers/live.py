@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..graph import ModelGraph, model_graph
-from ..kinds import role_of
 from ..layouts import classify, layer_class
 from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
+from .store import ArraySource, ArrayStore
 
 
 def read_live(
@@ -32,16 +32,18 @@ def read_live(
 ) -> ModelWeights:
     """The records of a live Keras model (Sequential, Functional or subclassed).
 
-    Arrays stay lazy: each is copied out of its variable when a view first asks for it.
+    Arrays stay lazy: each is copied out of its variable when a view first asks for it (and
+    kept); ``LiveVariable.read`` of the store's sources copies the values as they are now.
     """
     import keras
 
     seen: set[int] = set()
+    store = ArrayStore()
     layers: list[LayerWeights] = []
     extra_notes = list(notes)
     if not model.built:
         extra_notes.append("the model is not built yet, so it has no weights to show")
-    _walk_model(model, "", seen, layers, keras)
+    _walk_model(model, "", seen, layers, keras, store)
     return ModelWeights(
         source=source,
         format=fmt,
@@ -50,6 +52,7 @@ def read_live(
         notes=tuple(extra_notes),
         live_model=model,
         graph=_graph(model, keras),
+        store=store,
     )
 
 
@@ -64,25 +67,25 @@ def _graph(model: Any, keras: Any) -> ModelGraph | None:
 
 
 def _walk_model(
-    model: Any, prefix: str, seen: set[int], out: list[LayerWeights], keras: Any
+    model: Any, prefix: str, seen: set[int], out: list[LayerWeights], keras: Any, store: ArrayStore
 ) -> None:
     for layer in model.layers:
         path = f"{prefix}{layer.name}"
         if isinstance(layer, keras.Model):
-            _walk_model(layer, f"{path}/", seen, out, keras)
+            _walk_model(layer, f"{path}/", seen, out, keras, store)
             continue
-        out.append(_layer_record(layer, path, seen))
+        out.append(_layer_record(layer, path, seen, store))
     # Variables a (subclassed) model creates itself, outside any of its layers.
     own = [v for v in _own_variables(model) if id(v) not in seen]
     if own:
         name = prefix.rstrip("/") or model.name
-        weights = _weights([(v.name, v) for v in own], seen)
+        weights = _weights([(v.name, v) for v in own], seen, store)
         out.append(
             LayerWeights(name.rsplit("/", 1)[-1], name, type(model).__name__, "other", {}, weights)
         )
 
 
-def _layer_record(layer: Any, path: str, seen: set[int]) -> LayerWeights:
+def _layer_record(layer: Any, path: str, seen: set[int], store: ArrayStore) -> LayerWeights:
     class_name = type(layer).__name__
     config = _config(layer)
     kind, wrapped = classify(class_name, config)
@@ -93,7 +96,7 @@ def _layer_record(layer: Any, path: str, seen: set[int]) -> LayerWeights:
         class_name=class_name,
         kind=kind,
         config=config,
-        weights=_weights(named, seen),
+        weights=_weights(named, seen, store),
         wrapped=wrapped,
     )
 
@@ -121,20 +124,19 @@ def _own_variables(layer: Any) -> list[Any]:
     return own
 
 
-def _weights(named: list[tuple[str, Any]], seen: set[int]) -> tuple[Weight, ...]:
+def _weights(named: list[tuple[str, Any]], seen: set[int], store: ArrayStore) -> tuple[Weight, ...]:
     weights: list[Weight] = []
     for name, v in named:
         if id(v) in seen:
             continue
         seen.add(id(v))
         weights.append(
-            Weight(
-                name=name,
-                role=role_of(name),
+            store.weight(
+                name,
+                LiveVariable(v),
                 shape=tuple(int(d) for d in v.shape),
                 dtype=_dtype_name(v),
                 trainable=bool(v.trainable),
-                loader=_loader(v),
             )
         )
     return unique_names(weights)
@@ -146,18 +148,21 @@ def _dtype_name(v: Any) -> str:
     return str(name)
 
 
-def _loader(variable: Any) -> Any:
-    def load() -> Array:
+class LiveVariable(ArraySource):
+    """A Keras variable: each ``read`` copies its values as they are now."""
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+
+    def read(self) -> Array:
         import keras
 
         if keras.backend.backend() == "tensorflow":
             # TensorFlow reads a variable into a fresh array already: one copy, not three
             # (VGG16's 550 MB took seconds more to copy twice again on a busy machine).
-            return np.asarray(variable)
+            return np.asarray(self.variable)
         # Other backends may hand out their own buffer, which training would change.
-        return np.array(keras.ops.convert_to_numpy(variable))
-
-    return load
+        return np.array(keras.ops.convert_to_numpy(self.variable))
 
 
 def _config(layer: Any) -> dict[str, Any]:

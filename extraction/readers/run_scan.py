@@ -9,16 +9,13 @@ them. The worker runs under the usual limits, renewed per snapshot: ``KERASCOPE_
 of wall time and ``KERASCOPE_WORKER_CPU_SECONDS`` of CPU for each file, memory for the largest
 file four times over (the template, the file before, this one, their differences).
 
-The messages (typed; one request kind, its replies):
-- request ``{"type": "scan_run", "files": [[path, before | null], ...], "folders": [path]}``
-  (the private folder the worker may write in: its temporary files);
-- ``{"type": "confined", ...}``: what the worker's sandbox holds, before it reads a byte
-  (Landlock then lets it read only these files, or their folders where they read beside them);
-- for each file in order ``{"type": "snapshot", "index": k, "entry": {...}}`` or
-  ``{"type": "snapshot", "index": k, "error": {"type", "message"}}``;
-- ``{"type": "preloading"}`` before a reader's slow imports (TensorFlow for checkpoints; the
-  wait then has ``WORKER_PRELOAD_SECONDS``) and ``{"type": "ready"}`` after them;
-- last, ``{"ok": {"type": "scan_done", "count": n}}``.
+The messages (``_wire``): request ``ScanRun`` (``{"type": "scan_run", "files": [[path, before |
+null], ...], "folders": [path]}``: the private folder the worker may write in, its temporary
+files); ``Confined``: what the worker's sandbox holds, before it reads a byte (Landlock then
+lets it read only these files, or their folders where they read beside them); for each file in
+order a ``SnapshotRead`` (its numbers, or the error reading it raised); ``Preloading`` before a
+reader's slow imports (TensorFlow for checkpoints; the wait then has ``WORKER_PRELOAD_SECONDS``)
+and ``Ready`` after them; last, ``ScanDone``.
 A worker that crashes, hangs or runs out of memory on one file costs that file only: it is
 reported as that snapshot's error, and a fresh worker reads the files after it.
 """
@@ -32,9 +29,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..errors import ReaderCrashed
+from ._wire import ScanDone, ScanRun, SnapshotRead
 
-SCAN = "scan_run"
-"""The request's ``type``."""
 MEMORY_FACTOR = 4
 """The worker's memory beyond what it has mapped: this many times the largest file."""
 
@@ -45,53 +41,38 @@ Item = tuple[str, "str | None"]
 # The worker's side --------------------------------------------------------------------------
 
 
-def serve_scan(request: dict[str, Any], conn: Connection, renew: Callable[[], None]) -> Any:
-    """Answer one ``scan_run`` request in the worker (``renew`` renews the CPU allowance)."""
+def serve_scan(request: ScanRun, conn: Connection, renew: Callable[[], None]) -> ScanDone:
+    """Answer one ``ScanRun`` in the worker (``renew`` renews the CPU allowance per file)."""
     from pathlib import Path
 
     from ..analysis.snapshots import Scanner
-    from ._child import confine_to, describe, fit_memory_to, out_of_memory
-    from ._wire import dumps
+    from ._child import _plugin_sniff, confine_to, fit_memory_to, out_of_memory, preload_modules
+    from ._wire import Preloading, Ready, SnapshotRead, dumps, failed
+    from .sniff import sniff
 
-    files = request.get("files")
-    if not isinstance(files, list) or not all(_is_item(f) for f in files):
-        raise ValueError("a scan_run request without its files")
-    confine_to(sorted({Path(p) for f in files for p in f if p}), request.get("folders"), conn)
-    sizes = [_size(f[0]) for f in files]
+    files = request.files
+    confine_to(sorted({Path(p) for f in files for p in f if p}), request.folders, conn)
+    sizes = [_size(path) for path, _ in files]
     fit_memory_to(MEMORY_FACTOR * max(sizes, default=0))
 
     def preload(fmt: str) -> None:
         from . import FORMATS
-        from ._child import preload_modules
 
-        conn.send_bytes(dumps({"type": "preloading"}))
+        conn.send_bytes(dumps(Preloading()))
         preload_modules(FORMATS[fmt].preload)
-        conn.send_bytes(dumps({"type": "ready"}))
-
-    from ._child import _plugin_sniff
-    from .sniff import sniff
+        conn.send_bytes(dumps(Ready()))
 
     scanner = Scanner(preload, lambda path: _plugin_sniff(path) or sniff(path))
     for k, (path, before) in enumerate(files):
         renew()
-        message: dict[str, Any] = {"type": "snapshot", "index": k}
         try:
-            message["entry"] = scanner.entry(path, before)
+            message = SnapshotRead(k, scanner.entry(path, before), None)
         except Exception as exc:  # reported per file; the caller decides  # noqa: BLE001
             if out_of_memory(exc):
                 raise
-            message["error"] = describe(exc)
+            message = SnapshotRead(k, None, failed(exc))
         conn.send_bytes(dumps(message))
-    return {"type": "scan_done", "count": len(files)}
-
-
-def _is_item(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], str)
-        and (value[1] is None or isinstance(value[1], str))
-    )
+    return ScanDone(len(files))
 
 
 def _size(path: str) -> int:
@@ -129,22 +110,20 @@ def _scan(items: list[Item], limits: Any, scratch: str) -> Iterator[tuple[int, A
 
     start = 0
     while start < len(items):
-        batch = [list(item) for item in items[start:]]
+        batch = list(items[start:])
         process = _Process(limits)
         at = start
         fmt: str | None = None
         try:
             for k, reply in _replies(process, batch, limits, scratch):
-                if k is None:
+                if k is None or reply is None:
                     return
-                yield (
-                    start + k,
-                    (
-                        reply["entry"]
-                        if "entry" in reply
-                        else worker_error(reply["error"], os.path.basename(items[start + k][0]))
-                    ),
-                )
+                if reply.entry is not None:
+                    yield start + k, reply.entry
+                else:
+                    assert reply.error is not None  # (_wire: exactly one of the two)
+                    name = os.path.basename(items[start + k][0])
+                    yield start + k, worker_error(reply.error, name)
                 at = start + k + 1
             return
         except _Ended as ended:
@@ -158,19 +137,29 @@ def _scan(items: list[Item], limits: Any, scratch: str) -> Iterator[tuple[int, A
 
 
 def _replies(
-    process: Any, batch: list[list[Any]], limits: Any, scratch: str
-) -> Iterator[tuple[int | None, dict[str, Any]]]:
-    """The worker's replies to one request: ``(k, snapshot message)``, then ``(None, done)``.
+    process: Any, batch: list[tuple[str, str | None]], limits: Any, scratch: str
+) -> Iterator[tuple[int | None, SnapshotRead | None]]:
+    """The worker's replies to one request: ``(k, SnapshotRead)``, then ``(None, None)``.
 
     Raises:
         _Ended: the worker died, hung, ran out of memory or sent what this protocol does not.
     """
-    from ._wire import WireError, dumps, loads
+    from ._wire import (
+        Failed,
+        OutOfMemory,
+        Preloading,
+        Ready,
+        SnapshotRead,
+        WireError,
+        dumps,
+        loads,
+        reply_from_wire,
+    )
     from .safety import WORKER_PRELOAD_SECONDS
     from .worker import MAX_MESSAGE_BYTES, _Ended
 
     try:
-        process.conn.send_bytes(dumps({"type": SCAN, "files": batch, "folders": [scratch]}))
+        process.conn.send_bytes(dumps(ScanRun(batch, [scratch])))
     except OSError as exc:
         raise process._gone() from exc
     expected = 0
@@ -180,45 +169,35 @@ def _replies(
             process.kill()
             raise _Ended("hung")
         try:
-            reply = loads(process.conn.recv_bytes(MAX_MESSAGE_BYTES))
+            reply = reply_from_wire(loads(process.conn.recv_bytes(MAX_MESSAGE_BYTES)))
         except (EOFError, OSError) as exc:
             raise process._gone() from exc
         except WireError as exc:
             process.kill()
             raise _Ended("garbled") from exc
-        kind = reply.get("type") if isinstance(reply, dict) else None
-        if kind == "confined" and process.confined(reply):
+        if process.confined(reply):
             continue
-        if kind == "preloading":
+        if isinstance(reply, Preloading):
             deadline = time.monotonic() + WORKER_PRELOAD_SECONDS
             continue
-        if kind == "ready":
+        if isinstance(reply, Ready):
             deadline = time.monotonic() + limits.wall
             continue
-        if isinstance(reply, dict) and reply.get("memory"):
+        if isinstance(reply, OutOfMemory):
             process.kill()
-            limit = reply["memory"]
-            raise _Ended("memory", limit if type(limit) is int and limit > 0 else 0)
-        if kind == "snapshot" and reply.get("index") == expected and _answer(reply):
+            raise _Ended("memory", reply.limit)
+        if isinstance(reply, SnapshotRead) and reply.index == expected:
             deadline = time.monotonic() + limits.wall
             yield expected, reply
             expected += 1
             continue
-        done = reply.get("ok") if isinstance(reply, dict) else None
-        if isinstance(done, dict) and done.get("type") == "scan_done" and expected == len(batch):
-            yield None, done
+        if isinstance(reply, ScanDone) and reply.count == expected == len(batch):
+            yield None, None
             return
-        if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
-            raise ReaderCrashed(
-                f"the run could not be read: {reply['error'].get('message')!s:.300}"
-            )
+        if isinstance(reply, Failed):
+            raise ReaderCrashed(f"the run could not be read: {reply.message:.300}")
         process.kill()
         raise _Ended("garbled")
 
 
-def _answer(reply: dict[str, Any]) -> bool:
-    entry, error = reply.get("entry"), reply.get("error")
-    return isinstance(entry, dict) != isinstance(error, dict)
-
-
-__all__ = ["SCAN", "scan_isolated", "serve_scan"]
+__all__ = ["scan_isolated", "serve_scan"]

@@ -42,7 +42,6 @@ import math
 import mmap
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,18 +51,11 @@ import numpy as np
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..kinds import kind_by_name, role_of
 from ..layouts import kind_of
-from ..records import (
-    ML_DTYPES_ITEMSIZES,
-    Array,
-    Extent,
-    LayerWeights,
-    ModelWeights,
-    SourceFormat,
-    Weight,
-)
+from ..records import ML_DTYPES_ITEMSIZES, Array, Extent, LayerWeights, ModelWeights, SourceFormat
 from ._shards import read_index, shard_paths
 from .safety import MAX_ARRAY_BYTES, MAX_SAFETENSORS_HEADER_BYTES, MAX_SHARDS
 from .sniff import SAFETENSORS_INDEX
+from .store import ArraySource, ArrayStore
 
 SUFFIX = ".safetensors"
 HEADER_PREFIX = 8
@@ -285,13 +277,14 @@ def read_safetensors(path: Path, fmt: SourceFormat = "safetensors") -> ModelWeig
         for t in tensors:
             layer, _, weight = t.name.rpartition(".")
             by_layer.setdefault(layer or t.name, []).append((weight, t, shard))
-    layers = [_layer(p, by_layer[p]) for p in sorted(by_layer, key=natural_key)]
+    store = ArrayStore()
+    layers = [_layer(p, by_layer[p], store) for p in sorted(by_layer, key=natural_key)]
     if config is not None and config.get("tie_word_embeddings") and "lm_head" not in by_layer:
         notes.append("the output projection is tied to the embedding (tie_word_embeddings)")
     name = _model_name(path, config)
     if len(files) > 1:
         notes.append(f"read from {len(files)} shards")
-    return ModelWeights(str(path), fmt, name, tuple(layers), tuple(notes))
+    return ModelWeights(str(path), fmt, name, tuple(layers), tuple(notes), store=store)
 
 
 def shard_files(path: Path) -> list[Path]:
@@ -369,21 +362,15 @@ def natural_key(text: str) -> list[Any]:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text)]
 
 
-def _layer(path: str, entries: list[tuple[str, Tensor, _Shard]]) -> LayerWeights:
+def _layer(path: str, entries: list[tuple[str, Tensor, _Shard]], store: ArrayStore) -> LayerWeights:
     entries = sorted(entries, key=lambda e: {"weight": 0, "bias": 1}.get(e[0], 2))
     names = [w for w, _, _ in entries]
     main = next((t for w, t, _ in entries if w == "weight"), entries[0][1])
     class_name = _class(path, len(main.shape), "bias" in names)
     kind = kind_of(class_name)
     weights = tuple(
-        Weight(
-            name=w,
-            role=_role(w, kind),
-            shape=t.shape,
-            dtype=t.dtype_name,
-            trainable=True,
-            loader=_loader(shard, t),
-            release=_releaser(shard, t),
+        store.weight(
+            w, TensorSource(shard, t), shape=t.shape, dtype=t.dtype_name, role=_role(w, kind)
         )
         for w, t, shard in entries
     )
@@ -409,14 +396,18 @@ def _role(weight: str, kind: str) -> Any:
     return role_of(weight)
 
 
-class _Loader:
-    """Reads one tensor (a view of the shard's memory map); ``extent`` says where it lies."""
+class TensorSource(ArraySource):
+    """Reads one tensor (a view of the shard's memory map); ``extent`` says where it lies, and
+    ``release`` hands the tensor's mapped pages back after a full pass."""
 
     def __init__(self, shard: _Shard, tensor: Tensor) -> None:
         self.shard, self.tensor = shard, tensor
 
-    def __call__(self) -> Array:
+    def read(self) -> Array:
         return self.shard.view(self.tensor)
+
+    def release(self) -> None:
+        self.shard.release(self.tensor)
 
     def extent(self) -> Extent | None:
         if not math.prod(self.tensor.shape):
@@ -430,11 +421,3 @@ def _spelling(tensor: Tensor) -> str:
     if tensor.code in _ML_DTYPES_CODES:
         return np.dtype(f"<u{tensor.itemsize}").str
     return tensor.dtype.str
-
-
-def _loader(shard: _Shard, tensor: Tensor) -> Callable[[], Array]:
-    return _Loader(shard, tensor)
-
-
-def _releaser(shard: _Shard, tensor: Tensor) -> Callable[[], None]:
-    return lambda: shard.release(tensor)

@@ -23,21 +23,21 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import weakref
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
 from ..graph import model_graph
-from ..kinds import role_of
 from ..layouts import ATTENTION_SUBLAYERS, classify, layer_class
 from ..records import LayerWeights, ModelWeights, SourceFormat, Weight, unique_names
 from ._config import LayerNode, check_model_config, leaves, model_tree
 from ._h5 import one_line
 from ._layer_vars import guess_class, is_trainable
-from ._saved_graph import Graph, keras_metadata, saved_variable_names
+from ._optimizer import Described, SavedArray, described, read_checkpoint_optimizer
+from ._saved_graph import Graph, Variable, keras_metadata, saved_variable_names
 from .safety import ARRAY_SLACK_BYTES, MAX_ARRAY_BYTES, MAX_INFLATED_BYTES, ZIP_ERRORS
+from .store import ArrayStore, Deferred
 
 _SKIP_ROOTS = {"optimizer", "keras_api", "save_counter", "_CHECKPOINTABLE_OBJECT_GRAPH"}
 _SKIP_SEGMENT = re.compile(
@@ -66,18 +66,19 @@ def read_saved_model(path: Path, fmt: SourceFormat) -> ModelWeights:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    store = ArrayStore()
     try:
-        records = _read(folder, path, fmt)
+        records = _read(folder, path, fmt, store)
     except BaseException:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     if tmp:
-        weakref.finalize(records, shutil.rmtree, tmp, True)
+        store.close_with(shutil.rmtree, tmp, True)
     return records
 
 
-def _read(folder: Path, source: Path, fmt: SourceFormat) -> ModelWeights:
+def _read(folder: Path, source: Path, fmt: SourceFormat, store: ArrayStore) -> ModelWeights:
     prefix = _checkpoint_prefix(folder, fmt)
     notes: list[str] = []
     graph = Graph.load(prefix, source.name)
@@ -100,6 +101,7 @@ def _read(folder: Path, source: Path, fmt: SourceFormat) -> ModelWeights:
         place = _by_object_path
         notes.append("the checkpoint records no layer names: layers are named by object path")
     seen: set[int] = set()
+    by_node: dict[int, int] = {}
     for var in variables:
         if var.node_id in seen:
             continue
@@ -108,14 +110,27 @@ def _read(folder: Path, source: Path, fmt: SourceFormat) -> ModelWeights:
         if placed is None:
             continue
         layer_path, class_name, config, name = placed
-        weight = _weight(name, var, graph, budget, source.name)
+        weight = _weight(name, var, graph, budget, source.name, store)
+        by_node[var.node_id] = weight.ref.index
         records.setdefault(layer_path, (class_name, config, []))[2].append(weight)
     layers = _layers(tree, records)
+
+    def make(name: str, key: str) -> SavedArray:
+        w = _weight(name, Variable(-1, [], key), graph, budget, source.name, store)
+        return SavedArray(w.shape, w.dtype, w.ref, name)
+
+    about = described(meta["root"].get("metadata"), "training_config") if "root" in meta else None
+    found, more = read_checkpoint_optimizer(
+        graph, by_node, layers, make, about or Described(None, {}), store
+    )
+    layers, notes = list(found), [*notes, *more]
     if not meta and records:
         notes.append("layer classes are guessed from weight names and shapes")
     name = tree.name if tree else source.name
     structure = model_graph(meta["root"].get("metadata")) if "root" in meta else None
-    return ModelWeights(str(source), fmt, name, tuple(layers), tuple(notes), graph=structure)
+    return ModelWeights(
+        str(source), fmt, name, tuple(layers), tuple(notes), graph=structure, store=store
+    )
 
 
 def _checkpoint_prefix(folder: Path, fmt: SourceFormat) -> str:
@@ -221,7 +236,9 @@ def _by_object_path(var: Any) -> tuple[str, str, Any, str]:
     return "/".join(path[:cut]), "", {}, name
 
 
-def _weight(name: str, var: Any, graph: Graph, budget: int, label: str) -> Weight:
+def _weight(
+    name: str, var: Any, graph: Graph, budget: int, label: str, store: ArrayStore
+) -> Weight:
     shape = graph.shape(var.key)
     dtype = graph.dtype(var.key)
     declared = graph.nbytes(var.key)
@@ -230,7 +247,8 @@ def _weight(name: str, var: Any, graph: Graph, budget: int, label: str) -> Weigh
             f"{label}: variable {var.key!r} declares {declared} bytes (shape {shape}) but the "
             f"checkpoint holds {budget}; refused, expected arrays that fit in the data files"
         )
-    return Weight(name, role_of(name), shape, dtype, is_trainable(name), graph.loader(var.key))
+    source = Deferred(graph.loader(var.key))
+    return store.weight(name, source, shape=shape, dtype=dtype, trainable=is_trainable(name))
 
 
 def _layers(

@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorruptFile, UnsafeModel, UnsupportedFormat
-from ..kinds import role_of
 from ..layouts import classify
 from ..records import Array, LayerWeights, ModelWeights, SourceFormat, Weight
 from ._config import check_model_config, leaves, model_tree, parse_json
 from ._layer_vars import is_trainable, local_segments
 from .notes import grouped
 from .safety import MAX_ARRAY_BYTES, MAX_CONFIG_BYTES, ZIP_ERRORS, check_zip
+from .store import ArrayStore, Deferred
 
 MODEL_JSON = "model.json"
 _ITEMSIZE = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "uint16": 2, "float16": 2}
@@ -134,7 +134,8 @@ def _read(path: Path, fmt: SourceFormat) -> ModelWeights:
     if not isinstance(doc, dict) or not isinstance(doc.get("weightsManifest"), list):
         raise CorruptFile(f"{path.name}: {MODEL_JSON} has no weightsManifest list")
     specs, sizes = _manifest(doc["weightsManifest"], source)
-    weights = {s.name: _weight(s, source, sizes) for s in specs}
+    store = ArrayStore()
+    weights = {s.name: _weight(s, source, sizes, store) for s in specs}
     quantized = [s.name for s in specs if s.quantization]
     notes = ["read from a TensorFlow.js model (model.json and its weight shards)"]
     notes += grouped(
@@ -145,16 +146,16 @@ def _read(path: Path, fmt: SourceFormat) -> ModelWeights:
     if kind == "graph-model" or not isinstance(topology, dict):
         layers = _by_scope(list(weights.values()))
         return ModelWeights(str(path), fmt, path.stem, layers, (*notes, "a graph model: "
-                            "weights are listed by node name"))  # fmt: skip
+                            "weights are listed by node name"), store=store)  # fmt: skip
     config = topology.get("model_config", topology)
     check_model_config(config, f"{path.name}:modelTopology")
     tree = model_tree(config)
     if tree is None:
         layers = _by_scope(list(weights.values()))
-        return ModelWeights(str(path), fmt, path.stem, layers, tuple(notes))
+        return ModelWeights(str(path), fmt, path.stem, layers, tuple(notes), store=store)
     layers, stray = _by_config(tree, weights)
     notes += grouped("weights that match no layer of modelTopology, kept as named", stray)
-    return ModelWeights(str(path), fmt, tree.name, layers, tuple(notes))
+    return ModelWeights(str(path), fmt, tree.name, layers, tuple(notes), store=store)
 
 
 def _model_json(source: _Source, path: Path) -> Any:
@@ -231,17 +232,18 @@ def _spec(entry: Any, group: int, start: int, label: str) -> _Spec:
     return _Spec(name, shape, dtype, group, start, nbytes, q)
 
 
-def _weight(spec: _Spec, source: _Source, sizes: list[list[tuple[str, int]]]) -> Weight:
+def _weight(
+    spec: _Spec, source: _Source, sizes: list[list[tuple[str, int]]], store: ArrayStore
+) -> Weight:
     dtype = "float32" if spec.quantization else spec.dtype
     if spec.quantization and spec.quantization.get("original_dtype") == "int32":
         dtype = "int32"
-    return Weight(
-        name=spec.name,
-        role=role_of(spec.name),
+    return store.weight(
+        spec.name,
+        Deferred(_loader(spec, source, sizes[spec.group])),
         shape=spec.shape,
         dtype=np.dtype(_NUMPY[dtype]).name,
         trainable=is_trainable(spec.name),
-        loader=_loader(spec, source, sizes[spec.group]),
     )
 
 

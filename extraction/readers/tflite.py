@@ -35,7 +35,6 @@ import math
 import mmap
 import re
 import struct
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +57,7 @@ from ..records import (
 from ._layer_vars import class_from_name
 from .notes import grouped
 from .safety import MAX_ARRAY_BYTES
+from .store import ArrayStore, Deferred
 
 # TensorType -> numpy dtype (little-endian, as the schema stores). Missing: not numbers.
 _DTYPES: dict[int, str] = {
@@ -110,6 +110,7 @@ class _Reader:
     aliases: list[str] = field(default_factory=list)
     odd: list[str] = field(default_factory=list)
     dequantized: list[str] = field(default_factory=list)
+    store: ArrayStore = field(default_factory=ArrayStore)
 
 
 def read_tflite(path: Path, fmt: SourceFormat = "tflite") -> ModelWeights:
@@ -142,8 +143,8 @@ def read_tflite(path: Path, fmt: SourceFormat = "tflite") -> ModelWeights:
         raise
     notes = _notes(reader)
     records = ModelWeights(str(path), fmt, path.stem if name.startswith("MLIR") else name,
-                           layers, tuple(notes))  # fmt: skip
-    weakref.finalize(records, _close, buf)
+                           layers, tuple(notes), store=reader.store)  # fmt: skip
+    reader.store.close_with(_close, buf)
     return records
 
 
@@ -325,13 +326,12 @@ def _weight(r: _Reader, t: Any, scope: str, role: WeightRole, layout: str | None
         dtype, shape, layout = "u1", (nbytes,), None
     local = name[len(scope) + 1 :] if name.startswith(scope + "/") else name
     np_dtype = _numpy_dtype(dtype)
-    return Weight(
-        name=local,
-        role=role,
+    return r.store.weight(
+        local,
+        Deferred(_loader(r.buf, start, shape, np_dtype)),
         shape=shape,
         dtype=np_dtype.name,
-        trainable=True,
-        loader=_loader(r.buf, start, shape, np_dtype),
+        role=role,
         quantization=_quantization(t, len(shape)),
         layout=layout if len(shape) >= 2 else None,
     )

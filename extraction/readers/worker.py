@@ -4,19 +4,21 @@ libhdf5, zlib, protobuf and flatbuffers are native code, and a damaged file can 
 them; that must end one open with one line, never the server. So a file from outside (an
 upload, a model-folder file, a CLI path) is read by ``python -m extraction.readers._child``
 under an address-space limit (RLIMIT_AS), a CPU limit per request (RLIMIT_CPU) and a wall-clock
-limit per request kept here (see ``safety.py`` for the defaults and their environment
-variables). The child runs the ordinary ``sniff`` and ``read_file``, so every reader in
-``FORMATS`` works through it unchanged. It is also a sandbox (``confine.py``), so that code run
-by an exploit of those parsers reaches nothing but the file: it starts with a bare environment
-and confines itself before reading a byte, tells this side what held, and this side logs one
-line for any layer the system lacks.
+limit per request kept here (``settings.WorkerLimits``: the defaults and their environment
+variables); where the kernel does not enforce RLIMIT_AS, the busy worker's resident memory is
+watched from here too (``_Process.wait``). The child runs the ordinary ``sniff`` and
+``read_file``, so every reader in ``FORMATS`` works through it unchanged. It is also a sandbox
+(``confine.py``), so that code run by an exploit of those parsers reaches nothing but the
+file: it starts with a bare environment and confines itself before reading a byte, tells this
+side what held, and this side logs one line for any layer the system lacks.
 
 What crosses, and how:
-- The records: a JSON manifest of every record field (``_wire``), rebuilt here with loaders
-  that ask the worker. The worker keeps the file open for those lazy reads while the records
+- The records: a ``Manifest`` of every record field (``_wire``, which lists every message
+  kind the two sides exchange), rebuilt here as plain records whose ``WorkerStore`` asks the
+  worker. The worker keeps the file open for those lazy reads while the records
   live, and is ended when they are garbage-collected.
 - An array stored as plain bytes (a contiguous HDF5 dataset, a safetensors tensor: its
-  loader's ``extent()``): only its place crosses (file, offset, dtype), and this side reads
+  source's ``extent()``): only its place crosses (file, offset, dtype), and this side reads
   the bytes itself with one plain read (``read_extent``), after checking that the file is the
   opened one (or beside it, or in the opened folder), that the dtype is a plain number type
   and that the bytes lie inside the file. Nothing is parsed here, and nothing is copied twice:
@@ -60,24 +62,50 @@ import weakref
 from collections import OrderedDict
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from .. import errors
 from ..analysis.stats import Stats
 from ..errors import CorruptFile, KerascopeError, ReaderCrashed
-from ..records import Array, ModelWeights
+from ..records import Array, ArrayRef, Extent, ModelWeights
 from ..settings import Settings, WorkerLimits
 from ._child import MMAP_MIN_BYTES
-from ._wire import WireError, dumps, loads, names_dtype, rebuild, stats_from_wire
+from ._wire import (
+    ArrayAt,
+    ArrayFile,
+    ArrayReply,
+    Confined,
+    Failed,
+    FindExtent,
+    Manifest,
+    OpenFile,
+    OutOfMemory,
+    ReadArray,
+    ReadStats,
+    Ready,
+    Reply,
+    Request,
+    Sniffed,
+    StatsOnly,
+    WireError,
+    dumps,
+    error_of,
+    loads,
+    named_dtype,
+    names_dtype,
+    rebuild,
+    reply_from_wire,
+)
 from .confine import Confinement, worker_environment
 from .safety import MAX_CONFIG_BYTES, WORKER_PRELOAD_SECONDS
+from .store import CachingStore, Stored, stored_arrays
 
 MAX_MESSAGE_BYTES = 4 * MAX_CONFIG_BYTES
 """The longest message accepted from a worker (a manifest carries every layer's config)."""
 SHARED_MEMORY = "/dev/shm"
 """Where arrays cross when it exists (tmpfs: writing and mapping cost no disk); else TMPDIR."""
+R = TypeVar("R", bound=Reply)
 _PACKAGE = __package__ or "extraction.readers"
 _ROOT = Path(__file__).parents[len(_PACKAGE.split("."))]
 """The folder the package is imported from (the repository root in a checkout, where
@@ -153,11 +181,13 @@ class _Process:
         self.confinement: Confinement | None = None
         """What the worker's sandbox holds, as it said before reading the file."""
 
-    def ask(self, message: dict[str, Any], wall: float) -> dict[str, Any]:
-        """Send one request and wait at most ``wall`` seconds for its answer.
+    def ask(self, message: Request, wall: float) -> Reply:
+        """Send one request and wait at most ``wall`` seconds for its answer (progress replies
+        of an open are taken on the way).
 
         Raises:
-            _Ended: the worker died, hung (it is killed) or ran out of memory.
+            _Ended: the worker died, hung (it is killed), ran out of memory or sent a message
+                that is not one of the protocol's.
         """
         try:
             self.conn.send_bytes(dumps(message))
@@ -169,31 +199,27 @@ class _Process:
                 self.kill()
                 raise _Ended("hung")
             try:
-                reply = loads(self.conn.recv_bytes(MAX_MESSAGE_BYTES))
+                reply = reply_from_wire(loads(self.conn.recv_bytes(MAX_MESSAGE_BYTES)))
             except (EOFError, OSError) as exc:
                 raise self._gone() from exc
             except WireError as exc:
                 self.kill()
                 raise _Ended("garbled") from exc
-            if not isinstance(reply, dict):
-                self.kill()
-                raise _Ended("garbled")
             if self.confined(reply):
                 continue
-            if isinstance(reply.get("format"), str) and isinstance(reply.get("label"), str):
-                # Sniffed: importing what the reader needs has its own, longer allowance (no
-                # byte of the file is parsed meanwhile); the read then has ``wall`` again.
-                self.format = reply["label"][:200]
-                if reply.get("preload") is True:
+            if isinstance(reply, Sniffed):
+                # Importing what the reader needs has its own, longer allowance (no byte of
+                # the file is parsed meanwhile); the read then has ``wall`` again.
+                self.format = reply.label
+                if reply.preload:
                     deadline = time.monotonic() + WORKER_PRELOAD_SECONDS
                 continue
-            if reply.get("ready") is True:
+            if isinstance(reply, Ready):
                 deadline = time.monotonic() + wall
                 continue
-            if reply.get("memory"):
+            if isinstance(reply, OutOfMemory):
                 self.kill()
-                limit = reply["memory"]
-                raise _Ended("memory", limit if type(limit) is int and limit > 0 else 0)
+                raise _Ended("memory", reply.limit)
             return reply
 
     def wait(self, deadline: float) -> bool:
@@ -216,19 +242,13 @@ class _Process:
                 self.kill()
                 raise _Ended("memory", self.memory)
 
-    def confined(self, reply: dict[str, Any]) -> bool:
+    def confined(self, reply: Reply) -> bool:
         """Whether ``reply`` is the worker's report of its sandbox (sent before it reads a
-        byte of a file), which is kept and logged when it lacks a layer.
-
-        Raises:
-            _Ended: a malformed report (the worker is killed).
-        """
-        if reply.get("type") != "confined":
+        byte of a file), which is kept and logged when it lacks a layer (a malformed report
+        is no reply of the protocol: ``_wire`` refuses it)."""
+        if not isinstance(reply, Confined):
             return False
-        self.confinement = Confinement.from_wire(reply.get("confinement"))
-        if self.confinement is None:
-            self.kill()
-            raise _Ended("garbled")
+        self.confinement = reply.confinement
         _log_confinement(self.confinement)
         return True
 
@@ -371,21 +391,21 @@ class _Remote:
         self.folders: dict[str | None, Path] = {}
         self.count = 0
 
-    def open(self) -> Any:
+    def open(self) -> Manifest:
         """The manifest of the file (the first open)."""
         with self.lock:
             manifest = self._open()
             _used(self)
             return manifest
 
-    def _open(self) -> Any:
+    def _open(self) -> Manifest:
         self.process = _take_process(self.limits)
-        request = {"op": "open", "path": str(self.path), "folders": self._folders()}
+        request = OpenFile(str(self.path), self._folders())
         try:
             reply = self.process.ask(request, self.limits.wall)
         except _Ended as ended:
             raise self._crashed(ended, self.label) from None
-        manifest = self._answer(reply, "")
+        manifest = self._answer(reply, "", Manifest)
         encoded = dumps(manifest)
         if self.manifest is not None and encoded != self.manifest:
             self.close_process()
@@ -393,8 +413,9 @@ class _Remote:
         self.manifest = encoded
         return manifest
 
-    def call(self, message: dict[str, Any], what: str) -> Any:
-        """One request about an opened file, re-opening it in a fresh worker when needed."""
+    def call(self, message: Request, what: str, expect: type[R]) -> R:
+        """One request about an opened file, re-opening it in a fresh worker when needed;
+        its answer must be an ``expect``."""
         with self.lock:
             for attempt in range(2):
                 if self.process is None or not self.process.alive():
@@ -410,18 +431,17 @@ class _Remote:
                         self.process = None
                         continue  # it idled out just as we asked: open again, ask again
                     raise self._crashed(ended, f"{what} of {self.label}") from None
-                return self._answer(reply, what)
+                return self._answer(reply, what, expect)
         raise AssertionError("unreachable")
 
-    def _answer(self, reply: dict[str, Any], what: str) -> Any:
-        if "ok" in reply:
-            return reply["ok"]
-        error = reply.get("error")
-        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+    def _answer(self, reply: Reply, what: str, expect: type[R]) -> R:
+        if isinstance(reply, expect):
+            return reply
+        if not isinstance(reply, Failed):
             raise self._crashed(
                 _Ended("garbled"), f"{what} of {self.label}" if what else self.label
             )
-        raise worker_error(error, f"{what} of {self.label}" if what else self.label)
+        raise worker_error(reply, f"{what} of {self.label}" if what else self.label)
 
     def _crashed(self, ended: _Ended, subject: str) -> ReaderCrashed:
         """The error for a worker that ended; the worker is forgotten (the next call starts one)."""
@@ -474,20 +494,15 @@ class _Remote:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def worker_error(error: Any, subject: str) -> KerascopeError:
-    """The error the worker reported (``{"type", "message"}``): the library's own class when
-    it names one, else ``ReaderCrashed`` saying that reading ``subject`` failed."""
-    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
-        return ReaderCrashed(f"could not read {subject}: the reader sent a garbled answer")
-    cls = getattr(errors, str(error.get("type") or ""), None)
-    message = error["message"][:500]
-    if (
-        isinstance(cls, type)
-        and issubclass(cls, KerascopeError)
-        and cls is not errors.KerascopeError
-    ):
-        return cls(message)
-    return ReaderCrashed(f"could not read {subject}: {message}")
+def worker_error(reply: Failed, subject: str) -> KerascopeError:
+    """The error a worker reported: the library's own class when it names one of those that
+    may cross (``_wire.ERROR_TYPES``), else ``ReaderCrashed`` saying that reading ``subject``
+    failed and what the worker said of the file (``_wire.failed``: plain words, never a Python
+    exception's name)."""
+    error = error_of(reply)
+    if error is not None:
+        return error
+    return ReaderCrashed(f"could not read {subject}: {reply.message or 'the reader failed'}")
 
 
 _logged: set[str] = set()
@@ -538,17 +553,18 @@ def open_isolated(path: Path, label: str | None = None) -> ModelWeights:
     """The records of the model at ``path``, sniffed and parsed in a sandboxed worker.
 
     Arrays and statistics are read by the worker when first asked for (see the module
-    docstring); the worker ends when the records are garbage-collected.
+    docstring); the worker ends when the records' store is garbage-collected.
 
     Raises:
         SourceNotFound, UnsupportedFormat, CorruptFile, UnsafeModel: as the readers.
         ReaderCrashed: the reader crashed, hung or exhausted its memory on this file.
     """
     remote = _Remote(path, label or path.name, Settings.from_env().worker)
+    store = WorkerStore(remote)
     try:
-        manifest = remote.open()
-        records = rebuild(manifest, lambda *key: _loaders(remote, *key))
-    except WireError as exc:
+        records = rebuild(remote.open(), store)
+        store.learn(records)
+    except (WireError, ValueError) as exc:
         remote.close()
         raise ReaderCrashed(
             f"could not read {remote.label}: the reader sent a bad answer ({exc})"
@@ -556,43 +572,67 @@ def open_isolated(path: Path, label: str | None = None) -> ModelWeights:
     except BaseException:
         remote.close()
         raise
-    weakref.finalize(records, remote.close)
+    weakref.finalize(store, remote.close)
     return records
 
 
-def _loaders(
-    remote: _Remote, i: int, j: int, what: str, shape: tuple[int, ...], cache: dict[str, Any]
-) -> tuple[Any, Any, Any]:
-    nbytes = math.prod(shape) * 8  # an upper bound: dtypes are at most 8 bytes
+class WorkerStore(CachingStore):
+    """The ``WeightStore`` through the sandboxed worker: each stored array is read there once,
+    when first asked for, and crosses as its place in the file (``ArrayAt``: read here with
+    one plain read) or as a ``.npy`` file mapped here (``ArrayFile``); statistics alone cross
+    as numbers (``StatsOnly``). Views derived from an array are computed here."""
 
-    def load() -> Array:
-        out = remote.next_out(nbytes)
+    def __init__(self, remote: _Remote) -> None:
+        super().__init__()
+        self._remote = remote
+        self._arrays_named: dict[int, Stored] = {}
+
+    def learn(self, records: ModelWeights) -> None:
+        """Take the stored arrays ``records`` name (their shapes bound what may cross)."""
+        self._arrays_named = stored_arrays(records)
+
+    def _named(self, index: int) -> Stored:
+        stored = self._arrays_named.get(index)
+        if stored is None:
+            raise CorruptFile(f"{self._remote.label} has no array {index}")
+        return stored
+
+    def _read(self, index: int) -> Array:
+        remote, stored = self._remote, self._named(index)
+        out = remote.next_out(math.prod(stored.shape) * 8)  # dtypes are at most 8 bytes
         try:
-            reply = remote.call({"op": "array", "layer": i, "weight": j, "out": str(out)}, what)
-            if isinstance(reply, dict) and "extent" in reply:
-                return read_extent(remote.path, reply, shape, remote.label)
-            array = _load_npy(out, reply)
+            reply = remote.call(ReadArray(index, str(out)), stored.what, ArrayReply)
+            if isinstance(reply, ArrayAt):
+                return read_extent(remote.path, reply, stored.shape, remote.label)
+            if not isinstance(reply, ArrayFile):
+                raise CorruptFile(f"the reader's answer about {remote.label} is malformed")
+            array = _load_npy(out, reply.dtype)
         finally:
             out.unlink(missing_ok=True)
-        cache["stats"] = stats_from_wire(reply.get("stats"))
+        if array.shape != stored.shape:
+            raise CorruptFile(f"the reader sent {stored.what} of {remote.label} in another shape")
+        self.keep_stats(ArrayRef(index), reply.stats)
         return array
 
-    def stats() -> Stats:
+    def _fetch_stats(self, index: int) -> Stats:
         # The worker may read the array straight into this file and keep it for a following
         # array request; it is removed with the folder otherwise.
-        scratch = remote.next_out(nbytes)
-        request = {"op": "stats", "layer": i, "weight": j, "out": str(scratch)}
-        reply = remote.call(request, what)
-        return stats_from_wire(reply.get("stats") if isinstance(reply, dict) else None)
+        remote, stored = self._remote, self._named(index)
+        scratch = remote.next_out(math.prod(stored.shape) * 8)
+        return remote.call(ReadStats(index, str(scratch)), stored.what, StatsOnly).stats
 
-    return load, stats, cache
+    def extent(self, ref: ArrayRef) -> Extent | None:
+        if not ref.is_stored:
+            return None
+        stored = self._named(ref.index)
+        return self._remote.call(FindExtent(ref.index), stored.what, ArrayAt).extent
 
 
 _EXTENT_DTYPE = re.compile(r"[<>|][biuf][1248]")
 """The plain dtypes an extent may name (numpy's spelling, byte order first)."""
 
 
-def read_extent(root: Path, reply: dict[str, Any], shape: tuple[int, ...], label: str) -> Array:
+def read_extent(root: Path, reply: ArrayAt, shape: tuple[int, ...], label: str) -> Array:
     """The array at the extent the worker found: one plain read of bytes from the opened file.
 
     No structure is parsed here, so nothing native can crash on it; the worker's answer is
@@ -603,19 +643,10 @@ def read_extent(root: Path, reply: dict[str, Any], shape: tuple[int, ...], label
     Raises:
         CorruptFile: an extent outside the file, a file that changed, or a malformed answer.
     """
-    extent, name = reply.get("extent"), reply.get("dtype")
-    if not isinstance(extent, dict) or not isinstance(name, str):
+    extent, name = reply.extent, reply.dtype
+    if extent is None or extent.offset < 0 or not _EXTENT_DTYPE.fullmatch(extent.dtype):
         raise CorruptFile(f"the reader's answer about {label} is malformed")
-    path, offset, spelled = extent.get("path"), extent.get("offset"), extent.get("dtype")
-    if (
-        not isinstance(path, str)
-        or not isinstance(offset, int)
-        or isinstance(offset, bool)
-        or offset < 0
-        or not isinstance(spelled, str)
-        or not _EXTENT_DTYPE.fullmatch(spelled)
-    ):
-        raise CorruptFile(f"the reader's answer about {label} is malformed")
+    path, offset, spelled = extent.path, extent.offset, extent.dtype
     # Compared by name, ".." folded: a folder's symlinks (a Hugging Face cache's shards point
     # into its blobs folder) are followed as the worker follows them.
     real, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))
@@ -648,10 +679,9 @@ def read_extent(root: Path, reply: dict[str, Any], shape: tuple[int, ...], label
     return array
 
 
-def _load_npy(out: Path, reply: Any) -> Array:
-    """The array the worker wrote at ``out``: memory-mapped when large, never unpickled."""
-    if not isinstance(reply, dict) or not isinstance(reply.get("dtype"), str):
-        raise CorruptFile("the reader's answer names no dtype")
+def _load_npy(out: Path, name: str) -> Array:
+    """The array the worker wrote at ``out`` (of the records' dtype ``name``): memory-mapped
+    when large, never unpickled."""
     big = out.stat().st_size >= MMAP_MIN_BYTES
     try:
         array: Array = np.load(out, mmap_mode="r" if big else None, allow_pickle=False)
@@ -659,7 +689,6 @@ def _load_npy(out: Path, reply: Any) -> Array:
         raise CorruptFile(f"the reader wrote an array that cannot be read back ({exc})") from exc
     if big:
         array = np.asarray(array)  # a plain read-only ndarray over the mapping
-    name = reply["dtype"]
     if not names_dtype(name, array.dtype):
         array = array.view(_named_dtype(name, array.dtype.itemsize))
     return array
@@ -667,16 +696,14 @@ def _load_npy(out: Path, reply: Any) -> Array:
 
 def _named_dtype(name: str, itemsize: int) -> np.dtype[Any]:
     """A dtype numpy's ``.npy`` header cannot spell (bfloat16, float8...), by its name."""
-    import ml_dtypes
-
-    kind = getattr(ml_dtypes, name, None) if name.isidentifier() and name[0] != "_" else None
-    dtype = np.dtype(kind) if isinstance(kind, type) else None
-    if dtype is None or dtype.itemsize != itemsize or dtype.hasobject:
-        raise CorruptFile(f"the reader sent values of an unknown type {name!r}")
+    dtype = named_dtype(name, itemsize)
+    if dtype is None:
+        raise CorruptFile(f"the reader sent values of an unknown type {name[:80]!r}")
     return dtype
 
 
 __all__ = [
+    "WorkerStore",
     "confinement",
     "crash_line",
     "open_isolated",

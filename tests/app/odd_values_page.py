@@ -10,8 +10,8 @@ from kerascope.components.page import layer_view
 from kerascope.components.page.navigation import layer_key
 from kerascope.components.page.scope import enter
 from kerascope.components.page.sources import ModelRef
-from kerascope.extraction.kinds import role_of
-from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.extraction.readers.store import ArrayStore
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 
 def odd_model() -> ModelWeights:
@@ -47,21 +47,12 @@ def odd_model() -> ModelWeights:
         "constant_conv": ("Conv2D", {"kernel": np.full((3, 3, 1, 2), 0.5, np.float32)}),
     }
     layers = []
+    store = ArrayStore()
     for name, (cls, weights) in arrays.items():
         kind = {"Conv2D": "conv2d", "Dense": "dense"}.get(cls, "other")
-        records = tuple(
-            Weight(
-                w,
-                role_of(w),
-                tuple(np.shape(a)),
-                str(np.asarray(a).dtype),
-                True,
-                eager(np.asarray(a)),
-            )
-            for w, a in weights.items()
-        )
+        records = tuple(store.weight(w, np.asarray(a)) for w, a in weights.items())
         layers.append(LayerWeights(name, name, cls, kind, {}, records))  # type: ignore[arg-type]
-    return ModelWeights("<odd>", "live", "odd", tuple(layers))
+    return ModelWeights("<odd>", "live", "odd", tuple(layers), store=store)
 
 
 @st.cache_resource

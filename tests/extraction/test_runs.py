@@ -388,3 +388,42 @@ def test_a_run_keeps_few_snapshots_open(
     for i in (0, 1, 2):
         run.model(i)
     assert set(run._models) == {1, 2}  # over the byte cap: only now and before stay
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_the_recorder_keeps_optimizer_state_only_when_asked(tmp_path: Path, keep: bool) -> None:
+    import h5py
+
+    keras.utils.set_random_seed(2)
+    model = _model()
+    recorder = WeightRecorder(tmp_path, optimizer=keep)
+    model.fit(*_data(), epochs=EPOCHS, batch_size=16, verbose=0, callbacks=[recorder])
+    run = open_run(tmp_path)
+    files = [Path(s.source) for s in run.snapshots]
+    with h5py.File(files[-1]) as f:
+        assert ("optimizer" in f) is keep
+    line = timeline(run)
+    assert line.has_gradients is keep
+    rms = line.weights["hidden/kernel"].series("grad_rms")
+    if not keep:
+        assert rms == [None] * len(files)
+        return
+    assert rms[0] is None and all(v is not None and v > 0 for v in rms[1:])  # built at step 1
+    optimizer = model.optimizer  # the live state matches the last snapshot's
+    kernel = model.get_layer("hidden").kernel
+    v = optimizer._velocities[optimizer._get_variable_index(kernel)].numpy().astype(np.float64)
+    t = int(optimizer.iterations.numpy())
+    assert rms[-1] == pytest.approx(float(np.mean(np.sqrt(v / (1 - 0.999**t)))), rel=1e-6)
+    assert "grad_rms" not in line.as_json()["weights"]["hidden/kernel"]  # (the CLI contract)
+    np.testing.assert_array_equal(  # and the weights are the same as without it
+        run.model(len(files) - 1).layer("hidden").weight("kernel").array(), kernel.numpy()
+    )
+
+
+def test_checkpoints_saved_whole_show_gradient_rms_over_time(
+    trained: tuple[Path, dict[int, dict[str, float]]],
+) -> None:
+    line = timeline(open_run(trained[0] / "keras"))
+    assert line.has_gradients
+    assert all(v is not None for v in line.weights["out/kernel"].series("grad_rms"))
+    assert all(v is None for v in line.weights["bn/moving_mean"].series("grad_rms"))

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from kerascope.extraction.readers import FORMATS, Format
-from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
+from kerascope.extraction.readers.store import ArrayStore, Deferred
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 MODULE = "tests.security._crash_readers"
 """What ``KERASCOPE_WORKER_PLUGIN`` is set to."""
@@ -68,10 +69,12 @@ class _Misbehaving(Format):
     def read(self, path: Path) -> ModelWeights:
         kind = self.id.removeprefix("test_")
         if kind == "lazy_segv":
-            weight = Weight("kernel", "kernel", (2, 2), "float32", True, loader=_lazy_segv)
-            fine = Weight("bias", "bias", (2,), "float32", True, lambda: np.ones(2, "float32"))
+            store = ArrayStore()
+            crash = Deferred(_lazy_segv)
+            weight = store.weight("kernel", crash, shape=(2, 2), dtype="float32")
+            fine = store.weight("bias", np.ones(2, "float32"))
             layer = LayerWeights("dense", "dense", "Dense", "dense", {}, (weight, fine))
-            return ModelWeights(str(path), self.id, "lazy", (layer,))
+            return ModelWeights(str(path), self.id, "lazy", (layer,), store=store)
         {"segv": _segv, "hang": _hang, "bomb": _bomb, "cpu": _cpu}[kind]()
         raise AssertionError("unreachable")
 

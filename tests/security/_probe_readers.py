@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from kerascope.extraction.readers import FORMATS, Format
-from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
+from kerascope.extraction.readers.store import ArrayStore
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 MODULE = "tests.security._probe_readers"
 """What ``KERASCOPE_WORKER_PLUGIN`` is set to."""
@@ -129,16 +130,15 @@ class _Probe(Format):
         worked = [found[k] == "ok" for k in MUST_WORK]
         found["pid"] = str(os.getpid())
         found["environment"] = " ".join(sorted(os.environ))
+        store = ArrayStore()
         weights = tuple(
-            _flags(name, flags) for name, flags in (("denied", denied), ("worked", worked))
+            store.weight(name, np.array(flags, "float32"), role="kernel")
+            for name, flags in (("denied", denied), ("worked", worked))
         )
         layer = LayerWeights("probe", "probe", "Dense", "dense", {}, weights)
-        return ModelWeights(str(path), self.id, "probe", (layer,), (json.dumps(found),))
-
-
-def _flags(name: str, flags: list[bool]) -> Weight:
-    values = np.array(flags, "float32")
-    return Weight(name, "kernel", values.shape, "float32", True, lambda: values)
+        return ModelWeights(
+            str(path), self.id, "probe", (layer,), (json.dumps(found),), store=store
+        )
 
 
 FORMATS["test_probe"] = _Probe(

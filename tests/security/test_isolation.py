@@ -23,6 +23,7 @@ from kerascope.extraction import open_model
 from kerascope.extraction.analysis.stats import compute_stats
 from kerascope.extraction.cli import export_npz, inspect_json
 from kerascope.extraction.errors import CorruptFile, KerascopeError, ReaderCrashed, UnsafeModel
+from kerascope.extraction.readers._wire import ArrayAt, WireError, reply_from_wire
 from kerascope.extraction.readers.worker import read_extent, stop_spares
 from kerascope.extraction.settings import (
     PLUGIN_ENV,
@@ -333,16 +334,25 @@ def test_an_extent_from_the_worker_is_checked_as_untrusted(
     extent = {"path": str(path), "offset": 8, "dtype": "<f4", **change}
     if not extent["path"].startswith("/"):
         extent["path"] = str(tmp_path / extent["path"])
-    reply = {"dtype": "float32", "extent": extent}
+
+    def reply(dtype: str, extent: dict[str, Any]) -> ArrayAt:
+        parsed = reply_from_wire({"type": "extent", "dtype": dtype, "extent": extent})
+        assert isinstance(parsed, ArrayAt)
+        return parsed
+
     with pytest.raises(CorruptFile, match=match):
-        read_extent(path, reply, (2, 3), "m.bin")
-    good = read_extent(path, {"dtype": "float32", "extent": {**extent, **{
-        "path": str(path), "offset": 8, "dtype": "<f4"}}}, (2, 3), "m.bin")  # fmt: skip
+        read_extent(path, reply("float32", extent), (2, 3), "m.bin")
+    good = read_extent(path, reply("float32", {**extent, **{
+        "path": str(path), "offset": 8, "dtype": "<f4"}}), (2, 3), "m.bin")  # fmt: skip
     np.testing.assert_array_equal(good.ravel(), np.arange(2, 8, dtype="<f4"))
     for name in ("__class__", "object", "float64"):  # a name that is no type of this size
         with pytest.raises(CorruptFile, match="unknown type"):
-            read_extent(path, {"dtype": name, "extent": {
-                "path": str(path), "offset": 8, "dtype": "<u4"}}, (2, 3), "m.bin")  # fmt: skip
+            read_extent(path, reply(name, {
+                "path": str(path), "offset": 8, "dtype": "<u4"}), (2, 3), "m.bin")  # fmt: skip
+    for bad in ({"path": 3, "offset": 8, "dtype": "<f4"}, {"path": str(path), "offset": True,
+                "dtype": "<f4"}, {"path": str(path), "offset": 8}):  # fmt: skip
+        with pytest.raises(WireError):
+            reply("float32", bad)
 
 
 def test_shards_symlinked_into_a_cache_cross_as_extents(tmp_path: Path) -> None:

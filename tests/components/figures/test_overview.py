@@ -7,7 +7,8 @@ import plotly.io as pio
 import pytest
 
 from kerascope.components.figures.overview import layer_box, overview_figure
-from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.extraction.readers.store import ArrayStore
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 keras = pytest.importorskip("keras")
 
@@ -81,7 +82,7 @@ def test_sampling_is_deterministic_and_whiskers_exact() -> None:
         "Dense",
         "dense",
         {},
-        (Weight("kernel", "kernel", big.shape, "float32", True, eager(big)),),
+        (ArrayStore().weight("kernel", big),),
     )
     a, b = layer_box(layer, max_points=5_000), layer_box(layer, max_points=5_000)
     assert a == b
@@ -106,8 +107,8 @@ def test_nan_layer_is_flagged_and_figure_is_small(model: ModelWeights) -> None:
         "Custom",
         "other",
         {},
-        (Weight("w", "other", values.shape, "float32", True, eager(values)),),
+        (ArrayStore().weight("w", values),),
     )
-    fig = overview_figure(ModelWeights("<test>", "live", "m", (*model.layers, odd)))
+    fig = overview_figure(model.derive(layers=(*model.layers, odd)))
     assert list(fig.data[-1].y) == ["odd (NaN)"]
     assert len(pio.to_json(fig, validate=False)) < 50_000

@@ -124,16 +124,18 @@ def test_histogram_draws_each_special_kind_as_its_own_bar() -> None:
 @pytest.mark.parametrize("scale", ["linear", "log_abs"])
 def test_overview_marks_layers_with_findings(scale: str) -> None:
     from kerascope.components.figures.overview import overview_figure
-    from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+    from kerascope.extraction.readers.store import ArrayStore
+    from kerascope.extraction.records import LayerWeights, ModelWeights
+
+    store = ArrayStore()
 
     def layer(path: str, values: np.ndarray) -> LayerWeights:  # type: ignore[type-arg]
-        w = Weight("kernel", "kernel", values.shape, "float64", True, eager(values))
+        w = store.weight("kernel", values)
         return LayerWeights(path, path, "Dense", "dense", {}, (w,))
 
     rng = np.random.default_rng(0)
-    model = ModelWeights(
-        "x", "live", "m", tuple(layer(p, rng.standard_normal((4, 4))) for p in ("a", "b", "c"))
-    )
+    layers = tuple(layer(p, rng.standard_normal((4, 4))) for p in ("a", "b", "c"))
+    model = ModelWeights("x", "live", "m", layers, store=store)
     fig = overview_figure(model, scale=scale, status={"b": "error", "c": "info"})  # type: ignore[arg-type]
     assert list(fig.data[0].y) == ["a", "b (error)", "c (info)"]
     marks = {t.name: list(t.y) for t in fig.data[1:]}
@@ -143,10 +145,12 @@ def test_overview_marks_layers_with_findings(scale: str) -> None:
 
 def test_layer_table_status_column() -> None:
     from kerascope.components.figures.tables import layer_table
-    from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+    from kerascope.extraction.readers.store import ArrayStore
+    from kerascope.extraction.records import LayerWeights, ModelWeights
 
     values = np.array([[1.0, np.nan], [np.inf, 2.0]])
-    w = Weight("kernel", "kernel", (2, 2), "float64", True, eager(values))
+    store = ArrayStore()
+    w = store.weight("kernel", values)
     model = ModelWeights(
         "x",
         "live",
@@ -155,6 +159,7 @@ def test_layer_table_status_column() -> None:
             LayerWeights("a", "a", "Dense", "dense", {}, (w,)),
             LayerWeights("flat", "flat", "Flatten", "other", {}, ()),
         ),
+        store=store,
     )
     table = layer_table(model, status={"a": "error"})
     assert list(table.columns[:2]) == ["path", "status"]

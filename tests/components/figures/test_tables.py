@@ -14,7 +14,8 @@ from kerascope.components.figures.tables import (
     layer_table,
     weight_stats_table,
 )
-from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.extraction.readers.store import ArrayStore
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 keras = pytest.importorskip("keras")
 
@@ -113,6 +114,7 @@ def test_weight_table_one_row_per_weight(model: ModelWeights) -> None:
 def test_nan_and_inf_flags_and_all_nonfinite_weight() -> None:
     odd = np.array([1.0, np.nan, np.inf, 3.0], dtype=np.float32)
     dead = np.array([np.nan, np.nan], dtype=np.float32)
+    store = ArrayStore()
     layer = LayerWeights(
         "odd",
         "block/odd",
@@ -120,11 +122,11 @@ def test_nan_and_inf_flags_and_all_nonfinite_weight() -> None:
         "other",
         {},
         (
-            Weight("w", "other", odd.shape, "float32", True, eager(odd)),
-            Weight("v", "other", dead.shape, "float32", True, eager(dead)),
+            store.weight("w", odd),
+            store.weight("v", dead),
         ),
     )
-    model = ModelWeights("<test>", "live", "m", (layer,))
+    model = ModelWeights("<test>", "live", "m", (layer,), store=store)
     row = layer_table(model).iloc[0]
     assert bool(row["NaN"]) and bool(row["Inf"])
     assert row["mean"] == pytest.approx(2.0) and row["max"] == 3.0

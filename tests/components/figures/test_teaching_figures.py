@@ -15,13 +15,15 @@ from kerascope.extraction.analysis.diagnostics import Finding
 from kerascope.extraction.analysis.spectrum import layer_esd
 from kerascope.extraction.analysis.traps import correlation_traps
 from kerascope.extraction.models.training import EpochLog, Knobs, TrainingRun, run_structure
-from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.extraction.readers.store import ArrayStore
+from kerascope.extraction.records import LayerWeights, Weight
 
 
 def dense(values: np.ndarray) -> tuple[LayerWeights, Weight]:  # type: ignore[type-arg]
-    weight = Weight("kernel", "kernel", values.shape, str(values.dtype), True, eager(values))
+    weight = ArrayStore().weight(
+        "kernel", values, role="kernel", shape=values.shape, dtype=str(values.dtype)
+    )
     layer = LayerWeights("dense", "dense", "Dense", "dense", {}, (weight,))
-    ModelWeights("x", "live", "m", (layer,))
     return layer, weight
 
 

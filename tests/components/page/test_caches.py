@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from kerascope.components.page.caches import ByteLRU, cache_bytes, records_bytes
-from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.extraction.readers.store import ArrayStore
+from kerascope.extraction.records import LayerWeights, ModelWeights
 from kerascope.extraction.settings import CACHE_BYTES, CACHE_ENV
 
 
@@ -75,10 +76,10 @@ def test_failures_are_not_cached_and_concurrent_opens_happen_once() -> None:
 
 def test_records_count_the_arrays_they_have_read() -> None:
     values = np.zeros((10, 10), "float32")
-    weight = Weight("kernel", "kernel", (10, 10), "float32", True, eager(values))
-    model = ModelWeights(
-        "m", "demo", "m", (LayerWeights("d", "d", "Dense", "dense", {}, (weight,)),)
-    )
+    store = ArrayStore()
+    weight = store.weight("kernel", values)
+    layer = LayerWeights("d", "d", "Dense", "dense", {}, (weight,))
+    model = ModelWeights("m", "demo", "m", (layer,), store=store)
     assert records_bytes(model) == 0
     weight.array()
     assert records_bytes(model) == 400

@@ -13,23 +13,25 @@ from kerascope.components.figures import overview
 from kerascope.components.figures import tables
 from kerascope.components.page import views
 from kerascope.extraction.layouts import rnn_gates
-from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.extraction.readers.store import ArrayStore
+from kerascope.extraction.records import LayerWeights, ModelWeights
 
 rng = np.random.default_rng(0)
 kernel = rng.standard_normal((3, 3, 3, 8)).astype("f4")
 bias = np.zeros(8, dtype="f4")
 dense = rng.standard_normal((20, 12)).astype("f4")
+store = ArrayStore()
 layers = (
     LayerWeights("conv", "conv", "Conv2D", "conv2d", {}, (
-        Weight("kernel", "kernel", kernel.shape, "float32", True, eager(kernel)),
-        Weight("bias", "bias", bias.shape, "float32", True, eager(bias)),
+        store.weight("kernel", kernel),
+        store.weight("bias", bias),
     )),
     LayerWeights("flat", "flat", "Flatten", "other", {}, ()),
     LayerWeights("lstm", "lstm", "LSTM", "lstm", {}, (
-        Weight("kernel", "kernel", dense.shape, "float32", True, eager(dense)),
+        store.weight("kernel", dense),
     )),
 )
-model = ModelWeights("<test>", "live", "m", layers)
+model = ModelWeights("<test>", "live", "m", layers, store=store)
 mosaic = filters.filter_mosaic(kernel, kind="conv2d", channel_mode="rgb", scale="per_filter")
 views.show_filters(filters.mosaic_figure(mosaic), mosaic, key="grid")
 bounds, names = rnn_gates("lstm", dense.shape[1])

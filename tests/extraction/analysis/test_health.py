@@ -313,17 +313,18 @@ def test_grown_embeddings_are_not_out_of_scale_but_a_blown_up_kernel_is() -> Non
 
 
 def test_quantized_kernels_are_not_judged_against_a_float_initializer() -> None:
-    from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+    from kerascope.extraction.readers.store import ArrayStore
+    from kerascope.extraction.records import LayerWeights, ModelWeights
 
     rng = np.random.default_rng(0)
+    store = ArrayStore()
 
     def dense(path: str, values: np.ndarray) -> LayerWeights:  # type: ignore[type-arg]
-        kernel = Weight("kernel", "kernel", values.shape, str(values.dtype), True, eager(values))
-        return LayerWeights(path, path, "Dense", "dense", {}, (kernel,))
+        return LayerWeights(path, path, "Dense", "dense", {}, (store.weight("kernel", values),))
 
     stored = rng.integers(-127, 128, (256, 64)).astype(np.int8)  # int8 as TFLite stores it
     floats = [dense(f"f{i}", rng.normal(0, 0.3, (64, 32)).astype(np.float32)) for i in range(3)]
-    model = ModelWeights("x", "tflite", "m", (dense("q", stored), *floats))
+    model = ModelWeights("x", "tflite", "m", (dense("q", stored), *floats), store=store)
     found = model_findings(model)
     assert by_check(found, "scale") == []
     assert [f for f in found if f.layer == "q"] == []  # nor a spectrum of its stored values

@@ -24,7 +24,8 @@ from kerascope.extraction.analysis.spectrum import (
 )
 from kerascope.extraction.layouts import kind_of
 from kerascope.extraction.readers.live import read_live
-from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.extraction.readers.store import ArrayStore
+from kerascope.extraction.records import LayerWeights, ModelWeights, Weight
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "weightwatcher"
 MANIFEST: dict[str, Any] = json.loads((DATA / "layers.json").read_text())
@@ -47,10 +48,11 @@ def reference_layer(key: str) -> tuple[LayerWeights, Weight]:
         values = arrays[key]
     cls = MANIFEST[key]["class_name"]
     role = ROLES.get(cls, "kernel")
-    weight = Weight(role, role, values.shape, str(values.dtype), True, eager(values))  # type: ignore[arg-type]
+    weight = ArrayStore().weight(
+        role, values, role=role, shape=values.shape, dtype=str(values.dtype)
+    )  # type: ignore[arg-type]
     name = key.split("/")[1]
     layer = LayerWeights(name, name, cls, kind_of(cls), {}, (weight,))
-    ModelWeights(key, "live", "m", (layer,))
     return layer, weight
 
 
@@ -82,7 +84,8 @@ def test_reference_covers_few_eigenvalues_and_every_conv_path() -> None:
 
 def test_summary_is_get_summarys_means_over_weightwatchers_layers() -> None:
     keys = [k for k in sorted(MANIFEST) if k.startswith("digits_cnn/")]
-    model = ModelWeights("x", "live", "m", tuple(reference_layer(k)[0] for k in keys))
+    layers = tuple(reference_layer(k)[0] for k in keys)
+    model = ModelWeights("x", "live", "m", layers, store=layers[0].weights[0].store)
     summary = spectral_summary(model)
     assert summary["layers"] == len(keys) and summary["extensions"] == 0
     for name in ("alpha", "log_norm", "alpha_weighted", "stable_rank"):
@@ -138,9 +141,10 @@ def test_eight_eigenvalues_are_fitted() -> None:
 
 def test_a_failed_fit_reads_as_weightwatcher_reports_it() -> None:
     values = np.full((40, 12), 1e-6, dtype=np.float32)  # every eigenvalue below 1e-5
-    weight = Weight("kernel", "kernel", values.shape, "float32", True, eager(values))
+    weight = ArrayStore().weight(
+        "kernel", values, role="kernel", shape=values.shape, dtype="float32"
+    )
     layer = LayerWeights("d", "d", "Dense", "dense", {}, (weight,))
-    ModelWeights("x", "live", "m", (layer,))
     stats = spectral_stats(layer, weight)
     assert stats is not None
     assert (stats.alpha, stats.D, stats.num_pl_spikes, stats.warning) == (
@@ -154,9 +158,10 @@ def test_a_failed_fit_reads_as_weightwatcher_reports_it() -> None:
 
 def test_all_zero_weights_give_json_ready_metrics() -> None:
     values = np.zeros((40, 12), dtype=np.float32)
-    weight = Weight("kernel", "kernel", values.shape, "float32", True, eager(values))
+    weight = ArrayStore().weight(
+        "kernel", values, role="kernel", shape=values.shape, dtype="float32"
+    )
     layer = LayerWeights("d", "d", "Dense", "dense", {}, (weight,))
-    ModelWeights("x", "live", "m", (layer,))
     stats = spectral_stats(layer, weight)
     assert stats is not None
     data = stats.as_dict()
@@ -170,10 +175,11 @@ def test_all_zero_weights_give_json_ready_metrics() -> None:
 def test_nan_weights_and_vectors_have_no_spectrum() -> None:
     values = np.ones((30, 10), dtype=np.float32)
     values[3, 4] = np.nan
-    weight = Weight("kernel", "kernel", values.shape, "float32", True, eager(values))
-    bias = Weight("bias", "bias", (10,), "float32", True, eager(np.zeros(10, np.float32)))
+    weight = ArrayStore().weight(
+        "kernel", values, role="kernel", shape=values.shape, dtype="float32"
+    )
+    bias = ArrayStore().weight("bias", np.zeros(10, np.float32))
     layer = LayerWeights("d", "d", "Dense", "dense", {}, (weight, bias))
-    ModelWeights("x", "live", "m", (layer,))
     assert spectral_stats(layer, weight) is None
     assert esd_plan(layer, bias) is None
 
@@ -198,9 +204,10 @@ def test_large_matrices_take_the_gram_route_with_the_same_alpha() -> None:
         old = spectrum.GRAM_MIN_VALUES
         spectrum.GRAM_MIN_VALUES = limit
         try:
-            weight = Weight("kernel", "kernel", values.shape, "float32", True, eager(values))
+            weight = ArrayStore().weight(
+                "kernel", values, role="kernel", shape=values.shape, dtype="float32"
+            )
             layer = LayerWeights("d", "d", "Dense", "dense", {}, (weight,))
-            ModelWeights("x", "live", "m", (layer,))
             results.append(spectral_stats(layer, weight))
         finally:
             spectrum.GRAM_MIN_VALUES = old
@@ -224,9 +231,10 @@ def test_heavy_tailed_and_gaussian_matrices_read_as_weightwatcher_says() -> None
         (rng.standard_t(1.5, (1000, 500)), "over-trained"),
         (rng.standard_normal((1000, 500)), "under-trained"),
     ):
-        weight = Weight("kernel", "kernel", values.shape, "float64", True, eager(values))
+        weight = ArrayStore().weight(
+            "kernel", values, role="kernel", shape=values.shape, dtype="float64"
+        )
         layer = LayerWeights("d", "d", "Dense", "dense", {}, (weight,))
-        ModelWeights("x", "live", "m", (layer,))
         stats = spectral_stats(layer, weight)
         assert stats is not None and stats.warning == warning
 

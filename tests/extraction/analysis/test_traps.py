@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 
 from kerascope.extraction.analysis.traps import correlation_traps
-from kerascope.extraction.records import LayerWeights, ModelWeights, Weight, eager
+from kerascope.extraction.readers.store import ArrayStore
+from kerascope.extraction.records import LayerWeights
 
 
 def layer_of(values: np.ndarray, cls: str = "Dense", kind: str = "dense") -> LayerWeights:  # type: ignore[type-arg]
-    weight = Weight("kernel", "kernel", values.shape, str(values.dtype), True, eager(values))
+    weight = ArrayStore().weight(
+        "kernel", values, role="kernel", shape=values.shape, dtype=str(values.dtype)
+    )
     layer = LayerWeights("w", "w", cls, kind, {}, (weight,))  # type: ignore[arg-type]
-    ModelWeights("x", "live", "m", (layer,))
     return layer
 
 
