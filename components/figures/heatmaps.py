@@ -89,10 +89,10 @@ def _range_labels(n: int, span: Any, offset: int = 0) -> list[str]:
     return labels
 
 
-def _bar_title(reduced: Reduced) -> str:
+def _bar_title(reduced: Reduced, value_name: str = "w") -> str:
     if not reduced.is_reduced:
-        return "w"
-    return "max-abs w" if reduced.mode == "max_abs" else "mean w"
+        return value_name
+    return f"max-abs {value_name}" if reduced.mode == "max_abs" else f"mean {value_name}"
 
 
 def color_limit(values: Array) -> float:
@@ -280,6 +280,7 @@ def heatmap_plot(
     select_to_zoom: bool = False,
     sequential: bool = False,
     width_hint: float = WIDTH_HINT,
+    value_name: str = "w",
 ) -> go.Figure:
     """Draw a ``Heatmap`` with plotly; ``subtitle`` replaces the reduction note. With
     ``select_to_zoom`` a drag draws a selection box (the page reads that region again, see
@@ -287,12 +288,14 @@ def heatmap_plot(
     ``sequential``, values known to be >= 0 (a gradient RMS) are coloured ``[0, limit]`` on
     the sequential scale instead of the diverging one. ``width_hint`` is the figure's width on
     the page, pixels: the labels are chosen to fit it (``axis_ticks``); narrower, plotly tilts
-    them rather than overlap them."""
+    them rather than overlap them. ``value_name`` is what a value is called on the colour bar
+    and in the hover (``w``; ``rms`` for a gradient RMS), as in the filter grid."""
     reduced, limit = heatmap.reduced, heatmap.limit
     z = reduced.values
     n_rows, n_cols = z.shape
     row_label, col_label = plotly_text(heatmap.row_label), plotly_text(heatmap.col_label)
-    what = "value %{z:.7g}" if not reduced.is_reduced else f"{_bar_title(reduced)} %{{z:.4g}}"
+    bar = _bar_title(reduced, value_name)
+    what = "value %{z:.7g}" if not reduced.is_reduced else f"{bar} %{{z:.4g}}"
     fig = go.Figure(
         go.Heatmap(
             z=np.clip(z, -limit, limit).astype(np.float32),
@@ -302,7 +305,7 @@ def heatmap_plot(
             zmin=0.0 if sequential else -limit,
             zmax=limit,
             zmid=None if sequential else 0.0,
-            colorbar={"title": {"text": _bar_title(reduced)}},
+            colorbar={"title": {"text": bar}},
             hoverongaps=False,
             hovertemplate=f"{row_label} %{{y}}<br>{col_label} %{{x}}<br>{what}<extra></extra>",
         )

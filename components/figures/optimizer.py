@@ -124,7 +124,9 @@ def panel_figure(
     if view == "heatmap":
         matrix, kwargs = heatmap_args(layer, weight)
         heat = heatmaps.heatmap_data(matrix, **{**kwargs, "title": title})
-        fig = heatmaps.heatmap_plot(heat, sequential=panel.nonnegative, width_hint=width_hint)
+        fig = heatmaps.heatmap_plot(
+            heat, sequential=panel.nonnegative, width_hint=width_hint, value_name=_short(panel)
+        )
         return fig, heat
     fig = histograms.histogram_figure(np.asarray(values).reshape(-1), bins=bins, title=title)
     return fig, None

@@ -49,6 +49,7 @@ def test_each_view_draws_a_panel_like_the_weight(cnn: ModelWeights) -> None:
     fig, heat = figures.panel_figure(rms, dense, "heatmap")
     assert heat is not None and np.asarray(fig.data[0].z).shape == heat.reduced.values.shape
     assert fig.data[0].zmin == 0.0
+    assert fig.data[0].colorbar.title.text == "rms"  # named as the filter grid names it, not w
     fig, none = figures.panel_figure(rms, dense, "histogram", bins=20)
     assert none is None and fig.data[0].type == "bar"
 
