@@ -2,9 +2,12 @@
 
 Each snapshot is one ``.weights.h5`` file written by Keras's own ``save_weights`` (float16 on
 request), and ``kerascope-run.json`` lists them with the logs (loss, metrics) of each. The
-manifest is rewritten atomically after each snapshot, so a reader (the app following the run
-live) sees either the old list or the new one, never half of either; snapshot files are written
-under a hidden temporary name and renamed when complete.
+manifest is rewritten atomically, so a reader (the app following the run live) sees either the
+old list or the new one, never half of either; snapshot files are written under a hidden
+temporary name and renamed when complete. It is rewritten at most once a second
+(``MANIFEST_EVERY_S``) while snapshots come faster, and always at the end of an epoch and of
+training, before a snapshot is deleted, and before the first one: rewriting the whole list
+after every snapshot made recording every batch quadratic in the run's length.
 
 Decided edge cases (each has a test):
 - ``every="epoch"``: a snapshot before training (step 0) and after each epoch (step = the epoch
@@ -20,6 +23,8 @@ Decided edge cases (each has a test):
 - ``optimizer=True`` keeps the optimizer's state in each snapshot (Adam's moments: about three
   times the disk), so the run shows each weight's gradient RMS over time; by default it is left
   out of the files (Keras's ``save_weights`` writes it; the recorder drops it).
+- A training killed mid-epoch leaves at most ``MANIFEST_EVERY_S`` of its newest snapshots on
+  disk but not yet listed.
 - Calling ``fit`` again with the same recorder (or a new recorder on the same folder) continues
   the run: epochs keep counting up. A folder holding a run of another model is refused.
 """
@@ -28,7 +33,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +45,10 @@ from ..disk import atomic_path, write_atomic
 from ..runs import MANIFEST, MANIFEST_VERSION
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
+MANIFEST_EVERY_S = 1.0
+"""The longest a recorded snapshot waits to be listed in the manifest while snapshots come
+faster than this (2,000 batches recorded every batch: 13.5 s of a 36.7 s fit went to rewriting
+the manifest after each)."""
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 Dtype = Literal["float32", "float16"]
 
@@ -89,6 +100,10 @@ class _Recorder:
         self._epoch_offset = 0
         self._batches = 0
         """Batches trained in this run so far (across fits)."""
+        self._listed_at = -math.inf
+        """When the manifest was last written (``time.monotonic``)."""
+        self._unlisted = False
+        """Whether a snapshot was recorded that the manifest does not list yet."""
 
     # Keras hooks ------------------------------------------------------------------------------
 
@@ -113,6 +128,8 @@ class _Recorder:
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.every == "epoch" and self._epoch % self._stride() == 0:
             self._record(self._epoch, self._epoch, f"epoch {self._epoch}", logs or {})
+        if self._unlisted:
+            self._write_manifest()
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         step = self._batches if isinstance(self.every, int) else self._epoch
@@ -122,6 +139,8 @@ class _Recorder:
                 f", batch {self._batches}" if isinstance(self.every, int) else ""
             )
             self._record(step, self._epoch, f"{label} (end of training)", logs or {})
+        if self._unlisted:
+            self._write_manifest()
         self._epoch = 0
 
     # The run folder ---------------------------------------------------------------------------
@@ -199,7 +218,9 @@ class _Recorder:
             "logs": {k: _number(v) for k, v in logs.items() if _number(v) is not None},
         }
         manifest["snapshots"] = [s for s in manifest["snapshots"] if s["step"] != step] + [entry]
-        self._write_manifest()
+        self._unlisted = True
+        if time.monotonic() - self._listed_at >= MANIFEST_EVERY_S:
+            self._write_manifest()
 
     def _make_room(self, size: int) -> None:
         """Thin the kept snapshots until one more of ``size`` bytes fits under the cap."""
@@ -235,6 +256,8 @@ class _Recorder:
 
     def _write_manifest(self) -> None:
         write_atomic(self.run_dir / MANIFEST, json.dumps(self._state(), indent=1))
+        self._listed_at = time.monotonic()
+        self._unlisted = False
 
 
 def _number(value: Any) -> float | None:

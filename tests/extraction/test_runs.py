@@ -272,6 +272,42 @@ def test_float16_batches_and_a_second_fit_continue_the_run(tmp_path: Path) -> No
     assert manifest["dtype"] == "float16" and len(manifest["snapshots"]) == 6
 
 
+def test_a_recorder_of_every_batch_lists_at_most_once_a_second_and_all_at_the_end(
+    tmp_path: Path,
+) -> None:
+    """Rewriting the manifest after each snapshot made recording every batch quadratic; it is
+    now listed at most once a second mid-epoch, and whole at the end of each epoch."""
+    model = _model()
+    x, y = _data()
+    seen: list[tuple[float, int]] = []
+
+    class Reader(keras.callbacks.Callback):
+        """What a reader following the run finds after each batch (valid JSON, never torn)."""
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            listed = json.loads((tmp_path / MANIFEST).read_text())["snapshots"]
+            seen.append((time.monotonic(), len(listed)))
+
+    recorder = WeightRecorder(tmp_path, every=1)
+    writes: list[float] = []
+    write = recorder._write_manifest
+
+    def counted() -> None:
+        write()
+        writes.append(time.monotonic())
+
+    recorder._write_manifest = counted  # type: ignore[method-assign]
+    model.fit(x, y, epochs=2, batch_size=2, verbose=0, callbacks=[recorder, Reader()])
+    batches = 2 * (len(x) // 2)  # two epochs of batches of 2
+    run = open_run(tmp_path)
+    assert [s.step for s in run.snapshots] == list(range(batches + 1))  # all listed at the end
+    # Once for step 0, once per second at most while batches come, once per epoch end.
+    mid = [b - a for a, b in zip(writes, writes[1:], strict=False)]
+    assert len(writes) < batches / 4, len(writes)
+    assert sum(1 for gap in mid if gap < 0.9) <= 2, mid  # only the epoch ends come sooner
+    assert all(n >= 1 for _, n in seen) and [n for _, n in seen] == sorted(n for _, n in seen)
+
+
 def test_numbers_are_computed_once_and_kept_on_disk(
     trained: tuple[Path, dict[int, dict[str, float]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
