@@ -130,50 +130,43 @@ def step(page: Any, button: str) -> float:
     return time.perf_counter() - started
 
 
+def _three_times(page: Any, started: float, usable: str, done: str) -> tuple[float, float, float]:
+    """Seconds from ``started`` until the main area shows ``usable``, until it shows ``done``,
+    and until it shows ``done`` with no progress bar left (the model's check finished)."""
+    main = page.locator(MAIN)
+
+    def shows(text: str) -> bool:
+        return bool(main.get_by_text(text).count() > 0)
+
+    return (
+        until(page, lambda: shows(usable), started),
+        until(page, lambda: shows(done), started),
+        until(
+            page,
+            lambda: main.locator('[data-testid="stProgress"]').count() == 0 and shows(done),
+            started,
+        ),
+    )
+
+
 def table_visit(page: Any) -> tuple[float, float, float]:
     """Open All layers: seconds until usable (the table drawn), until every verdict is in (the
     status column), until complete (the check done: statistics, health scan, small spectra)."""
-    main = page.locator(MAIN)
     started = time.perf_counter()
     page.get_by_role("tab", name="All layers", exact=True).click()
-    usable = until(
-        page, lambda: main.get_by_text("Select a row to open its layer").count() > 0, started
+    return _three_times(
+        page, started, "Select a row to open its layer", "status: the layer's verdict"
     )
-    verdicts = until(
-        page, lambda: main.get_by_text("status: the layer's verdict").count() > 0, started
-    )
-    complete = until(
-        page,
-        lambda: (
-            main.locator('[data-testid="stProgress"]').count() == 0
-            and main.get_by_text("status: the layer's verdict").count() > 0
-        ),
-        started,
-    )
-    return usable, verdicts, complete
 
 
 def health_visit(page: Any) -> tuple[float, float, float]:
     """Open Health: seconds until usable (the layer's section drawn), until the model's findings
     are listed, until complete (the check done)."""
-    main = page.locator(MAIN)
     page.get_by_role("tab", name=TEACH, exact=True).click()
     idle(page)
     started = time.perf_counter()
     page.get_by_role("tab", name="Health", exact=True).click()
-    usable = until(page, lambda: main.get_by_text("This layer").count() > 0, started)
-    findings = until(
-        page, lambda: main.get_by_text("layers with weights checked").count() > 0, started
-    )
-    complete = until(
-        page,
-        lambda: (
-            main.locator('[data-testid="stProgress"]').count() == 0
-            and main.get_by_text("layers with weights checked").count() > 0
-        ),
-        started,
-    )
-    return usable, findings, complete
+    return _three_times(page, started, "This layer", "layers with weights checked")
 
 
 def folder_choice(page: Any) -> float:

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,6 +200,21 @@ def idle(page: object, timeout: float = 60_000) -> None:
     page.wait_for_selector(  # type: ignore[attr-defined]
         '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout
     )
+
+
+CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
+"""A drawn plotly chart."""
+CLASSROOM = (1280, 800)
+"""The viewport of a classroom's laptops and projectors."""
+
+
+def open_drawn(page: Any, url: str, timeout: float = 180_000) -> None:
+    """Open ``url`` at the classroom's viewport; return once a chart is drawn and the page is
+    idle."""
+    page.set_viewport_size({"width": CLASSROOM[0], "height": CLASSROOM[1]})
+    page.goto(url)
+    page.wait_for_selector(CHART, timeout=timeout)
+    idle(page, timeout)
 
 
 def chromium_available() -> bool:

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import idle, serving
+from conftest import CHART, CLASSROOM, idle, open_drawn, serving
 from playwright.sync_api import Page, expect
 
-CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 TEACH = "Explain, diagnose, compare, train"
-WIDTH, HEIGHT = 1280, 800
+WIDTH, HEIGHT = CLASSROOM
 SIDEBAR = '[data-testid="stSidebar"]'
 
 
@@ -55,13 +54,6 @@ def class_url(class_dirs: tuple[Path, Path]) -> Iterator[str]:
         yield url
 
 
-def open_page(page: Page, url: str) -> None:
-    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
-    page.goto(url)
-    page.wait_for_selector(CHART, timeout=180_000)
-    idle(page)
-
-
 def no_exception(page: Page) -> None:
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
 
@@ -82,7 +74,7 @@ def layer_options(page: Page) -> list[str]:
 def test_first_screen_holds_the_grid_and_only_layers_with_weights(
     page: Page, class_url: str, screenshots: Path
 ) -> None:
-    open_page(page, class_url)
+    open_drawn(page, class_url)
     no_exception(page)
     grid = page.locator(CHART).first.bounding_box()
     assert grid is not None
@@ -113,7 +105,7 @@ def test_first_screen_holds_the_grid_and_only_layers_with_weights(
 def test_vgg16_rgb_filters_with_a_legend_and_paging_above_and_below(
     page: Page, class_url: str, screenshots: Path
 ) -> None:
-    open_page(page, f"{class_url}/?model=app:VGG16&layer=block1_conv1")
+    open_drawn(page, f"{class_url}/?model=app:VGG16&layer=block1_conv1")
     expect(page.get_by_text("conv2d filters 1-64 of 64, RGB").first).to_be_visible()
     expect(page.get_by_text("R +").first).to_be_visible()
     expect(page.get_by_text("brighter = positive").first).to_be_visible()
@@ -138,7 +130,7 @@ def test_vgg16_rgb_filters_with_a_legend_and_paging_above_and_below(
 def test_vgg16_maps_are_paged_large_and_named_top5(
     page: Page, class_url: str, screenshots: Path
 ) -> None:
-    open_page(page, f"{class_url}/?model=app:VGG16&layer=block1_conv1")
+    open_drawn(page, f"{class_url}/?model=app:VGG16&layer=block1_conv1")
     open_tab(page, TEACH)
     open_tab(page, "Activations")
     expect(page.get_by_text("feature maps 1-16 of 64 (224x224)").first).to_be_visible(
@@ -166,7 +158,7 @@ def test_vgg16_maps_are_paged_large_and_named_top5(
 def test_efficientnet_opens_on_its_first_conv_and_offline_download_says_so(
     page: Page, class_url: str, screenshots: Path
 ) -> None:
-    open_page(page, f"{class_url}/?model=app:EfficientNetB0")
+    open_drawn(page, f"{class_url}/?model=app:EfficientNetB0")
     assert "layer=stem_conv" in page.url
     expect(page.get_by_text("conv2d filters 1-32 of 32, RGB").first).to_be_visible()
     page.get_by_role("button", name="Download ImageNet weights").click()
@@ -184,7 +176,7 @@ def test_efficientnet_opens_on_its_first_conv_and_offline_download_says_so(
 def test_photo_demo_opens_on_a_detailed_sample(
     page: Page, class_url: str, screenshots: Path
 ) -> None:
-    open_page(page, f"{class_url}/?model=photo_patches&layer=conv1")
+    open_drawn(page, f"{class_url}/?model=photo_patches&layer=conv1")
     open_tab(page, TEACH)
     open_tab(page, "Activations")
     expect(page.get_by_text("the sample with the most detail").first).to_be_visible(timeout=120_000)
@@ -212,7 +204,7 @@ def test_a_students_dark_digit_is_inverted_with_a_note(
     page: Page, class_url: str, screenshots: Path, tmp_path: Path
 ) -> None:
     label = _dark_on_white_digit(tmp_path / "my_digit.png")
-    open_page(page, class_url)
+    open_drawn(page, class_url)
     open_tab(page, TEACH)
     open_tab(page, "Activations")
     page.get_by_text("uploaded image", exact=True).click()
@@ -230,7 +222,7 @@ def test_a_students_dark_digit_is_inverted_with_a_note(
 def test_compare_names_files_and_never_itself(
     page: Page, class_url: str, screenshots: Path
 ) -> None:
-    open_page(page, f"{class_url}/?model=ckpt-02.keras")
+    open_drawn(page, f"{class_url}/?model=ckpt-02.keras")
     open_tab(page, TEACH)
     open_tab(page, "Compare")
     expect(
@@ -241,7 +233,7 @@ def test_compare_names_files_and_never_itself(
     expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
     page.screenshot(path=str(screenshots / "class-08-compare-folder.png"))
 
-    open_page(page, f"{class_url}/?model=digits_cnn")
+    open_drawn(page, f"{class_url}/?model=digits_cnn")
     open_tab(page, TEACH)
     open_tab(page, "Compare")
     expect(
@@ -256,7 +248,7 @@ def test_uploads_say_they_cannot_be_shared_and_junk_leaves_no_trace(
     page: Page, class_url: str, class_dirs: tuple[Path, Path], screenshots: Path, tmp_path: Path
 ) -> None:
     folder, _ = class_dirs
-    open_page(page, class_url)
+    open_drawn(page, class_url)
     page.locator(SIDEBAR).get_by_text("Upload a file").click()
     idle(page)
     expect(page.get_by_text("Uploads cannot be shared by link").first).to_be_visible()

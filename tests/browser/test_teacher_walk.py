@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import idle, serving
+from conftest import CHART, CLASSROOM, idle, open_drawn, serving
 from playwright.sync_api import Page, expect
 
 from kerascope.extraction.models.demos import ensure_demo
 
-CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 TEACH = "Explain, diagnose, compare, train"
-WIDTH, HEIGHT = 1280, 800
+WIDTH, HEIGHT = CLASSROOM
 RED = '[data-testid="stAlertContentError"]'
 MIN_TILE = 80
 
@@ -36,13 +35,6 @@ def walk_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("walk_keras_home")
     with serving({"KERASCOPE_CACHE_DIR": str(cache), "KERAS_HOME": str(home)}) as url:
         yield url
-
-
-def open_page(page: Page, url: str) -> None:
-    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
-    page.goto(url)
-    page.wait_for_selector(CHART, timeout=240_000)
-    idle(page, 240_000)
 
 
 def open_tab(page: Page, name: str) -> None:
@@ -101,12 +93,12 @@ def heatmap_charts(page: Page) -> list[int]:
 
 def test_the_teachers_path(page: Page, walk_url: str, screenshots: Path) -> None:
     # The demo: its filter grid on the first screen, nothing red.
-    open_page(page, f"{walk_url}/?model=digits_cnn&layer=conv1")
+    open_drawn(page, f"{walk_url}/?model=digits_cnn&layer=conv1", 240_000)
     calm(page)
     page.screenshot(path=str(screenshots / "walk-01-demo.png"))
 
     # The layers: a dense kernel's heatmap, labels apart; the All-layers table.
-    open_page(page, f"{walk_url}/?model=digits_cnn&layer=dense")
+    open_drawn(page, f"{walk_url}/?model=digits_cnn&layer=dense", 240_000)
     (chart,) = heatmap_charts(page)
     assert_ticks_apart(page, chart)
     open_tab(page, "All layers")
@@ -177,7 +169,7 @@ def test_the_teachers_path(page: Page, walk_url: str, screenshots: Path) -> None
 
     # Activations: the photo demo on a sample photo; the input as the model sees it, on the
     # first screen, with the line on why; a confident answer.
-    open_page(page, f"{walk_url}/?model=photo_patches&layer=conv1")
+    open_drawn(page, f"{walk_url}/?model=photo_patches&layer=conv1", 240_000)
     open_tab(page, TEACH)
     open_tab(page, "Activations")
     page.get_by_text("sample photo", exact=True).click()
@@ -198,7 +190,7 @@ def test_the_teachers_path(page: Page, walk_url: str, screenshots: Path) -> None
 
 def test_big_heatmap_and_offline_download(page: Page, walk_url: str, screenshots: Path) -> None:
     # VGG16's 25088 x 4096 fc1: block-reduced ranges as labels, none over another.
-    open_page(page, f"{walk_url}/?model=app:VGG16&layer=fc1")
+    open_drawn(page, f"{walk_url}/?model=app:VGG16&layer=fc1", 240_000)
     (chart,) = heatmap_charts(page)
     assert_ticks_apart(page, chart, least=5)
     labels = (
